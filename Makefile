@@ -1,0 +1,39 @@
+# Vraagbaak: `make demo` and `make test` are all a fresh machine needs.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+MO := locales/nl/LC_MESSAGES/messages.mo locales/en/LC_MESSAGES/messages.mo
+
+.PHONY: install demo test lint catalogs bench clean
+
+install: $(VENV)/.installed $(MO)
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+locales/%/LC_MESSAGES/messages.mo: locales/%/LC_MESSAGES/messages.po $(VENV)/.installed
+	$(BIN)/pybabel compile -d locales -D messages -l $* -i $< -o $@
+
+demo: install
+	$(BIN)/vraagbaak demo
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check bot handlers knowledge handoff locales tests
+
+# Re-extract translatable strings and merge them into both catalogs (then translate the new ones).
+catalogs: $(VENV)/.installed
+	$(BIN)/pybabel extract -F locales/babel.cfg -k _ -k _p:1c,2 -k _n:1,2 -k N_ \
+	    --no-location --sort-output --project=vraagbaak -o locales/messages.pot .
+	$(BIN)/pybabel update -i locales/messages.pot -d locales -D messages --no-fuzzy-matching
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

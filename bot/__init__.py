@@ -1,0 +1,1 @@
+"""Composition root of Vraagbaak: settings, wiring, the web servers and the CLI."""

@@ -1,0 +1,39 @@
+"""Builds the python-telegram-bot Application: the one place where the transport is chosen."""
+
+from __future__ import annotations
+
+from telegram import LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+
+import handlers
+from bot.processor import PerChatUpdateProcessor
+from bot.request import AiohttpRequest
+from bot.settings import Settings
+from handlers.context import DESK_KEY, Desk, DeskContext
+
+ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
+
+
+def build_application(settings: Settings, desk: Desk, token: str) -> Application:  # type: ignore[type-arg]
+    """The Application with aiohttp transport, rate limiter, per-chat ordering and handlers."""
+
+    app = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(settings.bot_base_url)
+        .base_file_url(settings.bot_file_url)
+        .request(AiohttpRequest(connection_pool_size=64))
+        # Long polling holds its connection for the whole poll; give it its own small pool.
+        .get_updates_request(AiohttpRequest(connection_pool_size=2, read_timeout=10.0))
+        .rate_limiter(AIORateLimiter(overall_max_rate=settings.rate_limit_per_second,
+                                     overall_time_period=1, max_retries=3))
+        .concurrent_updates(PerChatUpdateProcessor(settings.max_concurrent_chats))
+        .context_types(ContextTypes(context=DeskContext))
+        .defaults(Defaults(parse_mode=ParseMode.HTML,
+                           link_preview_options=LinkPreviewOptions(is_disabled=True)))
+        .build()
+    )
+    app.bot_data[DESK_KEY] = desk
+    handlers.register_all(app)
+    return app

@@ -1,0 +1,33 @@
+"""Logging setup that keeps secrets and message content out of the logs."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+_TOKEN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
+
+
+class RedactTokens(logging.Filter):
+    """Masks anything that looks like a bot token, wherever a library puts it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if _TOKEN.search(message):
+            record.msg = _TOKEN.sub("<token>", message)
+            record.args = None
+        return True
+
+
+def setup_logging(level: str) -> None:
+    """Configure the root logger; quiet the libraries that would log update contents."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactTokens())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # PTB logs whole updates at DEBUG; aiohttp's access log has query strings with user ids.
+    for name in ("telegram", "apscheduler", "aiohttp.access", "httpx"):
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(level)))
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

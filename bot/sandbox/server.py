@@ -1,0 +1,590 @@
+"""The sandbox Telegram server: state, Bot API methods, the test API and the chat page."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+BOT_ID = 7000000001
+BOT_USERNAME = "VraagbaakSandboxBot"
+MAX_TEXT = 4096
+MAX_CALLBACK_DATA = 64
+_ALLOWED_TAGS = {
+    "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
+    "tg-spoiler", "span", "blockquote",
+}
+_PAGE = Path(__file__).with_name("page.html")
+
+
+class BotApiError(Exception):
+    """An error answered the way Telegram does: ok=false, error_code, description."""
+
+    def __init__(self, code: int, description: str) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+
+
+class _HtmlText(HTMLParser):
+    """Strip Telegram's HTML subset to plain text, rejecting tags Telegram would reject."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.stack: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in _ALLOWED_TAGS:
+            raise BotApiError(400, f"Bad Request: can't parse entities: unsupported tag <{tag}>")
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack or self.stack.pop() != tag:
+            raise BotApiError(400, f"Bad Request: can't parse entities: unexpected </{tag}>")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def render_text(text: str, parse_mode: str | None) -> str:
+    """What a Telegram client shows for `text` sent with `parse_mode`."""
+    if parse_mode and parse_mode.upper() == "HTML":
+        parser = _HtmlText()
+        parser.feed(text)
+        parser.close()
+        if parser.stack:
+            raise BotApiError(400, "Bad Request: can't parse entities: unclosed tag")
+        return "".join(parser.parts)
+    return text
+
+
+@dataclass
+class ChatMessage:
+    """One message in a private chat, as the sandbox stores it."""
+
+    message_id: int
+    from_bot: bool
+    text: str
+    date: int
+    buttons: list[list[dict[str, str]]] = field(default_factory=list)
+    kind: str = "text"
+
+    def as_inbox(self) -> dict[str, Any]:
+        return {"message_id": self.message_id, "text": self.text, "buttons": self.buttons,
+                "date": self.date}
+
+
+@dataclass
+class SandboxUser:
+    """A person chatting with the bot in the sandbox."""
+
+    user_id: int
+    first_name: str
+    language_code: str | None
+    messages: list[ChatMessage] = field(default_factory=list)
+    next_message_id: int = 1
+    commands: list[dict[str, str]] | None = None
+    last_callback_answer: str | None = None
+
+    def as_user(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": self.user_id, "is_bot": False, "first_name": self.first_name}
+        if self.language_code:
+            data["language_code"] = self.language_code
+        return data
+
+    def as_chat(self) -> dict[str, Any]:
+        return {"id": self.user_id, "type": "private", "first_name": self.first_name}
+
+
+class SandboxTelegram:
+    """In-memory Telegram: users, their chats with the bot, and the update queue."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.users: dict[int, SandboxUser] = {}
+        self.updates: list[dict[str, Any]] = []
+        self._update_ids = itertools.count(1)
+        self._callback_ids = itertools.count(1)
+        self._new_update = asyncio.Condition()
+        self._new_message = asyncio.Condition()
+        self.commands: dict[str, list[dict[str, str]]] = {}
+        self.method_calls: dict[str, int] = {}
+        self._callbacks: dict[str, int] = {}
+        self.closing = False
+
+    # -- the user side -------------------------------------------------------------------
+
+    def _user(self, user_id: int, first_name: str | None = None,
+              language_code: str | None = None) -> SandboxUser:
+        user = self.users.get(user_id)
+        if user is None:
+            user = SandboxUser(user_id, first_name or f"User {user_id}", language_code)
+            self.users[user_id] = user
+        else:
+            if first_name:
+                user.first_name = first_name
+            if language_code:
+                user.language_code = language_code
+        return user
+
+    async def _push(self, payload: dict[str, Any]) -> int:
+        update_id = next(self._update_ids)
+        self.updates.append({"update_id": update_id, **payload})
+        async with self._new_update:
+            self._new_update.notify_all()
+        return update_id
+
+    async def user_sends(self, user_id: int, text: str, first_name: str | None = None,
+                         language_code: str | None = None) -> int:
+        """A user sends a text message; returns the update id."""
+        user = self._user(user_id, first_name, language_code)
+        msg = ChatMessage(user.next_message_id, False, text, int(time.time()))
+        user.next_message_id += 1
+        user.messages.append(msg)
+        message: dict[str, Any] = {
+            "message_id": msg.message_id, "from": user.as_user(), "chat": user.as_chat(),
+            "date": msg.date, "text": text,
+        }
+        if text.startswith("/"):
+            length = len(text.split(maxsplit=1)[0])
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        return await self._push({"message": message})
+
+    async def user_sends_media(self, user_id: int, kind: str) -> int:
+        """A user sends a sticker, photo, voice note or document (no real file behind it)."""
+        user = self._user(user_id)
+        msg = ChatMessage(user.next_message_id, False, f"[{kind}]", int(time.time()), kind=kind)
+        user.next_message_id += 1
+        user.messages.append(msg)
+        file_base = {"file_id": f"sandbox-{kind}-{msg.message_id}",
+                     "file_unique_id": f"u{msg.message_id}"}
+        media: dict[str, Any]
+        if kind == "photo":
+            media = {"photo": [{**file_base, "width": 100, "height": 100}]}
+        elif kind == "sticker":
+            media = {"sticker": {**file_base, "width": 512, "height": 512, "is_animated": False,
+                                 "is_video": False, "type": "regular"}}
+        elif kind == "voice":
+            media = {"voice": {**file_base, "duration": 3}}
+        elif kind == "document":
+            media = {"document": {**file_base, "file_name": "file.pdf"}}
+        else:
+            raise BotApiError(400, f"unknown media kind {kind!r}")
+        message = {"message_id": msg.message_id, "from": user.as_user(), "chat": user.as_chat(),
+                   "date": msg.date, **media}
+        return await self._push({"message": message})
+
+    async def user_edits(self, user_id: int, message_id: int, text: str) -> int:
+        """A user edits one of their earlier messages."""
+        user = self._user(user_id)
+        for msg in user.messages:
+            if msg.message_id == message_id and not msg.from_bot:
+                msg.text = text
+                message = {"message_id": message_id, "from": user.as_user(),
+                           "chat": user.as_chat(), "date": msg.date,
+                           "edit_date": int(time.time()), "text": text}
+                return await self._push({"edited_message": message})
+        raise BotApiError(400, "no such user message")
+
+    async def user_presses(self, user_id: int, message_id: int, data: str) -> int:
+        """A user presses an inline button; 400 unless that message carries that button."""
+        user = self.users.get(user_id)
+        msg = None if user is None else next(
+            (m for m in user.messages if m.message_id == message_id and m.from_bot), None)
+        if user is None or msg is None:
+            raise BotApiError(400, "no such bot message in this chat")
+        if not any(b.get("data") == data for row in msg.buttons for b in row):
+            raise BotApiError(400, "that message has no button with this callback_data")
+        query_id = str(next(self._callback_ids))
+        self._callbacks[query_id] = user_id
+        query = {
+            "id": query_id, "from": user.as_user(),
+            "chat_instance": f"ci{user_id}", "data": data,
+            "message": self._bot_message_json(user, msg),
+        }
+        return await self._push({"callback_query": query})
+
+    def inbox(self, user_id: int, after: int = 0) -> list[dict[str, Any]]:
+        """Bot messages to a user with message_id > after, edits applied."""
+        user = self.users.get(user_id)
+        if user is None:
+            return []
+        return [m.as_inbox() for m in user.messages if m.from_bot and m.message_id > after]
+
+    def history(self, user_id: int) -> list[dict[str, Any]]:
+        """Both sides of a user's chat, for the chat page."""
+        user = self.users.get(user_id)
+        if user is None:
+            return []
+        return [{**m.as_inbox(), "from_bot": m.from_bot, "kind": m.kind} for m in user.messages]
+
+    async def wait_for_bot_message(self, timeout: float) -> None:
+        """Wait until the bot sends or edits something, or the timeout passes."""
+        async with self._new_message:
+            try:
+                await asyncio.wait_for(self._new_message.wait(), timeout)
+            except TimeoutError:
+                pass
+
+    async def close(self) -> None:
+        """Answer every waiting long poll now, so shutdown does not wait for their timeouts."""
+        self.closing = True
+        async with self._new_update:
+            self._new_update.notify_all()
+
+    # -- the bot side (Bot API) ---------------------------------------------------------
+
+    def _bot_message_json(self, user: SandboxUser, msg: ChatMessage) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "message_id": msg.message_id,
+            "from": {"id": BOT_ID, "is_bot": True, "first_name": "Vraagbaak",
+                     "username": BOT_USERNAME},
+            "chat": user.as_chat(), "date": msg.date, "text": msg.text,
+        }
+        if msg.buttons:
+            data["reply_markup"] = {"inline_keyboard": [
+                [{"text": b["text"], "callback_data": b["data"]} if "data" in b
+                 else {"text": b["text"], "url": b["url"]} for b in row]
+                for row in msg.buttons]}
+        return data
+
+    def _chat(self, params: dict[str, Any]) -> SandboxUser:
+        try:
+            chat_id = int(params["chat_id"])
+        except (KeyError, ValueError, TypeError):
+            raise BotApiError(400, "Bad Request: chat_id is empty") from None
+        user = self.users.get(chat_id)
+        if user is None:
+            raise BotApiError(400, "Bad Request: chat not found")
+        return user
+
+    @staticmethod
+    def _buttons(params: dict[str, Any]) -> list[list[dict[str, str]]]:
+        markup = params.get("reply_markup")
+        if not markup:
+            return []
+        if isinstance(markup, str):
+            try:
+                markup = json.loads(markup)
+            except json.JSONDecodeError:
+                raise BotApiError(400, "Bad Request: can't parse reply keyboard markup JSON "
+                                       "object") from None
+        rows = []
+        for row in markup.get("inline_keyboard", []):
+            out = []
+            for button in row:
+                if "callback_data" in button:
+                    data = button["callback_data"]
+                    if not 1 <= len(data.encode()) <= MAX_CALLBACK_DATA:
+                        raise BotApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+                    out.append({"text": button["text"], "data": data})
+                elif "url" in button:
+                    out.append({"text": button["text"], "url": button["url"]})
+                else:
+                    raise BotApiError(400, "Bad Request: can't parse inline keyboard button")
+            rows.append(out)
+        return rows
+
+    def _text(self, params: dict[str, Any]) -> str:
+        text = params.get("text")
+        if not text:
+            raise BotApiError(400, "Bad Request: message text is empty")
+        shown = render_text(text, params.get("parse_mode"))
+        if len(shown) > MAX_TEXT:
+            raise BotApiError(400, "Bad Request: message is too long")
+        if not shown.strip():
+            raise BotApiError(400, "Bad Request: message text is empty")
+        return shown
+
+    async def _notify_message(self) -> None:
+        async with self._new_message:
+            self._new_message.notify_all()
+
+    async def call(self, method: str, params: dict[str, Any]) -> Any:
+        """Dispatch one Bot API method; raises BotApiError the way Telegram answers."""
+        self.method_calls[method] = self.method_calls.get(method, 0) + 1
+        handler = getattr(self, f"api_{method.lower()}", None)
+        if handler is None:
+            raise BotApiError(404, "Not Found: method not found")
+        return await handler(params)
+
+    async def api_getme(self, params: dict[str, Any]) -> Any:
+        return {"id": BOT_ID, "is_bot": True, "first_name": "Vraagbaak",
+                "username": BOT_USERNAME, "can_join_groups": False,
+                "can_read_all_group_messages": False, "supports_inline_queries": False}
+
+    async def api_getupdates(self, params: dict[str, Any]) -> Any:
+        offset = int(params.get("offset") or 0)
+        limit = min(max(int(params.get("limit") or 100), 1), 100)
+        timeout = min(float(params.get("timeout") or 0), 50.0)
+        if offset:
+            # Like Telegram: confirming an offset forgets every earlier update.
+            self.updates = [u for u in self.updates if u["update_id"] >= offset]
+        deadline = time.monotonic() + timeout
+        while not self.updates and not self.closing:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            async with self._new_update:
+                try:
+                    await asyncio.wait_for(self._new_update.wait(), remaining)
+                except TimeoutError:
+                    break
+        return self.updates[:limit]
+
+    async def api_sendmessage(self, params: dict[str, Any]) -> Any:
+        user = self._chat(params)
+        text = self._text(params)
+        msg = ChatMessage(user.next_message_id, True, text, int(time.time()),
+                          self._buttons(params))
+        user.next_message_id += 1
+        user.messages.append(msg)
+        await self._notify_message()
+        return self._bot_message_json(user, msg)
+
+    def _bot_msg(self, user: SandboxUser, params: dict[str, Any]) -> ChatMessage:
+        try:
+            message_id = int(params["message_id"])
+        except (KeyError, ValueError, TypeError):
+            raise BotApiError(400, "Bad Request: message identifier is not specified") from None
+        for msg in user.messages:
+            if msg.message_id == message_id:
+                if not msg.from_bot:
+                    raise BotApiError(400, "Bad Request: message can't be edited")
+                return msg
+        raise BotApiError(400, "Bad Request: message to edit not found")
+
+    async def api_editmessagetext(self, params: dict[str, Any]) -> Any:
+        user = self._chat(params)
+        msg = self._bot_msg(user, params)
+        text = self._text(params)
+        buttons = self._buttons(params)
+        if text == msg.text and buttons == msg.buttons:
+            raise BotApiError(400, "Bad Request: message is not modified: specified new message "
+                                   "content and reply markup are exactly the same as a current "
+                                   "content and reply markup of the message")
+        msg.text, msg.buttons = text, buttons
+        await self._notify_message()
+        return self._bot_message_json(user, msg)
+
+    async def api_editmessagereplymarkup(self, params: dict[str, Any]) -> Any:
+        user = self._chat(params)
+        msg = self._bot_msg(user, params)
+        buttons = self._buttons(params)
+        if buttons == msg.buttons:
+            raise BotApiError(400, "Bad Request: message is not modified")
+        msg.buttons = buttons
+        await self._notify_message()
+        return self._bot_message_json(user, msg)
+
+    async def api_deletemessage(self, params: dict[str, Any]) -> Any:
+        user = self._chat(params)
+        msg = self._bot_msg(user, params)
+        user.messages.remove(msg)
+        await self._notify_message()
+        return True
+
+    async def api_answercallbackquery(self, params: dict[str, Any]) -> Any:
+        if not params.get("callback_query_id"):
+            raise BotApiError(400, "Bad Request: query is too old or query ID is invalid")
+        user_id = self._callbacks.pop(str(params["callback_query_id"]), None)
+        if user_id is None:
+            raise BotApiError(400, "Bad Request: query is too old or query ID is invalid")
+        self.users[user_id].last_callback_answer = params.get("text") or None
+        return True
+
+    async def api_setmycommands(self, params: dict[str, Any]) -> Any:
+        commands = params.get("commands")
+        if isinstance(commands, str):
+            commands = json.loads(commands)
+        scope = params.get("scope")
+        if isinstance(scope, str):
+            scope = json.loads(scope)
+        lang = params.get("language_code") or ""
+        if scope and scope.get("type") == "chat":
+            self._user(int(scope["chat_id"])).commands = commands
+        else:
+            self.commands[lang] = commands or []
+        return True
+
+    async def api_getmycommands(self, params: dict[str, Any]) -> Any:
+        return self.commands.get(params.get("language_code") or "", [])
+
+    async def api_deletemycommands(self, params: dict[str, Any]) -> Any:
+        self.commands.pop(params.get("language_code") or "", None)
+        return True
+
+    async def api_deletewebhook(self, params: dict[str, Any]) -> Any:
+        return True
+
+    async def api_getwebhookinfo(self, params: dict[str, Any]) -> Any:
+        return {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
+
+    async def api_sendchataction(self, params: dict[str, Any]) -> Any:
+        self._chat(params)
+        return True
+
+    async def api_close(self, params: dict[str, Any]) -> Any:
+        return True
+
+    async def api_logout(self, params: dict[str, Any]) -> Any:
+        return True
+
+
+SANDBOX_KEY = web.AppKey("sandbox", SandboxTelegram)
+
+
+async def _params(request: web.Request) -> dict[str, Any]:
+    if request.content_type == "application/json":
+        body = await request.json()
+        return body if isinstance(body, dict) else {}
+    if request.method == "GET":
+        return dict(request.query)
+    form = await request.post()
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+async def bot_api(request: web.Request) -> web.Response:
+    """`/bot<token>/<method>`: the Bot API as Telegram answers it."""
+    sandbox = request.app[SANDBOX_KEY]
+    if request.match_info["token"] != sandbox.token:
+        return web.json_response(
+            {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+    try:
+        params = await _params(request)
+        result = await sandbox.call(request.match_info["method"], params)
+    except BotApiError as exc:
+        return web.json_response(
+            {"ok": False, "error_code": exc.code, "description": exc.description},
+            status=exc.code)
+    return web.json_response({"ok": True, "result": result})
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(text="body must be JSON") from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text="body must be a JSON object")
+    return body
+
+
+def _int(body: dict[str, Any], name: str) -> int:
+    value = body.get(name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            return int(str(value))
+        except ValueError:
+            raise web.HTTPBadRequest(text=f"{name} must be an integer") from None
+    return value
+
+
+async def api_send(request: web.Request) -> web.Response:
+    """POST /sandbox/api/send: a user sends a text."""
+    body = await _json_body(request)
+    text = body.get("text")
+    if not isinstance(text, str) or not text:
+        raise web.HTTPBadRequest(text="text must be a non-empty string")
+    update_id = await request.app[SANDBOX_KEY].user_sends(
+        _int(body, "user_id"), text, body.get("first_name"), body.get("language_code"))
+    return web.json_response({"update_id": update_id})
+
+
+async def api_send_media(request: web.Request) -> web.Response:
+    """POST /sandbox/api/send_media: a user sends a photo, sticker, voice note or document."""
+    body = await _json_body(request)
+    try:
+        update_id = await request.app[SANDBOX_KEY].user_sends_media(
+            _int(body, "user_id"), str(body.get("kind")))
+    except BotApiError as exc:
+        raise web.HTTPBadRequest(text=exc.description) from None
+    return web.json_response({"update_id": update_id})
+
+
+async def api_edit(request: web.Request) -> web.Response:
+    """POST /sandbox/api/edit: a user edits an earlier message."""
+    body = await _json_body(request)
+    try:
+        update_id = await request.app[SANDBOX_KEY].user_edits(
+            _int(body, "user_id"), _int(body, "message_id"), str(body.get("text", "")))
+    except BotApiError as exc:
+        raise web.HTTPBadRequest(text=exc.description) from None
+    return web.json_response({"update_id": update_id})
+
+
+async def api_press(request: web.Request) -> web.Response:
+    """POST /sandbox/api/press: a user presses an inline button."""
+    body = await _json_body(request)
+    data = body.get("data")
+    if not isinstance(data, str):
+        raise web.HTTPBadRequest(text="data must be a string")
+    try:
+        update_id = await request.app[SANDBOX_KEY].user_presses(
+            _int(body, "user_id"), _int(body, "message_id"), data)
+    except BotApiError as exc:
+        raise web.HTTPBadRequest(text=exc.description) from None
+    return web.json_response({"update_id": update_id})
+
+
+async def api_inbox(request: web.Request) -> web.Response:
+    """GET /sandbox/api/inbox?user_id=N&after=M: what the bot sent that user."""
+    query = dict(request.query)
+    user_id = _int(query, "user_id")
+    after = _int(query, "after") if "after" in query else 0
+    return web.json_response({"messages": request.app[SANDBOX_KEY].inbox(user_id, after)})
+
+
+async def api_history(request: web.Request) -> web.Response:
+    """GET /sandbox/api/history?user_id=N: both sides of the chat, for the page."""
+    user_id = _int(dict(request.query), "user_id")
+    sandbox = request.app[SANDBOX_KEY]
+    user = sandbox.users.get(user_id)
+    return web.json_response({
+        "messages": sandbox.history(user_id),
+        "commands": (user.commands if user and user.commands is not None else None),
+        "toast": user.last_callback_answer if user else None,
+    })
+
+
+async def api_commands(request: web.Request) -> web.Response:
+    """GET /sandbox/api/commands?language_code=xx: the command menu set for a language."""
+    lang = request.query.get("language_code", "")
+    return web.json_response({"commands": request.app[SANDBOX_KEY].commands.get(lang, [])})
+
+
+async def chat_page(request: web.Request) -> web.Response:
+    """The browser chat page."""
+    page = _PAGE.read_text(encoding="utf-8").replace(
+        "{{BOT_USERNAME}}", html.escape(BOT_USERNAME))
+    return web.Response(text=page, content_type="text/html")
+
+
+def make_sandbox_app(sandbox: SandboxTelegram) -> web.Application:
+    """The aiohttp application of the sandbox."""
+    app = web.Application(client_max_size=2 * 1024 * 1024)
+    app[SANDBOX_KEY] = sandbox
+    app.router.add_route("*", "/bot{token}/{method}", bot_api)
+    app.router.add_post("/sandbox/api/send", api_send)
+    app.router.add_post("/sandbox/api/send_media", api_send_media)
+    app.router.add_post("/sandbox/api/edit", api_edit)
+    app.router.add_post("/sandbox/api/press", api_press)
+    app.router.add_get("/sandbox/api/inbox", api_inbox)
+    app.router.add_get("/sandbox/api/history", api_history)
+    app.router.add_get("/sandbox/api/commands", api_commands)
+    app.router.add_get("/", chat_page)
+
+    async def wake_pollers(app: web.Application) -> None:
+        await app[SANDBOX_KEY].close()
+
+    app.on_shutdown.append(wake_pollers)
+    return app

@@ -1,0 +1,74 @@
+"""The typed context every handler receives: services, the user's profile and language."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from redis.asyncio import Redis
+from telegram import Update
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from handoff.pseudonyms import Pseudonyms
+from handoff.users import Profile, UserStore
+from locales import Translator, negotiate, translator
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+DESK_KEY = "desk"
+
+
+@dataclass
+class Desk:
+    """The services the handlers use, built once by the composition root."""
+
+    settings: Settings
+    redis: Redis
+    users: UserStore
+    pseudonyms: Pseudonyms
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class DeskContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """CallbackContext with `desk`, `profile`, `locale` and `tr` (the user's translator)."""
+
+    __slots__ = ("locale", "profile")
+
+    def __init__(self, application: Application[Any, Any, Any, Any, Any, Any],
+                 chat_id: int | None = None, user_id: int | None = None) -> None:
+        super().__init__(application, chat_id, user_id)
+        self.profile: Profile | None = None
+        self.locale: str = self.desk.settings.default_locale
+
+    @property
+    def desk(self) -> Desk:
+        """The desk's services."""
+        return self.application.bot_data[DESK_KEY]
+
+    @property
+    def tr(self) -> Translator:
+        """Translator for the current user's language."""
+        return translator(self.locale)
+
+    def log_id(self, update: object) -> str:
+        """Pseudonymous id of the update's user, for log lines."""
+        user = update.effective_user if isinstance(update, Update) else None
+        return self.desk.pseudonyms.log_id(user.id if user else None)
+
+
+def esc(text: str) -> str:
+    """Escape text for Telegram's HTML parse mode."""
+    return html.escape(text, quote=False)
+
+
+async def load_profile(update: Update, context: DeskContext) -> None:
+    """Before any handler: load the user's profile and pick their language."""
+    user = update.effective_user
+    if user is None:
+        return
+    profile = await context.desk.users.get(user.id)
+    context.profile = profile
+    context.locale = profile.lang or negotiate(
+        user.language_code, context.desk.settings.default_locale)

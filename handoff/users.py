@@ -1,0 +1,66 @@
+"""User profiles: role and language, kept in Redis across restarts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from redis.asyncio import Redis
+
+from handoff import keys
+
+# Profiles of people who stopped using the desk fade away on their own.
+PROFILE_TTL_SECONDS = 180 * 24 * 3600
+
+
+class Role(StrEnum):
+    """Who someone is at the desk."""
+
+    PROFESSIONAL = "professional"
+    VOLUNTEER = "volunteer"
+    EXPERT = "expert"
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What the desk remembers about a user."""
+
+    user_id: int
+    role: Role | None = None
+    lang: str | None = None
+
+
+class UserStore:
+    """Reads and writes profiles."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    async def get(self, user_id: int) -> Profile:
+        """The profile, empty for a newcomer."""
+        data = await self.redis.hgetall(keys.user(user_id))
+        role = data.get("role")
+        return Profile(user_id, Role(role) if role in Role.__members__.values() else None,
+                       data.get("lang"))
+
+    async def _set(self, user_id: int, field: str, value: str) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(keys.user(user_id), field, value)
+            pipe.expire(keys.user(user_id), PROFILE_TTL_SECONDS)
+            await pipe.execute()
+
+    async def set_role(self, user_id: int, role: Role) -> None:
+        """Remember the user's role."""
+        await self._set(user_id, "role", role.value)
+
+    async def set_lang(self, user_id: int, lang: str) -> None:
+        """Remember the user's language."""
+        await self._set(user_id, "lang", lang)
+
+    async def touch(self, user_id: int) -> None:
+        """Keep an active user's profile from expiring."""
+        await self.redis.expire(keys.user(user_id), PROFILE_TTL_SECONDS)
+
+    async def forget(self, user_id: int) -> None:
+        """Delete the profile and what was last served to the user."""
+        await self.redis.delete(keys.user(user_id), keys.last_answer(user_id))

