@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 
 from bot.logs import setup_logging
@@ -45,6 +46,35 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_triage(args: argparse.Namespace) -> int:
+    """JSON lines in, one triage JSON line out per input; loads the knowledge once."""
+    from knowledge.base import KnowledgeError, load_knowledge
+    from knowledge.triage import Triage
+
+    try:
+        triage = Triage(load_knowledge())
+    except KnowledgeError as exc:
+        print(f"vraagbaak: knowledge error: {exc}", file=sys.stderr)
+        return 1
+    for line_no, line in enumerate(sys.stdin, 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            text = item["text"]
+            lang = item.get("lang")
+            if not isinstance(text, str) or (lang is not None and lang not in ("nl", "en")):
+                raise ValueError
+        except (ValueError, KeyError, TypeError, AttributeError):
+            out: dict[str, object] = {"error": f"line {line_no}: expected "
+                                      '{"text": str, "lang": "nl"|"en"?}'}
+        else:
+            out = triage.triage(text, lang).as_json()
+        sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """All subcommands."""
     parser = argparse.ArgumentParser(prog="vraagbaak", description="Platform JEP's advice desk")
@@ -55,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8080)
     demo.add_argument("--host", default="127.0.0.1")
     demo.set_defaults(func=cmd_demo)
+    triage = sub.add_parser("triage", help="classify JSON-lines questions from stdin")
+    triage.set_defaults(func=cmd_triage)
     return parser
 
 

@@ -21,6 +21,10 @@ from handlers.context import Desk
 from handlers.menu import set_default_commands
 from handoff.pseudonyms import Pseudonyms
 from handoff.users import UserStore
+from knowledge.asked import AskedStore
+from knowledge.base import load_knowledge
+from knowledge.feedback import FeedbackStore
+from knowledge.triage import Triage
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +33,18 @@ log = logging.getLogger(__name__)
 async def desk_services(settings: Settings) -> AsyncIterator[Desk]:
     """Redis (embedded unless a URL is set) and the services built on it."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    kb = load_knowledge()
+    triage = Triage(kb)
     async with redis_for(settings.redis_url, settings.data_dir) as redis:
         yield Desk(
             settings=settings,
             redis=redis,
             users=UserStore(redis),
             pseudonyms=Pseudonyms(settings.secret()),
+            kb=kb,
+            triage=triage,
+            feedback=FeedbackStore(redis),
+            asked=AskedStore(redis),
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import Application, TypeHandler
 
-from handlers import errors, fallback, start
+from handlers import ask, errors, fallback, start, topics
 from handlers.context import load_profile
 
 # Handler groups: the prelude runs first for every update and never stops processing;
@@ -18,6 +18,8 @@ GROUP_MAIN = 0
 def register_all(app: Application) -> None:  # type: ignore[type-arg]
     """Register every handler in the order the groups above describe."""
     app.add_handler(TypeHandler(Update, load_profile), group=GROUP_PRELUDE)
-    for module in (start, fallback):
+    for module in (topics, ask, start):
         module.register(app)
+    ask.register_text(app)
+    fallback.register(app)
     app.add_error_handler(errors.on_error)  # type: ignore[arg-type]

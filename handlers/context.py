@@ -12,6 +12,10 @@ from telegram.ext import Application, CallbackContext, ExtBot
 
 from handoff.pseudonyms import Pseudonyms
 from handoff.users import Profile, UserStore
+from knowledge.asked import AskedStore
+from knowledge.base import KnowledgeBase
+from knowledge.feedback import FeedbackStore
+from knowledge.triage import Triage
 from locales import Translator, negotiate, translator
 
 if TYPE_CHECKING:
@@ -28,6 +32,10 @@ class Desk:
     redis: Redis
     users: UserStore
     pseudonyms: Pseudonyms
+    kb: KnowledgeBase
+    triage: Triage
+    feedback: FeedbackStore
+    asked: AskedStore
     extras: dict[str, Any] = field(default_factory=dict)
 
 

@@ -62,5 +62,5 @@ class UserStore:
         await self.redis.expire(keys.user(user_id), PROFILE_TTL_SECONDS)
 
     async def forget(self, user_id: int) -> None:
-        """Delete the profile and what was last served to the user."""
-        await self.redis.delete(keys.user(user_id), keys.last_answer(user_id))
+        """Delete the profile."""
+        await self.redis.delete(keys.user(user_id))

@@ -1,0 +1,127 @@
+"""Free-text questions: triage, guidance snippets, feedback and the way to an expert."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
+
+from handlers.context import DeskContext
+from handlers.render import snippet_html, urgent_html
+from handoff.users import Role
+from knowledge.asked import LastAnswer
+
+log = logging.getLogger(__name__)
+
+SHOW = "sn:"  # show a snippet
+FEEDBACK = "fb:"  # fb:1:<snippet> helps, fb:0:<snippet> does not help
+TOPICS = "topics"
+EXPERT = "expert"
+MAX_QUESTION = 3000
+
+
+def answer_keyboard(context: DeskContext, shown: str, more: list[tuple[str, str]]
+                    ) -> InlineKeyboardMarkup:
+    """More snippets, feedback, another topic, an expert."""
+    tr = context.tr
+    rows = [[InlineKeyboardButton("➕ " + title, callback_data=SHOW + sid)]
+            for sid, title in more]
+    rows.append([
+        InlineKeyboardButton(tr._p("button", "This helps"), callback_data=f"{FEEDBACK}1:{shown}"),
+        InlineKeyboardButton(tr._p("button", "This does not help"),
+                             callback_data=f"{FEEDBACK}0:{shown}"),
+    ])
+    rows.append([InlineKeyboardButton(tr._p("button", "Another topic"), callback_data=TOPICS)])
+    rows.append([InlineKeyboardButton(tr._p("button", "Talk to an expert"),
+                                      callback_data=EXPERT)])
+    return InlineKeyboardMarkup(rows)
+
+
+async def on_question(update: Update, context: DeskContext) -> None:
+    """Triage a question and answer with the best guidance for its topic."""
+    message = update.effective_message
+    user = update.effective_user
+    assert message is not None and message.text is not None and user is not None
+    text = message.text.strip()
+    if len(text) > MAX_QUESTION:
+        await message.reply_text(context.tr._(
+            "That is a long message. Please keep your question under {limit} characters; "
+            "a short description of the situation is enough.").format(limit=MAX_QUESTION))
+        return
+    role = context.profile.role.value if context.profile and context.profile.role else None
+    desk = context.desk
+    result = desk.triage.triage(text, context.locale, role)
+    if result.lang != context.locale:
+        # The text is clearly in the other language: answer in the language it was asked in.
+        context.locale = result.lang
+    if result.urgent:
+        await message.reply_text(urgent_html(context))
+    await desk.asked.remember(user.id, text, LastAnswer(
+        result.top.value, result.urgent, tuple(result.snippets[:3]), result.lang))
+    log.info("question triaged user=%s topic=%s urgent=%s", context.log_id(update),
+             result.top.value, result.urgent)
+    snippets = [desk.kb.snippets[sid] for sid in result.snippets]
+    same_topic = [s for s in snippets if result.top in s.topics] or snippets
+    best = same_topic[0]
+    limit = 1 if role == Role.VOLUNTEER else 2
+    more = [(s.id, s.text(result.lang).title) for s in same_topic[1:1 + limit]]
+    await message.reply_text(snippet_html(context, best, result.lang),
+                             reply_markup=answer_keyboard(context, best.id, more))
+
+
+async def show_snippet(update: Update, context: DeskContext) -> None:
+    """A 'more' button: send that snippet."""
+    query = update.callback_query
+    assert query is not None and query.data is not None and query.message is not None
+    snippet = context.desk.kb.snippets.get(query.data.removeprefix(SHOW))
+    if snippet is None:
+        await query.answer(context.tr._("This button is no longer valid."), show_alert=True)
+        return
+    await query.answer()
+    await query.message.reply_text(snippet_html(context, snippet, context.locale),
+                                   reply_markup=answer_keyboard(context, snippet.id, []))
+
+
+async def feedback(update: Update, context: DeskContext) -> None:
+    """Count helps / does not help for a snippet (no user attached) and offer next steps."""
+    query = update.callback_query
+    assert query is not None and query.data is not None and query.message is not None
+    try:
+        helpful_flag, sid = query.data.removeprefix(FEEDBACK).split(":", 1)
+    except ValueError:
+        helpful_flag, sid = "", ""
+    if helpful_flag not in ("0", "1") or sid not in context.desk.kb.snippets:
+        await query.answer(context.tr._("This button is no longer valid."), show_alert=True)
+        return
+    helpful = helpful_flag == "1"
+    await context.desk.feedback.record(sid, helpful)
+    await query.answer(context.tr._("Thank you for your feedback."))
+    # Drop the feedback row so one message cannot be voted on twice.
+    markup = query.message.reply_markup
+    if markup is not None:
+        rows = [row for row in markup.inline_keyboard
+                if not any((b.callback_data or "").startswith(FEEDBACK) for b in row)]
+        await query.edit_message_reply_markup(InlineKeyboardMarkup(rows))
+    if not helpful:
+        tr = context.tr
+        await query.message.reply_text(
+            tr._("Sorry this did not help. Pick another topic, ask your question in other "
+                 "words, or talk to an expert."),
+            reply_markup=InlineKeyboardMarkup([
+                [InlineKeyboardButton(tr._p("button", "Another topic"), callback_data=TOPICS)],
+                [InlineKeyboardButton(tr._p("button", "Talk to an expert"),
+                                      callback_data=EXPERT)],
+            ]))
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    """Add the question handlers; the text handler must come after every command."""
+    app.add_handler(CallbackQueryHandler(show_snippet, pattern=f"^{SHOW}"))
+    app.add_handler(CallbackQueryHandler(feedback, pattern=f"^{FEEDBACK}"))
+
+
+def register_text(app: Application) -> None:  # type: ignore[type-arg]
+    """The catch-all for plain text (questions, or relays once a handoff is open)."""
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND
+                                   & filters.UpdateType.MESSAGE, on_question))

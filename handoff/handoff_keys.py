@@ -1,0 +1,58 @@
+"""Redis keys of the expert handoff: tickets, the queue, experts and invites."""
+
+from handoff.keys import PREFIX
+
+
+def ticket(ticket_id: str) -> str:
+    """Hash with one ticket; the only place that holds the asker's Telegram id."""
+    return f"{PREFIX}:ticket:{ticket_id}"
+
+
+def queue() -> str:
+    """Sorted set of queued ticket ids; the score encodes urgency, requeues and age."""
+    return f"{PREFIX}:queue"
+
+
+def active() -> str:
+    """Set of ticket ids that an expert holds, for the timeout sweep."""
+    return f"{PREFIX}:active"
+
+
+def user_ticket(user_id: int) -> str:
+    """The id of a user's open ticket; exists exactly while that ticket is open."""
+    return f"{PREFIX}:user_ticket:{user_id}"
+
+
+def user_history(user_id: int) -> str:
+    """Set of a user's recent ticket ids, so /forget also reaches closed conversations."""
+    return f"{PREFIX}:user_history:{user_id}"
+
+
+def transcript(ticket_id: str) -> str:
+    """List of JSON messages of a conversation, kept until summarised or expired."""
+    return f"{PREFIX}:transcript:{ticket_id}"
+
+
+def summaries() -> str:
+    """Stream of closed-ticket jobs for the summariser; never holds a user id."""
+    return f"{PREFIX}:summaries"
+
+
+def expert(expert_id: int) -> str:
+    """Hash with an expert's profile and availability."""
+    return f"{PREFIX}:expert:{expert_id}"
+
+
+def experts() -> str:
+    """Set of the ids of all experts."""
+    return f"{PREFIX}:experts"
+
+
+def expert_tickets(expert_id: int) -> str:
+    """Set of the ids of the tickets an expert holds."""
+    return f"{PREFIX}:expert_tickets:{expert_id}"
+
+
+def invite(code: str) -> str:
+    """A pending expert invite (JSON), expiring by TTL and deleted on use."""
+    return f"{PREFIX}:invite:{code}"

@@ -1,0 +1,1 @@
+"""The desk's knowledge: topics, guidance snippets, referrals, and triage of questions."""

@@ -1,0 +1,72 @@
+"""What the bot remembers of a user's recent questions, for a handoff that may follow."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from knowledge import keys
+
+# Questions are kept only long enough to hand them to an expert the same day.
+ASKED_TTL_SECONDS = 24 * 3600
+MAX_ASKED = 10
+
+
+@dataclass(frozen=True, slots=True)
+class LastAnswer:
+    """The outcome of the user's latest triage."""
+
+    topic: str
+    urgent: bool
+    snippets: tuple[str, ...]
+    lang: str
+
+
+class AskedStore:
+    """Short-lived memory of recent questions and the last triage outcome per user."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    async def remember(self, user_id: int, text: str, answer: LastAnswer) -> None:
+        """Keep the question and the triage outcome for a possible handoff."""
+        last = {"topic": answer.topic, "urgent": int(answer.urgent),
+                "snippets": ",".join(answer.snippets), "lang": answer.lang}
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(keys.asked(user_id), json.dumps({"text": text}))
+            pipe.ltrim(keys.asked(user_id), -MAX_ASKED, -1)
+            pipe.expire(keys.asked(user_id), ASKED_TTL_SECONDS)
+            if answer.urgent:
+                # Once urgent, the session stays urgent even if a later message is calm.
+                pipe.hset(keys.last_answer(user_id), mapping=last)
+            else:
+                pipe.hsetnx(keys.last_answer(user_id), "urgent", 0)
+                pipe.hset(keys.last_answer(user_id), mapping={
+                    k: v for k, v in last.items() if k != "urgent"})
+            pipe.expire(keys.last_answer(user_id), ASKED_TTL_SECONDS)
+            await pipe.execute()
+
+    async def set_topic(self, user_id: int, topic: str) -> None:
+        """The user picked a topic by hand."""
+        await self.redis.hset(keys.last_answer(user_id), "topic", topic)
+        await self.redis.expire(keys.last_answer(user_id), ASKED_TTL_SECONDS)
+
+    async def last(self, user_id: int) -> LastAnswer | None:
+        """The latest triage outcome, if any."""
+        data = await self.redis.hgetall(keys.last_answer(user_id))
+        if not data.get("topic"):
+            return None
+        return LastAnswer(data["topic"], data.get("urgent") == "1",
+                          tuple(s for s in data.get("snippets", "").split(",") if s),
+                          data.get("lang", "nl"))
+
+    async def questions(self, user_id: int) -> list[str]:
+        """The recent questions, oldest first."""
+        return [json.loads(item)["text"] for item in await self.redis.lrange(
+            keys.asked(user_id), 0, -1)]
+
+    async def forget(self, user_id: int) -> None:
+        """Delete the questions and the triage outcome."""
+        await self.redis.delete(keys.asked(user_id), keys.last_answer(user_id))

@@ -1,0 +1,288 @@
+"""Loads and validates the knowledge files: topics, snippets, referrals, the sharing flow."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from knowledge.topics import LANGS, Topic
+
+DATA_DIR = Path(__file__).parent / "data"
+_ID = re.compile(r"^[a-z0-9_-]+$")
+_URL = re.compile(r"^https?://[A-Za-z0-9.-]+\.[A-Za-z]{2,}(?::\d+)?(?:/[^\s<>\"]*)?$")
+_PHONE = re.compile(r"^(?:112|0\d{2,3}-?\d{3} ?\d{2} ?\d{2}|0\d{2,3}-\d{6,7}|0800-?\d{4,7})$")
+MAX_ANSWER = 900
+MAX_TITLE = 80
+
+
+class KnowledgeError(Exception):
+    """A knowledge file is invalid; the message names the file and the problem."""
+
+
+class Audience(StrEnum):
+    """Who a snippet is written for."""
+
+    PROFESSIONAL = "professional"
+    VOLUNTEER = "volunteer"
+    BOTH = "both"
+
+    def suits(self, role: str | None) -> bool:
+        """Whether this snippet fits a user of that role (unknown roles get everything)."""
+        return self is Audience.BOTH or role is None or role == self.value or role == "expert"
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A title and answer in one language."""
+
+    title: str
+    answer: str
+
+
+@dataclass(frozen=True, slots=True)
+class Snippet:
+    """A piece of guidance with a concrete next step."""
+
+    id: str
+    topics: tuple[Topic, ...]
+    audience: Audience
+    texts: dict[str, Text]
+    links: tuple[str, ...]
+    sources: tuple[str, ...]
+
+    @property
+    def topic(self) -> Topic:
+        """The primary topic."""
+        return self.topics[0]
+
+    def text(self, lang: str) -> Text:
+        """The text in a language."""
+        return self.texts[lang]
+
+
+@dataclass(frozen=True, slots=True)
+class TopicInfo:
+    """A topic's labels, description and the words people use for it."""
+
+    id: Topic
+    label: dict[str, str]
+    description: dict[str, str]
+    terms: dict[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Referral:
+    """An organisation in the 'wie doet wat' directory."""
+
+    id: str
+    name: dict[str, str]
+    offers: dict[str, str]
+    audience: dict[str, str]
+    url: str | None
+    phone: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FlowStep:
+    """One step of the information-sharing flow."""
+
+    id: str
+    title: dict[str, str]
+    text: dict[str, str]
+    questions: dict[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class SharingFlow:
+    """The guided information-sharing flow."""
+
+    intro: dict[str, str]
+    disclaimer: dict[str, str]
+    steps: tuple[FlowStep, ...]
+
+
+@dataclass
+class KnowledgeBase:
+    """Everything the desk knows, validated."""
+
+    topics: dict[Topic, TopicInfo]
+    snippets: dict[str, Snippet]
+    referrals: dict[str, Referral]
+    flow: SharingFlow
+    by_topic: dict[Topic, list[Snippet]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.by_topic = {t: [] for t in Topic}
+        for snippet in self.snippets.values():
+            self.by_topic[snippet.topic].append(snippet)
+
+    def for_topic(self, topic: Topic, role: str | None = None) -> list[Snippet]:
+        """Snippets whose primary topic is `topic`, fitting the role, in file order."""
+        return [s for s in self.by_topic[topic] if s.audience.suits(role)]
+
+
+class _Checker:
+    """Validation helpers that name the file in every error."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, where: str, problem: str) -> KnowledgeError:
+        return KnowledgeError(f"{self.path.name}: {where}: {problem}")
+
+    def mapping(self, value: Any, where: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(where, "expected a mapping")
+        return value
+
+    def text(self, value: Any, where: str, limit: int | None = None) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(where, "missing or empty text")
+        value = " ".join(value.split())
+        if limit is not None and len(value) > limit:
+            raise self.fail(where, f"longer than {limit} characters ({len(value)})")
+        return value
+
+    def langs(self, value: Any, where: str, limit: int | None = None) -> dict[str, str]:
+        data = self.mapping(value, where)
+        for lang in LANGS:
+            if lang not in data:
+                raise self.fail(where, f"missing translation '{lang}'")
+        return {lang: self.text(data[lang], f"{where}.{lang}", limit) for lang in LANGS}
+
+    def lang_lists(self, value: Any, where: str) -> dict[str, tuple[str, ...]]:
+        data = self.mapping(value, where)
+        out = {}
+        for lang in LANGS:
+            items = data.get(lang)
+            if not isinstance(items, list) or not items:
+                raise self.fail(where, f"missing list for '{lang}'")
+            out[lang] = tuple(self.text(i, f"{where}.{lang}") for i in items)
+        return out
+
+    def topic(self, value: Any, where: str) -> Topic:
+        try:
+            return Topic(value)
+        except ValueError:
+            raise self.fail(where, f"unknown topic id {value!r}") from None
+
+
+def _load_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise KnowledgeError(f"{path.name}: not valid YAML: {exc}") from None
+
+
+def _load_referrals(path: Path) -> dict[str, Referral]:
+    check = _Checker(path)
+    data = check.mapping(_load_yaml(path), "file")
+    referrals: dict[str, Referral] = {}
+    for i, raw in enumerate(data.get("referrals") or []):
+        raw = check.mapping(raw, f"referral #{i + 1}")
+        rid = raw.get("id")
+        if not isinstance(rid, str) or not _ID.match(rid):
+            raise check.fail(f"referral #{i + 1}", f"bad id {rid!r}")
+        if rid in referrals:
+            raise check.fail(rid, "duplicate id")
+        url, phone = raw.get("url"), raw.get("phone")
+        if url is not None and (not isinstance(url, str) or not _URL.match(url)):
+            raise check.fail(rid, f"broken link {url!r}")
+        if phone is not None and (not isinstance(phone, str) or not _PHONE.match(phone)):
+            raise check.fail(rid, f"malformed phone number {phone!r}")
+        referrals[rid] = Referral(
+            rid, check.langs(raw.get("name"), f"{rid}.name"),
+            check.langs(raw.get("offers"), f"{rid}.offers"),
+            check.langs(raw.get("audience"), f"{rid}.audience"), url, phone)
+    if not referrals:
+        raise check.fail("file", "no referrals")
+    return referrals
+
+
+def _load_topic_file(path: Path, referrals: dict[str, Referral],
+                     seen: dict[str, Snippet]) -> TopicInfo:
+    check = _Checker(path)
+    data = check.mapping(_load_yaml(path), "file")
+    head = check.mapping(data.get("topic"), "topic")
+    topic = check.topic(head.get("id"), "topic.id")
+    if path.stem != topic.value:
+        raise check.fail("topic.id", f"file should be named {topic.value}.yaml")
+    info = TopicInfo(topic, check.langs(head.get("label"), "topic.label"),
+                     check.langs(head.get("description"), "topic.description"),
+                     check.lang_lists(head.get("terms"), "topic.terms"))
+    for i, raw in enumerate(data.get("snippets") or []):
+        raw = check.mapping(raw, f"snippet #{i + 1}")
+        sid = raw.get("id")
+        if not isinstance(sid, str) or not _ID.match(sid):
+            raise check.fail(f"snippet #{i + 1}", f"bad id {sid!r}")
+        if sid in seen:
+            raise check.fail(sid, "duplicate snippet id")
+        topics = raw.get("topics")
+        if not isinstance(topics, list) or not topics:
+            raise check.fail(sid, "topics must be a non-empty list")
+        parsed = tuple(check.topic(t, f"{sid}.topics") for t in topics)
+        if parsed[0] is not topic:
+            raise check.fail(sid, f"primary topic must be {topic.value} in this file")
+        try:
+            audience = Audience(raw.get("audience"))
+        except ValueError:
+            raise check.fail(sid, f"unknown audience {raw.get('audience')!r}") from None
+        texts = {}
+        for lang in LANGS:
+            if lang not in raw:
+                raise check.fail(sid, f"missing translation '{lang}'")
+            body = check.mapping(raw[lang], f"{sid}.{lang}")
+            texts[lang] = Text(check.text(body.get("title"), f"{sid}.{lang}.title", MAX_TITLE),
+                               check.text(body.get("answer"), f"{sid}.{lang}.answer",
+                                          MAX_ANSWER))
+        links = tuple(raw.get("links") or ())
+        for link in links:
+            if link not in referrals:
+                raise check.fail(sid, f"unknown referral {link!r}")
+        sources = raw.get("sources")
+        if not isinstance(sources, list) or not sources:
+            raise check.fail(sid, "no source notes")
+        notes = tuple(f"seed {s.get('seed')}: {s.get('where')}" if isinstance(s, dict) else str(s)
+                      for s in sources)
+        seen[sid] = Snippet(sid, parsed, audience, texts, links, notes)
+    return info
+
+
+def _load_flow(path: Path) -> SharingFlow:
+    check = _Checker(path)
+    data = check.mapping(_load_yaml(path), "file")
+    steps = []
+    for i, raw in enumerate(data.get("steps") or []):
+        raw = check.mapping(raw, f"step #{i + 1}")
+        sid = str(raw.get("id") or f"step{i + 1}")
+        steps.append(FlowStep(sid, check.langs(raw.get("title"), f"{sid}.title"),
+                              check.langs(raw.get("text"), f"{sid}.text"),
+                              check.lang_lists(raw.get("questions"), f"{sid}.questions")))
+    if len(steps) < 3:
+        raise check.fail("steps", "the flow needs at least three steps")
+    return SharingFlow(check.langs(data.get("intro"), "intro"),
+                       check.langs(data.get("disclaimer"), "disclaimer"), tuple(steps))
+
+
+def load_knowledge(data_dir: Path = DATA_DIR) -> KnowledgeBase:
+    """Load every knowledge file, raising KnowledgeError naming the first bad file."""
+    referrals = _load_referrals(data_dir / "referrals.yaml")
+    snippets: dict[str, Snippet] = {}
+    topics: dict[Topic, TopicInfo] = {}
+    for path in sorted((data_dir / "snippets").glob("*.yaml")):
+        info = _load_topic_file(path, referrals, snippets)
+        topics[info.id] = info
+    missing = [t.value for t in Topic if t not in topics]
+    if missing:
+        raise KnowledgeError(f"snippets/: no file for topic(s) {', '.join(missing)}")
+    kb = KnowledgeBase(topics, snippets, referrals,
+                       _load_flow(data_dir / "information_sharing_flow.yaml"))
+    for topic, items in kb.by_topic.items():
+        if not items:
+            raise KnowledgeError(f"snippets/{topic.value}.yaml: no snippets")
+    return kb
