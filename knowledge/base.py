@@ -114,6 +114,7 @@ class KnowledgeBase:
     snippets: dict[str, Snippet]
     referrals: dict[str, Referral]
     flow: SharingFlow
+    examples: dict[Topic, dict[str, tuple[str, ...]]] = field(default_factory=dict)
     by_topic: dict[Topic, list[Snippet]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -269,6 +270,18 @@ def _load_flow(path: Path) -> SharingFlow:
                        check.langs(data.get("disclaimer"), "disclaimer"), tuple(steps))
 
 
+def _load_examples(directory: Path) -> dict[Topic, dict[str, tuple[str, ...]]]:
+    examples: dict[Topic, dict[str, tuple[str, ...]]] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        check = _Checker(path)
+        data = check.mapping(_load_yaml(path), "file")
+        topic = check.topic(data.get("topic"), "topic")
+        if path.stem != topic.value:
+            raise check.fail("topic", f"file should be named {topic.value}.yaml")
+        examples[topic] = check.lang_lists({k: data.get(k) for k in LANGS}, "examples")
+    return examples
+
+
 def load_knowledge(data_dir: Path = DATA_DIR) -> KnowledgeBase:
     """Load every knowledge file, raising KnowledgeError naming the first bad file."""
     referrals = _load_referrals(data_dir / "referrals.yaml")
@@ -281,7 +294,8 @@ def load_knowledge(data_dir: Path = DATA_DIR) -> KnowledgeBase:
     if missing:
         raise KnowledgeError(f"snippets/: no file for topic(s) {', '.join(missing)}")
     kb = KnowledgeBase(topics, snippets, referrals,
-                       _load_flow(data_dir / "information_sharing_flow.yaml"))
+                       _load_flow(data_dir / "information_sharing_flow.yaml"),
+                       _load_examples(data_dir / "examples"))
     for topic, items in kb.by_topic.items():
         if not items:
             raise KnowledgeError(f"snippets/{topic.value}.yaml: no snippets")

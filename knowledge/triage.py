@@ -7,11 +7,14 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from lingua import Language, LanguageDetectorBuilder
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from knowledge.base import KnowledgeBase, Snippet
-from knowledge.text import stems, words
+from knowledge.text import fold, stems, words
 from knowledge.topics import LANGS, Topic
 from knowledge.urgency import UrgencyDetector
 
@@ -21,6 +24,8 @@ SECONDARY = 0.4  # share of a snippet's words credited to its secondary topics
 K1, B = 1.2, 0.5
 PHRASE_BONUS = 1.5
 OTHER_LANG = 0.35  # mixed-language messages: the other language's index counts a little
+MODEL_WEIGHT = 0.7  # share of the learned model in the final score; BM25 keeps the rest
+C_REG = 10.0
 _LINGUA = {Language.DUTCH: "nl", Language.ENGLISH: "en"}
 
 
@@ -111,6 +116,56 @@ class _Index:
         return scores
 
 
+class _ExampleModel:
+    """A linear classifier trained at start-up on example questions, topic terms and titles.
+
+    Word stems carry meaning; character n-grams of the folded text catch typos and compounds.
+    """
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        texts: list[str] = []
+        labels: list[str] = []
+        for topic in Topic:
+            for lang in LANGS:
+                for text in kb.examples.get(topic, {}).get(lang, ()):
+                    texts.append(text)
+                    labels.append(topic.value)
+                info = kb.topics[topic]
+                texts.append(info.description[lang])
+                labels.append(topic.value)
+                for term in info.terms[lang]:
+                    texts.append(term)
+                    labels.append(topic.value)
+            for snippet in kb.by_topic[topic]:
+                for lang in LANGS:
+                    texts.append(snippet.text(lang).title)
+                    labels.append(topic.value)
+        self.vectorizer = FeatureUnion([
+            ("stems", TfidfVectorizer(analyzer=_both_stems, sublinear_tf=True, min_df=1)),
+            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
+                                      min_df=2, preprocessor=fold)),
+        ])
+        matrix = self.vectorizer.fit_transform(texts)
+        self.model = LogisticRegression(C=C_REG, max_iter=3000)
+        self.model.fit(matrix, labels)
+        self.classes = [Topic(c) for c in self.model.classes_]
+
+    def probabilities(self, text: str) -> dict[Topic, float]:
+        """P(topic | text)."""
+        probs = self.model.predict_proba(self.vectorizer.transform([text]))[0]
+        return dict(zip(self.classes, (float(p) for p in probs), strict=True))
+
+
+def _both_stems(text: str) -> list[str]:
+    """Stems and stem bigrams under both stemmers; the model learns which matter."""
+    out: list[str] = []
+    for lang in LANGS:
+        tokens = stems(text, lang)
+        out.extend(f"{lang}:{t}" for t in tokens)
+        out.extend(f"{lang}:{a}_{b}" for a, b in zip(tokens, tokens[1:], strict=False))
+    return out
+
+
 class Triage:
     """Topic ranking, language detection, urgency and snippet choice; loads once."""
 
@@ -119,6 +174,7 @@ class Triage:
         self.index = {lang: _Index(kb, lang) for lang in LANGS}
         self.detector = LanguageDetectorBuilder.from_languages(*_LINGUA).build()
         self.urgency = UrgencyDetector()
+        self.model = _ExampleModel(kb)
         self._snippet_stems = {
             (s.id, lang): Counter(stems(s.text(lang).title + " " + s.text(lang).title + " "
                                         + s.text(lang).answer, lang))
@@ -149,8 +205,12 @@ class Triage:
             peak = 1.0
         exp = {t: math.exp(3.0 * (v - peak) / max(peak, 1.0)) for t, v in raw.items()}
         total = sum(exp.values())
-        ranked = sorted(((t, e / total) for t, e in exp.items()), key=lambda p: -p[1])
-        return ranked
+        scores = {t: e / total for t, e in exp.items()}
+        if self.model is not None:
+            learned = self.model.probabilities(text)
+            scores = {t: MODEL_WEIGHT * learned[t] + (1 - MODEL_WEIGHT) * scores[t]
+                      for t in Topic}
+        return sorted(scores.items(), key=lambda p: -p[1])
 
     def snippets_for(self, text: str, lang: str, topics: list[Topic],
                      role: str | None = None, limit: int = 6) -> list[Snippet]:

@@ -1,0 +1,471 @@
+"""Handoff tickets: the queue, claims, transfers, transcripts and timeouts, atomic in Redis."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+from redis.asyncio import Redis
+
+from handoff import handoff_keys as keys
+
+TRANSCRIPT_TTL_SECONDS = 7 * 24 * 3600
+
+# Queue score = band * _BAND_WIDTH + created_at. A band is wider than any Unix time in seconds,
+# so urgency, then "was requeued", decide before age; doubles keep microseconds at this size.
+_BAND_WIDTH = 1e10
+
+Sender = Literal["user", "expert"]
+
+
+class TicketState(StrEnum):
+    """Where a ticket is in its life."""
+
+    QUEUED = "queued"
+    ACTIVE = "active"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+OPEN_STATES = frozenset({TicketState.QUEUED, TicketState.ACTIVE})
+
+
+class ClaimResult(StrEnum):
+    """What came of an expert's attempt to take a ticket."""
+
+    OK = "ok"
+    TAKEN = "taken"  # another expert holds it
+    GONE = "gone"  # closed, cancelled, forgotten or never existed
+    FULL = "full"  # the expert already holds their maximum
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """One user's request for an expert, as stored."""
+
+    id: str
+    user_id: int
+    lang: str
+    topic: str
+    sector: str
+    region: str
+    urgent: bool
+    created_at: float
+    state: TicketState
+    expert_id: int | None
+    claimed_at: float | None  # when the current expert got it (claim or transfer)
+    last_user_at: float | None
+    last_expert_at: float | None
+    snippets: tuple[str, ...]
+    note: str | None
+    requeues: int
+    queued_at: float  # when it last entered the queue; the unclaimed alert counts from here
+    closed_at: float | None
+
+    @property
+    def is_open(self) -> bool:
+        """Queued or active."""
+        return self.state in OPEN_STATES
+
+
+@dataclass(slots=True)
+class Due:
+    """Tickets whose timeouts have passed, for the periodic sweep to act on."""
+
+    unclaimed: list[Ticket] = field(default_factory=list)
+    remind: list[Ticket] = field(default_factory=list)
+    requeue: list[Ticket] = field(default_factory=list)
+    idle: list[Ticket] = field(default_factory=list)
+
+
+def _stamp(moment: float) -> str:
+    # repr round-trips exactly, so a stamp read back compares equal inside Lua.
+    return repr(float(moment))
+
+
+def _optional_float(value: str | None) -> float | None:
+    return float(value) if value else None
+
+
+def _score(urgent: bool, requeued: bool, created_at: float) -> float:
+    band = (0 if urgent else 2) + (0 if requeued else 1)
+    return band * _BAND_WIDTH + created_at
+
+
+def _ticket(data: dict[str, str]) -> Ticket | None:
+    if not data:
+        return None
+    return Ticket(
+        id=data["id"],
+        user_id=int(data["user_id"]),
+        lang=data["lang"],
+        topic=data["topic"],
+        sector=data["sector"],
+        region=data["region"],
+        urgent=data["urgent"] == "1",
+        created_at=float(data["created_at"]),
+        state=TicketState(data["state"]),
+        expert_id=int(data["expert_id"]) if data.get("expert_id") else None,
+        claimed_at=_optional_float(data.get("claimed_at")),
+        last_user_at=_optional_float(data.get("last_user_at")),
+        last_expert_at=_optional_float(data.get("last_expert_at")),
+        snippets=tuple(json.loads(data["snippets"])),
+        note=data.get("note"),
+        requeues=int(data["requeues"]),
+        queued_at=float(data["queued_at"]),
+        closed_at=_optional_float(data.get("closed_at")),
+    )
+
+
+# The scripts below each make one state change in one step, so no two processes can interleave.
+# Scripts that touch an expert's ticket set get that key from the caller, read from the hash
+# just before; if the holder changed in between they return -1 / 'retry' and the caller rereads.
+
+# KEYS: user_ticket, ticket, queue, user_history
+# ARGV: ticket_id, score, history_ttl, field, value, ...
+_OPEN = """
+local current = redis.call('GET', KEYS[1])
+if current then return current end
+redis.call('HSET', KEYS[2], unpack(ARGV, 4))
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SADD', KEYS[4], ARGV[1])
+redis.call('EXPIRE', KEYS[4], ARGV[3])
+return ARGV[1]
+"""
+
+# KEYS: ticket, queue, expert_tickets, active
+# ARGV: ticket_id, expert_id, max_conversations, now
+_CLAIM = """
+local ticket = redis.call('HMGET', KEYS[1], 'state', 'expert_id')
+if ticket[1] == 'active' then
+  if ticket[2] == ARGV[2] then return 'ok' end
+  return 'taken'
+end
+if ticket[1] ~= 'queued' then return 'gone' end
+if redis.call('SCARD', KEYS[3]) >= tonumber(ARGV[3]) then return 'full' end
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[1], 'state', 'active', 'expert_id', ARGV[2], 'claimed_at', ARGV[4])
+redis.call('HDEL', KEYS[1], 'reminded')
+redis.call('SADD', KEYS[3], ARGV[1])
+redis.call('SADD', KEYS[4], ARGV[1])
+return 'ok'
+"""
+
+# KEYS: ticket, from_tickets, to_tickets
+# ARGV: ticket_id, from_expert, to_expert, max_conversations, now, has_note, note
+_TRANSFER = """
+local ticket = redis.call('HMGET', KEYS[1], 'state', 'expert_id')
+if ticket[1] ~= 'active' then return 'gone' end
+if ticket[2] ~= ARGV[2] then return 'retry' end
+if ARGV[2] == ARGV[3] then return 'ok' end
+if redis.call('SCARD', KEYS[3]) >= tonumber(ARGV[4]) then return 'full' end
+redis.call('SREM', KEYS[2], ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[1])
+redis.call('HSET', KEYS[1], 'expert_id', ARGV[3], 'claimed_at', ARGV[5])
+redis.call('HDEL', KEYS[1], 'reminded')
+if ARGV[6] == '1' then redis.call('HSET', KEYS[1], 'note', ARGV[7]) end
+return 'ok'
+"""
+
+# KEYS: ticket, queue, active, expert_tickets
+# ARGV: ticket_id, expert_id, score, now, has_note, note
+_REQUEUE = """
+local ticket = redis.call('HMGET', KEYS[1], 'state', 'expert_id')
+if ticket[1] ~= 'active' then return 0 end
+if ticket[2] ~= ARGV[2] then return -1 end
+redis.call('HDEL', KEYS[1], 'expert_id', 'claimed_at', 'reminded', 'alerted')
+redis.call('HSET', KEYS[1], 'state', 'queued', 'queued_at', ARGV[4])
+redis.call('HINCRBY', KEYS[1], 'requeues', 1)
+if ARGV[5] == '1' then redis.call('HSET', KEYS[1], 'note', ARGV[6]) end
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('SREM', KEYS[3], ARGV[1])
+redis.call('SREM', KEYS[4], ARGV[1])
+return 1
+"""
+
+# Close (active only) or cancel (queued or active). Closing queues one summary job carrying
+# no user id; cancelling drops the transcript, as nobody will summarise it.
+# KEYS: ticket, queue, active, user_ticket, user_history, transcript, summaries[, expert_tickets]
+# ARGV: ticket_id, expert_id ('' if queued), new_state, now, ttl, summary, outcome
+_FINISH = """
+local ticket = redis.call('HMGET', KEYS[1], 'state', 'expert_id')
+local closing = ARGV[3] == 'closed'
+if ticket[1] ~= 'active' and (closing or ticket[1] ~= 'queued') then return 0 end
+if ticket[1] == 'active' and ticket[2] ~= ARGV[2] then return -1 end
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('SREM', KEYS[3], ARGV[1])
+if KEYS[8] then redis.call('SREM', KEYS[8], ARGV[1]) end
+if redis.call('GET', KEYS[4]) == ARGV[1] then redis.call('DEL', KEYS[4]) end
+redis.call('HSET', KEYS[1], 'state', ARGV[3], 'closed_at', ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('EXPIRE', KEYS[5], ARGV[5])
+if not closing then
+  redis.call('DEL', KEYS[6])
+  return 1
+end
+local f = redis.call('HMGET', KEYS[1], 'topic', 'sector', 'region', 'urgent', 'lang',
+                    'created_at', 'claimed_at', 'expert_id', 'snippets')
+redis.call('XADD', KEYS[7], '*', 'ticket_id', ARGV[1], 'topic', f[1], 'sector', f[2],
+           'region', f[3], 'urgent', f[4], 'lang', f[5], 'created_at', f[6],
+           'claimed_at', f[7], 'closed_at', ARGV[4], 'expert_id', f[8],
+           'snippets', table.concat(cjson.decode(f[9]), ','),
+           'summary', ARGV[6], 'outcome', ARGV[7])
+return 1
+"""
+
+# Only open tickets get messages, so a late relay cannot revive a summarised transcript.
+# KEYS: ticket, transcript
+# ARGV: message_json, stamp_field, now, ttl
+_ADD_MESSAGE = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if state ~= 'queued' and state ~= 'active' then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+return 1
+"""
+
+# Set a once-only flag only if the ticket is still as the sweep saw it (same state and stamp);
+# otherwise a flag meant for an earlier claim or queueing would silence the next one.
+# KEYS: ticket
+# ARGV: state, stamp_field, stamp, flag
+_MARK = """
+local seen = redis.call('HMGET', KEYS[1], 'state', ARGV[2])
+if seen[1] ~= ARGV[1] or seen[2] ~= ARGV[3] then return 0 end
+return redis.call('HSETNX', KEYS[1], ARGV[4], '1')
+"""
+
+
+class HandoffStore:
+    """Tickets from a user's request to a closed conversation; every change is atomic."""
+
+    def __init__(self, redis: Redis, clock: Callable[[], float] = time.time,
+                 transcript_ttl: int = TRANSCRIPT_TTL_SECONDS) -> None:
+        self.redis = redis
+        self.clock = clock
+        self.transcript_ttl = transcript_ttl
+        self._open = redis.register_script(_OPEN)
+        self._claim = redis.register_script(_CLAIM)
+        self._transfer = redis.register_script(_TRANSFER)
+        self._requeue = redis.register_script(_REQUEUE)
+        self._finish_script = redis.register_script(_FINISH)
+        self._add_message = redis.register_script(_ADD_MESSAGE)
+        self._mark = redis.register_script(_MARK)
+
+    async def open(self, user_id: int, lang: str, topic: str, sector: str, region: str,
+                   urgent: bool, snippets: Iterable[str] = ()) -> Ticket:
+        """Queue a new ticket, or return the user's open one unchanged."""
+        snippet_ids = list(snippets)
+        while True:
+            now = _stamp(self.clock())
+            ticket_id = secrets.token_urlsafe(9)
+            fields = {
+                "id": ticket_id, "user_id": str(user_id), "lang": lang, "topic": topic,
+                "sector": sector, "region": region, "urgent": "1" if urgent else "0",
+                "created_at": now, "queued_at": now, "state": TicketState.QUEUED.value,
+                "snippets": json.dumps(snippet_ids), "requeues": "0",
+            }
+            flat = [item for pair in fields.items() for item in pair]
+            opened = await self._open(
+                keys=[keys.user_ticket(user_id), keys.ticket(ticket_id), keys.queue(),
+                      keys.user_history(user_id)],
+                args=[ticket_id, _score(urgent, False, float(now)), self.transcript_ttl, *flat],
+            )
+            ticket = await self.get(opened)
+            # None only if /forget removed the existing ticket in between; then open afresh.
+            if ticket is not None:
+                return ticket
+
+    async def get(self, ticket_id: str) -> Ticket | None:
+        """The ticket, or None once it is unknown, forgotten or expired."""
+        return _ticket(await self.redis.hgetall(keys.ticket(ticket_id)))
+
+    async def _get_many(self, ticket_ids: Iterable[str]) -> list[Ticket]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for ticket_id in ticket_ids:
+                pipe.hgetall(keys.ticket(ticket_id))
+            rows = await pipe.execute()
+        return [ticket for ticket in map(_ticket, rows) if ticket is not None]
+
+    async def ticket_of_user(self, user_id: int) -> Ticket | None:
+        """The user's queued or active ticket, if any."""
+        ticket_id = await self.redis.get(keys.user_ticket(user_id))
+        ticket = await self.get(ticket_id) if ticket_id else None
+        return ticket if ticket is not None and ticket.is_open else None
+
+    async def position(self, ticket_id: str) -> int | None:
+        """1-based place in the queue, None if the ticket is not waiting."""
+        rank = await self.redis.zrank(keys.queue(), ticket_id)
+        return None if rank is None else rank + 1
+
+    async def queue(self) -> list[Ticket]:
+        """Waiting tickets in the order experts should take them."""
+        return await self._get_many(await self.redis.zrange(keys.queue(), 0, -1))
+
+    async def claim(self, ticket_id: str, expert_id: int, max_conversations: int) -> ClaimResult:
+        """Give a queued ticket to an expert; re-claiming one's own ticket is ok and a no-op."""
+        result = await self._claim(
+            keys=[keys.ticket(ticket_id), keys.queue(), keys.expert_tickets(expert_id),
+                  keys.active()],
+            args=[ticket_id, expert_id, max_conversations, _stamp(self.clock())],
+        )
+        return ClaimResult(result)
+
+    async def claim_next(self, expert_id: int, topics: Iterable[str], languages: Iterable[str],
+                         max_conversations: int) -> Ticket | None:
+        """Claim the best waiting ticket for this expert, None if there is none or they are full.
+
+        Language first, then urgency; the expert's topics only reorder within an urgency tier.
+        """
+        wanted_topics, spoken = set(topics), set(languages)
+        waiting = await self.queue()
+        # sorted() is stable, so queue order (requeued first, then oldest) decides the rest.
+        ranked = sorted(waiting, key=lambda t: (t.lang not in spoken, not t.urgent,
+                                                t.topic not in wanted_topics))
+        for ticket in ranked:
+            result = await self.claim(ticket.id, expert_id, max_conversations)
+            if result is ClaimResult.OK:
+                return await self.get(ticket.id)
+            if result is ClaimResult.FULL:
+                return None
+            # TAKEN or GONE: another expert or the user got there first; try the next one.
+        return None
+
+    async def requeue(self, ticket_id: str, note: str | None = None) -> Ticket | None:
+        """Put an active ticket back at the head of its urgency tier; None if it was not active."""
+        while True:
+            data = await self.redis.hgetall(keys.ticket(ticket_id))
+            if data.get("state") != TicketState.ACTIVE:
+                return None
+            holder = data["expert_id"]
+            done = await self._requeue(
+                keys=[keys.ticket(ticket_id), keys.queue(), keys.active(),
+                      keys.expert_tickets(int(holder))],
+                args=[ticket_id, holder,
+                      _score(data["urgent"] == "1", True, float(data["created_at"])),
+                      _stamp(self.clock()), "0" if note is None else "1", note or ""],
+            )
+            if done != -1:
+                return await self.get(ticket_id) if done else None
+
+    async def transfer(self, ticket_id: str, to_expert_id: int, max_conversations: int,
+                       note: str | None = None) -> ClaimResult:
+        """Move an active ticket from its expert to another in one step."""
+        while True:
+            data = await self.redis.hgetall(keys.ticket(ticket_id))
+            if data.get("state") != TicketState.ACTIVE:
+                return ClaimResult.GONE
+            holder = data["expert_id"]
+            result = await self._transfer(
+                keys=[keys.ticket(ticket_id), keys.expert_tickets(int(holder)),
+                      keys.expert_tickets(to_expert_id)],
+                args=[ticket_id, holder, to_expert_id, max_conversations,
+                      _stamp(self.clock()), "0" if note is None else "1", note or ""],
+            )
+            if result != "retry":
+                return ClaimResult(result)
+
+    async def cancel(self, ticket_id: str) -> Ticket | None:
+        """The user leaves: end a queued or active ticket; None if it was not open."""
+        return await self._finish(ticket_id, TicketState.CANCELLED, "", "")
+
+    async def close(self, ticket_id: str, summary: str, outcome: str) -> Ticket | None:
+        """End an active conversation and queue its summary job; None if it was not active."""
+        return await self._finish(ticket_id, TicketState.CLOSED, summary, outcome)
+
+    async def _finish(self, ticket_id: str, state: TicketState, summary: str,
+                      outcome: str) -> Ticket | None:
+        while True:
+            data = await self.redis.hgetall(keys.ticket(ticket_id))
+            if not data:
+                return None
+            user_id = int(data["user_id"])
+            holder = data.get("expert_id", "") if data["state"] == TicketState.ACTIVE else ""
+            script_keys = [keys.ticket(ticket_id), keys.queue(), keys.active(),
+                           keys.user_ticket(user_id), keys.user_history(user_id),
+                           keys.transcript(ticket_id), keys.summaries()]
+            if holder:
+                script_keys.append(keys.expert_tickets(int(holder)))
+            done = await self._finish_script(
+                keys=script_keys,
+                args=[ticket_id, holder, state.value, _stamp(self.clock()),
+                      self.transcript_ttl, summary, outcome],
+            )
+            if done != -1:
+                return await self.get(ticket_id) if done else None
+
+    async def add_message(self, ticket_id: str, sender: Sender, text: str) -> bool:
+        """Append to an open ticket's transcript; False (nothing stored) if it is not open."""
+        now = self.clock()
+        message = json.dumps({"sender": sender, "text": text, "at": now}, ensure_ascii=False)
+        stored = await self._add_message(
+            keys=[keys.ticket(ticket_id), keys.transcript(ticket_id)],
+            args=[message, f"last_{sender}_at", _stamp(now), self.transcript_ttl],
+        )
+        return bool(stored)
+
+    async def transcript(self, ticket_id: str) -> list[dict[str, Any]]:
+        """The conversation so far, oldest first: dicts with sender, text and at."""
+        return [json.loads(item)
+                for item in await self.redis.lrange(keys.transcript(ticket_id), 0, -1)]
+
+    async def active_for_expert(self, expert_id: int) -> list[Ticket]:
+        """The conversations an expert holds, oldest claim first."""
+        tickets = await self._get_many(await self.redis.smembers(keys.expert_tickets(expert_id)))
+        return sorted(tickets, key=lambda t: (t.claimed_at or 0.0, t.id))
+
+    async def _mark_once(self, ticket: Ticket, stamp_field: str, stamp: float, flag: str) -> bool:
+        marked = await self._mark(keys=[keys.ticket(ticket.id)],
+                                  args=[ticket.state.value, stamp_field, _stamp(stamp), flag])
+        return bool(marked)
+
+    async def due(self, now: float, unclaimed_after: float, remind_after: float,
+                  requeue_after: float, idle_after: float) -> Due:
+        """Tickets past a timeout; alerts and reminders are handed out once each."""
+        due = Due()
+        for ticket in await self.queue():
+            if now - ticket.queued_at >= unclaimed_after and await self._mark_once(
+                    ticket, "queued_at", ticket.queued_at, "alerted"):
+                due.unclaimed.append(ticket)
+        active = await self._get_many(sorted(await self.redis.smembers(keys.active())))
+        for ticket in sorted(active, key=lambda t: (t.claimed_at or 0.0, t.id)):
+            if ticket.state is not TicketState.ACTIVE or ticket.claimed_at is None:
+                continue
+            claimed_at = ticket.claimed_at
+            expert_silent = ticket.last_expert_at is None or ticket.last_expert_at < claimed_at
+            last_word = max(stamp for stamp in (claimed_at, ticket.last_user_at,
+                                                ticket.last_expert_at) if stamp is not None)
+            # One action per ticket: a requeue makes idling and reminding moot, idling a reminder.
+            if expert_silent and now - claimed_at >= requeue_after:
+                due.requeue.append(ticket)
+            elif now - last_word >= idle_after:
+                due.idle.append(ticket)
+            elif expert_silent and now - claimed_at >= remind_after and await self._mark_once(
+                    ticket, "claimed_at", claimed_at, "reminded"):
+                due.remind.append(ticket)
+        return due
+
+    async def forget_user(self, user_id: int) -> list[Ticket]:
+        """Cancel and erase all of a user's tickets and transcripts; returns those experts held."""
+        ticket_ids = set(await self.redis.smembers(keys.user_history(user_id)))
+        current = await self.redis.get(keys.user_ticket(user_id))
+        if current:
+            ticket_ids.add(current)
+        held: list[Ticket] = []
+        for ticket_id in sorted(ticket_ids):
+            cancelled = await self.cancel(ticket_id)
+            # Queued tickets carry no expert, so an expert on a cancelled one means it was active.
+            if cancelled is not None and cancelled.expert_id is not None:
+                held.append(cancelled)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for ticket_id in ticket_ids:
+                pipe.delete(keys.ticket(ticket_id), keys.transcript(ticket_id))
+            pipe.delete(keys.user_history(user_id), keys.user_ticket(user_id))
+            await pipe.execute()
+        return held

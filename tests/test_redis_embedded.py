@@ -1,0 +1,131 @@
+"""The embedded redis-server: AOF persistence, clean stops, stale servers and no orphans."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from bot.redis_server import EmbeddedRedis
+
+
+def alive(pid: int) -> bool:
+    """Whether a process runs (a zombie waiting to be reaped has already exited)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def wait_gone(pid: int, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            return True
+        time.sleep(0.05)
+    return not alive(pid)
+
+
+def client(server: EmbeddedRedis) -> redis.Redis:
+    return redis.Redis(unix_socket_path=str(server.socket), decode_responses=True)
+
+
+def pid_of(server: EmbeddedRedis) -> int:
+    pid = int(server.pidfile.read_text().strip())
+    assert b"redis-server" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    return pid
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[EmbeddedRedis]:
+    embedded = EmbeddedRedis(tmp_path)
+    yield embedded
+    embedded.stop()
+
+
+def test_starts_on_a_unix_socket_with_aof_on(server: EmbeddedRedis, tmp_path: Path) -> None:
+    server.start()
+    assert server.url == f"unix://{tmp_path.resolve()}/redis/redis.sock"
+    with client(server) as conn:
+        assert conn.ping() is True
+        assert conn.config_get("appendonly") == {"appendonly": "yes"}
+        assert conn.config_get("port") == {"port": "0"}  # no TCP port is opened
+
+
+def test_data_survives_stop_and_start(server: EmbeddedRedis) -> None:
+    server.start()
+    with client(server) as conn:
+        conn.set("vb:test:answer", "42")
+        conn.rpush("vb:test:queue", "a", "b")
+    pid = pid_of(server)
+    server.stop()
+    assert not alive(pid)
+    assert not server.socket.exists()
+    server.start()
+    assert pid_of(server) != pid
+    with client(server) as conn:
+        assert conn.get("vb:test:answer") == "42"
+        assert conn.lrange("vb:test:queue", 0, -1) == ["a", "b"]
+
+
+def test_stop_leaves_no_server_running(server: EmbeddedRedis) -> None:
+    server.start()
+    pid = pid_of(server)
+    server.stop()
+    assert not alive(pid)
+    server.stop()  # stopping twice is harmless
+
+
+def test_start_stops_a_stale_server_from_the_pidfile(tmp_path: Path) -> None:
+    stale = EmbeddedRedis(tmp_path)
+    stale.start()
+    stale_pid = pid_of(stale)
+    with client(stale) as conn:
+        conn.set("vb:test:before", "kept")
+    fresh = EmbeddedRedis(tmp_path)  # a new run that does not know the old server
+    try:
+        fresh.start()
+        assert not alive(stale_pid)
+        assert pid_of(fresh) != stale_pid
+        with client(fresh) as conn:
+            # The stale server was stopped cleanly, so what it held was written to the AOF.
+            assert conn.get("vb:test:before") == "kept"
+    finally:
+        fresh.stop()
+        stale.stop()
+
+
+def test_server_dies_with_a_killed_parent(tmp_path: Path) -> None:
+    script = textwrap.dedent(f"""
+        import sys, time
+        from pathlib import Path
+        from bot.redis_server import EmbeddedRedis
+        EmbeddedRedis(Path({str(tmp_path)!r})).start()
+        print("ready", flush=True)
+        time.sleep(60)
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                              cwd=Path(__file__).parent.parent, text=True)
+    try:
+        assert parent.stdout is not None
+        assert parent.stdout.readline().strip() == "ready"
+        server_pid = pid_of(EmbeddedRedis(tmp_path))
+        assert alive(server_pid)
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(timeout=5)
+        assert wait_gone(server_pid, timeout=5), f"redis-server {server_pid} outlived its parent"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        if parent.stdout is not None:
+            parent.stdout.close()
