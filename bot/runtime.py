@@ -7,7 +7,8 @@ import contextlib
 import logging
 import secrets
 import signal
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 from telegram.ext import Application
@@ -19,7 +20,11 @@ from bot.sandbox.server import BOT_ID
 from bot.settings import Settings
 from handlers.context import Desk
 from handlers.menu import set_default_commands
+from handoff.experts import ExpertStore
+from handoff.office_hours import OfficeHours
 from handoff.pseudonyms import Pseudonyms
+from handoff.sessions import SessionStore
+from handoff.tickets import HandoffStore
 from handoff.users import UserStore
 from knowledge.asked import AskedStore
 from knowledge.base import load_knowledge
@@ -30,11 +35,13 @@ log = logging.getLogger(__name__)
 
 
 @contextlib.asynccontextmanager
-async def desk_services(settings: Settings) -> AsyncIterator[Desk]:
+async def desk_services(settings: Settings,
+                        clock: Callable[[], float] = time.time) -> AsyncIterator[Desk]:
     """Redis (embedded unless a URL is set) and the services built on it."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     kb = load_knowledge()
     triage = Triage(kb)
+    office_hours = OfficeHours(settings.office_hours, settings.zone)
     async with redis_for(settings.redis_url, settings.data_dir) as redis:
         yield Desk(
             settings=settings,
@@ -45,6 +52,10 @@ async def desk_services(settings: Settings) -> AsyncIterator[Desk]:
             triage=triage,
             feedback=FeedbackStore(redis),
             asked=AskedStore(redis),
+            handoff=HandoffStore(redis, clock, settings.transcript_ttl_days * 24 * 3600),
+            experts=ExpertStore(redis, clock),
+            sessions=SessionStore(redis),
+            office_hours=office_hours,
         )
 
 

@@ -5,21 +5,24 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import Application, TypeHandler
 
-from handlers import ask, errors, fallback, start, topics
+from handlers import ask, errors, expert, fallback, handoff, router, start, topics
 from handlers.context import load_profile
 
 # Handler groups: the prelude runs first for every update and never stops processing;
-# all features share the main group, where the first matching handler wins, so feature
-# modules register before `start` (deep links) and `fallback` comes last.
+# all features share the main group, where the first matching handler wins, so the deep-link
+# /start handlers (expert invites, topics) register before the plain /start, the text router
+# after every command, and `fallback` last.
 GROUP_PRELUDE = -10
 GROUP_MAIN = 0
+SWEEP_SECONDS = 20
 
 
 def register_all(app: Application) -> None:  # type: ignore[type-arg]
     """Register every handler in the order the groups above describe."""
     app.add_handler(TypeHandler(Update, load_profile), group=GROUP_PRELUDE)
-    for module in (topics, ask, start):
+    for module in (expert, handoff, topics, ask, start, router, fallback):
         module.register(app)
-    ask.register_text(app)
-    fallback.register(app)
     app.add_error_handler(errors.on_error)  # type: ignore[arg-type]
+    assert app.job_queue is not None
+    app.job_queue.run_repeating(expert.sweep, interval=SWEEP_SECONDS, first=SWEEP_SECONDS,  # type: ignore[arg-type]
+                                name="handoff-sweep")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
+from telegram.ext import Application, CallbackQueryHandler
 
 from handlers.context import DeskContext
 from handlers.render import snippet_html, urgent_html
@@ -116,12 +116,7 @@ async def feedback(update: Update, context: DeskContext) -> None:
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
-    """Add the question handlers; the text handler must come after every command."""
+    """Add the answer buttons (the text itself arrives through handlers.router)."""
     app.add_handler(CallbackQueryHandler(show_snippet, pattern=f"^{SHOW}"))
     app.add_handler(CallbackQueryHandler(feedback, pattern=f"^{FEEDBACK}"))
 
-
-def register_text(app: Application) -> None:  # type: ignore[type-arg]
-    """The catch-all for plain text (questions, or relays once a handoff is open)."""
-    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND
-                                   & filters.UpdateType.MESSAGE, on_question))

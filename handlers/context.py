@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
 from telegram import Update
 from telegram.ext import Application, CallbackContext, ExtBot
 
+from handoff.experts import ExpertStore
+from handoff.office_hours import OfficeHours
 from handoff.pseudonyms import Pseudonyms
+from handoff.sessions import SessionStore
+from handoff.tickets import HandoffStore
 from handoff.users import Profile, UserStore
 from knowledge.asked import AskedStore
 from knowledge.base import KnowledgeBase
@@ -36,7 +40,10 @@ class Desk:
     triage: Triage
     feedback: FeedbackStore
     asked: AskedStore
-    extras: dict[str, Any] = field(default_factory=dict)
+    handoff: HandoffStore
+    experts: ExpertStore
+    sessions: SessionStore
+    office_hours: OfficeHours
 
 
 class DeskContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

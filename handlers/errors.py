@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.error import Forbidden, NetworkError, TimedOut
+from telegram.error import BadRequest, Forbidden, NetworkError, TimedOut
 
 from handlers.context import DeskContext
 
@@ -19,7 +19,7 @@ async def on_error(update: object, context: DeskContext) -> None:
         log.info("user blocked the bot user=%s", context.log_id(update))
         return
     kind = type(update).__name__ if update is not None else "none"
-    if isinstance(error, (TimedOut, NetworkError)):
+    if isinstance(error, (TimedOut, NetworkError)) and not isinstance(error, BadRequest):
         log.warning("network error %s while handling %s", type(error).__name__, kind)
     else:
         log.error("error while handling %s user=%s", kind, context.log_id(update),
@@ -30,5 +30,5 @@ async def on_error(update: object, context: DeskContext) -> None:
                 update.effective_chat.id,
                 context.tr._("Sorry, something went wrong on our side. Please try again in a "
                              "moment. In acute danger, call 112."))
-        except Exception:  # noqa: BLE001 - never let the apology raise again
+        except Exception:
             log.warning("could not send the apology")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import Bot, BotCommand, BotCommandScopeChat
 
-from locales import SUPPORTED, N_, translator
+from locales import N_, SUPPORTED, translator
 
 # (Dutch command, English alias, description). Descriptions are translated at set time.
 USER_COMMANDS: tuple[tuple[str, str, str], ...] = (

@@ -36,7 +36,7 @@ def welcome_text(context: DeskContext) -> str:
     ])
 
 
-def role_keyboard(context: DeskContext):  # noqa: ANN201 - telegram markup
+def role_keyboard(context: DeskContext):
     """Buttons to choose professional or volunteer."""
     tr = context.tr
     return column([
@@ -179,8 +179,9 @@ async def forget_answer(update: Update, context: DeskContext) -> None:
     if query.data != FORGET_CONFIRM:
         await query.edit_message_text(context.tr._("Nothing was deleted."))
         return
-    for hook in context.desk.extras.get("forget_hooks", ()):
-        await hook(update.effective_user.id, context)
+    from handlers.handoff import forget_user
+
+    await forget_user(update.effective_user.id, context)
     await context.desk.users.forget(update.effective_user.id)
     await query.edit_message_text(
         context.tr._("Done: everything the desk held about you has been deleted. "

@@ -56,3 +56,33 @@ def expert_tickets(expert_id: int) -> str:
 def invite(code: str) -> str:
     """A pending expert invite (JSON), expiring by TTL and deleted on use."""
     return f"{PREFIX}:invite:{code}"
+
+
+def intake(user_id: int) -> str:
+    """Hash with a user's answers during the short intake before queueing."""
+    return f"{PREFIX}:intake:{user_id}"
+
+
+def expert_current(expert_id: int) -> str:
+    """The ticket an expert's plain messages go to."""
+    return f"{PREFIX}:expert_current:{expert_id}"
+
+
+def awaiting(user_id: int) -> str:
+    """What the next plain text of this person answers (a summary, a comment, a note)."""
+    return f"{PREFIX}:awaiting:{user_id}"
+
+
+def positions() -> str:
+    """Hash ticket id -> the queue position last told to its user."""
+    return f"{PREFIX}:positions"
+
+
+def waits() -> str:
+    """List of recent waiting times in seconds, for an honest estimate."""
+    return f"{PREFIX}:waits"
+
+
+def rating(ticket_id: str) -> str:
+    """Hash with the user's rating and comment of a closed conversation."""
+    return f"{PREFIX}:rating:{ticket_id}"

@@ -49,7 +49,7 @@ class Ticket:
     """One user's request for an expert, as stored."""
 
     id: str
-    user_id: int
+    user_id: int = field(repr=False)  # kept out of log lines that print a ticket
     lang: str
     topic: str
     sector: str
@@ -126,17 +126,22 @@ def _ticket(data: dict[str, str]) -> Ticket | None:
 # Scripts that touch an expert's ticket set get that key from the caller, read from the hash
 # just before; if the holder changed in between they return -1 / 'retry' and the caller rereads.
 
-# KEYS: user_ticket, ticket, queue, user_history
-# ARGV: ticket_id, score, history_ttl, field, value, ...
+# The caller passes the pointer it saw; a stale pointer (its ticket gone) is replaced.
+# KEYS: user_ticket, new ticket, queue, user_history, ticket the pointer names (or the new one)
+# ARGV: pointer seen ('' if none), ticket_id, score, history_ttl, field, value, ...
 _OPEN = """
-local current = redis.call('GET', KEYS[1])
-if current then return current end
-redis.call('HSET', KEYS[2], unpack(ARGV, 4))
-redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('SADD', KEYS[4], ARGV[1])
-redis.call('EXPIRE', KEYS[4], ARGV[3])
-return ARGV[1]
+local current = redis.call('GET', KEYS[1]) or ''
+if current ~= ARGV[1] then return '' end
+if current ~= '' then
+  local state = redis.call('HGET', KEYS[5], 'state')
+  if state == 'queued' or state == 'active' then return current end
+end
+redis.call('HSET', KEYS[2], unpack(ARGV, 5))
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2])
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('SADD', KEYS[4], ARGV[2])
+redis.call('EXPIRE', KEYS[4], ARGV[4])
+return ARGV[2]
 """
 
 # KEYS: ticket, queue, expert_tickets, active
@@ -263,6 +268,7 @@ class HandoffStore:
         """Queue a new ticket, or return the user's open one unchanged."""
         snippet_ids = list(snippets)
         while True:
+            seen = await self.redis.get(keys.user_ticket(user_id)) or ""
             now = _stamp(self.clock())
             ticket_id = secrets.token_urlsafe(9)
             fields = {
@@ -274,11 +280,12 @@ class HandoffStore:
             flat = [item for pair in fields.items() for item in pair]
             opened = await self._open(
                 keys=[keys.user_ticket(user_id), keys.ticket(ticket_id), keys.queue(),
-                      keys.user_history(user_id)],
-                args=[ticket_id, _score(urgent, False, float(now)), self.transcript_ttl, *flat],
+                      keys.user_history(user_id), keys.ticket(seen or ticket_id)],
+                args=[seen, ticket_id, _score(urgent, False, float(now)), self.transcript_ttl,
+                      *flat],
             )
-            ticket = await self.get(opened)
-            # None only if /forget removed the existing ticket in between; then open afresh.
+            # Empty if the pointer moved meanwhile; None if /forget just removed the ticket.
+            ticket = await self.get(opened) if opened else None
             if ticket is not None:
                 return ticket
 

@@ -13,21 +13,8 @@ _STEMMERS = {"nl": snowballstemmer.stemmer("dutch"), "en": snowballstemmer.stemm
 
 # Function words carry no topic; IDF would mute most of them, but short questions are noisy.
 STOPWORDS = {
-    "nl": frozenset("""
-        de het een en of maar dat die dit deze wat wie waar hoe wanneer waarom ik je jij u hij zij
-        ze we wij jullie mijn mij me zijn haar hun ons onze is ben bent was waren wordt worden
-        werd heb hebt heeft hebben had kan kun kunt kunnen zou zouden moet moeten mag mogen wil
-        wilt willen ga gaat gaan doe doet doen in op aan van voor met bij naar om over uit tot
-        door als dan ook nog al niet geen wel er hier daar nu zo heel erg veel meer echt even
-        toch gewoon maar eens iets iemand alles niets n t m z zn mn d r
-    """.split()),
-    "en": frozenset("""
-        the a an and or but that this these those what who where how when why i you he she they
-        we it my me his her their our is am are was were be been being have has had do does did
-        can could would should will shall may might must in on at of for with by to from about
-        as than then also not no yes there here now so very really just some any anything
-        someone something all nothing it's i'm im dont don't
-    """.split()),
+    "nl": frozenset(["de", "het", "een", "en", "of", "maar", "dat", "die", "dit", "deze", "wat", "wie", "waar", "hoe", "wanneer", "waarom", "ik", "je", "jij", "u", "hij", "zij", "ze", "we", "wij", "jullie", "mijn", "mij", "me", "zijn", "haar", "hun", "ons", "onze", "is", "ben", "bent", "was", "waren", "wordt", "worden", "werd", "heb", "hebt", "heeft", "hebben", "had", "kan", "kun", "kunt", "kunnen", "zou", "zouden", "moet", "moeten", "mag", "mogen", "wil", "wilt", "willen", "ga", "gaat", "gaan", "doe", "doet", "doen", "in", "op", "aan", "van", "voor", "met", "bij", "naar", "om", "over", "uit", "tot", "door", "als", "dan", "ook", "nog", "al", "niet", "geen", "wel", "er", "hier", "daar", "nu", "zo", "heel", "erg", "veel", "meer", "echt", "even", "toch", "gewoon", "maar", "eens", "iets", "iemand", "alles", "niets", "n", "t", "m", "z", "zn", "mn", "d", "r"]),
+    "en": frozenset(["the", "a", "an", "and", "or", "but", "that", "this", "these", "those", "what", "who", "where", "how", "when", "why", "i", "you", "he", "she", "they", "we", "it", "my", "me", "his", "her", "their", "our", "is", "am", "are", "was", "were", "be", "been", "being", "have", "has", "had", "do", "does", "did", "can", "could", "would", "should", "will", "shall", "may", "might", "must", "in", "on", "at", "of", "for", "with", "by", "to", "from", "about", "as", "than", "then", "also", "not", "no", "yes", "there", "here", "now", "so", "very", "really", "just", "some", "any", "anything", "someone", "something", "all", "nothing", "it's", "i'm", "im", "dont", "don't"]),
 }
 
 

@@ -7,11 +7,11 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from lingua import Language, LanguageDetectorBuilder
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
-from rapidfuzz import process
-from rapidfuzz.distance import Levenshtein
 
 from knowledge.base import KnowledgeBase, Snippet
 from knowledge.text import fold, stems, words

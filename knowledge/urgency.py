@@ -110,15 +110,11 @@ class UrgencyDetector:
         if VIOLENCE_NOW.search(t):
             found.append("violence_now")
         imminent = bool(IMMINENT.search(t))
-        if DEPARTURE.search(t) and (imminent or DEPARTURE_SIGNS.search(t)):
-            found.append("departure")
-        elif DEPARTURE_SIGNS.search(t) and imminent:
+        if (DEPARTURE.search(t) and (imminent or DEPARTURE_SIGNS.search(t))) or (DEPARTURE_SIGNS.search(t) and imminent):
             found.append("departure")
         weapon, intent = bool(WEAPON.search(t)), bool(VIOLENT_INTENT.search(t))
         news = bool(NEWS.search(t))
-        if intent and (weapon or imminent) and not news:
-            found.append("violence_plan")
-        elif intent and weapon and imminent:
+        if (intent and (weapon or imminent) and not news) or (intent and weapon and imminent):
             found.append("violence_plan")
         return found
 

@@ -11,6 +11,8 @@ from typing import Any
 
 import aiohttp
 
+from telegram.ext import Application
+
 from bot.runtime import desk_services, running_bot, running_sandbox
 from bot.sandbox import SandboxTelegram
 from bot.settings import Settings
@@ -111,17 +113,30 @@ class DeskHarness:
     desk: Desk
     session: aiohttp.ClientSession
     settings: Settings
+    app: Application  # type: ignore[type-arg]
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def start(cls, settings: Settings) -> AsyncIterator[DeskHarness]:
+    async def start(cls, settings: Settings,
+                    clock: Callable[[], float] = time.time) -> AsyncIterator[DeskHarness]:
         """Start everything on a free port; stop it all afterwards."""
         async with running_sandbox("127.0.0.1", 0) as (sandbox, url):
             bot_settings = settings.model_copy(update={"telegram_api_url": url})
-            async with desk_services(bot_settings) as desk, running_bot(
+            async with desk_services(bot_settings, clock) as desk, running_bot(
                 bot_settings, desk, sandbox.token
-            ), aiohttp.ClientSession() as session:
-                yield cls(sandbox, url, desk, session, bot_settings)
+            ) as app, aiohttp.ClientSession() as session:
+                yield cls(sandbox, url, desk, session, bot_settings, app)
+
+    async def forge_callback(self, user_id: int, message_id: int, data: str) -> None:
+        """A tampered client: a callback query with data no button carried."""
+        user = self.sandbox.users[user_id]
+        msg = next(m for m in user.messages if m.message_id == message_id)
+        query_id = f"forged-{message_id}-{data}"
+        self.sandbox._callbacks[query_id] = user_id
+        await self.sandbox._push({"callback_query": {
+            "id": query_id, "from": user.as_user(),
+            "chat_instance": "x", "data": data,
+            "message": self.sandbox._bot_message_json(user, msg)}})
 
     def person(self, user_id: int, first_name: str = "Test",
                language_code: str | None = "nl") -> Person:

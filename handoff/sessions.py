@@ -1,0 +1,99 @@
+"""Small pieces of conversational state around the handoff, kept in Redis with short TTLs."""
+
+from __future__ import annotations
+
+import statistics
+
+from redis.asyncio import Redis
+
+from handoff import handoff_keys as keys
+
+INTAKE_TTL = 3600
+AWAIT_TTL = 3600
+RATING_TTL = 7 * 24 * 3600
+MAX_WAITS = 50
+
+
+class SessionStore:
+    """Intake answers, an expert's current conversation, awaited replies, queue feedback."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    async def set_intake(self, user_id: int, field: str, value: str) -> dict[str, str]:
+        """Record one intake answer; returns all answers so far."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(keys.intake(user_id), field, value)
+            pipe.expire(keys.intake(user_id), INTAKE_TTL)
+            pipe.hgetall(keys.intake(user_id))
+            return (await pipe.execute())[2]
+
+    async def take_intake(self, user_id: int) -> dict[str, str]:
+        """The intake answers, deleted as they are read."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hgetall(keys.intake(user_id))
+            pipe.delete(keys.intake(user_id))
+            return (await pipe.execute())[0]
+
+    async def set_current(self, expert_id: int, ticket_id: str) -> None:
+        """Point the expert's plain messages at a ticket."""
+        await self.redis.set(keys.expert_current(expert_id), ticket_id)
+
+    async def current(self, expert_id: int) -> str | None:
+        """The ticket an expert is answering."""
+        return await self.redis.get(keys.expert_current(expert_id))
+
+    async def clear_current(self, expert_id: int, ticket_id: str) -> None:
+        """Forget the pointer if it still points at that ticket."""
+        if await self.current(expert_id) == ticket_id:
+            await self.redis.delete(keys.expert_current(expert_id))
+
+    async def expect(self, user_id: int, what: str) -> None:
+        """The next plain text of this person answers `what` (e.g. 'summary:<ticket>:<outcome>')."""
+        await self.redis.set(keys.awaiting(user_id), what, ex=AWAIT_TTL)
+
+    async def expected(self, user_id: int) -> str | None:
+        """What the next plain text answers, if anything."""
+        return await self.redis.get(keys.awaiting(user_id))
+
+    async def done(self, user_id: int) -> None:
+        """Nothing is awaited any more."""
+        await self.redis.delete(keys.awaiting(user_id))
+
+    async def position_changed(self, ticket_id: str, position: int) -> bool:
+        """Whether `position` differs from what the user was last told (and remember it)."""
+        old = await self.redis.hget(keys.positions(), ticket_id)
+        if old == str(position):
+            return False
+        await self.redis.hset(keys.positions(), ticket_id, position)
+        return True
+
+    async def drop_position(self, ticket_id: str) -> None:
+        """The ticket left the queue."""
+        await self.redis.hdel(keys.positions(), ticket_id)
+
+    async def record_wait(self, seconds: float) -> None:
+        """Remember how long a ticket waited before a claim."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.lpush(keys.waits(), round(seconds))
+            pipe.ltrim(keys.waits(), 0, MAX_WAITS - 1)
+            await pipe.execute()
+
+    async def typical_wait(self) -> float | None:
+        """Median of recent waits in seconds, or None without data."""
+        values = [float(v) for v in await self.redis.lrange(keys.waits(), 0, -1)]
+        return statistics.median(values) if len(values) >= 3 else None
+
+    async def rate(self, ticket_id: str, rating: int) -> None:
+        """Store the user's 1-5 rating for the summariser."""
+        await self.redis.hset(keys.rating(ticket_id), "rating", rating)
+        await self.redis.expire(keys.rating(ticket_id), RATING_TTL)
+
+    async def comment(self, ticket_id: str, text: str) -> None:
+        """Store the user's optional comment (anonymised before it reaches SQL)."""
+        await self.redis.hset(keys.rating(ticket_id), "comment", text)
+        await self.redis.expire(keys.rating(ticket_id), RATING_TTL)
+
+    async def forget(self, user_id: int) -> None:
+        """Delete intake and awaited state of a user."""
+        await self.redis.delete(keys.intake(user_id), keys.awaiting(user_id))

@@ -1,0 +1,198 @@
+"""Tests for the anonymiser: leak and keep figures over the labelled set, plus unit checks."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from knowledge.anonymise import PLACEHOLDERS, Anonymiser, anonymise_lines
+
+DEV_SET = Path(__file__).parent / "data" / "anonymise_dev.jsonl"
+MAX_NAME_LEAK = 0.03
+MIN_KEPT = 0.95
+
+
+@pytest.fixture(scope="module")
+def anonymiser() -> Anonymiser:
+    """Load deduce once for the whole module: it takes seconds and about 1 GB."""
+    return Anonymiser()
+
+
+def _load_dev_set() -> list[dict[str, Any]]:
+    """Read the labelled sentences."""
+    with DEV_SET.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def _leaks(secret: str, output: str) -> bool:
+    """A secret leaks if its text survives, or for multi-token secrets any 4+ digit run."""
+    if secret.lower() in output.lower():
+        return True
+    if len(re.findall(r"\w+", secret)) > 1:
+        return any(run in output for run in re.findall(r"\d{4,}", secret))
+    return False
+
+
+def test_dev_set_figures(anonymiser: Anonymiser) -> None:
+    """Over the labelled set: no leaked identifiers, at most 3% leaked names, 95% kept."""
+    rows = _load_dev_set()
+    assert len(rows) >= 120
+    leaked_other: list[str] = []
+    leaked_names: list[str] = []
+    lost: list[str] = []
+    names = kept = keep_total = 0
+    for row in rows:
+        output = anonymiser.anonymise(row["text"])
+        for secret in row["secrets"]:
+            is_name = secret["type"] == "name"
+            names += is_name
+            if _leaks(secret["text"], output):
+                target = leaked_names if is_name else leaked_other
+                target.append(f"{secret['type']} {secret['text']!r} in {output!r}")
+        for word in row["keep"]:
+            keep_total += 1
+            if word in output:
+                kept += 1
+            else:
+                lost.append(f"{word!r} in {output!r}")
+    name_leak = len(leaked_names) / max(names, 1)
+    kept_fraction = kept / max(keep_total, 1)
+    report = (
+        f"leaked non-name secrets: {len(leaked_other)}; "
+        f"leaked names: {len(leaked_names)}/{names} = {name_leak:.3f}; "
+        f"kept: {kept}/{keep_total} = {kept_fraction:.3f}"
+    )
+    print(f"\n[anonymise dev set, {len(rows)} sentences] {report}")
+    details = "\n".join(leaked_other + leaked_names + lost)
+    assert not leaked_other, f"{report}\n{details}"
+    assert name_leak <= MAX_NAME_LEAK, f"{report}\n{details}"
+    assert kept_fraction >= MIN_KEPT, f"{report}\n{details}"
+
+
+@pytest.mark.parametrize(
+    "phone",
+    [
+        "06-12345678",
+        "06 12 34 56 78",
+        "0612345678",
+        "06 1234 5678",
+        "06-1234 5678",
+        "+31 6 1234 5678",
+        "+31(0)6 12345678",
+        "+31 (0)6-12345678",
+        "+31612345678",
+        "0031 6 12345678",
+        "0031612345678",
+        "070-333 45 58",
+        "020 123 4567",
+        "(020) 123 45 67",
+        "010-4567890",
+        "06.12.34.56.78",
+        "+32 470 12 34 56",
+        "+44 7700 900123",
+    ],
+)
+def test_phone_notations(anonymiser: Anonymiser, phone: str) -> None:
+    """Every common Dutch and international notation becomes [TELEFOON] without digit runs."""
+    output = anonymiser.anonymise(f"Zijn moeder is bereikbaar op {phone} na vijf uur.")
+    assert "[TELEFOON]" in output, output
+    assert not re.search(r"\d{2,}", output.replace("vijf", "")), output
+
+
+@pytest.mark.parametrize("postcode", ["1234 AB", "1234AB", "1234ab", "1234 ab", "3512 jk"])
+def test_postcodes_any_case(anonymiser: Anonymiser, postcode: str) -> None:
+    """Dutch postcodes are removed in upper and lower case, with or without space."""
+    output = anonymiser.anonymise(f"Het gezin woont in {postcode} Utrecht.")
+    assert output == "Het gezin woont in [POSTCODE] Utrecht.", output
+
+
+def test_years_and_counts_are_not_postcodes(anonymiser: Anonymiser) -> None:
+    """Four-digit numbers followed by ordinary words stay."""
+    text = "In 2023 en 2024 kwamen 1500 km verderop 1200 in actie."
+    assert anonymiser.anonymise(text) == text
+
+
+@pytest.mark.parametrize(
+    "link", ["t.me/wittewoede", "https://t.me/joinchat/AbC123", "t.me/+AbCdEf_98"]
+)
+def test_telegram_links(anonymiser: Anonymiser, link: str) -> None:
+    """t.me links are removed as [URL]."""
+    output = anonymiser.anonymise(f"Hij deelt {link} in de klassenapp.")
+    assert output == "Hij deelt [URL] in de klassenapp.", output
+
+
+def test_placeholders_are_typed(anonymiser: Anonymiser) -> None:
+    """Each kind of identifier gets its own placeholder."""
+    cases = {
+        "Mail jamal.b@gmail.com graag.": "[EMAIL]",
+        "Volg @ghost_lion_88 niet.": "[HANDLE]",
+        "Zie instagram.com/jamal.x.official voor de posts.": "[URL]",
+        "Het BSN is 123456782.": "[BSN]",
+        "IBAN NL91 ABNA 0417 1643 00 is bekend.": "[IBAN]",
+        "Hij woont op de Kastanjelaan 14.": "[ADRES]",
+        "Geboren op 12 maart 2008.": "[DATUM]",
+        "Kenteken 12-ABC-3 gezien.": "[KENTEKEN]",
+        "Paspoort NW92BF3D1 ingeleverd.": "[DOCUMENTNUMMER]",
+        "Zaaknummer Z/21/123456 loopt.": "[DOSSIERNUMMER]",
+        "Vanaf 192.168.14.27 gepost.": "[IP]",
+        "Ze zit op het Montessori Lyceum.": "[INSTELLING]",
+        "Mijn leerling jamal zei dat.": "[NAAM]",
+        "Bel 06-12345678.": "[TELEFOON]",
+        "Postcode 3512 AB.": "[POSTCODE]",
+    }
+    for text, placeholder in cases.items():
+        output = anonymiser.anonymise(text)
+        assert placeholder in output, (text, output)
+        others = [p for p in PLACEHOLDERS if p != placeholder and p in output]
+        assert not others, (text, output)
+
+
+def test_keeps_roles_topics_and_regions(anonymiser: Anonymiser) -> None:
+    """Support organisations, roles, topics and provinces survive untouched."""
+    texts = [
+        "De docent, mentor, wijkagent en jongerenwerker bespreken jihadisme en omvolking.",
+        "Veilig Thuis, het Veiligheidshuis, Platform JEP, de GGZ en de NCTV zijn betrokken.",
+        "Jeugdbescherming en de Raad voor de Kinderbescherming doen onderzoek in Limburg.",
+        "Jongeren in Utrecht, Groningen en Noord-Holland zitten op Discord, TikTok en Telegram.",
+        "A 16-year-old told the teacher and the youth worker about IS and Syria.",
+        "Will the school inform the parents? Mark my words, this is serious.",
+    ]
+    for text in texts:
+        assert anonymiser.anonymise(text) == text
+
+
+def test_lowercase_names_and_cues(anonymiser: Anonymiser) -> None:
+    """Chat-style lowercase names are found from the name list and from context cues."""
+    cases = [
+        ("jamal zei dat hij weg wil", "[NAAM] zei dat hij weg wil"),
+        ("ik sprak met mijn leerling mark", "ik sprak met mijn leerling [NAAM]"),
+        ("my student tyler said so", "my student [NAAM] said so"),
+        ("de jongen heet Xandro", "de jongen heet [NAAM]"),
+        ("zijn broer ayoub is vertrokken", "zijn broer [NAAM] is vertrokken"),
+    ]
+    for text, expected in cases:
+        assert anonymiser.anonymise(text) == expected
+
+
+def test_json_lines_with_bad_line(anonymiser: Anonymiser) -> None:
+    """Each input line gets one output line; a broken line gets an error and work goes on."""
+    stdin = io.StringIO(
+        '{"text": "Bel jamal op 06-12345678."}\n'
+        "dit is geen json\n"
+        '{"tekst": "verkeerd veld"}\n'
+        "\n"
+        '{"text": "Geen persoonsgegevens hier."}\n'
+    )
+    stdout = io.StringIO()
+    anonymise_lines(stdin, stdout, anonymiser)
+    lines = [json.loads(line) for line in stdout.getvalue().splitlines()]
+    assert len(lines) == 4
+    assert lines[0] == {"text": "Bel [NAAM] op [TELEFOON]."}
+    assert set(lines[1]) == {"error"}
+    assert set(lines[2]) == {"error"}
+    assert lines[3] == {"text": "Geen persoonsgegevens hier."}
