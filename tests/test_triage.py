@@ -1,0 +1,88 @@
+"""Triage on the labelled development set: topic accuracy, urgency, the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from knowledge.base import load_knowledge
+from knowledge.topics import Topic
+from knowledge.triage import Triage
+
+DEV = Path(__file__).parent / "data" / "triage_dev.jsonl"
+
+
+@pytest.fixture(scope="module")
+def triage() -> Triage:
+    return Triage(load_knowledge())
+
+
+def test_development_set_accuracy(triage: Triage) -> None:
+    rows = [json.loads(line) for line in DEV.read_text().splitlines() if line.strip()]
+    assert len(rows) >= 200
+    top1 = top3 = missed_acute = false_alarms = 0
+    non_acute = sum(1 for r in rows if not r["acute"])
+    for row in rows:
+        result = triage.triage(row["text"], row["lang"])
+        ranked = [t.value for t, _ in result.topics]
+        top1 += ranked[0] == row["topic"]
+        top3 += row["topic"] in ranked[:3]
+        missed_acute += row["acute"] and not result.urgent
+        false_alarms += (not row["acute"]) and result.urgent
+    n = len(rows)
+    report = (f"top-1 {top1 / n:.3f}, top-3 {top3 / n:.3f}, acute missed {missed_acute}, "
+              f"false alarms {false_alarms}/{non_acute} on {n} questions")
+    print(report)
+    # Floors below the targets (top-1 0.90, top-3 0.98): they catch regressions.
+    assert top1 / n >= 0.80, report
+    assert top3 / n >= 0.95, report
+    assert missed_acute == 0, report
+    assert false_alarms / non_acute <= 0.03, report
+
+
+@pytest.mark.parametrize("text", [
+    "hij zegt dat hij morgen naar syrie vertrekt, ticket al geboekt",
+    "my student says he will shoot his classmates tomorrow, he has his father's gun",
+    "ze appte dat ze er vanavond een eind aan maakt",
+    "there is a fight going on right now and someone pulled a knife",
+])
+def test_acute_messages_are_flagged(triage: Triage, text: str) -> None:
+    assert triage.triage(text).urgent
+
+
+@pytest.mark.parametrize("text", [
+    "we bespraken de aanslag in Parijs in de klas, hoe ga ik om met reacties?",
+    "a pupil asked why people join IS, how do I answer?",
+    "zijn broer is jaren geleden naar Syrië vertrokken",
+])
+def test_news_style_mentions_are_not_acute(triage: Triage, text: str) -> None:
+    assert not triage.triage(text).urgent
+
+
+def test_language_detection_overrides_a_wrong_setting(triage: Triage) -> None:
+    result = triage.triage("How do I talk with a student who believes conspiracy theories?",
+                           "nl")
+    assert result.lang == "en"
+    assert triage.triage("hoi", "en").lang == "en"
+
+
+def test_cli_answers_each_line() -> None:
+    lines = [{"text": "Mag ik informatie delen met de wijkagent?", "lang": "nl"},
+             {"text": "what is accelerationism"}]
+    stdin = "\n".join(json.dumps(x) for x in lines) + "\nnot json\n"
+    proc = subprocess.run([sys.executable, "-m", "bot.cli", "triage"], input=stdin,
+                          capture_output=True, text=True, timeout=120, check=True)
+    out = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(out) == 3 and "error" in out[2]
+    for item in out[:2]:
+        assert [t["id"] for t in item["topics"]] != [] and len(item["topics"]) == 10
+        assert {t["id"] for t in item["topics"]} == {t.value for t in Topic}
+        scores = [t["score"] for t in item["topics"]]
+        assert scores == sorted(scores, reverse=True)
+        assert item["snippets"] and item["urgent"] is False
+    assert out[0]["topics"][0]["id"] == "information_sharing" and out[0]["lang"] == "nl"
+    assert out[1]["topics"][0]["id"] == "ideologies" and out[1]["lang"] == "en"
