@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+from datetime import date
 
 from bot.logs import setup_logging
 from bot.settings import ConfigError, Settings, load_settings
@@ -28,7 +29,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     setup_logging(settings.log_level)
     from bot import runtime
 
-    asyncio.run(runtime.run(settings))
+    asyncio.run(runtime.run(settings, with_worker=not args.no_worker))
     return 0
 
 
@@ -38,7 +39,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from bot import runtime
 
     try:
-        asyncio.run(runtime.demo(settings, args.host, args.port))
+        asyncio.run(runtime.demo(settings, args.host, args.port,
+                                 with_worker=not args.no_worker))
     except OSError as exc:
         print(f"vraagbaak: cannot start the sandbox on {args.host}:{args.port}: "
               f"{exc.strerror or exc}", file=sys.stderr)
@@ -113,6 +115,42 @@ def cmd_anonymise(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    """The summariser worker."""
+    settings = _settings()
+    setup_logging(settings.log_level)
+    from bot.worker import run_worker
+
+    asyncio.run(run_worker(settings))
+    return 0
+
+
+async def _export(args: argparse.Namespace, settings: Settings) -> str:
+    from handoff.database import make_engine, migrate
+    from handoff.summaries import export_rows, load_rows
+
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        await migrate(engine)
+        return export_rows(await load_rows(engine, args.since), args.format)
+    finally:
+        await engine.dispose()
+
+
+def cmd_summaries(args: argparse.Namespace) -> int:
+    """Print the stored anonymised summaries."""
+    settings = _settings()
+    sys.stdout.write(asyncio.run(_export(args, settings)))
+    return 0
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date like 2026-11-01: {value!r}") from None
+
+
 def cmd_experts(args: argparse.Namespace) -> int:
     """Manage the expert pool: invite, list, remove."""
     settings = _settings()
@@ -124,15 +162,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vraagbaak", description="Platform JEP's advice desk")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run against Telegram (needs VRAAGBAAK_TELEGRAM_TOKEN)")
+    run.add_argument("--no-worker", action="store_true", help="don't start the summariser")
     run.set_defaults(func=cmd_run)
     demo = sub.add_parser("demo", help="run against the local sandbox with a browser chat page")
     demo.add_argument("--port", type=int, default=8080)
     demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--no-worker", action="store_true", help="don't start the summariser")
     demo.set_defaults(func=cmd_demo)
     triage = sub.add_parser("triage", help="classify JSON-lines questions from stdin")
     triage.set_defaults(func=cmd_triage)
     anonymise = sub.add_parser("anonymise", help="remove personal data from JSON-lines texts")
     anonymise.set_defaults(func=cmd_anonymise)
+    worker = sub.add_parser("worker", help="run the summariser worker")
+    worker.set_defaults(func=cmd_worker)
+    summaries = sub.add_parser("summaries", help="anonymised conversation summaries")
+    summary_actions = summaries.add_subparsers(dest="action", required=True)
+    export = summary_actions.add_parser("export", help="print stored summaries")
+    export.add_argument("--since", type=_day, help="first closing day, e.g. 2026-11-01")
+    export.add_argument("--format", choices=("csv", "jsonl"), default="csv")
+    summaries.set_defaults(func=cmd_summaries)
     experts = sub.add_parser("experts", help="manage the expert pool")
     actions = experts.add_subparsers(dest="action", required=True)
     invite = actions.add_parser("invite", help="print a single-use invite link")

@@ -19,15 +19,22 @@ class RedactTokens(logging.Filter):
         return True
 
 
+def quiet_libraries(level: str) -> None:
+    """Keep libraries that would log update contents or URLs at INFO or above, even in DEBUG."""
+    floor = max(logging.INFO, logging.getLevelName(level))
+    # PTB logs whole updates (with message text and names) at DEBUG.
+    for name in ("telegram", "apscheduler", "httpx", "httpcore"):
+        logging.getLogger(name).setLevel(floor)
+    # aiohttp's access log has query strings with user ids.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
 def setup_logging(level: str) -> None:
-    """Configure the root logger; quiet the libraries that would log update contents."""
+    """Configure the root logger for the desk's processes."""
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactTokens())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # PTB logs whole updates at DEBUG; aiohttp's access log has query strings with user ids.
-    for name in ("telegram", "apscheduler", "aiohttp.access", "httpx"):
-        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(level)))
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    quiet_libraries(level)

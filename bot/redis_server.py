@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     # Runs in the child before exec: Linux sends SIGTERM to Redis when our process dies,
     # even by kill -9, so no orphan server is left behind. Redis flushes its AOF on SIGTERM.
     with contextlib.suppress(OSError, AttributeError):
@@ -68,7 +68,7 @@ class EmbeddedRedis:
         ]
         self._proc = subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent, close_fds=True,
+            stderr=subprocess.DEVNULL, preexec_fn=die_with_parent, close_fds=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -126,6 +126,11 @@ class EmbeddedRedis:
                     break
                 time.sleep(0.02)
         self.pidfile.unlink(missing_ok=True)
+
+
+def redis_url_for(url: str | None, data_dir: Path) -> str:
+    """The URL clients use: the configured one, or the embedded server's socket."""
+    return url or EmbeddedRedis(data_dir).url
 
 
 def make_client(url: str, max_connections: int = 64) -> aioredis.Redis:

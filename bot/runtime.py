@@ -8,16 +8,17 @@ import logging
 import secrets
 import signal
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 
 from aiohttp import web
 from telegram.ext import Application
 
 from bot.application import ALLOWED_UPDATES, build_application
-from bot.redis_server import redis_for
+from bot.redis_server import redis_for, redis_url_for
 from bot.sandbox import SandboxTelegram, make_sandbox_app
 from bot.sandbox.server import BOT_ID
 from bot.settings import Settings
+from bot.worker import spawn_worker, stop_worker
 from handlers.context import Desk
 from handlers.menu import set_default_commands
 from handoff.experts import ExpertStore
@@ -102,18 +103,32 @@ def _stop_event() -> asyncio.Event:
     return stop
 
 
-async def run(settings: Settings) -> None:
+@contextlib.contextmanager
+def summariser_child(settings: Settings, enabled: bool) -> Iterator[None]:
+    """The summariser worker as a child process (it needs ~1 GB, so not in the bot process)."""
+    if not enabled:
+        yield
+        return
+    proc = spawn_worker(redis_url_for(settings.redis_url, settings.data_dir))
+    try:
+        yield
+    finally:
+        stop_worker(proc)
+
+
+async def run(settings: Settings, with_worker: bool = True) -> None:
     """`vraagbaak run`: the desk against Telegram (or a self-hosted Bot API server)."""
     assert settings.telegram_token is not None
     stop = _stop_event()
     async with desk_services(settings) as desk, running_bot(
         settings, desk, settings.telegram_token.get_secret_value()
     ) as app:
-        log.info("Vraagbaak is running as @%s; Ctrl+C stops it", app.bot.username)
-        await stop.wait()
+        with summariser_child(settings, with_worker):
+            log.info("Vraagbaak is running as @%s; Ctrl+C stops it", app.bot.username)
+            await stop.wait()
 
 
-async def demo(settings: Settings, host: str, port: int) -> None:
+async def demo(settings: Settings, host: str, port: int, with_worker: bool = True) -> None:
     """`vraagbaak demo`: the same desk against the local sandbox, with a chat page."""
     stop = _stop_event()
     async with running_sandbox(host, port) as (sandbox, url):
@@ -121,5 +136,7 @@ async def demo(settings: Settings, host: str, port: int) -> None:
         async with desk_services(sandbox_settings) as desk, running_bot(
             sandbox_settings, desk, sandbox.token
         ):
-            print(f"Vraagbaak sandbox: open {url}/ in your browser (Ctrl+C stops)", flush=True)
-            await stop.wait()
+            with summariser_child(sandbox_settings, with_worker):
+                print(f"Vraagbaak sandbox: open {url}/ in your browser (Ctrl+C stops)",
+                      flush=True)
+                await stop.wait()

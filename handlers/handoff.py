@@ -13,6 +13,7 @@ from handlers.ask import EXPERT
 from handlers.context import DeskContext, esc
 from handlers.keyboards import keyboard
 from handlers.render import ADVICE_LINE
+from handoff.summaries import queue_rating
 from handoff.tickets import Ticket, TicketState
 from handoff.users import Role
 from locales import N_, translator
@@ -265,7 +266,7 @@ async def rate(update: Update, context: DeskContext) -> None:
     if ticket is None or ticket.user_id != user.id or value not in "12345" or len(value) != 1:
         await query.answer(context.tr._("This button is no longer valid."), show_alert=True)
         return
-    await context.desk.sessions.rate(ticket_id, int(value))
+    await queue_rating(context.desk.redis, ticket_id, rating=int(value))
     await context.desk.sessions.expect(user.id, f"comment:{ticket_id}")
     await query.answer(context.tr._("Thank you for your feedback."))
     await query.edit_message_text(
@@ -283,7 +284,8 @@ async def skip(update: Update, context: DeskContext) -> None:
 async def save_comment(update: Update, context: DeskContext, ticket_id: str) -> None:
     """The user's optional comment after a rating."""
     assert update.effective_message is not None and update.effective_user is not None
-    await context.desk.sessions.comment(ticket_id, update.effective_message.text or "")
+    await queue_rating(context.desk.redis, ticket_id,
+                       comment=(update.effective_message.text or "")[:1000])
     await context.desk.sessions.done(update.effective_user.id)
     await update.effective_message.reply_text(context.tr._(
         "Thank you, your comment has been saved without your name."))

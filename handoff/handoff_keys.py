@@ -81,8 +81,3 @@ def positions() -> str:
 def waits() -> str:
     """List of recent waiting times in seconds, for an honest estimate."""
     return f"{PREFIX}:waits"
-
-
-def rating(ticket_id: str) -> str:
-    """Hash with the user's rating and comment of a closed conversation."""
-    return f"{PREFIX}:rating:{ticket_id}"

@@ -10,7 +10,6 @@ from handoff import handoff_keys as keys
 
 INTAKE_TTL = 3600
 AWAIT_TTL = 3600
-RATING_TTL = 7 * 24 * 3600
 MAX_WAITS = 50
 
 
@@ -83,16 +82,6 @@ class SessionStore:
         """Median of recent waits in seconds, or None without data."""
         values = [float(v) for v in await self.redis.lrange(keys.waits(), 0, -1)]
         return statistics.median(values) if len(values) >= 3 else None
-
-    async def rate(self, ticket_id: str, rating: int) -> None:
-        """Store the user's 1-5 rating for the summariser."""
-        await self.redis.hset(keys.rating(ticket_id), "rating", rating)
-        await self.redis.expire(keys.rating(ticket_id), RATING_TTL)
-
-    async def comment(self, ticket_id: str, text: str) -> None:
-        """Store the user's optional comment (anonymised before it reaches SQL)."""
-        await self.redis.hset(keys.rating(ticket_id), "comment", text)
-        await self.redis.expire(keys.rating(ticket_id), RATING_TTL)
 
     async def forget(self, user_id: int) -> None:
         """Delete intake and awaited state of a user."""

@@ -108,7 +108,7 @@ _KEEP = _words("""
     rechtsextremistische extreemrechts linksextremisme far right alt-right
     accelerationisme accelerationist accelerationisten nazi nazis neonazi neonazi's
     fascisme fascism holocaust incel incels manosphere redpill complotdenken complot
-    qanon soevereinen wappies sonnenrad
+    qanon soevereinen wappies sonnenrad alpha sigma chad chads stacy stacys pepe thor odin
     is isis daesh al-qaida al-qaeda hamas hezbollah hizbollah taliban pkk
     discord tiktok telegram instagram insta snapchat snap whatsapp youtube facebook twitter
     x reddit 4chan 8kun gab rumble bitchute twitch roblox minecraft fortnite steam signal
@@ -161,6 +161,13 @@ _KEEP_PHRASES: tuple[str, ...] = (
     "Prophet Mohammed",
     "Islamitische Staat",
     "Islamic State",
+    "Albert Heijn",
+    "Sieg Heil",
+    "Heil Hitler",
+    "White Power",
+    "Blood & Honour",
+    "Combat 18",
+    "Abu Bakr al-Baghdadi",
 )
 
 # Function words of both languages: never a name on their own.
@@ -224,6 +231,22 @@ _AMBIGUOUS = _words("""
     nevada indiana virginia georgia carolina jamaica valencia lyon milano mauritius
     martinique philippine navajo bing chevy diablo nox zonne ingen kors su yu yi ji qi lan lin
     ion mac ty nan oda ole hon
+""")
+
+# Words that are names, not ordinary words, in text of the other language ('floor' in Dutch).
+_NAMES_IN_DUTCH_TEXT = _words("floor ties ward sky joy grace faith bill guy rowdy jet rose dale")
+_NAMES_IN_ENGLISH_TEXT = _words(
+    "roos lieve ben erin ava aurora dino flo franco maren mimi siena wil"
+)
+
+# Function words that tell the language of a text apart.
+_NL_MARKERS = _words("""
+    de het een en ik je hij zij ze niet dat die wat op met voor naar maar heeft zijn er ook bij
+    om als dan nog wel geen kan moet wil hem haar mijn deze omdat want heb hebben wordt werd
+""")
+_EN_MARKERS = _words("""
+    the a an and of to he she it they we i you not that this what with for but has have his her
+    my be are at from or if so will would can about who when been their there which
 """)
 
 # First names missing from deduce's Dutch list but common among the young people discussed.
@@ -392,6 +415,12 @@ _HANDLE_CONTEXT_RE = re.compile(
     r"(?::|=|\bis\b|\bheet\b|\bals\b|\bas\b|\bcalled\b|\bgenaamd\b|\bnamed\b)?\s*[\"'“‘]?"
     r"(?P<v>[A-Za-z0-9_][A-Za-z0-9_.#-]{2,})"
 )
+# A word with an underscore is a user name in ordinary prose ('Aryan_Warrior_88').
+_UNDERSCORE_NAME_RE = re.compile(r"(?<![\w@/.#])[A-Za-z0-9]+(?:_+[A-Za-z0-9]+)+_*(?![\w])")
+_HANDLE_KEYWORDS = _words("""
+    username gebruikersnaam account accountnaam handle nickname bijnaam profielnaam alias
+    gamertag naam name profiel profile
+""")
 _EXPLICIT_HANDLE_KW = _words("""
     gamertag gebruikersnaam username user accountnaam handle nickname bijnaam profielnaam
     schuilnaam alias
@@ -590,6 +619,10 @@ _INST_LOWER_AFTER_RE = re.compile(
 )
 
 # Words glued to digits or underscores ('4chan', 'jamal_x') are not tokens: they are no names.
+# Arabic kunya and patronymic names ('Abu Hafs', 'Umm Sumayyah', 'Abu Bakr al-Iraqi').
+_KUNYA_RE = re.compile(
+    r"\b(?:Abu|Abou|Abū|Umm|Oum|Ibn|Bint)[\s-][A-Z][\w'’-]+(?:\s(?:al-|el-|Al-|El-)?[A-Z][\w'’-]+)?"
+)
 _TOKEN_RE = re.compile(r"(?<![\w])[^\W\d_]+(?:['’\-][^\W\d_]+)*(?![\w])")
 _AGE_AFTER_RE = re.compile(
     r"\s*(?:\(\s*\d{1,2}\s*(?:jaar|jr\.?|j|yo|y/o|years?(?: old)?)?\s*\)|,\s*\d{1,2}\s*(?:jaar|jr|"
@@ -627,21 +660,53 @@ class _Token:
     low: str
     is_cap: bool
     sent_start: bool
+    ambiguous: bool  # also an ordinary word in the language of this text
+    stop: bool  # a function word in the language of this text
+
+
+def _guess_language(words: list[str]) -> str:
+    """Guess 'nl', 'en' or 'mixed' from function words; names are judged per language."""
+    nl = sum(w in _NL_MARKERS for w in words)
+    en = sum(w in _EN_MARKERS for w in words)
+    if nl > 1.5 * en:
+        return "nl"
+    if en > 1.5 * nl:
+        return "en"
+    return "mixed"
 
 
 def _tokenise(text: str) -> list[_Token]:
-    """Split text into word tokens, marking capitals and sentence starts."""
+    """Split text into word tokens, marking capitals, sentence starts and ambiguous words."""
+    matches = list(_TOKEN_RE.finditer(text))
+    lows = [re.sub(r"'s$", "", _fold(m.group())) for m in matches]  # 'noah's' -> 'noah'
+    language = _guess_language(lows)
+    ambiguous, stop = _AMBIGUOUS, _STOP
+    if language == "nl":
+        ambiguous = _AMBIGUOUS - _NAMES_IN_DUTCH_TEXT
+    elif language == "en":
+        ambiguous = _AMBIGUOUS - _NAMES_IN_ENGLISH_TEXT
+        stop = _STOP - _NAMES_IN_ENGLISH_TEXT
     tokens: list[_Token] = []
-    for match in _TOKEN_RE.finditer(text):
+    for match, low in zip(matches, lows, strict=True):
         word = match.group()
-        low = _fold(word)
-        # Possessives ('noah's', "O'Brien's") look the name up without the suffix.
-        low = re.sub(r"'s$", "", low)
-        before = text[: match.start()].rstrip(" \t\"'“”‘’(*•[")
-        sent_start = (
-            not before or before[-1] in ".!?:;\n-–—" or text[: match.start()].endswith("\n")
+        window = text[max(0, match.start() - 40) : match.start()]
+        before = window.rstrip(" \t\"'“”‘’(*•[")
+        sent_start = (match.start() - len(window) == 0 and not before) or (
+            bool(before) and before[-1] in ".!?:;\n-–—"
         )
-        tokens.append(_Token(match.start(), match.end(), word, low, word[0].isupper(), sent_start))
+        sent_start = sent_start or window.endswith("\n") or not text[: match.start()].strip()
+        tokens.append(
+            _Token(
+                match.start(),
+                match.end(),
+                word,
+                low,
+                word[0].isupper(),
+                sent_start,
+                low in ambiguous,
+                low in stop,
+            )
+        )
     return tokens
 
 
@@ -729,7 +794,8 @@ class Anonymiser:
         spans += self._institution_spans(text, tokens)
         spans += self._deduce_spans(text, tokens)
         spans += self._name_spans(text, tokens)
-        spans = self._protect(text, spans)
+        spans += [_Span(m.start(), m.end(), NAAM) for m in _KUNYA_RE.finditer(text)]
+        spans = [_trim_punctuation(text, span) for span in self._protect(text, spans)]
         return _render(text, _merge(spans))
 
     # -- pattern layers ------------------------------------------------------------------------
@@ -789,15 +855,21 @@ class Anonymiser:
             for m in regex.finditer(text):
                 if len(m.group()) >= 3:
                     yield _Span(m.start(), m.end(), HANDLE)
-        for m in _HANDLE_CONTEXT_RE.finditer(text):
+        for m in _UNDERSCORE_NAME_RE.finditer(text):
+            yield _Span(m.start(), m.end(), HANDLE)
+        pos = 0
+        while m := _HANDLE_CONTEXT_RE.search(text, pos):
+            # Resume inside the match: in 'Discord username x_y' the value follows 'username'.
+            pos = m.start("v")
             value = m.group("v").rstrip(".-")
             folded = _fold(value)
-            if folded in _STOP or folded in _KEEP:
+            if folded in _STOP or folded in _KEEP or folded in _HANDLE_KEYWORDS:
                 continue
             keyword = _fold(m.group("kw")).split()[0]
             looks_like_handle = re.search(r"[_\d#]|\w\.\w|[a-z][A-Z]", value) is not None
             if looks_like_handle or keyword in _EXPLICIT_HANDLE_KW:
                 yield _Span(m.start("v"), m.start("v") + len(value), HANDLE)
+                pos = m.end("v")
 
     @staticmethod
     def _phone_spans(text: str) -> Iterator[_Span]:
@@ -941,7 +1013,9 @@ class Anonymiser:
         spans.extend(_Span(m.start(), m.end(), INSTELLING) for m in _INST_ABBREV_RE.finditer(text))
         for m in _INST_COMPOUND_RE.finditer(text):
             if _fold(m.group()) not in _GENERIC_SCHOOL:
-                spans.append(_Span(m.start(), m.end(), INSTELLING))
+                tail = re.match(r"\s+[A-Z][\w'’-]+", text[m.end() :])
+                end = m.end() + (tail.end() if tail else 0)
+                spans.append(_Span(m.start(), end, INSTELLING))
         for m in _INST_LOWER_AFTER_RE.finditer(text):
             name = _fold(m.group("name"))
             if name not in _STOP and name not in _INST_LEAD_STOP and not _is_role(name):
@@ -954,9 +1028,15 @@ class Anonymiser:
         before = [t for t in tokens if t.end <= type_start]
         start: int | None = None
         cursor = type_start
-        for token in reversed(before[-4:]):
+        for token in reversed(before[-5:]):
             gap = text[token.end : cursor]
-            if gap.strip() or not token.is_cap:
+            if gap.strip():
+                break
+            if not token.is_cap:
+                # Particles inside a name ('Johan de Witt College') continue it.
+                if start is not None and token.low in {"de", "van", "der", "den", "ten", "ter"}:
+                    cursor = token.start
+                    continue
                 break
             if token.low in _INST_LEAD_STOP or _is_role(token.low):
                 break
@@ -1019,6 +1099,10 @@ class Anonymiser:
             keep = keep[1:]
         if not keep:
             return None
+        if lead.low in _INTERFIX and all(
+            tokens[i].low in self._places and tokens[i].low not in self._first for i in keep
+        ):
+            return None  # 'komt van Amsterdam': a particle plus a place name
         first = keep[0]
         # Particles right before the surname belong to it ('mevr. de Wit' -> 'de Wit').
         while first - 1 in inside and tokens[first - 1].low in _INTERFIX:
@@ -1030,9 +1114,9 @@ class Anonymiser:
         token = tokens[i]
         if token.low in _KEEP or token.low in _CAP_NOT_NAME or _is_role(token.low):
             return False
-        if token.low in _STOP and not (token.is_cap and not token.sent_start):
+        if token.stop and not (token.is_cap and not token.sent_start):
             return False
-        if token.sent_start and token.low in _AMBIGUOUS:
+        if token.sent_start and token.ambiguous:
             return self._name_follows(tokens, i, text)
         return token.is_cap or token.low in self._first
 
@@ -1087,7 +1171,7 @@ class Anonymiser:
     ) -> bool:
         """Whether a listed first name is joined by 'en', 'and' or a comma to a found name."""
         token = tokens[i]
-        if token.low not in self._first or token.low in _STOP or token.low in _KEEP:
+        if token.low not in self._first or token.stop or token.low in _KEEP:
             return False
         if token.text.isupper() and len(token.text) > 1:
             return False
@@ -1124,22 +1208,31 @@ class Anonymiser:
         low = token.low
         if low in _KEEP or _is_role(low) or len(low) < 2:
             return False
+        if "-" in low and token.is_cap and low not in self._first:
+            # 'Emma-Louise', 'Jan-Willem': a double first name of capitalised listed parts.
+            parts = low.split("-")
+            return (
+                parts[0] in self._first
+                and parts[0] not in _AMBIGUOUS
+                and all(p and p not in _KEEP for p in parts)
+                and all(w[:1].isupper() for w in token.text.split("-"))
+            )
         if low not in self._first and not (token.is_cap and low in _CAP_ONLY_FIRST):
             # Afghan and Pakistani names such as 'Habibullah' share this ending.
             return low.endswith("ullah") and len(low) > 6
         if token.is_cap:
             if low in _CAP_NOT_NAME or low in self._places:
                 return False
-            if token.sent_start and (low in _AMBIGUOUS or low in _STOP or low in _CAP_ONLY_FIRST):
+            if token.sent_start and (token.ambiguous or token.stop or low in _CAP_ONLY_FIRST):
                 return self._name_follows(tokens, i, text)
             if token.text.isupper() and len(token.text) > 1:
                 return False  # acronyms such as 'IS' or 'JEP'
             if self._after_determiner(tokens, i, text):
                 return self._name_follows(tokens, i, text)  # 'op de Dam', 'the Hope campaign'
             return not (low in _STOP and not token.sent_start and low in _INTERFIX)
-        if low in _STOP or low in _CAP_ONLY_FIRST:
+        if token.stop or low in _CAP_ONLY_FIRST:
             return False
-        if low in _AMBIGUOUS:
+        if token.ambiguous:
             return self._name_follows(tokens, i, text) or self._role_before(tokens, i, text)
         return True
 
@@ -1177,7 +1270,7 @@ class Anonymiser:
         """Names not in any list, recognised from what stands around them."""
         token = tokens[i]
         low = token.low
-        if low in _STOP or low in _KEEP or _is_role(low) or low in _CAP_NOT_NAME or len(low) < 2:
+        if token.stop or low in _KEEP or _is_role(low) or low in _CAP_NOT_NAME or len(low) < 2:
             return False
         if token.text.isupper() and len(token.text) > 1:
             return False
@@ -1250,8 +1343,8 @@ class Anonymiser:
                     k += 1
                 if k < len(tokens) and not text[tokens[k - 1].end : tokens[k].start].strip():
                     last = tokens[k]
-                    if (last.is_cap and last.low not in _KEEP and last.low not in _STOP) or (
-                        last.low in self._surnames and last.low not in _AMBIGUOUS
+                    if (last.is_cap and last.low not in _KEEP) or (
+                        last.low in self._surnames and not last.ambiguous
                     ):
                         found.extend(range(j, k + 1))
                         j = k + 1
@@ -1267,7 +1360,7 @@ class Anonymiser:
                 not token.is_cap
                 and not first_is_cap
                 and token.low in self._surnames
-                and token.low not in _AMBIGUOUS
+                and not token.ambiguous
                 and token.low not in _SPEECH_VERBS
             ):
                 found.append(j)
@@ -1309,6 +1402,16 @@ class Anonymiser:
                     e -= len(stripped) - len(stripped.rstrip(" ,.;:-"))
                     result.append(_Span(s, e, span.label))
         return result
+
+
+def _trim_punctuation(text: str, span: _Span) -> _Span:
+    """Give a sentence's closing dot or comma back to the text around a name or address."""
+    if span.label not in (NAAM, INSTELLING, ADRES):
+        return span
+    end = span.end
+    while end > span.start + 1 and text[end - 1] in ".,;:!?\"'”’)":
+        end -= 1
+    return _Span(span.start, end, span.label, span.weak)
 
 
 def _is_role(word: str) -> bool:

@@ -22,6 +22,14 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedR
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def anonymiser():  # noqa: ANN201 - imported lazily: deduce takes seconds and ~1 GB to load
+    """The real anonymiser, loaded once for the whole session."""
+    from knowledge.anonymise import Anonymiser
+
+    return Anonymiser()
+
+
 @pytest.fixture
 def settings(tmp_path: Path, redis_server: EmbeddedRedis) -> Settings:
     """Settings for one test: its own data dir, the session's Redis, a fixed secret."""

@@ -17,11 +17,6 @@ MAX_NAME_LEAK = 0.03
 MIN_KEPT = 0.95
 
 
-@pytest.fixture(scope="module")
-def anonymiser() -> Anonymiser:
-    """Load deduce once for the whole module: it takes seconds and about 1 GB."""
-    return Anonymiser()
-
 
 def _load_dev_set() -> list[dict[str, Any]]:
     """Read the labelled sentences."""

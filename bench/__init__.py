@@ -1,0 +1,1 @@
+"""Benchmarks of the desk on loopback: transport, end-to-end throughput, triage, ordering."""

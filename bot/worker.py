@@ -1,0 +1,76 @@
+"""The summariser worker process (`vraagbaak worker`), started beside the bot by default."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from bot.redis_server import die_with_parent, redis_for
+from bot.settings import Settings
+from handoff.database import make_engine, migrate
+from handoff.summaries import Summariser, SummaryWriter
+from knowledge.base import load_knowledge
+from knowledge.feedback import FeedbackStore
+
+log = logging.getLogger(__name__)
+FEEDBACK_EVERY_SECONDS = 60
+
+
+async def run_worker(settings: Settings) -> None:
+    """Load the anonymiser once, migrate the database, then summarise until stopped."""
+    from knowledge.anonymise import Anonymiser
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    started = time.monotonic()
+    anonymiser = await asyncio.to_thread(Anonymiser)
+    log.info("anonymiser loaded in %.1f s", time.monotonic() - started)
+    kb = load_knowledge()
+    engine = make_engine(settings.sqlalchemy_url)
+    await migrate(engine)
+    try:
+        async with redis_for(settings.redis_url, settings.data_dir, reuse_running=True) as redis:
+            writer = SummaryWriter(
+                engine, anonymiser, settings.secret(), settings.zone,
+                lambda sid: [t.value for t in kb.snippets[sid].topics] if sid in kb.snippets
+                else [])
+            summariser = Summariser(redis, writer, consumer=f"worker-{os.getpid()}")
+            feedback = FeedbackStore(redis)
+            last_copy = 0.0
+
+            async def copy_feedback() -> None:
+                nonlocal last_copy
+                if time.monotonic() - last_copy > FEEDBACK_EVERY_SECONDS:
+                    await writer.copy_feedback(await feedback.counts())
+                    last_copy = time.monotonic()
+
+            log.info("summariser worker ready")
+            await summariser.run(stop, copy_feedback)
+    finally:
+        await engine.dispose()
+
+
+def spawn_worker(redis_url: str) -> subprocess.Popen[bytes]:
+    """Start `vraagbaak worker` as a child that dies with us, on the same Redis."""
+    env = dict(os.environ, VRAAGBAAK_REDIS_URL=redis_url)
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "bot.cli", "worker"], env=env, stdin=subprocess.DEVNULL,
+        preexec_fn=die_with_parent)
+
+
+def stop_worker(proc: subprocess.Popen[bytes]) -> None:
+    """Ask the worker to finish its current job and wait for it."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
