@@ -14,15 +14,15 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 
 import aiohttp
 from telegram import Bot
 from telegram.request import BaseRequest, HTTPXRequest
 
+from bench.stats import Measure, paired_ratio
 from bot.request import AiohttpRequest
 from bot.runtime import running_sandbox
-from bench.stats import Measure, paired_ratio
 
 POOL_SIZE = 64
 CHATS = 64
@@ -67,8 +67,10 @@ def sandbox_process(start_timeout: float = 60.0) -> Iterator[Sandbox]:
                        daemon=True)
     proc.start()
     try:
-        if not ours.poll(start_timeout):
-            raise RuntimeError("the sandbox process did not start in time")
+        # Wake on the address or on the child's death, whichever comes first.
+        wait([ours, proc.sentinel], start_timeout)
+        if not ours.poll():
+            raise RuntimeError("the sandbox process did not start (or died); see above")
         url, token = ours.recv()
         yield Sandbox(url, token)
     finally:

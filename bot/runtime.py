@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 import signal
@@ -28,11 +29,18 @@ from handoff.sessions import SessionStore
 from handoff.tickets import HandoffStore
 from handoff.users import UserStore
 from knowledge.asked import AskedStore
-from knowledge.base import load_knowledge
+from knowledge.base import KnowledgeBase, load_knowledge
 from knowledge.feedback import FeedbackStore
 from knowledge.triage import Triage
 
 log = logging.getLogger(__name__)
+
+
+@functools.cache
+def knowledge() -> tuple[KnowledgeBase, Triage]:
+    """Load and validate the knowledge and train the triage once per process (read-only)."""
+    kb = load_knowledge()
+    return kb, Triage(kb)
 
 
 @contextlib.asynccontextmanager
@@ -40,8 +48,7 @@ async def desk_services(settings: Settings,
                         clock: Callable[[], float] = time.time) -> AsyncIterator[Desk]:
     """Redis (embedded unless a URL is set) and the services built on it."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    kb = load_knowledge()
-    triage = Triage(kb)
+    kb, triage = knowledge()
     office_hours = OfficeHours(settings.office_hours, settings.zone)
     async with redis_for(settings.redis_url, settings.data_dir) as redis:
         yield Desk(

@@ -234,9 +234,11 @@ _AMBIGUOUS = _words("""
 """)
 
 # Words that are names, not ordinary words, in text of the other language ('floor' in Dutch).
-_NAMES_IN_DUTCH_TEXT = _words("floor ties ward sky joy grace faith bill guy rowdy jet rose dale")
+_NAMES_IN_DUTCH_TEXT = _words("""
+    floor ties ward sky joy grace faith bill guy rowdy jet rose dale max mark frank hope
+""")
 _NAMES_IN_ENGLISH_TEXT = _words(
-    "roos lieve ben erin ava aurora dino flo franco maren mimi siena wil"
+    "roos lieve ben erin ava aurora dino flo franco maren mimi siena wil max"
 )
 
 # Function words that tell the language of a text apart.
@@ -312,6 +314,19 @@ _SPEECH_VERBS = _words("""
     claims threatened has had is was wants wanted came went lives
 """)
 
+# Verbs after which a capitalised sentence opener is a person ('Peterson said').
+_REPORTING_VERBS = _words("zei zegt vertelde vertelt vroeg said says told tells asked")
+
+# Sentence openers that can stand before such a verb without being a name.
+_SENTENCE_OPENERS = _words("""
+    gisteren toen daarna later vervolgens ook eerst vandaag vanochtend vanmiddag vanavond hier
+    daar dat dit wat nu verder tevens bovendien ineens opeens plotseling laatst onlangs soms
+    vaak altijd nooit iemand niemand iedereen moeder vader mama papa oma opa juf meester mentor
+    docent politie school men zij hij ze
+    yesterday today then later also someone nobody everyone everybody somebody mum mom dad
+    mother father police staff school teacher mentor he she they it who one
+""")
+
 # Words that show a following capitalised name is a group, game or channel, not a person.
 _NON_PERSON_NOUNS = _words("""
     groep group groepsapp server kanaal channel account game spel film video boek book
@@ -330,6 +345,9 @@ _GENERIC_SCHOOL = _words("""
     gymnasium academie atheneum universiteit scholengemeenschap politieacademie brugklas
     schoolcollege highschool
 """)
+
+# Institution words that are often followed by a weekday, place or topic rather than a name.
+_GENERIC_BEFORE_NAME = _words("school college church kerk moskee mosque vereniging stichting")
 
 # Tokens that may not start a named institution ('Op Calvijn College' starts at 'Calvijn').
 _INST_LEAD_STOP = _STOP | _words("""
@@ -618,11 +636,13 @@ _INST_LOWER_AFTER_RE = re.compile(
     r"\b(?P<name>[a-zà-ÿ][\w'’-]{2,})\s+(?P<type>lyceum|college|gymnasium|atheneum)\b"
 )
 
-# Words glued to digits or underscores ('4chan', 'jamal_x') are not tokens: they are no names.
 # Arabic kunya and patronymic names ('Abu Hafs', 'Umm Sumayyah', 'Abu Bakr al-Iraqi').
 _KUNYA_RE = re.compile(
     r"\b(?:Abu|Abou|Abū|Umm|Oum|Ibn|Bint)[\s-][A-Z][\w'’-]+(?:\s(?:al-|el-|Al-|El-)?[A-Z][\w'’-]+)?"
 )
+# A first name glued to two or more digits is a user name ('Ruben88', 'sanne.2009').
+_NAME_NUMBER_RE = re.compile(r"(?<![\w@/.#-])(?P<name>[A-Za-z]{2,})[._-]?\d{2,4}(?![\w])")
+# Words glued to digits or underscores ('4chan', 'jamal_x') are not tokens: they are no names.
 _TOKEN_RE = re.compile(r"(?<![\w])[^\W\d_]+(?:['’\-][^\W\d_]+)*(?![\w])")
 _AGE_AFTER_RE = re.compile(
     r"\s*(?:\(\s*\d{1,2}\s*(?:jaar|jr\.?|j|yo|y/o|years?(?: old)?)?\s*\)|,\s*\d{1,2}\s*(?:jaar|jr|"
@@ -691,10 +711,7 @@ def _tokenise(text: str) -> list[_Token]:
         word = match.group()
         window = text[max(0, match.start() - 40) : match.start()]
         before = window.rstrip(" \t\"'“”‘’(*•[")
-        sent_start = (match.start() - len(window) == 0 and not before) or (
-            bool(before) and before[-1] in ".!?:;\n-–—"
-        )
-        sent_start = sent_start or window.endswith("\n") or not text[: match.start()].strip()
+        sent_start = not before or before[-1] in ".!?:;\n-–—" or window.endswith("\n")
         tokens.append(
             _Token(
                 match.start(),
@@ -733,7 +750,7 @@ def _deduce_cache_path(lookup_path: Path) -> Path:
 
 @contextlib.contextmanager
 def _quiet_deduce() -> Iterator[None]:
-    """Keep deduce from reconfiguring logging or raising warnings into the caller."""
+    """Keep deduce's import from reconfiguring logging or raising warnings into the caller."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     with warnings.catch_warnings():
@@ -760,9 +777,12 @@ class Anonymiser:
     def __init__(self) -> None:
         """Load deduce and its name lists once; this takes seconds and about 1 GB."""
         with _quiet_deduce():
+            # Imported here so that importing this module stays cheap for code that never
+            # anonymises (tests, CLI help); deduce itself pulls in numpy and friends.
             import deduce
-
-            lookup = Path(deduce.__file__).parent / "data" / "lookup"
+        lookup = Path(deduce.__file__).parent / "data" / "lookup"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             self._deduce: Any = deduce.Deduce(cache_path=_deduce_cache_path(lookup))
         names = lookup / "src" / "names"
         first = _load_list(names / "lst_first_name" / "items.txt")
@@ -795,6 +815,7 @@ class Anonymiser:
         spans += self._deduce_spans(text, tokens)
         spans += self._name_spans(text, tokens)
         spans += [_Span(m.start(), m.end(), NAAM) for m in _KUNYA_RE.finditer(text)]
+        spans += self._name_number_spans(text)
         spans = [_trim_punctuation(text, span) for span in self._protect(text, spans)]
         return _render(text, _merge(spans))
 
@@ -1000,7 +1021,7 @@ class Anonymiser:
             content = [w for w in words if w not in {"de", "het", "'t", "the", "van", "voor"}]
             if not content or all(w in _STOP or _is_role(w) for w in content):
                 continue
-            if _fold(m.group("kw")) in {"school", "college", "church", "kerk"} and (
+            if _fold(m.group("kw")) in _GENERIC_BEFORE_NAME and (
                 content[0] in _KEEP or content[0] in _STOP
             ):
                 continue
@@ -1118,9 +1139,20 @@ class Anonymiser:
             return False
         if token.sent_start and token.ambiguous:
             return self._name_follows(tokens, i, text)
+        if _word_before_number(token, text):
+            return False
         return token.is_cap or token.low in self._first
 
     # -- names ---------------------------------------------------------------------------------
+
+    def _name_number_spans(self, text: str) -> list[_Span]:
+        """User names made of a first name and digits ('Ruben88', 'jamal_2008')."""
+        spans = []
+        for m in _NAME_NUMBER_RE.finditer(text):
+            low = _fold(m.group("name"))
+            if low in self._first and low not in _AMBIGUOUS and low not in _STOP:
+                spans.append(_Span(m.start(), m.end(), HANDLE))
+        return spans
 
     def _name_spans(self, text: str, tokens: list[_Token]) -> list[_Span]:
         """Names from the first-name lists, capitalised or not, and from context cues."""
@@ -1162,7 +1194,10 @@ class Anonymiser:
                 and not text[tokens[j].end : tokens[j + 1].start].strip()
             ):
                 j += 1
-            spans.append(_Span(tokens[i].start, tokens[j].end, NAAM))
+            end = tokens[j].end
+            if tokens[j].text[-2:] in ("'s", "’s"):
+                end -= 2  # keep the possessive: "[NAAM]'s mother" still reads as a sentence
+            spans.append(_Span(tokens[i].start, end, NAAM))
             i = j + 1
         return spans
 
@@ -1220,6 +1255,8 @@ class Anonymiser:
         if low not in self._first and not (token.is_cap and low in _CAP_ONLY_FIRST):
             # Afghan and Pakistani names such as 'Habibullah' share this ending.
             return low.endswith("ullah") and len(low) > 6
+        if _word_before_number(token, text):
+            return False
         if token.is_cap:
             if low in _CAP_NOT_NAME or low in self._places:
                 return False
@@ -1274,6 +1311,17 @@ class Anonymiser:
             return False
         if token.text.isupper() and len(token.text) > 1:
             return False
+        if (
+            token.sent_start
+            and token.is_cap
+            and i + 1 < len(tokens)
+            and tokens[i + 1].low in _REPORTING_VERBS
+            and not text[token.end : tokens[i + 1].start].strip()
+            and low not in _SENTENCE_OPENERS
+            and low not in self._places
+            and not low.endswith(("s", "en"))  # plural subjects: 'Teachers said', 'Ouders zeggen'
+        ):
+            return True  # 'Peterson said', 'Bakkali vertelde'
         if i == 0:
             return False
         prev = tokens[i - 1]
@@ -1414,6 +1462,14 @@ def _trim_punctuation(text: str, span: _Span) -> _Span:
     return _Span(span.start, end, span.label, span.weak)
 
 
+def _word_before_number(token: _Token, text: str) -> bool:
+    """'max 3 personen', 'Max. 5': an ambiguous word before a number is no name."""
+    return (
+        token.low in _AMBIGUOUS
+        and re.match(r"\.?\s*\d", text[token.end : token.end + 4]) is not None
+    )
+
+
 def _is_role(word: str) -> bool:
     """Whether a folded word is a role or kinship word rather than a name."""
     return word in _ROLE_CUES or word in _TITLES
@@ -1425,8 +1481,12 @@ def _is_year(number: str) -> bool:
 
 
 def _is_year_or_age(value: str) -> bool:
-    """Whether a value after a number cue is only a year or a small count."""
-    return _is_year(value.lstrip("#")) or re.fullmatch(r"#?\d{1,3}", value) is not None
+    """Whether a value after a number cue is only a year, a school year or a small count."""
+    return (
+        _is_year(value.lstrip("#"))
+        or re.fullmatch(r"#?\d{1,3}", value) is not None
+        or re.fullmatch(r"(?:19|20)\d{2}[-/–](?:19|20)?\d{2}", value) is not None
+    )
 
 
 def _merge(spans: Iterable[_Span]) -> list[_Span]:

@@ -272,13 +272,17 @@ def _load_flow(path: Path) -> SharingFlow:
 
 def _load_examples(directory: Path) -> dict[Topic, dict[str, tuple[str, ...]]]:
     examples: dict[Topic, dict[str, tuple[str, ...]]] = {}
-    for path in sorted(directory.glob("*.yaml")):
+    # Batches live in sub-folders (examples/more/…); all files of a topic are merged.
+    for path in sorted(directory.rglob("*.yaml")):
         check = _Checker(path)
         data = check.mapping(_load_yaml(path), "file")
         topic = check.topic(data.get("topic"), "topic")
         if path.stem != topic.value:
             raise check.fail("topic", f"file should be named {topic.value}.yaml")
-        examples[topic] = check.lang_lists({k: data.get(k) for k in LANGS}, "examples")
+        batch = check.lang_lists({k: data.get(k) for k in LANGS}, "examples")
+        known = examples.setdefault(topic, {lang: () for lang in LANGS})
+        for lang in LANGS:
+            known[lang] = known[lang] + batch[lang]
     return examples
 
 

@@ -12,6 +12,7 @@ from rapidfuzz.distance import Levenshtein
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
+from threadpoolctl import threadpool_limits
 
 from knowledge.base import KnowledgeBase, Snippet
 from knowledge.text import fold, stems, words
@@ -147,7 +148,9 @@ class _ExampleModel:
         ])
         matrix = self.vectorizer.fit_transform(texts)
         self.model = LogisticRegression(C=C_REG, max_iter=3000)
-        self.model.fit(matrix, labels)
+        # BLAS threads fight each other on small machines: one thread trains ~3x faster here.
+        with threadpool_limits(1):
+            self.model.fit(matrix, labels)
         self.classes = [Topic(c) for c in self.model.classes_]
 
     def probabilities(self, text: str) -> dict[Topic, float]:

@@ -1,5 +1,9 @@
-"""Spots acute danger in a message: attack plans, weapons, imminent departure, threats,
-self-harm, violence happening now. News-style mentions are not acute."""
+"""Spots acute danger in a message: attack plans, weapons with intent, imminent departure to a
+conflict zone, threats, self-harm, violence happening now. News-style mentions are not acute.
+
+Rules over cue families rather than fixed sentences: danger is a violent act or weapon *and*
+intent or imminence, or a departure *and* imminence, or self-harm, or violence happening now.
+Sentences framed as news, teaching or the past are left out before the violence rule runs."""
 
 from __future__ import annotations
 
@@ -16,88 +20,106 @@ _DAYS = (r"(?:maandag|dinsdag|woensdag|donderdag|vrijdag|zaterdag|zondag|monday|
          r"wednesday|thursday|friday|saturday|sunday)")
 
 IMMINENT = _rx(
-    r"\b(?:morgen\w*|vanavond|vannacht|vandaag|vanmiddag|straks|zometeen|zo meteen|nu meteen|"
-    r"dit weekend|volgende week|over een uur|binnenkort)\b",
-    r"\b(?:tomorrow|tmrw|tmr|tonight|today|this (?:evening|afternoon|weekend)|next week|"
-    r"in an hour|right now|any minute)\b",
-    rf"\b(?:op |aanstaande |a\.s\. |on |this |next )?{_DAYS}\b",
-    r"\bom \d{1,2}(?:[.:]\d{2})? ?uur\b", r"\bat \d{1,2}(?:[.:]\d{2})? ?(?:am|pm|o'?clock)?\b",
+    r"\b(?:morgen\w*|vanavond|vannacht|vandaag|vanmiddag|vanochtend|straks|zometeen|"
+    r"zo meteen|nu meteen|direct|dit weekend|volgende week|over (?:een|twee|\d+) (?:uur|dagen)|"
+    r"binnenkort|nu)\b",
+    r"\b(?:tomorrow|tmrw|tmr|tonight|today|this (?:evening|afternoon|morning|weekend)|"
+    r"next week|in (?:an|a few|\d+) (?:hours?|days?)|right now|now|any minute|soon)\b",
+    rf"\b{_DAYS}\b",
+    r"\bom \d{1,2}(?:[.:]\d{2})? ?uur\b", r"\b\d{1,2}[.:]\d{2}\b",
+    r"\bat \d{1,2}(?:[.:]\d{2})? ?(?:am|pm|o'?clock)\b",
 )
 WEAPON = _rx(
     r"\b(?:pistool|pistolen|geweer|geweren|jachtgeweer|vuurwapens?|wapens?|messen|mes|"
-    r"bom|bommen|explosieven|kruit|vuurwerkbom|granaat|machete|bijl)\b",
+    r"bommen|bom|explosieven|kruit|granaat|machete|bijl|honkbalknuppel|knuppel|boksbeugel|"
+    r"brandbom|molotov\w*|benzine|munitie|kogels?)\b",
     r"\b(?:guns?|rifles?|pistols?|firearms?|weapons?|knife|knives|bombs?|explosives?|"
-    r"grenades?|machete|axe|ammo|ammunition)\b",
+    r"grenades?|machete|axe|bat|crowbar|molotovs?|firebombs?|petrol|gasoline|ammo|"
+    r"ammunition|bullets?)\b",
 )
-VIOLENT_INTENT = _rx(
-    r"\b(?:gaat|ga|gaan|wil|wilt|willen|zal|zullen|komt|kom)\b[^.!?]{0,60}?\b(?:steken|neersteken|"
-    r"schieten|neerschieten|doodschieten|vermoorden|doodmaken|afmaken|opblazen|aanvallen|"
-    r"afrekenen|straffen|pakken|in elkaar slaan|aanslag plegen)\b",
-    r"\b(?:afrekent|afrekenen|opblazen|aanslag (?:plegen|plannen|voorbereiden|beramen))\b",
-    r"\bmet (?:een|zijn|haar) (?:bom|mes|pistool|geweer|wapen)\b[^.!?]{0,40}\bnaar\b",
-    r"\b(?:gonna|going to|will|wants? to|plans? to|planning to|about to)\b[^.!?]{0,50}?\b(?:shoot|"
-    r"stab|kill|bomb|blow up|attack|hurt|punish|deal with|get (?:him|her|them))\b",
-    r"\bshoot up\b", r"\b(?:kill list|hit list|list of (?:classmates|people|names|students))\b",
-    r"\b(?:watch the news|livestream volgt|alles ligt klaar|everything is ready)\b",
+VIOLENT_ACT = _rx(
+    r"\b(?:steken|neersteken|steekt|schieten|neerschieten|doodschieten|schiet|vermoorden|"
+    r"vermoordt|doden|doodt|doodmaken|afmaken|opblazen|aanvallen|valt aan|aanslag\w*|"
+    r"afrekenen|afrekent|opruimen|op te ruimen|in brand steken|brand stichten|slachten|"
+    r"straffen|bloedbad|in elkaar slaan|kapot(?:maken| maken)|gooien)\b",
+    r"\b(?:stab|stabbing|shoot|shooting|shoot up|kill|killing|murder|attack|bomb|blow up|"
+    r"firebomb|burn (?:down|it)|set fire|massacre|punish|hurt (?:them|him|her|people)|"
+    r"make (?:them|him|her) pay|finish (?:them|him|her|it)|clean up|livestream|"
+    r"manifesto)\b",
 )
-DEPARTURE = _rx(
-    r"\b(?:vertrekt|vertrek|vertrekken|uitreizen|uitreist|vliegt|vliegen|reist|afreizen|"
-    r"gaat vechten|gaan vechten|aansluiten)\b[^.!?]{0,80}?\b(?:syrie|irak|turkije|istanbul|"
-    r"strijders|kalifaat|is\b|de zusters|de broeders|jihad|front)",
-    r"\b(?:flying|flight|fly|leaving|leave|travel+ing|going|heading|cross)\b[^.!?]{0,80}?\b(?:"
-    r"syria|iraq|turkey|istanbul|caliphate|fighters|jihad|the front|join (?:a|the) group|"
-    r"join fighters|abroad)",
-    r"\b(?:join|joining) (?:fighters|isis|is|the fight|a group) abroad\b",
+INTENT = _rx(
+    r"\b(?:gaat|ga|gaan|wil|wilt|willen|zal|zullen|van plan|plant|plannen|plan|dreigt|"
+    r"dreigde|afgesproken|afspreken|voorbereid\w*|klaar ?ligt|ligt klaar|geregeld|"
+    r"komt|kom)\b",
+    r"\b(?:will|'ll|ll|going to|gonna|plans?|planning|planned|wants? to|threaten\w*|"
+    r"about to|intends?|ready|prepared|says he'?ll|says she'?ll)\b",
 )
-DEPARTURE_SIGNS = _rx(
-    r"\bticket\w* (?:is )?(?:al )?(?:geboekt|gekocht|besteld)\b", r"\bpaspoort is weg\b",
-    r"\btas (?:is )?(?:al )?ingepakt\b", r"\b(?:ticket|flight) (?:is )?(?:already )?booked\b",
-    r"\bbags? (?:is |are )?(?:already )?packed\b", r"\bflight leaves\b",
+DESTINATION = _rx(
+    r"\b(?:syrie|irak|turkije|istanbul|kalifaat|de strijd|strijders|het front|jihad|"
+    r"de zusters|de broeders|daesh)\b",
+    r"\b(?:syria|iraq|turkey|istanbul|caliphate|the fighters|join (?:the )?fighters|"
+    r"the front|jihad|daesh|isis)\b",
+    r"\bis\b(?= (?:aansluiten|te gaan|join))",
+)
+TRAVEL = _rx(
+    r"\b(?:vertrekt|vertrekken|vertrek|uitreizen|uitreist|vliegt|vliegen|vlucht|reist|"
+    r"afreizen|ticket\w*|tas (?:is )?(?:al )?ingepakt|paspoort is weg|niet terug ?komt|"
+    r"gaan vechten|gaat vechten|aansluiten)\b",
+    r"\b(?:flying|flight|fly|flies|leaving|leave|leaves|travel\w*|ticket\w*|bags? "
+    r"(?:is |are )?(?:already )?packed|won'?t come back|join(?:ing)?)\b",
 )
 SELF_HARM = _rx(
-    r"\b(?:zelfmoord|suicide|suicidaal|suicidal)\b",
-    r"\ber (?:vanavond |vannacht |morgen |vandaag )?een (?:eind|einde) aan (?:maken|maakt|te maken)\b",
+    r"\b(?:zelfmoord\w*|suicid\w*|zelfdoding)\b",
+    r"\ber (?:\w+ ){0,2}een (?:eind|einde) aan (?:maken|maakt|te maken)\b",
     r"\b(?:wil|wilt) (?:niet meer leven|dood)\b", r"\bniet meer (?:willen )?leven\b",
-    r"\bzichzelf (?:iets )?(?:aan ?doen|aandoet|snijdt|gesneden|van kant)\b",
-    r"\balle (?:pillen|medicijnen) (?:in ?nemen|innemen|slikken)\b",
-    r"\b(?:kill|killing|end|ending) (?:myself|herself|himself|themselves|my life|her life|his life|"
-    r"their life|it all)\b",
-    r"\b(?:take|taking|swallow) all (?:my|her|his|their|the) (?:pills|meds|medication)\b",
+    r"\bzichzelf (?:iets )?(?:aan ?doen|aandoet|snijdt|gesneden|van kant|ophangen)\b",
+    r"\b(?:pillen|medicijnen|tabletten) (?:\w+ ){0,3}(?:innemen|in ?nemen|slikken|sparen|"
+    r"gespaard)\b",
+    r"\b(?:overdosis|overdose)\b",
+    r"\b(?:kill|killing|end|ending) (?:myself|herself|himself|themselves|my life|her life|"
+    r"his life|their life|it all)\b",
+    r"\b(?:take|taking|swallow) (?:them |all )?(?:all )?(?:my |her |his |their |the )?"
+    r"(?:pills|meds|medication|tablets)\b",
+    r"\bsaving (?:up )?(?:pills|meds|tablets)\b", r"\btake them all\b",
     r"\b(?:cut|cutting|hurt|hurting) (?:herself|himself|themselves|myself)\b",
     r"\bnobody would miss (?:me|her|him)\b", r"\bniemand (?:zou|zal) (?:me|haar|hem) missen\b",
 )
-THREAT_NOW = _rx(
-    r"\bik weet waar (?:je|jij|u) woont\b", r"\bi know where you live\b",
-    r"\b(?:staat|is|zit)\b[^.!?]{0,30}\b(?:voor|bij) (?:mijn|m'n|mn) (?:huis|deur|woning)\b",
-    r"\b(?:outside|at) (?:my|our) (?:house|home|door|flat)\b",
-    r"\b(?:dreigt|dreigde|bedreigt) (?:nu |net )?(?:me |mij |haar |hem )?(?:te )?(?:vermoorden|"
-    r"doden|neer te steken|dood te maken)\b",
-    r"\b(?:threatens?|threatened|threatening) to (?:kill|stab|shoot|hurt)\b",
-    r"\b(?:death threat|doodsbedreiging)\b[^.!?]{0,40}\b(?:net|just|now|nu|vandaag|today)\b",
-    r"\bgoing to ['‘]?pay['’]?\b", r"\bgaat ['‘]?boeten['’]?\b",
+PRESENT_THREAT = _rx(
+    r"\bik weet waar (?:je|jij|u) woont\b(?=.*\b(?:vanavond|vannacht|nu|kom|komen)\b)",
+    r"\bi know where you live\b(?=.*\b(?:tonight|now|coming)\b)",
+    r"\b(?:staat|staan|is|zit|zijn)\b[^.!?]{0,40}\b(?:voor|bij|aan) (?:de|mijn|m'n|mn|onze) "
+    r"(?:deur|huis|woning|voordeur)\b",
+    r"\b(?:outside|at) (?:my|our|the) (?:house|home|door|front door|flat|building)\b",
 )
 VIOLENCE_NOW = _rx(
-    r"\b(?:er is|is er) nu (?:een )?(?:vechtpartij|gevecht|steekpartij|schietpartij)\b",
+    r"\b(?:er is|is er|er wordt) nu (?:een )?(?:vechtpartij|gevecht|steekpartij|"
+    r"schietpartij|gevochten|gestoken|geschoten)\b",
     r"\bnu (?:aan het )?(?:vechten|steken|schieten)\b",
     r"\b(?:mes|pistool|wapen) getrokken\b", r"\b(?:pulled|drew|pulling) a (?:knife|gun)\b",
-    r"\b(?:fight|fighting|stabbing|shooting|attack) (?:is )?(?:going on|happening) "
-    r"(?:right )?now\b",
+    r"\b(?:fight|fighting|stabbing|shooting|attack|brawl) (?:is )?(?:going on|happening)"
+    r"(?: right)?(?: now)?\b",
     r"\bthere'?s a (?:fight|stabbing|shooting) (?:going on )?right now\b",
-    r"\bwordt nu (?:gevochten|gestoken|geschoten)\b",
 )
-# News, teaching and the past: a weapon word there is not a plan.
+# A sentence about the news, a lesson or the past does not describe a plan.
 NEWS = _rx(
     r"\b(?:in het nieuws|op het nieuws|het journaal|nieuwsbericht|besproken|bespreken|"
-    r"bespraken|in de les|lesvoorbereiding|jaren geleden|vorig jaar|vorige maand|destijds|"
+    r"bespraken|in de les over|les over|jaren geleden|vorig jaar|vorige maand|destijds|"
     r"geschiedenisles|herdenking)\b",
-    r"\b(?:in the news|on the news|news report|discussed|discuss|lesson about|years ago|"
-    r"last year|last month|back in \d{4}|history lesson|commemoration)\b",
-    r"\b(?:na de aanslag|sinds de aanslag|after the attack|since the attack)\b",
+    r"\b(?:in the news|on the news|news report|discussed|discuss|lesson (?:about|on)|"
+    r"years ago|last year|last month|back in \d{4}|history lesson|commemoration)\b",
 )
+# Veiled announcements: read as plans even though they mention the news.
+VEILED = _rx(
+    r"\bwatch the news\b", r"\byou'?ll (?:see|read) (?:it |about it )?(?:on|in) the news\b",
+    r"\bkijk (?:\w+ )?(?:maar )?(?:naar )?het (?:nieuws|journaal)\b",
+    r"\bkomt in het nieuws\b", r"\blivestream volgt\b", r"\balles ligt klaar\b",
+    r"\beverything is ready\b",
+)
+_SENTENCE = re.compile(r"(?<=[.!?\n])\s+")
 
 
 class UrgencyDetector:
-    """Rules over cue groups; recall matters most, so any strong cue is enough."""
+    """Rules over cue families; recall matters most, so any strong cue is enough."""
 
     def reasons(self, text: str) -> list[str]:
         """The cue groups that make this message acute (empty when it is not)."""
@@ -105,16 +127,21 @@ class UrgencyDetector:
         found = []
         if SELF_HARM.search(t):
             found.append("self_harm")
-        if THREAT_NOW.search(t):
-            found.append("threat")
         if VIOLENCE_NOW.search(t):
             found.append("violence_now")
-        imminent = bool(IMMINENT.search(t))
-        if (DEPARTURE.search(t) and (imminent or DEPARTURE_SIGNS.search(t))) or (DEPARTURE_SIGNS.search(t) and imminent):
+        if PRESENT_THREAT.search(t) and (WEAPON.search(t) or VIOLENT_ACT.search(t)
+                                         or INTENT.search(t)):
+            found.append("threat")
+        if VEILED.search(t) and (WEAPON.search(t) or IMMINENT.search(t)):
+            found.append("veiled_threat")
+        plan = " ".join(s for s in _SENTENCE.split(t) if not NEWS.search(s))
+        imminent = bool(IMMINENT.search(plan))
+        if DESTINATION.search(plan) and TRAVEL.search(plan) and imminent:
             found.append("departure")
-        weapon, intent = bool(WEAPON.search(t)), bool(VIOLENT_INTENT.search(t))
-        news = bool(NEWS.search(t))
-        if (intent and (weapon or imminent) and not news) or (intent and weapon and imminent):
+        weapon, act = bool(WEAPON.search(plan)), bool(VIOLENT_ACT.search(plan))
+        intent = bool(INTENT.search(plan))
+        if (weapon or act) and ((intent and (imminent or (weapon and act)))
+                                or (weapon and act and imminent)):
             found.append("violence_plan")
         return found
 

@@ -117,9 +117,13 @@ async def test_full_handoff_conversation(harness: DeskHarness) -> None:
     await user.send("Fijn en snel geholpen")
     await user.expect("opmerking is opgeslagen")
 
-    jobs = await harness.desk.redis.xrange("vb:summaries")
+    entries = [fields for _, fields in await harness.desk.redis.xrange("vb:summaries")]
+    jobs = [f for f in entries if "kind" not in f]
+    ratings = [f for f in entries if f.get("kind") == "rating"]
     assert len(jobs) == 1
-    job = jobs[0][1]
+    assert {"rating": "4"}.items() <= ratings[0].items()
+    assert ratings[1]["comment"] == "Fijn en snel geholpen"
+    job = jobs[0]
     assert job["outcome"] == "advice" and job["sector"] == "onderwijs"
     assert "3003" not in str(job) and "user_id" not in job
     assert await harness.desk.handoff.ticket_of_user(3003) is None
