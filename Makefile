@@ -24,7 +24,7 @@ test: install
 	$(BIN)/python -m pytest
 
 lint: install
-	$(BIN)/ruff check bot handlers knowledge handoff locales tests
+	$(BIN)/ruff check bot handlers knowledge handoff locales tests bench
 
 # Re-extract translatable strings and merge them into both catalogs (then translate the new ones).
 catalogs: $(VENV)/.installed

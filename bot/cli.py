@@ -48,6 +48,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    """Only the sandbox Telegram server (the bot runs elsewhere with `vraagbaak run`)."""
+    setup_logging("WARNING")
+    from bot import runtime
+
+    asyncio.run(runtime.sandbox_only(args.host, args.port, args.token))
+    return 0
+
+
 def cmd_triage(args: argparse.Namespace) -> int:
     """JSON lines in, one triage JSON line out per input; loads the knowledge once."""
     from knowledge.base import KnowledgeError, load_knowledge
@@ -169,6 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--no-worker", action="store_true", help="don't start the summariser")
     demo.set_defaults(func=cmd_demo)
+    sandbox = sub.add_parser("sandbox", help="serve only the sandbox Telegram API and chat page")
+    sandbox.add_argument("--port", type=int, default=8080)
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--token", help="the bot token the sandbox accepts")
+    sandbox.set_defaults(func=cmd_sandbox)
     triage = sub.add_parser("triage", help="classify JSON-lines questions from stdin")
     triage.set_defaults(func=cmd_triage)
     anonymise = sub.add_parser("anonymise", help="remove personal data from JSON-lines texts")

@@ -79,7 +79,7 @@ class EmbeddedRedis:
                 return
             time.sleep(0.02)
         self.stop()
-        raise RuntimeError("redis-server did not answer within %.0f s" % timeout)
+        raise RuntimeError(f"redis-server did not answer within {timeout:.0f} s")
 
     def stop(self) -> None:
         """Stop the server cleanly so the AOF is flushed."""

@@ -88,9 +88,10 @@ async def running_bot(settings: Settings, desk: Desk, token: str) -> AsyncIterat
 
 
 @contextlib.asynccontextmanager
-async def running_sandbox(host: str, port: int) -> AsyncIterator[tuple[SandboxTelegram, str]]:
+async def running_sandbox(host: str, port: int, token: str | None = None,
+                          ) -> AsyncIterator[tuple[SandboxTelegram, str]]:
     """The sandbox Telegram server; yields it and its base URL (port 0 picks a free port)."""
-    sandbox = SandboxTelegram(f"{BOT_ID}:sandbox-{secrets.token_urlsafe(24)}")
+    sandbox = SandboxTelegram(token or f"{BOT_ID}:sandbox-{secrets.token_urlsafe(24)}")
     runner = web.AppRunner(make_sandbox_app(sandbox), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
@@ -133,6 +134,14 @@ async def run(settings: Settings, with_worker: bool = True) -> None:
         with summariser_child(settings, with_worker):
             log.info("Vraagbaak is running as @%s; Ctrl+C stops it", app.bot.username)
             await stop.wait()
+
+
+async def sandbox_only(host: str, port: int, token: str | None) -> None:
+    """`vraagbaak sandbox`: only the stand-in Telegram, for a bot run as a separate process."""
+    stop = _stop_event()
+    async with running_sandbox(host, port, token) as (sandbox, url):
+        print(f"sandbox Telegram at {url} token {sandbox.token}", flush=True)
+        await stop.wait()
 
 
 async def demo(settings: Settings, host: str, port: int, with_worker: bool = True) -> None:

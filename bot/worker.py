@@ -60,7 +60,7 @@ async def run_worker(settings: Settings) -> None:
 def spawn_worker(redis_url: str) -> subprocess.Popen[bytes]:
     """Start `vraagbaak worker` as a child that dies with us, on the same Redis."""
     env = dict(os.environ, VRAAGBAAK_REDIS_URL=redis_url)
-    return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+    return subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "worker"], env=env, stdin=subprocess.DEVNULL,
         preexec_fn=die_with_parent)
 

@@ -48,7 +48,7 @@ class SessionStore:
             await self.redis.delete(keys.expert_current(expert_id))
 
     async def expect(self, user_id: int, what: str) -> None:
-        """The next plain text of this person answers `what` (e.g. 'summary:<ticket>:<outcome>')."""
+        """The next plain text of this person answers `what` ('summary:<ticket>:<outcome>')."""
         await self.redis.set(keys.awaiting(user_id), what, ex=AWAIT_TTL)
 
     async def expected(self, user_id: int) -> str | None:

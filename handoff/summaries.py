@@ -172,7 +172,7 @@ class Summariser:
                 continue
             try:
                 ok = await self.handle(entry_id, job)
-            except Exception:  # noqa: BLE001 - keep the job pending and go on
+            except Exception:
                 log.exception("summary job failed entry=%s; it stays pending", entry_id)
                 continue
             if ok:

@@ -12,10 +12,22 @@ _WORD = re.compile(r"[a-z0-9]+")
 _STEMMERS = {"nl": snowballstemmer.stemmer("dutch"), "en": snowballstemmer.stemmer("english")}
 
 # Function words carry no topic; IDF would mute most of them, but short questions are noisy.
-STOPWORDS = {
-    "nl": frozenset(["de", "het", "een", "en", "of", "maar", "dat", "die", "dit", "deze", "wat", "wie", "waar", "hoe", "wanneer", "waarom", "ik", "je", "jij", "u", "hij", "zij", "ze", "we", "wij", "jullie", "mijn", "mij", "me", "zijn", "haar", "hun", "ons", "onze", "is", "ben", "bent", "was", "waren", "wordt", "worden", "werd", "heb", "hebt", "heeft", "hebben", "had", "kan", "kun", "kunt", "kunnen", "zou", "zouden", "moet", "moeten", "mag", "mogen", "wil", "wilt", "willen", "ga", "gaat", "gaan", "doe", "doet", "doen", "in", "op", "aan", "van", "voor", "met", "bij", "naar", "om", "over", "uit", "tot", "door", "als", "dan", "ook", "nog", "al", "niet", "geen", "wel", "er", "hier", "daar", "nu", "zo", "heel", "erg", "veel", "meer", "echt", "even", "toch", "gewoon", "maar", "eens", "iets", "iemand", "alles", "niets", "n", "t", "m", "z", "zn", "mn", "d", "r"]),
-    "en": frozenset(["the", "a", "an", "and", "or", "but", "that", "this", "these", "those", "what", "who", "where", "how", "when", "why", "i", "you", "he", "she", "they", "we", "it", "my", "me", "his", "her", "their", "our", "is", "am", "are", "was", "were", "be", "been", "being", "have", "has", "had", "do", "does", "did", "can", "could", "would", "should", "will", "shall", "may", "might", "must", "in", "on", "at", "of", "for", "with", "by", "to", "from", "about", "as", "than", "then", "also", "not", "no", "yes", "there", "here", "now", "so", "very", "really", "just", "some", "any", "anything", "someone", "something", "all", "nothing", "it's", "i'm", "im", "dont", "don't"]),
-}
+_NL_STOPWORDS = """
+    aan al alles als ben bent bij d daar dan dat de deze die dit doe doen doet door echt een
+    eens en er erg even ga gaan gaat geen gewoon haar had heb hebben hebt heeft heel het hier
+    hij hoe hun iemand iets ik in is je jij jullie kan kun kunnen kunt m maar mag me meer met
+    mij mijn mn moet moeten mogen n naar niet niets nog nu of om ons onze ook op over r t toch
+    tot u uit van veel voor waar waarom wanneer waren was wat we wel werd wie wij wil willen
+    wilt worden wordt z ze zij zijn zn zo zou zouden
+"""
+_EN_STOPWORDS = """
+    a about all also am an and any anything are as at be been being but by can could did do
+    does don't dont for from had has have he her here his how i i'm im in is it it's just may
+    me might must my no not nothing now of on or our really shall she should so some someone
+    something than that the their then there these they this those to very was we were what
+    when where who why will with would yes you
+"""
+STOPWORDS = {"nl": frozenset(_NL_STOPWORDS.split()), "en": frozenset(_EN_STOPWORDS.split())}
 
 
 def fold(text: str) -> str:

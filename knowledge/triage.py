@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from itertools import pairwise
 
 from lingua import Language, LanguageDetectorBuilder
 from rapidfuzz import process
@@ -165,7 +166,7 @@ def _both_stems(text: str) -> list[str]:
     for lang in LANGS:
         tokens = stems(text, lang)
         out.extend(f"{lang}:{t}" for t in tokens)
-        out.extend(f"{lang}:{a}_{b}" for a, b in zip(tokens, tokens[1:], strict=False))
+        out.extend(f"{lang}:{a}_{b}" for a, b in pairwise(tokens))
     return out
 
 
@@ -219,18 +220,18 @@ class Triage:
                      role: str | None = None, limit: int = 6) -> list[Snippet]:
         """Snippets of the given topics, most relevant to the text first."""
         query = Counter(stems(text, lang))
+        idf = self.index[lang].idf
+
+        def relevance(snippet: Snippet, topic: Topic) -> float:
+            counts = self._snippet_stems[(snippet.id, lang)]
+            score = sum(idf.get(w, 0.0) * min(counts.get(w, 0), 3) for w in query)
+            return score + (0.5 if snippet.topic is topic else 0.0)
+
         out: list[Snippet] = []
         for topic in topics:
             candidates = [s for s in self.kb.snippets.values()
                           if topic in s.topics and s.audience.suits(role) and s not in out]
-            idf = self.index[lang].idf
-
-            def relevance(s: Snippet) -> float:
-                counts = self._snippet_stems[(s.id, lang)]
-                score = sum(idf.get(w, 0.0) * min(counts.get(w, 0), 3) for w in query)
-                return score + (0.5 if s.topic is topic else 0.0)
-
-            out.extend(sorted(candidates, key=lambda s: -relevance(s)))
+            out.extend(sorted(candidates, key=lambda s, t=topic: -relevance(s, t)))
             if len(out) >= limit:
                 break
         return out[:limit]

@@ -23,7 +23,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedR
 
 
 @pytest.fixture(scope="session")
-def anonymiser():  # noqa: ANN201 - imported lazily: deduce takes seconds and ~1 GB to load
+def anonymiser():
     """The real anonymiser, loaded once for the whole session."""
     from knowledge.anonymise import Anonymiser
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-
 from telegram.ext import Application
 
 from bot.runtime import desk_services, running_bot, running_sandbox

@@ -12,11 +12,11 @@ from knowledge.topics import Topic
 
 
 @pytest.fixture(scope="module")
-def kb():  # noqa: ANN201
+def kb():
     return load_knowledge()
 
 
-def test_every_snippet_is_complete(kb) -> None:  # noqa: ANN001
+def test_every_snippet_is_complete(kb) -> None:
     assert len(kb.snippets) >= 60
     for topic in Topic:
         assert len(kb.by_topic[topic]) >= 4, topic
@@ -29,7 +29,7 @@ def test_every_snippet_is_complete(kb) -> None:  # noqa: ANN001
         assert all(link in kb.referrals for link in snippet.links), snippet.id
 
 
-def test_required_content_is_present(kb) -> None:  # noqa: ANN001
+def test_required_content_is_present(kb) -> None:
     nl = " ".join(s.text("nl").answer.lower() for s in kb.snippets.values())
     for phrase in ("gevoeligheid", "verkenning", "lidmaatschap", "actie", "polarisatie",
                    "extremisme", "professionele eenzaamheid", "ouders"):

@@ -41,7 +41,7 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-def writer(engine: AsyncEngine, anonymiser) -> SummaryWriter:  # noqa: ANN001
+def writer(engine: AsyncEngine, anonymiser) -> SummaryWriter:
     return SummaryWriter(engine, anonymiser, b"test-secret", ZoneInfo("Europe/Amsterdam"),
                          snippet_topics)
 

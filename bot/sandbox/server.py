@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import itertools
 import json
@@ -230,10 +231,8 @@ class SandboxTelegram:
     async def wait_for_bot_message(self, timeout: float) -> None:
         """Wait until the bot sends or edits something, or the timeout passes."""
         async with self._new_message:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._new_message.wait(), timeout)
-            except TimeoutError:
-                pass
 
     async def close(self) -> None:
         """Answer every waiting long poll now, so shutdown does not wait for their timeouts."""
