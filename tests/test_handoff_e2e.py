@@ -247,3 +247,37 @@ async def test_forged_and_unauthorised_attempts_are_refused(harness: DeskHarness
     assert still is not None and still.expert_id == 3501 and still.state == "active"
     await anna.send("Hoi")
     await user.expect("Hoi")
+
+
+async def test_expert_with_two_conversations_picks_and_sends_a_snippet(
+    harness: DeskHarness,
+) -> None:
+    anna = await make_expert(harness, 3601, "Anna")
+    first = await queued_user(harness, 3602, "hoe praat ik met een jongen over complotten")
+    await anna.press_label(await anna.expect("Nieuwe vraag"), "Oppakken")
+    card_one = await anna.expect("📋")
+    second = await queued_user(harness, 3603, "mag ik zorgen delen met de wijkagent")
+    await anna.press_label(await anna.expect("Nieuwe vraag"), "Oppakken")
+    card_two = await anna.expect("📋")
+    name_one = card_one["text"].split("\n")[0].removeprefix("📋 ")
+    name_two = card_two["text"].split("\n")[0].removeprefix("📋 ")
+    assert name_one != name_two
+    # The latest claim is current; messages go there, labelled replies come back.
+    await anna.send("Vertel eens over de situatie.")
+    await second.expect("Vertel eens over de situatie.")
+    await first.send("Hij gelooft dat alles gestuurd wordt.")
+    incoming = await anna.expect("alles gestuurd")
+    assert incoming["text"].startswith(f"💬 {name_one}")
+    # Switching needs a pick: after the current conversation ends, two remain → one left.
+    await harness.desk.sessions.clear_current(3601, (await harness.desk.handoff.ticket_of_user(
+        3603)).id)  # type: ignore[union-attr]
+    await anna.send("Voor wie is dit?")
+    choice = await anna.expect("meerdere gesprekken")
+    await anna.press_label(choice, name_one)
+    await anna.expect_edit(choice, name_one)
+    await anna.send("/snippet conversation-tips")
+    await anna.expect("Verstuurd")
+    snippet = await first.expect("Onderwerp:")
+    assert "gesprek" in snippet["text"].lower()
+    await anna.send("/snippet bestaat-niet")
+    await anna.expect("Onbekend snippet-id")
