@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 MO := locales/nl/LC_MESSAGES/messages.mo locales/en/LC_MESSAGES/messages.mo
 
-.PHONY: install demo test lint catalogs bench clean
+.PHONY: install browser demo test lint catalogs bench clean
 
 install: $(VENV)/.installed $(MO)
 
@@ -20,7 +20,13 @@ locales/%/LC_MESSAGES/messages.mo: locales/%/LC_MESSAGES/messages.po $(VENV)/.in
 demo: install
 	$(BIN)/vraagbaak demo
 
-test: install
+# Debian's Chromium for the browser test of the chat page (root only; otherwise that test skips).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] \
+	    && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+	    >/dev/null || echo "Chromium not installed (needs root): the browser test will skip"; }
+
+test: install browser
 	$(BIN)/python -m pytest
 
 lint: install

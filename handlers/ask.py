@@ -62,7 +62,7 @@ async def on_question(update: Update, context: DeskContext) -> None:
     log.info("question triaged user=%s topic=%s urgent=%s", context.log_id(update),
              result.top.value, result.urgent)
     snippets = [desk.kb.snippets[sid] for sid in result.snippets]
-    same_topic = [s for s in snippets if result.top in s.topics] or snippets
+    same_topic = [s for s in snippets if s.topic is result.top] or snippets
     best = same_topic[0]
     limit = 1 if role == Role.VOLUNTEER else 2
     more = [(s.id, s.text(result.lang).title) for s in same_topic[1:1 + limit]]

@@ -1068,9 +1068,9 @@ class Anonymiser:
 
     def _deduce_spans(self, text: str, tokens: list[_Token]) -> list[_Span]:
         """Ask deduce, then keep only the findings that survive our allow-lists."""
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            doc = self._deduce.deidentify(text)
+        # No catch_warnings here: deduce warns only while loading, and catch_warnings swaps
+        # process-wide state, which is unsafe when summaries are anonymised in worker threads.
+        doc = self._deduce.deidentify(text)
         spans: list[_Span] = []
         for ann in doc.annotations:
             tag = str(ann.tag).lower()

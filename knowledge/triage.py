@@ -229,9 +229,13 @@ class Triage:
 
         out: list[Snippet] = []
         for topic in topics:
-            candidates = [s for s in self.kb.snippets.values()
-                          if topic in s.topics and s.audience.suits(role) and s not in out]
-            out.extend(sorted(candidates, key=lambda s, t=topic: -relevance(s, t)))
+            # A topic's own snippets come first; those that only touch on it follow.
+            own = [s for s in self.kb.by_topic[topic] if s.audience.suits(role)]
+            related = [s for s in self.kb.snippets.values() if topic in s.topics[1:]
+                       and s.audience.suits(role) and s not in out]
+            for group in (own, related):
+                out.extend(sorted((s for s in group if s not in out),
+                                  key=lambda s, t=topic: -relevance(s, t)))
             if len(out) >= limit:
                 break
         return out[:limit]

@@ -17,7 +17,6 @@ MAX_NAME_LEAK = 0.03
 MIN_KEPT = 0.95
 
 
-
 def _load_dev_set() -> list[dict[str, Any]]:
     """Read the labelled sentences."""
     with DEV_SET.open(encoding="utf-8") as handle:

@@ -1,0 +1,47 @@
+"""The sandbox chat page in a real headless Chromium: a person chats and presses buttons."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.sandbox_client import DeskHarness
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="Chromium is not installed (`make install` installs it as root)")
+
+
+async def test_person_chats_and_presses_buttons_in_the_browser(
+    harness: DeskHarness, tmp_path: Path,
+) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        try:
+            page = await browser.new_page(viewport={"width": 1400, "height": 900})
+            await page.goto(harness.base_url + "/")
+            pane = page.locator("section.pane").first
+            await pane.get_by_role("button", name="/start").click()
+            await expect(pane.locator(".msg.bot").first).to_contain_text(
+                "Welkom bij de Vraagbaak", timeout=15_000)
+            await pane.get_by_role("button", name="Ik werk met jongeren (professional)").click()
+            await expect(pane.locator(".msg.bot").last).to_contain_text("Typ je vraag",
+                                                                        timeout=15_000)
+            await pane.get_by_label("message").fill(
+                "Mag ik mijn zorgen over een leerling delen met de wijkagent?")
+            await pane.get_by_role("button", name="Stuur").click()
+            answer = pane.locator(".msg.bot").last
+            await expect(answer).to_contain_text("Onderwerp:", timeout=15_000)
+            await expect(answer.get_by_role("button", name="Spreek een expert")).to_be_visible()
+            await page.screenshot(path=str(tmp_path / "chat.png"))
+        finally:
+            await browser.close()
+    assert (tmp_path / "chat.png").stat().st_size > 10_000
+    profile = await harness.desk.users.get(1001)
+    assert profile.role is not None and profile.role.value == "professional"
