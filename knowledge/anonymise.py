@@ -444,7 +444,8 @@ _EXPLICIT_HANDLE_KW = _words("""
     schuilnaam alias
 """)
 
-_PHONE_SEP = r"(?:\s?[-./–]\s?|\s|\)\s?|\s?\(|)"
+# Separators between digits; '(0)' is the trunk prefix in '+31 (0)6' and '0031-(0)6'.
+_PHONE_SEP = r"(?:\s?[-.]?\s?\(0\)\s?[-.]?\s?|\s?[-./–]\s?|\s|\)\s?|\s?\(|)"
 _PHONE_NL_RE = re.compile(rf"(?<![\w+/.])\(?0(?:{_PHONE_SEP}\d){{9,10}}(?![\w/]|[.,]\d)")
 _PHONE_INTL_RE = re.compile(
     rf"(?<![\w+])(?:\+|\b00)\s?\d{{1,3}}(?:\s?\(0\))?(?:{_PHONE_SEP}\d){{6,13}}(?![\w/]|[.,]\d)"
@@ -888,7 +889,9 @@ class Anonymiser:
                 continue
             keyword = _fold(m.group("kw")).split()[0]
             looks_like_handle = re.search(r"[_\d#]|\w\.\w|[a-z][A-Z]", value) is not None
-            if looks_like_handle or keyword in _EXPLICIT_HANDLE_KW:
+            # 'snap: sannevdb': after a platform and a colon any single word is the account.
+            after_colon = text[m.end("kw") : m.start("v")].strip(" \"'“‘").endswith(":")
+            if looks_like_handle or keyword in _EXPLICIT_HANDLE_KW or after_colon:
                 yield _Span(m.start("v"), m.start("v") + len(value), HANDLE)
                 pos = m.end("v")
 

@@ -115,6 +115,7 @@ class KnowledgeBase:
     referrals: dict[str, Referral]
     flow: SharingFlow
     examples: dict[Topic, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    urgency_examples: dict[bool, tuple[str, ...]] = field(default_factory=dict)
     by_topic: dict[Topic, list[Snippet]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -286,6 +287,18 @@ def _load_examples(directory: Path) -> dict[Topic, dict[str, tuple[str, ...]]]:
     return examples
 
 
+def _load_urgency_examples(path: Path) -> dict[bool, tuple[str, ...]]:
+    if not path.exists():
+        return {}
+    check = _Checker(path)
+    data = check.mapping(_load_yaml(path), "file")
+    out = {}
+    for key, acute in (("acute", True), ("not_acute", False)):
+        lists = check.lang_lists(data.get(key), key)
+        out[acute] = lists["nl"] + lists["en"]
+    return out
+
+
 def load_knowledge(data_dir: Path = DATA_DIR) -> KnowledgeBase:
     """Load every knowledge file, raising KnowledgeError naming the first bad file."""
     referrals = _load_referrals(data_dir / "referrals.yaml")
@@ -299,7 +312,8 @@ def load_knowledge(data_dir: Path = DATA_DIR) -> KnowledgeBase:
         raise KnowledgeError(f"snippets/: no file for topic(s) {', '.join(missing)}")
     kb = KnowledgeBase(topics, snippets, referrals,
                        _load_flow(data_dir / "information_sharing_flow.yaml"),
-                       _load_examples(data_dir / "examples"))
+                       _load_examples(data_dir / "examples"),
+                       _load_urgency_examples(data_dir / "urgency_examples.yaml"))
     for topic, items in kb.by_topic.items():
         if not items:
             raise KnowledgeError(f"snippets/{topic.value}.yaml: no snippets")

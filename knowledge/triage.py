@@ -26,7 +26,7 @@ SECONDARY = 0.4  # share of a snippet's words credited to its secondary topics
 K1, B = 1.2, 0.5
 PHRASE_BONUS = 1.5
 OTHER_LANG = 0.35  # mixed-language messages: the other language's index counts a little
-MODEL_WEIGHT = 0.7  # share of the learned model in the final score; BM25 keeps the rest
+MODEL_WEIGHT = 0.9  # share of the learned model in the final score; BM25 keeps the rest
 C_REG = 10.0
 _LINGUA = {Language.DUTCH: "nl", Language.ENGLISH: "en"}
 
@@ -177,7 +177,7 @@ class Triage:
         self.kb = kb
         self.index = {lang: _Index(kb, lang) for lang in LANGS}
         self.detector = LanguageDetectorBuilder.from_languages(*_LINGUA).build()
-        self.urgency = UrgencyDetector()
+        self.urgency = UrgencyDetector(kb.urgency_examples)
         self.model = _ExampleModel(kb)
         self._snippet_stems = {
             (s.id, lang): Counter(stems(s.text(lang).title + " " + s.text(lang).title + " "

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import re
 
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_val_predict
+from sklearn.pipeline import FeatureUnion
+from threadpoolctl import threadpool_limits
+
 from knowledge.text import fold
+
+MODEL_RECALL = 0.85  # share of acute training examples the model's threshold lets through
 
 
 def _rx(*patterns: str) -> re.Pattern[str]:
@@ -118,8 +126,42 @@ VEILED = _rx(
 _SENTENCE = re.compile(r"(?<=[.!?\n])\s+")
 
 
+class _UrgencyModel:
+    """A linear model over character n-grams and stems, trained on labelled example messages.
+
+    It catches phrasings the rules do not know; the threshold is set for recall, on the
+    training examples' own cross-validated scores, never on an evaluation set."""
+
+    def __init__(self, examples: dict[bool, tuple[str, ...]]) -> None:
+        texts = list(examples[True]) + list(examples[False])
+        labels = [1] * len(examples[True]) + [0] * len(examples[False])
+        self.vectorizer = FeatureUnion([
+            ("words", TfidfVectorizer(preprocessor=fold, ngram_range=(1, 2), sublinear_tf=True,
+                                      min_df=1)),
+            ("chars", TfidfVectorizer(preprocessor=fold, analyzer="char_wb", ngram_range=(3, 5),
+                                      sublinear_tf=True, min_df=2)),
+        ])
+        matrix = self.vectorizer.fit_transform(texts)
+        with threadpool_limits(1):
+            scores = cross_val_predict(
+                LogisticRegression(C=10.0, max_iter=3000, class_weight="balanced"), matrix,
+                labels, cv=5, method="predict_proba")[:, 1]
+            self.model = LogisticRegression(C=10.0, max_iter=3000, class_weight="balanced")
+            self.model.fit(matrix, labels)
+        acute_scores = sorted(s for s, y in zip(scores, labels, strict=True) if y)
+        # The score that keeps MODEL_RECALL of the acute training examples above the line.
+        self.threshold = float(acute_scores[int(len(acute_scores) * (1 - MODEL_RECALL))])
+
+    def probability(self, text: str) -> float:
+        """P(acute | text)."""
+        return float(self.model.predict_proba(self.vectorizer.transform([text]))[0, 1])
+
+
 class UrgencyDetector:
-    """Rules over cue families; recall matters most, so any strong cue is enough."""
+    """Rules over cue families, or the learned model; recall matters most."""
+
+    def __init__(self, examples: dict[bool, tuple[str, ...]] | None = None) -> None:
+        self.model = _UrgencyModel(examples) if examples else None
 
     def reasons(self, text: str) -> list[str]:
         """The cue groups that make this message acute (empty when it is not)."""
@@ -143,6 +185,8 @@ class UrgencyDetector:
         if (weapon or act) and ((intent and (imminent or (weapon and act)))
                                 or (weapon and act and imminent)):
             found.append("violence_plan")
+        if self.model is not None and self.model.probability(text) >= self.model.threshold:
+            found.append("model")
         return found
 
     def is_urgent(self, text: str) -> bool:

@@ -38,8 +38,8 @@ def test_development_set_accuracy(triage: Triage) -> None:
               f"false alarms {false_alarms}/{non_acute} on {n} questions")
     print(report)
     # Floors below the targets (top-1 0.90, top-3 0.98): they catch regressions.
-    assert top1 / n >= 0.80, report
-    assert top3 / n >= 0.95, report
+    assert top1 / n >= 0.85, report
+    assert top3 / n >= 0.97, report
     assert missed_acute == 0, report
     assert false_alarms / non_acute <= 0.03, report
 
@@ -86,3 +86,29 @@ def test_cli_answers_each_line() -> None:
         assert item["snippets"] and item["urgent"] is False
     assert out[0]["topics"][0]["id"] == "information_sharing" and out[0]["lang"] == "nl"
     assert out[1]["topics"][0]["id"] == "ideologies" and out[1]["lang"] == "en"
+
+
+@pytest.mark.parametrize("name", ["triage_holdout", "urgency_fresh"])
+def test_urgency_on_sets_written_apart(triage: Triage, name: str) -> None:
+    rows = [json.loads(line) for line in (DEV.parent / f"{name}.jsonl").read_text().splitlines()
+            if line.strip()]
+    acute = [r for r in rows if r["acute"]]
+    calm = [r for r in rows if not r["acute"]]
+    missed = sum(not triage.urgency.is_urgent(r["text"]) for r in acute)
+    alarms = sum(triage.urgency.is_urgent(r["text"]) for r in calm)
+    report = f"{name}: acute missed {missed}/{len(acute)}, false alarms {alarms}/{len(calm)}"
+    print(report)
+    assert missed == 0, report
+    # urgency_fresh's calm half is deliberately hard (news, lessons, past threats, games).
+    assert alarms / len(calm) <= (0.12 if name == "urgency_fresh" else 0.03), report
+
+
+def test_holdout_topic_accuracy(triage: Triage) -> None:
+    rows = [json.loads(line) for line in (DEV.parent / "triage_holdout.jsonl").read_text()
+            .splitlines() if line.strip()]
+    top1 = sum(triage.triage(r["text"], r["lang"]).top.value == r["topic"] for r in rows)
+    top3 = sum(r["topic"] in [t.value for t, _ in triage.triage(r["text"], r["lang"]).topics[:3]]
+               for r in rows)
+    report = f"holdout: top-1 {top1 / len(rows):.3f}, top-3 {top3 / len(rows):.3f}"
+    print(report)
+    assert top1 / len(rows) >= 0.85 and top3 / len(rows) >= 0.96, report
