@@ -23,10 +23,11 @@ def quiet_libraries(level: str) -> None:
     """Keep libraries that would log update contents or URLs at INFO or above, even in DEBUG."""
     floor = max(logging.INFO, logging.getLevelName(level))
     # PTB logs whole updates (with message text and names) at DEBUG.
-    for name in ("telegram", "apscheduler", "httpx", "httpcore"):
+    for name in ("telegram", "httpx", "httpcore"):
         logging.getLogger(name).setLevel(floor)
-    # aiohttp's access log has query strings with user ids.
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # aiohttp's access log has query strings with user ids; the others only chatter.
+    for name in ("aiohttp.access", "alembic", "apscheduler"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def setup_logging(level: str) -> None:

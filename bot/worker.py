@@ -12,10 +12,6 @@ import time
 
 from bot.redis_server import die_with_parent, redis_for
 from bot.settings import Settings
-from handoff.database import make_engine, migrate
-from handoff.summaries import Summariser, SummaryWriter
-from knowledge.base import load_knowledge
-from knowledge.feedback import FeedbackStore
 
 log = logging.getLogger(__name__)
 FEEDBACK_EVERY_SECONDS = 60
@@ -23,7 +19,12 @@ FEEDBACK_EVERY_SECONDS = 60
 
 async def run_worker(settings: Settings) -> None:
     """Load the anonymiser once, migrate the database, then summarise until stopped."""
+    # Imported here: the bot process imports this module only to spawn the worker.
+    from handoff.database import make_engine, migrate
+    from handoff.summaries import Summariser, SummaryWriter
     from knowledge.anonymise import Anonymiser
+    from knowledge.base import load_knowledge
+    from knowledge.feedback import FeedbackStore
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -21,10 +21,19 @@ async def unknown_command(update: Update, context: DeskContext) -> None:
 
 async def not_text(update: Update, context: DeskContext) -> None:
     """Stickers, photos, voice notes, files, locations…"""
-    assert update.effective_message is not None
-    await update.effective_message.reply_text(
-        context.tr._("I can only read text messages. Please type your question; and please "
-                     "don't send photos or files with personal details."))
+    assert update.effective_message is not None and update.effective_user is not None
+    desk = context.desk
+    in_conversation = (
+        await desk.handoff.ticket_of_user(update.effective_user.id) is not None
+        or bool(await desk.handoff.active_for_expert(update.effective_user.id)))
+    if in_conversation:
+        text = context.tr._("Photos, voice messages and files are not passed on in a "
+                            "conversation: they can contain personal details and the desk "
+                            "keeps only text. Please describe it in a message.")
+    else:
+        text = context.tr._("I can only read text messages. Please type your question; and "
+                            "please don't send photos or files with personal details.")
+    await update.effective_message.reply_text(text)
 
 
 async def edited(update: Update, context: DeskContext) -> None:

@@ -7,6 +7,7 @@ the unique job key makes a job that is processed twice write its row once."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import hashlib
 import hmac
@@ -20,7 +21,9 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
@@ -198,11 +201,23 @@ class Summariser:
     async def run(self, stop: asyncio.Event, feedback: Callable[[], object] | None = None,
                   ) -> None:
         """Work until `stop` is set."""
-        await self.ensure_group()
+        backoff = 1.0
         while not stop.is_set():
-            await self.run_once()
-            if feedback is not None:
-                await feedback()  # type: ignore[misc]
+            try:
+                await self.ensure_group()
+                await self.run_once()
+                if feedback is not None:
+                    await feedback()  # type: ignore[misc]
+                backoff = 1.0
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                if stop.is_set():
+                    break
+                # Redis restarting: jobs stay in the stream; try again shortly.
+                log.warning("Redis unavailable (%s); retrying in %.0f s",
+                            type(exc).__name__, backoff)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), backoff)
+                backoff = min(backoff * 2, 30.0)
 
 
 def export_rows(rows: list[ConversationSummary], fmt: str) -> str:

@@ -281,3 +281,13 @@ async def test_expert_with_two_conversations_picks_and_sends_a_snippet(
     assert "gesprek" in snippet["text"].lower()
     await anna.send("/snippet bestaat-niet")
     await anna.expect("Onbekend snippet-id")
+
+
+async def test_media_in_a_conversation_is_not_forwarded(harness: DeskHarness) -> None:
+    anna = await make_expert(harness, 3701, "Anna")
+    user = await queued_user(harness, 3702, "signalen bij een jongen die zich terugtrekt")
+    await anna.press_label(await anna.expect("Nieuwe vraag"), "Oppakken")
+    await anna.expect("📋")
+    await harness.post("/sandbox/api/send_media", {"user_id": 3702, "kind": "photo"})
+    await user.expect("geven we in een gesprek niet door")
+    assert all("[photo]" not in m["text"] for m in await anna.quiet(0.5))
