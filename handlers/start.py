@@ -111,6 +111,8 @@ def privacy_text(context: DeskContext) -> str:
         tr._("What we keep:\n"
              "• your role and language, so the desk remembers them (deleted after 180 days "
              "without use);\n"
+             "• your questions to the desk, for 24 hours, so that an expert can read them if "
+             "you ask for one;\n"
              "• when you talk to an expert: the messages of that conversation, only in the "
              "desk's working memory, deleted as soon as the conversation is closed and "
              "summarised, and at the latest after {days} days;\n"

@@ -401,14 +401,15 @@ _NOT_HOUSE_NUMBER = (
 
 _URL_RE = re.compile(
     r"(?i)\b(?:https?://|www\.)[^\s<>\"'\[\]{}]+"
-    r"|\b(?:[a-z0-9-]+\.)+(?:com|nl|be|org|net|me|gg|tv|io|co|uk|de|eu|info|app|ly|link|ru)"
-    r"/[^\s<>\"'\[\]{}]*"
+    r"|\b(?:[a-z0-9-]{1,63}\.){1,6}"
+    r"(?:com|nl|be|org|net|me|gg|tv|io|co|uk|de|eu|info|app|ly|link|ru)/[^\s<>\"'\[\]{}]*"
 )
 _EMAIL_RE = re.compile(
-    r"(?i)(?<![\w.+-])[a-z0-9][a-z0-9._%+-]*@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}"
+    r"(?i)(?<![\w.+-])[a-z0-9][a-z0-9._%+-]{0,63}@[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){0,5}"
+    r"\.[a-z]{2,}"
 )
 _EMAIL_OBFUSCATED_RE = re.compile(
-    r"(?i)\b[a-z0-9._%+-]+\s?(?:(?:\[at\]|\(at\)|\{at\}|\[@\])\s?[a-z0-9-]+|"
+    r"(?i)\b[a-z0-9._%+-]{1,64}+\s?(?:(?:\[at\]|\(at\)|\{at\}|\[@\])\s?[a-z0-9-]+|"
     r"\s(?:at|apenstaartje)\s(?:gmail|hotmail|outlook|live|yahoo|icloud|ziggo|kpnmail|"
     r"planet|home|xs4all|proton|protonmail|msn|telfort|casema|quicknet))"
     r"\s?(?:\[dot\]|\(dot\)|\{dot\}|\[punt\]|\.|\sdot\s|\spunt\s)\s?"
@@ -568,13 +569,14 @@ _HOUSE_NUMBER = (
     r"[-/]\d{1,4}|\s(?:bis|hs|huis|bg|boven|rood|zwart|[IVX]{1,3})\b)?"
 )
 _STREET_RE = re.compile(
-    rf"(?P<street>\b(?:[A-Z][\w'’-]*(?:{_STREET_BROAD})|(?i:[\w'’-]*[a-zà-ÿ](?:{_STREET_STRICT}))))"
+    rf"(?P<street>\b(?:[A-Z][\w'’-]{{0,40}}(?:{_STREET_BROAD})|"
+    rf"(?i:[\w'’-]{{0,40}}[a-zà-ÿ](?:{_STREET_STRICT}))))"
     rf"\s+(?P<num>{_HOUSE_NUMBER}){_NOT_HOUSE_NUMBER}(?![.,:]\d)"
 )
 _STREET_WORD_RE = re.compile(
-    r"\b(?P<street>(?:[A-Z][\w'’-]+\s+){1,3}(?:Gracht|Kade|Laan|Weg|Plein|Straat|Singel|Dijk|"
+    r"\b(?P<street>(?:[A-Z][\w'’-]{1,40}\s+){1,3}(?:Gracht|Kade|Laan|Weg|Plein|Straat|Singel|Dijk|"
     r"Markt|Haven|Wal|Voorhout|Hof|Park|Dreef|Steeg)|(?:Laan|Plein|Kade|Weg|Straat|Singel)"
-    r"(?:\s+(?:van|der|de|den|het|ter|ten|'t|op|voor|naar|in|aan)){1,2}\s+[A-Z][\w'’-]+)"
+    r"(?:\s+(?:van|der|de|den|het|ter|ten|'t|op|voor|naar|in|aan)){1,2}\s+[A-Z][\w'’-]{1,40})"
     rf"\s+(?P<num>{_HOUSE_NUMBER}){_NOT_HOUSE_NUMBER}(?![.,:]\d)"
 )
 _EN_STREET_TYPES = (
@@ -583,12 +585,13 @@ _EN_STREET_TYPES = (
     r"Hill|Park"
 )
 _EN_STREET_RE = re.compile(
-    rf"(?<![\w.,-])\d{{1,5}}[A-Za-z]?,?\s+(?:[A-Z][\w'’-]*\s+){{1,3}}(?:{_EN_STREET_TYPES})(?!\w)"
+    rf"(?<![\w.,-])\d{{1,5}}[A-Za-z]?,?\s+(?:[A-Z][\w'’-]{{0,40}}\s+){{1,3}}"
+    rf"(?:{_EN_STREET_TYPES})(?!\w)"
 )
 _EN_STREET_LOWER_RE = re.compile(
     r"(?i)(?<![\w.,-])\d{1,5}[a-z]?\s+(?:(?!(?:the|a|an|on|in|of|at|to|and|or|for|with|from|by|"
     r"his|her|their|my|our|your|its|this|that|some|many|more|few|new|old|young|year|years|days|"
-    r"hours|minutes|weeks|months|times|jaar|dagen|uur)\b)[a-z][\w'’-]*\s+){1,2}"
+    r"hours|minutes|weeks|months|times|jaar|dagen|uur)\b)[a-z][\w'’-]{0,40}\s+){1,2}"
     r"(?:street|road|avenue|lane|boulevard|crescent|terrace)\b"
 )
 _POSTBUS_RE = re.compile(r"(?i)\b(?:postbus|p\.?o\.?\s?box)\s+\d{1,6}\b")
@@ -603,7 +606,8 @@ _INST_TYPES_AFTER = (
 _INST_AFTER_RE = re.compile(rf"\b(?:{_INST_TYPES_AFTER})\b")
 # Dutch secondary-school abbreviations before a name ('OSG Hengelo', 'SG Spieringshoek').
 _INST_ABBREV_RE = re.compile(
-    r"\b(?:OSG|SG|CSG|RSG|PCC|KSG|ISG|CLZ|OBS|CBS|IKC)\s+(?:[A-Z][\w'’-]+)(?:\s+[A-Z][\w'’-]+)?"
+    r"\b(?:OSG|SG|CSG|RSG|PCC|KSG|ISG|CLZ|OBS|CBS|IKC)\s+(?:[A-Z][\w'’-]{1,40})"
+    r"(?:\s+[A-Z][\w'’-]{1,40})?"
 )
 _INST_BEFORE_RE = re.compile(
     r"\b(?P<kw>(?i:(?:openbare\s+|christelijke\s+|katholieke\s+|islamitische\s+|"
@@ -614,12 +618,12 @@ _INST_BEFORE_RE = re.compile(
     r"voetbalclub|voetbalvereniging|sportclub|sportschool|vereniging|kerk|church|"
     r"youth\s+club|youth\s+centre|youth\s+center|community\s+centre))"
     r"(?:\s+(?:of|van|voor))?\s+[\"'“‘]?(?P<name>(?:(?:De|Het|'t|The|de|het)\s+)?"
-    r"[A-Z0-9][\w'’&.-]*(?:\s+(?:(?:van|voor|de|der|den|het|aan|op|te|of|the)\s+)?"
-    r"[A-Z][\w'’&.-]*){0,3})[\"'”’]?"
+    r"[A-Z0-9][\w'’&.-]{0,40}(?:\s+(?:(?:van|voor|de|der|den|het|aan|op|te|of|the)\s+)?"
+    r"[A-Z][\w'’&.-]{0,40}){0,3})[\"'”’]?"
 )
 _INST_BEFORE_LOWER_RE = re.compile(
     r"(?i)\b(?:basisschool|obs|cbs|rkbs|pcbs|ikc|roc)\s+(?P<name>(?:(?:de|het|'t)\s+)?"
-    r"[a-zà-ÿ][\w'’-]+)"
+    r"[a-zà-ÿ][\w'’-]{1,40})"
 )
 # Well-known school brands that name an institution without a type word ('expelled from Zadkine').
 _INST_BRANDS_RE = re.compile(
@@ -630,16 +634,17 @@ _INST_BRANDS_RE = re.compile(
     r"HvA|HAN|HU|TU Delft|TU/e|VU|UvA|Erasmus Universiteit|Radboud Universiteit)\b"
 )
 _INST_COMPOUND_RE = re.compile(
-    r"\b[A-Z][\w'’-]*(?:school|lyceum|college|gymnasium|academie|atheneum|hogeschool|"
+    r"\b[A-Z][\w'’-]{0,40}(?:school|lyceum|college|gymnasium|academie|atheneum|hogeschool|"
     r"universiteit|moskee)\b"
 )
 _INST_LOWER_AFTER_RE = re.compile(
-    r"\b(?P<name>[a-zà-ÿ][\w'’-]{2,})\s+(?P<type>lyceum|college|gymnasium|atheneum)\b"
+    r"\b(?P<name>[a-zà-ÿ][\w'’-]{2,40})\s+(?P<type>lyceum|college|gymnasium|atheneum)\b"
 )
 
 # Arabic kunya and patronymic names ('Abu Hafs', 'Umm Sumayyah', 'Abu Bakr al-Iraqi').
 _KUNYA_RE = re.compile(
-    r"\b(?:Abu|Abou|Abū|Umm|Oum|Ibn|Bint)[\s-][A-Z][\w'’-]+(?:\s(?:al-|el-|Al-|El-)?[A-Z][\w'’-]+)?"
+    r"\b(?:Abu|Abou|Abū|Umm|Oum|Ibn|Bint)[\s-][A-Z][\w'’-]{1,40}"
+    r"(?:\s(?:al-|el-|Al-|El-)?[A-Z][\w'’-]{1,40})?"
 )
 # A first name glued to two or more digits is a user name ('Ruben88', 'sanne.2009').
 _NAME_NUMBER_RE = re.compile(r"(?<![\w@/.#-])(?P<name>[A-Za-z]{2,})[._-]?\d{2,4}(?![\w])")
@@ -993,15 +998,20 @@ class Anonymiser:
     def _address_start(text: str, start: int) -> int:
         """Extend a street name leftwards over words like 'Burgemeester' or 'Van'."""
         for _ in range(3):
+            window_start = max(0, start - 60)
             m = re.search(
-                r"(?:^|(?<=\s))([A-Z][\w'’.-]*|van|de|der|den|ter|ten|'t)\s+$", text[:start]
+                r"(?:^|(?<=\s))([A-Z][\w'’.-]{0,40}|van|de|der|den|ter|ten|'t)\s+$",
+                text[window_start:start],
             )
             if not m or _fold(m.group(1)) in _ADDRESS_LEAD_STOP:
                 break
-            before = text[: m.start(1)].rstrip()
+            word_start = window_start + m.start(1)
+            if word_start == window_start and window_start > 0:
+                break  # the word runs past the window: no street prefix is that long
+            before = text[max(0, word_start - 10) : word_start].rstrip()
             if m.group(1)[0].isupper() and (not before or before[-1] in ".!?:;\n"):
                 break  # a capitalised word at sentence start is more likely 'Op' or 'Gisteren'
-            start = m.start(1)
+            start = word_start
         return start
 
     # -- institutions --------------------------------------------------------------------------
@@ -1071,13 +1081,22 @@ class Anonymiser:
 
     def _deduce_spans(self, text: str, tokens: list[_Token]) -> list[_Span]:
         """Ask deduce, then keep only the findings that survive our allow-lists."""
+        spans: list[_Span] = []
+        for offset, chunk in _chunks(text):
+            spans += self._deduce_chunk(text, tokens, offset, chunk)
+        return spans
+
+    def _deduce_chunk(
+        self, text: str, tokens: list[_Token], offset: int, chunk: str
+    ) -> list[_Span]:
+        """Map deduce's findings in one chunk of the text to our spans."""
         # No catch_warnings here: deduce warns only while loading, and catch_warnings swaps
         # process-wide state, which is unsafe when summaries are anonymised in worker threads.
-        doc = self._deduce.deidentify(text)
+        doc = self._deduce.deidentify(chunk)
         spans: list[_Span] = []
         for ann in doc.annotations:
             tag = str(ann.tag).lower()
-            start, end, found = ann.start_char, ann.end_char, ann.text
+            start, end, found = offset + ann.start_char, offset + ann.end_char, ann.text
             if "persoon" in tag or "patient" in tag or "naam" in tag:
                 span = self._trim_name(text, tokens, start, end)
                 if span is not None:
@@ -1453,6 +1472,21 @@ class Anonymiser:
                     e -= len(stripped) - len(stripped.rstrip(" ,.;:-"))
                     result.append(_Span(s, e, span.label))
         return result
+
+
+def _chunks(text: str, limit: int = 400) -> Iterator[tuple[int, str]]:
+    """Cut text at sentence ends into pieces of about `limit` characters, with offsets."""
+    # deduce slows down more than linearly on long runs of names; short pieces keep it linear.
+    start = 0
+    while start < len(text):
+        end = min(len(text), start + limit)
+        if end < len(text):
+            cut = max(text.rfind(c, start, end) for c in ".!?\n")
+            if cut <= start:
+                cut = text.rfind(" ", start, end)
+            end = cut + 1 if cut > start else end
+        yield start, text[start:end]
+        start = end
 
 
 def _trim_punctuation(text: str, span: _Span) -> _Span:
