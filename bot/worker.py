@@ -10,7 +10,8 @@ import subprocess
 import sys
 import time
 
-from bot.redis_server import die_with_parent, redis_for
+from bot.processes import die_with_parent, stop_process
+from bot.redis_server import redis_for
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -68,10 +69,4 @@ def spawn_worker(redis_url: str) -> subprocess.Popen[bytes]:
 
 def stop_worker(proc: subprocess.Popen[bytes]) -> None:
     """Ask the worker to finish its current job and wait for it."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    stop_process(proc, timeout=15)
