@@ -1034,9 +1034,7 @@ class Anonymiser:
             content = [w for w in words if w not in {"de", "het", "'t", "the", "van", "voor"}]
             if not content or all(w in _STOP or _is_role(w) for w in content):
                 continue
-            if _fold(m.group("kw")) in _GENERIC_BEFORE_NAME and (
-                content[0] in _KEEP or content[0] in _STOP
-            ):
+            if _fold(m.group("kw")) in _GENERIC_BEFORE_NAME and content[0] in _KEEP:
                 continue
             spans.append(_Span(m.start(), m.end("name"), INSTELLING))
         for m in _INST_BEFORE_LOWER_RE.finditer(text):
@@ -1119,6 +1117,11 @@ class Anonymiser:
                     _Span(start + s.start, start + s.end, URL) for s in self._url_spans(found)
                 )
             elif tag in {"ziekenhuis", "zorginstelling"}:
+                # 'GGZ Centraal' -> 'GGZ [INSTELLING]': the kind of service is a kept term.
+                lead = re.match(r"(?:(?:GGZ|Jeugdzorg|ggz|jeugdzorg)\b[\s-]*)+", found)
+                if lead:
+                    start += lead.end()
+                    found = found[lead.end() :]
                 words = [_fold(w) for w in _TOKEN_RE.findall(found)]
                 if words and not all(w in _KEEP or w in _STOP for w in words):
                     spans.append(_Span(start, end, INSTELLING))
@@ -1423,6 +1426,8 @@ class Anonymiser:
             if token.is_cap and token.low not in _STOP and token.low not in _CAP_NOT_NAME:
                 if token.text.isupper() and len(token.text) > 1:
                     break
+                if token.low in self._places and token.low not in self._surnames:
+                    break  # 'Sanne Amsterdam' is a name and a place, not a surname
                 found.append(j)
                 j += 1
                 continue

@@ -17,9 +17,16 @@ MAX_NAME_LEAK = 0.03
 MIN_KEPT = 0.95
 
 
-def _load_dev_set() -> list[dict[str, Any]]:
+HOLDOUT_SET = Path(__file__).parent / "data" / "anonymise_holdout.jsonl"
+# Held-out: identifiers that must never leak; institutions and names are judged by rate.
+ZERO_LEAK_TYPES = {"phone", "email", "bsn", "iban", "postcode", "address", "date", "plate",
+                   "document", "dossier", "ip", "url", "handle"}
+MAX_INSTITUTION_LEAK = 0.10
+
+
+def _load_dev_set(path: Path = DEV_SET) -> list[dict[str, Any]]:
     """Read the labelled sentences."""
-    with DEV_SET.open(encoding="utf-8") as handle:
+    with path.open(encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
 
 
@@ -66,6 +73,36 @@ def test_dev_set_figures(anonymiser: Anonymiser) -> None:
     assert not leaked_other, f"{report}\n{details}"
     assert name_leak <= MAX_NAME_LEAK, f"{report}\n{details}"
     assert kept_fraction >= MIN_KEPT, f"{report}\n{details}"
+
+
+def test_holdout_set_figures(anonymiser: Anonymiser) -> None:
+    """A set written apart from the anonymiser, never used to tune it."""
+    rows = _load_dev_set(HOLDOUT_SET)
+    counts: dict[str, int] = {}
+    leaks: dict[str, list[str]] = {}
+    kept = keep_total = 0
+    for row in rows:
+        output = anonymiser.anonymise(row["text"])
+        for secret in row["secrets"]:
+            kind = secret["type"]
+            counts[kind] = counts.get(kind, 0) + 1
+            if _leaks(secret["text"], output):
+                leaks.setdefault(kind, []).append(f"{secret['text']!r} in {output!r}")
+        keep_total += len(row["keep"])
+        kept += sum(word.lower() in output.lower() for word in row["keep"])
+    name_leak = len(leaks.get("name", [])) / counts["name"]
+    institution_leak = len(leaks.get("institution", [])) / counts["institution"]
+    identifiers = sum(len(v) for k, v in leaks.items() if k in ZERO_LEAK_TYPES)
+    report = (f"[anonymise holdout, {len(rows)} sentences] leaked identifiers: {identifiers}/"
+              f"{sum(v for k, v in counts.items() if k in ZERO_LEAK_TYPES)}; names "
+              f"{name_leak:.3f}; institutions {institution_leak:.3f}; kept "
+              f"{kept}/{keep_total} = {kept / keep_total:.3f}")
+    print("\n" + report)
+    details = "\n".join(item for items in leaks.values() for item in items)
+    assert identifiers == 0, f"{report}\n{details}"
+    assert name_leak <= MAX_NAME_LEAK, f"{report}\n{details}"
+    assert institution_leak <= MAX_INSTITUTION_LEAK, f"{report}\n{details}"
+    assert kept / keep_total >= MIN_KEPT, f"{report}\n{details}"
 
 
 @pytest.mark.parametrize(
@@ -190,3 +227,40 @@ def test_json_lines_with_bad_line(anonymiser: Anonymiser) -> None:
     assert set(lines[1]) == {"error"}
     assert set(lines[2]) == {"error"}
     assert lines[3] == {"text": "Geen persoonsgegevens hier."}
+
+
+@pytest.mark.parametrize(
+    ("text", "secret", "placeholder"),
+    [
+        ("Geboren op 12-03-2008.", "12-03-2008", "[DATUM]"),
+        ("Geboren op 12 maart 2008.", "12 maart 2008", "[DATUM]"),
+        ("Born on March 12th 2008.", "March 12th 2008", "[DATUM]"),
+        ("Born on 2008-03-12.", "2008-03-12", "[DATUM]"),
+        ("IBAN NL91ABNA0417164300 gebruikt.", "NL91ABNA0417164300", "[IBAN]"),
+        ("IBAN nl91 abna 0417 1643 00 gebruikt.", "nl91 abna 0417 1643 00", "[IBAN]"),
+        ("Auto AB-123-C gezien.", "AB-123-C", "[KENTEKEN]"),
+        ("Auto 12-ABC-3 gezien.", "12-ABC-3", "[KENTEKEN]"),
+        ("Auto 4-TX-123 gezien.", "4-TX-123", "[KENTEKEN]"),
+        ("Log van fe80::1ff:fe23:4567:890a bekeken.", "fe80::1ff:fe23:4567:890a", "[IP]"),
+        ("Het dossiernummer 2023-48812 is bekend.", "2023-48812", "[DOSSIERNUMMER]"),
+        ("Onder zaaknummer Z/21/123456 bekend.", "Z/21/123456", "[DOSSIERNUMMER]"),
+        ("Zie tiktok.com/@sanne_2008 voor de clips.", "tiktok.com/@sanne_2008", "[URL]"),
+        ("Zie facebook.com/lisa.devries.7 voor posts.", "facebook.com/lisa.devries.7", "[URL]"),
+        ("He lives at 12 Baker Street now.", "12 Baker Street", "[ADRES]"),
+        ("Ze woont op de Kerkstraat 12a in Zwolle.", "Kerkstraat 12a", "[ADRES]"),
+        ("Hij zit op het Calvijn College.", "Calvijn College", "[INSTELLING]"),
+        (
+            "Zijn zusje zit op basisschool De Regenboog.",
+            "basisschool De Regenboog",
+            "[INSTELLING]",
+        ),
+        ("Zij studeert aan Hogeschool Inholland.", "Hogeschool Inholland", "[INSTELLING]"),
+    ],
+)
+def test_identifier_notations(
+    anonymiser: Anonymiser, text: str, secret: str, placeholder: str
+) -> None:
+    """Each listed notation is removed and replaced by its own placeholder."""
+    output = anonymiser.anonymise(text)
+    assert secret.lower() not in output.lower(), output
+    assert placeholder in output, output
