@@ -26,6 +26,8 @@ def build_application(settings: Settings, desk: Desk, token: str) -> Application
         .request(AiohttpRequest(connection_pool_size=64))
         # Long polling holds its connection for the whole poll; give it its own small pool.
         .get_updates_request(AiohttpRequest(connection_pool_size=2, read_timeout=10.0))
+        # bot.polling.ReliablePoller replaces PTB's Updater, which confirms updates too early.
+        .updater(None)
         .rate_limiter(AIORateLimiter(overall_max_rate=settings.rate_limit_per_second,
                                      overall_time_period=1, max_retries=3))
         .concurrent_updates(PerChatUpdateProcessor(settings.max_concurrent_chats))

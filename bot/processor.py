@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import Update
@@ -32,6 +32,8 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         self.max_chats = max_chats
         self._running = asyncio.BoundedSemaphore(max_chats)
         self._tails: dict[int | str, asyncio.Future[None]] = {}
+        # Told when an update has been handled, so the poller may confirm it to Telegram.
+        self.on_done: Callable[[object], Awaitable[None]] | None = None
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Wait for the chat's previous update, then run this one within the parallel bound."""
@@ -45,6 +47,8 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
                 await asyncio.shield(previous)
             async with self._running:
                 await coroutine
+            if self.on_done is not None:
+                await self.on_done(update)
         except asyncio.CancelledError:
             # Cancelled before it ran (shutdown): close it so no 'never awaited' warning leaks.
             close = getattr(coroutine, "close", None)

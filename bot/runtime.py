@@ -15,6 +15,8 @@ from aiohttp import web
 from telegram.ext import Application
 
 from bot.application import ALLOWED_UPDATES, build_application
+from bot.polling import ReliablePoller
+from bot.processor import PerChatUpdateProcessor
 from bot.redis_server import redis_for, redis_url_for
 from bot.sandbox import SandboxTelegram, make_sandbox_app
 from bot.sandbox.server import BOT_ID
@@ -69,21 +71,21 @@ async def desk_services(settings: Settings,
 
 @contextlib.asynccontextmanager
 async def running_bot(settings: Settings, desk: Desk, token: str) -> AsyncIterator[Application]:  # type: ignore[type-arg]
-    """The Application, started and long-polling until the block ends."""
+    """The Application, started and long-polling (reliably) until the block ends."""
     app = build_application(settings, desk, token)
+    poller = ReliablePoller(app, desk.redis, ALLOWED_UPDATES)
+    processor = app.update_processor
+    assert isinstance(processor, PerChatUpdateProcessor)
+    processor.on_done = poller.mark_done
     async with app:
         # post_init hooks only run under run_polling(); we start the parts ourselves.
         await set_default_commands(app.bot, settings.default_locale)
         await app.start()
-        assert app.updater is not None
-        await app.updater.start_polling(
-            poll_interval=0.0, timeout=10, allowed_updates=ALLOWED_UPDATES,
-            drop_pending_updates=False,
-        )
+        await poller.start()
         try:
             yield app
         finally:
-            await app.updater.stop()
+            await poller.stop()
             await app.stop()
 
 

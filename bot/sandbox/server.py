@@ -7,6 +7,7 @@ import contextlib
 import html
 import itertools
 import json
+import secrets
 import time
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -113,7 +114,9 @@ class SandboxTelegram:
         self.token = token
         self.users: dict[int, SandboxUser] = {}
         self.updates: list[dict[str, Any]] = []
-        self._update_ids = itertools.count(1)
+        # Like Telegram, ids continue from an arbitrary number: a restarted sandbox must not
+        # reuse ids that a desk already recorded as handled.
+        self._update_ids = itertools.count(secrets.randbelow(10**9) + 1)
         self._callback_ids = itertools.count(1)
         self._new_update = asyncio.Condition()
         self._new_message = asyncio.Condition()

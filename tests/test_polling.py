@@ -1,0 +1,85 @@
+"""The reliable poller: updates still being handled when a process dies are handed over
+again by Telegram after a restart; updates already handled are not handled twice."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from redis.asyncio import Redis
+from telegram import Update
+from telegram.ext import Application, ApplicationBuilder, MessageHandler, filters
+
+from bot.polling import ReliablePoller, done_key
+from bot.processor import PerChatUpdateProcessor
+from bot.request import AiohttpRequest
+from bot.runtime import running_sandbox
+
+
+class MiniDesk:
+    """A minimal application on the real transport that records the texts it handles."""
+
+    def __init__(self, token: str, url: str, redis: Redis, gate: asyncio.Event | None) -> None:
+        self.seen: list[str] = []
+        processor = PerChatUpdateProcessor(8)
+        self.app: Application = (  # type: ignore[type-arg]
+            ApplicationBuilder().token(token).base_url(f"{url}/bot")
+            .request(AiohttpRequest()).get_updates_request(AiohttpRequest(read_timeout=10))
+            .updater(None).concurrent_updates(processor).build())
+
+        async def record(update: Update, _: object) -> None:
+            assert update.message is not None and update.message.text is not None
+            if update.message.text == "slow" and gate is not None:
+                await gate.wait()  # this process "dies" while handling it
+            self.seen.append(update.message.text)
+
+        self.app.add_handler(MessageHandler(filters.TEXT, record))
+        self.poller = ReliablePoller(self.app, redis, [Update.MESSAGE], timeout=1)
+        processor.on_done = self.poller.mark_done
+
+    async def start(self) -> None:
+        await self.app.initialize()
+        await self.app.start()
+        await self.poller.start()
+
+    async def close(self) -> None:
+        await self.poller.stop()
+        await self.app.stop()
+        await self.app.shutdown()
+
+
+async def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    for _ in range(int(timeout / 0.02)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+async def test_in_flight_updates_survive_a_crash_and_none_run_twice(redis: Redis) -> None:
+    async with running_sandbox("127.0.0.1", 0) as (sandbox, url):
+        gate = asyncio.Event()
+        first = MiniDesk(sandbox.token, url, redis, gate)
+        await first.start()
+        await sandbox.user_sends(42, "one")
+        await wait_for(lambda: first.seen == ["one"])
+        await sandbox.user_sends(42, "slow")
+        await sandbox.user_sends(42, "two")  # same chat: waits behind "slow"
+        await wait_for(lambda: len(first.poller.in_flight) == 2)
+        one_id = min(u["update_id"] for u in sandbox.updates) - 1
+        # The process dies mid-work: no more fetching, handling or confirming.
+        await first.poller.stop()
+        assert await redis.exists(done_key(one_id)) == 1
+
+        second = MiniDesk(sandbox.token, url, redis, None)
+        await second.start()
+        try:
+            await wait_for(lambda: second.seen == ["slow", "two"])
+            await wait_for(lambda: not second.poller.in_flight)
+        finally:
+            await second.close()
+        assert "one" not in second.seen
+        # Let the abandoned first process finish so the test leaves nothing running.
+        gate.set()
+        await wait_for(lambda: "slow" in first.seen)
+        await first.close()
