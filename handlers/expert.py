@@ -293,11 +293,16 @@ async def relay_from_expert(update: Update, context: DeskContext) -> None:
         await message.reply_text(context.tr._("Your message could not be delivered."))
 
 
+async def _expert_ticket(update: Update, context: DeskContext) -> Ticket | None:
+    """For expert commands: the current conversation, after refusing non-experts."""
+    if not await _is_expert(update, context):
+        return None
+    return await _current_ticket(update, context)
+
+
 async def close_command(update: Update, context: DeskContext) -> None:
     """/sluit: choose an outcome, then type a summary."""
-    if not await _is_expert(update, context):
-        return
-    ticket = await _current_ticket(update, context)
+    ticket = await _expert_ticket(update, context)
     if ticket is None:
         return
     tr = context.tr
@@ -347,9 +352,7 @@ async def save_summary(update: Update, context: DeskContext, ticket_id: str,
 
 async def transfer_command(update: Update, context: DeskContext) -> None:
     """/overdragen [note]: back to the queue or to another available expert."""
-    if not await _is_expert(update, context):
-        return
-    ticket = await _current_ticket(update, context)
+    ticket = await _expert_ticket(update, context)
     if ticket is None:
         return
     desk = context.desk
