@@ -13,6 +13,7 @@ import logging
 from collections.abc import Sequence
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, TimedOut
 from telegram.ext import Application
@@ -43,9 +44,15 @@ class ReliablePoller:
 
     async def mark_done(self, update: object) -> None:
         """Called when an update has been handled (or failed in a handler and was reported)."""
-        if isinstance(update, Update):
+        if not isinstance(update, Update):
+            return
+        # Release the offset first: a Redis hiccup must never hold back later updates (at
+        # worst this one is handled again after a restart).
+        self.in_flight.discard(update.update_id)
+        try:
             await self.redis.set(done_key(update.update_id), 1, ex=DONE_TTL_SECONDS)
-            self.in_flight.discard(update.update_id)
+        except RedisError as exc:
+            log.warning("could not record a handled update: %s", type(exc).__name__)
 
     def _offset(self) -> int:
         # Confirm everything before the oldest update still being handled, and no further.
