@@ -88,9 +88,14 @@ class ReliablePoller:
             except InvalidToken:
                 log.error("Telegram refused the token; polling stops")
                 raise
-            except (TimedOut, NetworkError, Conflict) as exc:
+            except (TimedOut, NetworkError, Conflict, RedisError) as exc:
                 log.warning("polling failed (%s); retrying in %.0f s", type(exc).__name__,
                             backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, _BACKOFF_MAX)
+            except Exception:
+                # Never let an unexpected error end polling silently: the desk would go deaf.
+                log.exception("unexpected polling error; retrying in %.0f s", backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, _BACKOFF_MAX)
 
