@@ -57,15 +57,17 @@ async def on_question(update: Update, context: DeskContext) -> None:
         context.locale = result.lang
     if result.urgent:
         await message.reply_text(urgent_html(context))
-    await desk.asked.remember(user.id, text, LastAnswer(
-        result.top.value, result.urgent, tuple(result.snippets[:3]), result.lang))
-    log.info("question triaged user=%s topic=%s urgent=%s", context.log_id(update),
-             result.top.value, result.urgent)
     snippets = [desk.kb.snippets[sid] for sid in result.snippets]
     same_topic = [s for s in snippets if s.topic is result.top] or snippets
     best = same_topic[0]
     limit = 1 if role == Role.VOLUNTEER else 2
     more = [(s.id, s.text(result.lang).title) for s in same_topic[1:1 + limit]]
+    # What the user was offered, so an expert later sees which guidance came before.
+    offered = (best.id, *(sid for sid, _ in more))
+    await desk.asked.remember(user.id, text, LastAnswer(
+        result.top.value, result.urgent, offered, result.lang))
+    log.info("question triaged user=%s topic=%s urgent=%s", context.log_id(update),
+             result.top.value, result.urgent)
     await message.reply_text(snippet_html(context, best, result.lang),
                              reply_markup=answer_keyboard(context, best.id, more))
 
