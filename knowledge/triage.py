@@ -26,7 +26,7 @@ SECONDARY = 0.4  # share of a snippet's words credited to its secondary topics
 K1, B = 1.2, 0.5
 PHRASE_BONUS = 1.5
 OTHER_LANG = 0.35  # mixed-language messages: the other language's index counts a little
-MODEL_WEIGHT = 0.9  # share of the learned model in the final score; BM25 keeps the rest
+MODEL_WEIGHT = 0.8  # share of the learned model in the final score; BM25 keeps the rest
 C_REG = 10.0
 _LINGUA = {Language.DUTCH: "nl", Language.ENGLISH: "en"}
 
