@@ -26,8 +26,9 @@ browser:
 	    && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
 	    >/dev/null || echo "Chromium not installed (needs root): the browser test will skip"; }
 
+# Each worker gets its own embedded Redis (session fixtures are per process); 2 cores → ~70 s.
 test: install browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --maxprocesses 4
 
 lint: install
 	$(BIN)/ruff check bot handlers knowledge handoff locales tests bench
