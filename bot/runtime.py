@@ -154,7 +154,10 @@ async def demo(settings: Settings, host: str, port: int, with_worker: bool = Tru
         async with desk_services(sandbox_settings) as desk, running_bot(
             sandbox_settings, desk, sandbox.token
         ):
+            # A ready invite, so the page's expert pane can join the pool straight away.
+            code = await desk.experts.create_invite("Marieke", (), ("nl", "en"))
             with summariser_child(sandbox_settings, with_worker):
-                print(f"Vraagbaak sandbox: open {url}/ in your browser (Ctrl+C stops)",
+                print(f"Vraagbaak sandbox: open {url}/ in your browser (Ctrl+C stops)\n"
+                      f"To act as an expert, send in the Expert pane: /start inv_{code}",
                       flush=True)
                 await stop.wait()
