@@ -37,8 +37,11 @@ class UserStore:
         self.redis = redis
 
     async def get(self, user_id: int) -> Profile:
-        """The profile, empty for a newcomer."""
-        data = await self.redis.hgetall(keys.user(user_id))
+        """The profile, empty for a newcomer; reading it counts as use and renews its TTL."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(keys.user(user_id))
+            pipe.expire(keys.user(user_id), PROFILE_TTL_SECONDS)  # no-op for a newcomer
+            data, _ = await pipe.execute()
         role = data.get("role")
         return Profile(user_id, Role(role) if role in Role.__members__.values() else None,
                        data.get("lang"))
@@ -56,10 +59,6 @@ class UserStore:
     async def set_lang(self, user_id: int, lang: str) -> None:
         """Remember the user's language."""
         await self._set(user_id, "lang", lang)
-
-    async def touch(self, user_id: int) -> None:
-        """Keep an active user's profile from expiring."""
-        await self.redis.expire(keys.user(user_id), PROFILE_TTL_SECONDS)
 
     async def forget(self, user_id: int) -> None:
         """Delete the profile."""
