@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from handlers.context import DeskContext, esc
 from knowledge.base import Referral, Snippet
-from knowledge.topics import Topic
 
 ADVICE_LINE = "070-333 45 58"
 
@@ -50,7 +49,3 @@ def urgent_html(context: DeskContext) -> str:
                  "priority.").format(phone=ADVICE_LINE)),
     ])
 
-
-def topic_label(context: DeskContext, topic: Topic, lang: str) -> str:
-    """The topic's label in a language."""
-    return context.desk.kb.topics[topic].label[lang]

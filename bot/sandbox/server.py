@@ -121,7 +121,6 @@ class SandboxTelegram:
         self._new_update = asyncio.Condition()
         self._new_message = asyncio.Condition()
         self.commands: dict[str, list[dict[str, str]]] = {}
-        self.method_calls: dict[str, int] = {}
         self._callbacks: dict[str, int] = {}
         self.closing = False
 
@@ -313,7 +312,6 @@ class SandboxTelegram:
 
     async def call(self, method: str, params: dict[str, Any]) -> Any:
         """Dispatch one Bot API method; raises BotApiError the way Telegram answers."""
-        self.method_calls[method] = self.method_calls.get(method, 0) + 1
         handler = getattr(self, f"api_{method.lower()}", None)
         if handler is None:
             raise BotApiError(404, "Not Found: method not found")
