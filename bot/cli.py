@@ -109,10 +109,17 @@ async def _experts(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"{expert.expert_id}\t{expert.display_name}\t{state}\t"
                       f"{','.join(expert.expertise)}\t{','.join(expert.languages)}")
         else:
-            if not await store.remove(args.expert_id):
+            from bot.runtime import handoff_service, knowledge
+            from handoff.outbox import Outbox
+
+            service = handoff_service(settings, redis, knowledge()[0])
+            result = await service.remove_expert(args.expert_id)
+            if result.refused is not None:
                 print(f"vraagbaak: no expert with id {args.expert_id}", file=sys.stderr)
                 return 1
-            print(f"removed {args.expert_id}")
+            # The running bot tells the expert and the askers whose conversations went back.
+            await Outbox(redis, service.tickets).put(result.notices)
+            print(f"removed {args.expert_id}; {len(result.notices)} notices queued for the bot")
     return 0
 
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 
 from aiohttp import web
+from redis.asyncio import Redis
 from telegram.ext import Application
 
 from bot.application import ALLOWED_UPDATES, build_application
@@ -26,8 +27,11 @@ from handlers.context import Desk
 from handlers.menu import set_default_commands
 from handoff.experts import ExpertStore
 from handoff.office_hours import OfficeHours
+from handoff.outbox import Outbox
 from handoff.pseudonyms import Pseudonyms
+from handoff.service import HandoffService, Timeouts
 from handoff.sessions import SessionStore
+from handoff.states import StateStore
 from handoff.tickets import HandoffStore
 from handoff.users import UserStore
 from knowledge.asked import AskedStore
@@ -45,14 +49,38 @@ def knowledge() -> tuple[KnowledgeBase, Triage]:
     return kb, Triage(kb)
 
 
+def handoff_service(settings: Settings, redis: Redis, kb: KnowledgeBase,  # type: ignore[type-arg]
+                    clock: Callable[[], float] = time.time) -> HandoffService:
+    """The handoff service and its stores, as every front door uses it."""
+    return HandoffService(
+        redis=redis,
+        tickets=HandoffStore(redis, clock, settings.transcript_ttl_days * 24 * 3600),
+        experts=ExpertStore(redis, clock),
+        states=StateStore(redis, clock),
+        sessions=SessionStore(redis),
+        office_hours=OfficeHours(settings.office_hours, settings.zone),
+        zone=settings.zone,
+        timeouts=Timeouts(
+            unclaimed_alert=settings.unclaimed_alert_minutes * 60,
+            remind=settings.expert_reminder_minutes * 60,
+            requeue=settings.expert_requeue_minutes * 60,
+            idle=settings.conversation_idle_hours * 3600,
+            summary=settings.conversation_idle_hours * 3600),
+        admin_ids=settings.admin_ids,
+        topic_snippets=lambda topic: [s.id for s in kb.snippets.values()
+                                      if s.topic.value == topic],
+        resolve_snippet=lambda sid: sid if sid in kb.snippets else None,
+    )
+
+
 @contextlib.asynccontextmanager
 async def desk_services(settings: Settings,
                         clock: Callable[[], float] = time.time) -> AsyncIterator[Desk]:
     """Redis (embedded unless a URL is set) and the services built on it."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     kb, triage = knowledge()
-    office_hours = OfficeHours(settings.office_hours, settings.zone)
     async with redis_for(settings.redis_url, settings.data_dir) as redis:
+        service = handoff_service(settings, redis, kb, clock)
         yield Desk(
             settings=settings,
             redis=redis,
@@ -61,11 +89,14 @@ async def desk_services(settings: Settings,
             kb=kb,
             triage=triage,
             feedback=FeedbackStore(redis),
-            asked=AskedStore(redis),
-            handoff=HandoffStore(redis, clock, settings.transcript_ttl_days * 24 * 3600),
-            experts=ExpertStore(redis, clock),
-            sessions=SessionStore(redis),
-            office_hours=office_hours,
+            asked=AskedStore(redis, clock),
+            handoff=service.tickets,
+            experts=service.experts,
+            sessions=service.sessions,
+            office_hours=service.office_hours,
+            states=service.states,
+            service=service,
+            outbox=Outbox(redis, service.tickets),
         )
 
 

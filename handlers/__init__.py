@@ -15,6 +15,7 @@ from handlers.context import load_profile
 GROUP_PRELUDE = -10
 GROUP_MAIN = 0
 SWEEP_SECONDS = 20
+OUTBOX_SECONDS = 2
 
 
 def register_all(app: Application) -> None:  # type: ignore[type-arg]
@@ -26,3 +27,5 @@ def register_all(app: Application) -> None:  # type: ignore[type-arg]
     assert app.job_queue is not None
     app.job_queue.run_repeating(expert.sweep, interval=SWEEP_SECONDS, first=SWEEP_SECONDS,  # type: ignore[arg-type]
                                 name="handoff-sweep")
+    app.job_queue.run_repeating(expert.deliver_outbox, interval=OUTBOX_SECONDS,  # type: ignore[arg-type]
+                                first=OUTBOX_SECONDS, name="handoff-outbox")

@@ -12,8 +12,11 @@ from telegram.ext import Application, CallbackContext, ExtBot
 
 from handoff.experts import ExpertStore
 from handoff.office_hours import OfficeHours
+from handoff.outbox import Outbox
 from handoff.pseudonyms import Pseudonyms
+from handoff.service import HandoffService
 from handoff.sessions import SessionStore
+from handoff.states import StateStore
 from handoff.tickets import HandoffStore
 from handoff.users import Profile, UserStore
 from knowledge.asked import AskedStore
@@ -44,6 +47,9 @@ class Desk:
     experts: ExpertStore
     sessions: SessionStore
     office_hours: OfficeHours
+    states: StateStore
+    service: HandoffService
+    outbox: Outbox
 
 
 class DeskContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

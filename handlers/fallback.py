@@ -21,7 +21,8 @@ async def unknown_command(update: Update, context: DeskContext) -> None:
 
 async def not_text(update: Update, context: DeskContext) -> None:
     """Stickers, photos, voice notes, files, locations…"""
-    assert update.effective_message is not None and update.effective_user is not None
+    if update.effective_message is None or update.effective_user is None:
+        return
     desk = context.desk
     in_conversation = (
         await desk.handoff.ticket_of_user(update.effective_user.id) is not None

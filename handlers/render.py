@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from handlers.context import DeskContext, esc
-from knowledge.base import Referral, Snippet
+from knowledge.base import KnowledgeBase, Referral, Snippet
+from locales import Translator
 
 ADVICE_LINE = "070-333 45 58"
 
@@ -20,18 +21,23 @@ def referral_line(referral: Referral, lang: str) -> str:
 def snippet_html(context: DeskContext, snippet: Snippet, lang: str,
                  show_topic: bool = True) -> str:
     """A snippet with its topic, title, answer and referral links."""
-    kb = context.desk.kb
+    return snippet_text(context.desk.kb, context.tr, snippet, lang, show_topic)
+
+
+def snippet_text(kb: KnowledgeBase, tr: Translator, snippet: Snippet, lang: str,
+                 show_topic: bool = True) -> str:
+    """A snippet with its topic, title, answer and referral links, in `tr`'s words."""
     text = snippet.text(lang)
     lines = []
     if show_topic:
         label = kb.topics[snippet.topic].label[lang]
-        lines.append(context.tr._("Topic: {topic}").format(topic=f"<i>{esc(label)}</i>"))
+        lines.append(tr._("Topic: {topic}").format(topic=f"<i>{esc(label)}</i>"))
     lines.append(f"<b>{esc(text.title)}</b>")
     lines.append(esc(text.answer))
     links = [kb.referrals[r] for r in snippet.links if r in kb.referrals]
     if links:
         lines.append("")
-        lines.append(context.tr._("Where to go:"))
+        lines.append(tr._("Where to go:"))
         lines.extend("• " + referral_line(r, lang) for r in links)
     return "\n".join(lines)
 

@@ -1,5 +1,6 @@
-"""Plain text goes to whatever the person is in the middle of: an awaited answer, a
-conversation with an expert (either side), or otherwise a new question."""
+"""Plain text goes to whatever the person is in the middle of, as the handoff service decides
+from their state: an expert's step or reply, an asker's comment or message to the expert; and
+otherwise it is a new question."""
 
 from __future__ import annotations
 
@@ -8,32 +9,24 @@ from telegram.ext import Application, MessageHandler, filters
 
 from handlers.ask import on_question
 from handlers.context import DeskContext
-from handlers.expert import relay_from_expert, save_summary
-from handlers.handoff import relay_from_user, save_comment
-from handoff.users import Role
+from handlers.notify import answer
 
 
 async def on_text(update: Update, context: DeskContext) -> None:
     """Route one plain text message."""
     user = update.effective_user
-    assert user is not None
-    desk = context.desk
-    pending = await desk.sessions.expected(user.id)
-    if pending:
-        kind, _, rest = pending.partition(":")
-        if kind == "summary":
-            ticket_id, _, outcome = rest.rpartition(":")
-            await save_summary(update, context, ticket_id, outcome)
-            return
-        if kind == "comment":
-            await save_comment(update, context, rest)
-            return
-    if context.profile is not None and context.profile.role is Role.EXPERT:
-        await relay_from_expert(update, context)
+    message = update.effective_message
+    if user is None or message is None or message.text is None:
         return
-    ticket = await desk.handoff.ticket_of_user(user.id)
-    if ticket is not None:
-        await relay_from_user(update, context, ticket)
+    service = context.desk.service
+    if await service.is_expert(user.id):
+        reply_to = message.reply_to_message.message_id if message.reply_to_message else None
+        await answer(context, update, await service.expert_text(user.id, message.text,
+                                                                reply_to))
+        return
+    result = await service.asker_text(user.id, message.text)
+    if result is not None:
+        await answer(context, update, result)
         return
     await on_question(update, context)
 

@@ -10,6 +10,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from handlers.context import DeskContext
 from handlers.keyboards import column, keyboard
 from handlers.menu import set_chat_commands
+from handlers.notify import deliver
 from handoff.users import Role
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ async def choose_role(update: Update, context: DeskContext) -> None:
         await query.answer(context.tr._("This button is no longer valid."), show_alert=True)
         return
     role = Role(value)
-    if context.profile is not None and context.profile.role is Role.EXPERT:
+    if await context.desk.service.is_expert(update.effective_user.id):
         await query.answer(context.tr._("You are registered as an expert."), show_alert=True)
         return
     await context.desk.users.set_role(update.effective_user.id, role)
@@ -181,10 +182,10 @@ async def forget_answer(update: Update, context: DeskContext) -> None:
     if query.data != FORGET_CONFIRM:
         await query.edit_message_text(context.tr._("Nothing was deleted."))
         return
-    from handlers.handoff import forget_user
-
-    await forget_user(update.effective_user.id, context)
+    result = await context.desk.service.forget(update.effective_user.id)
+    await context.desk.asked.forget(update.effective_user.id)
     await context.desk.users.forget(update.effective_user.id)
+    await deliver(context, result, update)
     await query.edit_message_text(
         context.tr._("Done: everything the desk held about you has been deleted. "
                      "Send /start if you want to use Vraagbaak again."))

@@ -63,14 +63,6 @@ def intake(user_id: int) -> str:
     return f"{PREFIX}:intake:{user_id}"
 
 
-def expert_current(expert_id: int) -> str:
-    """The ticket an expert's plain messages go to."""
-    return f"{PREFIX}:expert_current:{expert_id}"
-
-
-def awaiting(user_id: int) -> str:
-    """What the next plain text of this person answers (a summary, a comment, a note)."""
-    return f"{PREFIX}:awaiting:{user_id}"
 
 
 def positions() -> str:
@@ -81,3 +73,13 @@ def positions() -> str:
 def waits() -> str:
     """List of recent waiting times in seconds, for an honest estimate."""
     return f"{PREFIX}:waits"
+
+
+def person_state(user_id: int) -> str:
+    """Hash with what a person's next plain message means (see handoff.states)."""
+    return f"{PREFIX}:state:{user_id}"
+
+
+def delivery(expert_id: int, message_id: int) -> str:
+    """Which conversation a message the bot sent to an expert belongs to (for reply-to)."""
+    return f"{PREFIX}:delivery:{expert_id}:{message_id}"

@@ -9,12 +9,11 @@ from redis.asyncio import Redis
 from handoff import handoff_keys as keys
 
 INTAKE_TTL = 3600
-AWAIT_TTL = 3600
 MAX_WAITS = 50
 
 
 class SessionStore:
-    """Intake answers, an expert's current conversation, awaited replies, queue feedback."""
+    """Intake answers, queue positions told, and recent waiting times."""
 
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
@@ -27,37 +26,16 @@ class SessionStore:
             pipe.hgetall(keys.intake(user_id))
             return (await pipe.execute())[2]
 
+    async def intake(self, user_id: int) -> dict[str, str]:
+        """The intake answers so far."""
+        return await self.redis.hgetall(keys.intake(user_id))
+
     async def take_intake(self, user_id: int) -> dict[str, str]:
         """The intake answers, deleted as they are read."""
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hgetall(keys.intake(user_id))
             pipe.delete(keys.intake(user_id))
             return (await pipe.execute())[0]
-
-    async def set_current(self, expert_id: int, ticket_id: str) -> None:
-        """Point the expert's plain messages at a ticket."""
-        await self.redis.set(keys.expert_current(expert_id), ticket_id)
-
-    async def current(self, expert_id: int) -> str | None:
-        """The ticket an expert is answering."""
-        return await self.redis.get(keys.expert_current(expert_id))
-
-    async def clear_current(self, expert_id: int, ticket_id: str) -> None:
-        """Forget the pointer if it still points at that ticket."""
-        if await self.current(expert_id) == ticket_id:
-            await self.redis.delete(keys.expert_current(expert_id))
-
-    async def expect(self, user_id: int, what: str) -> None:
-        """The next plain text of this person answers `what` ('summary:<ticket>:<outcome>')."""
-        await self.redis.set(keys.awaiting(user_id), what, ex=AWAIT_TTL)
-
-    async def expected(self, user_id: int) -> str | None:
-        """What the next plain text answers, if anything."""
-        return await self.redis.get(keys.awaiting(user_id))
-
-    async def done(self, user_id: int) -> None:
-        """Nothing is awaited any more."""
-        await self.redis.delete(keys.awaiting(user_id))
 
     async def position_changed(self, ticket_id: str, position: int) -> bool:
         """Whether `position` differs from what the user was last told (and remember it)."""
@@ -84,5 +62,5 @@ class SessionStore:
         return statistics.median(values) if len(values) >= 3 else None
 
     async def forget(self, user_id: int) -> None:
-        """Delete intake and awaited state of a user."""
-        await self.redis.delete(keys.intake(user_id), keys.awaiting(user_id))
+        """Delete a user's intake answers."""
+        await self.redis.delete(keys.intake(user_id))

@@ -28,6 +28,7 @@ class TicketState(StrEnum):
 
     QUEUED = "queued"
     ACTIVE = "active"
+    ENDED = "ended"  # the asker ended it; waiting for the expert's outcome and summary
     CLOSED = "closed"
     CANCELLED = "cancelled"
 
@@ -66,6 +67,10 @@ class Ticket:
     requeues: int
     queued_at: float  # when it last entered the queue; the unclaimed alert counts from here
     closed_at: float | None
+    ended_by: str | None = None  # who ended an ENDED/CLOSED conversation
+    previous_expert_id: int | None = None  # who held it before a transfer
+    rated: bool = False
+    ended_at: float | None = None
 
     @property
     def is_open(self) -> bool:
@@ -81,6 +86,7 @@ class Due:
     remind: list[Ticket] = field(default_factory=list)
     requeue: list[Ticket] = field(default_factory=list)
     idle: list[Ticket] = field(default_factory=list)
+    unsummarised: list[Ticket] = field(default_factory=list)  # ended, no summary in time
 
 
 def _stamp(moment: float) -> str:
@@ -119,6 +125,11 @@ def _ticket(data: dict[str, str]) -> Ticket | None:
         requeues=int(data["requeues"]),
         queued_at=float(data["queued_at"]),
         closed_at=_optional_float(data.get("closed_at")),
+        ended_by=data.get("ended_by"),
+        previous_expert_id=int(data["previous_expert_id"]) if data.get("previous_expert_id")
+        else None,
+        rated=data.get("rated") == "1",
+        ended_at=_optional_float(data.get("ended_at")),
     )
 
 
@@ -172,7 +183,8 @@ if ARGV[2] == ARGV[3] then return 'ok' end
 if redis.call('SCARD', KEYS[3]) >= tonumber(ARGV[4]) then return 'full' end
 redis.call('SREM', KEYS[2], ARGV[1])
 redis.call('SADD', KEYS[3], ARGV[1])
-redis.call('HSET', KEYS[1], 'expert_id', ARGV[3], 'claimed_at', ARGV[5])
+redis.call('HSET', KEYS[1], 'expert_id', ARGV[3], 'claimed_at', ARGV[5],
+           'previous_expert_id', ARGV[2])
 redis.call('HDEL', KEYS[1], 'reminded')
 if ARGV[6] == '1' then redis.call('HSET', KEYS[1], 'note', ARGV[7]) end
 return 'ok'
@@ -185,7 +197,8 @@ local ticket = redis.call('HMGET', KEYS[1], 'state', 'expert_id')
 if ticket[1] ~= 'active' then return 0 end
 if ticket[2] ~= ARGV[2] then return -1 end
 redis.call('HDEL', KEYS[1], 'expert_id', 'claimed_at', 'reminded', 'alerted')
-redis.call('HSET', KEYS[1], 'state', 'queued', 'queued_at', ARGV[4])
+redis.call('HSET', KEYS[1], 'state', 'queued', 'queued_at', ARGV[4], 'previous_expert_id',
+           ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'requeues', 1)
 if ARGV[5] == '1' then redis.call('HSET', KEYS[1], 'note', ARGV[6]) end
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
@@ -194,20 +207,23 @@ redis.call('SREM', KEYS[4], ARGV[1])
 return 1
 """
 
-# Close (active only) or cancel (queued or active). Closing queues one summary job carrying
+# Close (active or ended) or cancel (queued or active). Closing queues one summary job carrying
 # no user id; cancelling drops the transcript, as nobody will summarise it.
 # KEYS: ticket, queue, active, user_ticket, user_history, transcript, summaries[, expert_tickets]
-# ARGV: ticket_id, expert_id ('' if queued), new_state, now, ttl, summary, outcome
+# ARGV: ticket_id, expert_id ('' if queued), new_state, now, ttl, summary, outcome, ended_by
 _FINISH = """
 local ticket = redis.call('HMGET', KEYS[1], 'state', 'expert_id')
 local closing = ARGV[3] == 'closed'
-if ticket[1] ~= 'active' and (closing or ticket[1] ~= 'queued') then return 0 end
-if ticket[1] == 'active' and ticket[2] ~= ARGV[2] then return -1 end
+local held = ticket[1] == 'active' or ticket[1] == 'ended'
+if closing and not held then return 0 end
+if not closing and ticket[1] ~= 'active' and ticket[1] ~= 'queued' then return 0 end
+if held and ticket[2] ~= ARGV[2] then return -1 end
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('SREM', KEYS[3], ARGV[1])
 if KEYS[8] then redis.call('SREM', KEYS[8], ARGV[1]) end
 if redis.call('GET', KEYS[4]) == ARGV[1] then redis.call('DEL', KEYS[4]) end
 redis.call('HSET', KEYS[1], 'state', ARGV[3], 'closed_at', ARGV[4])
+if ARGV[8] ~= '' then redis.call('HSETNX', KEYS[1], 'ended_by', ARGV[8]) end
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('EXPIRE', KEYS[5], ARGV[5])
 if not closing then
@@ -222,6 +238,31 @@ redis.call('XADD', KEYS[7], '*', 'ticket_id', ARGV[1], 'topic', f[1], 'sector', 
            'snippets', table.concat(cjson.decode(f[9]), ','),
            'summary', ARGV[6], 'outcome', ARGV[7])
 return 1
+"""
+
+# The asker ends an active conversation: it stops being theirs (they may ask anew) and stops
+# counting for the expert, but stays in the active set until the expert's summary closes it.
+# KEYS: ticket, user_ticket, expert_tickets
+# ARGV: ticket_id, expert_id, now, ended_by
+_END = """
+local ticket = redis.call('HMGET', KEYS[1], 'state', 'expert_id')
+if ticket[1] ~= 'active' then return 0 end
+if ticket[2] ~= ARGV[2] then return -1 end
+redis.call('HSET', KEYS[1], 'state', 'ended', 'ended_at', ARGV[3], 'ended_by', ARGV[4])
+redis.call('SREM', KEYS[3], ARGV[1])
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+return 1
+"""
+
+# A rating is given once, by the asker, on a conversation an expert held that has ended.
+# KEYS: ticket
+# ARGV: user_id
+_RATE_ONCE = """
+local t = redis.call('HMGET', KEYS[1], 'state', 'user_id')
+if t[1] ~= 'closed' and t[1] ~= 'ended' then return 'state' end
+if t[2] ~= ARGV[1] then return 'owner' end
+if redis.call('HSETNX', KEYS[1], 'rated', '1') == 0 then return 'again' end
+return 'ok'
 """
 
 # Only open tickets get messages, so a late relay cannot revive a summarised transcript.
@@ -262,6 +303,8 @@ class HandoffStore:
         self._finish_script = redis.register_script(_FINISH)
         self._add_message = redis.register_script(_ADD_MESSAGE)
         self._mark = redis.register_script(_MARK)
+        self._end = redis.register_script(_END)
+        self._rate_once = redis.register_script(_RATE_ONCE)
 
     async def open(self, user_id: int, lang: str, topic: str, sector: str, region: str,
                    urgent: bool, snippets: Iterable[str] = ()) -> Ticket:
@@ -380,20 +423,41 @@ class HandoffStore:
 
     async def cancel(self, ticket_id: str) -> Ticket | None:
         """The user leaves: end a queued or active ticket; None if it was not open."""
-        return await self._finish(ticket_id, TicketState.CANCELLED, "", "")
+        return await self._finish(ticket_id, TicketState.CANCELLED, "", "", "")
 
-    async def close(self, ticket_id: str, summary: str, outcome: str) -> Ticket | None:
-        """End an active conversation and queue its summary job; None if it was not active."""
-        return await self._finish(ticket_id, TicketState.CLOSED, summary, outcome)
+    async def close(self, ticket_id: str, summary: str, outcome: str,
+                    ended_by: str = "") -> Ticket | None:
+        """Close an active or ended conversation and queue its summary job exactly once;
+        None if it was neither."""
+        return await self._finish(ticket_id, TicketState.CLOSED, summary, outcome, ended_by)
+
+    async def end(self, ticket_id: str, ended_by: str) -> Ticket | None:
+        """The asker ends an active conversation; None if it was not active."""
+        while True:
+            data = await self.redis.hgetall(keys.ticket(ticket_id))
+            if data.get("state") != TicketState.ACTIVE:
+                return None
+            holder = data["expert_id"]
+            done = await self._end(
+                keys=[keys.ticket(ticket_id), keys.user_ticket(int(data["user_id"])),
+                      keys.expert_tickets(int(holder))],
+                args=[ticket_id, holder, _stamp(self.clock()), ended_by])
+            if done != -1:
+                return await self.get(ticket_id) if done else None
+
+    async def rate_once(self, ticket_id: str, user_id: int) -> str:
+        """Mark a conversation rated: 'ok' the first time, else 'state', 'owner' or 'again'."""
+        return str(await self._rate_once(keys=[keys.ticket(ticket_id)], args=[user_id]))
 
     async def _finish(self, ticket_id: str, state: TicketState, summary: str,
-                      outcome: str) -> Ticket | None:
+                      outcome: str, ended_by: str) -> Ticket | None:
         while True:
             data = await self.redis.hgetall(keys.ticket(ticket_id))
             if not data:
                 return None
             user_id = int(data["user_id"])
-            holder = data.get("expert_id", "") if data["state"] == TicketState.ACTIVE else ""
+            held = data["state"] in (TicketState.ACTIVE, TicketState.ENDED)
+            holder = data.get("expert_id", "") if held else ""
             script_keys = [keys.ticket(ticket_id), keys.queue(), keys.active(),
                            keys.user_ticket(user_id), keys.user_history(user_id),
                            keys.transcript(ticket_id), keys.summaries()]
@@ -402,7 +466,7 @@ class HandoffStore:
             done = await self._finish_script(
                 keys=script_keys,
                 args=[ticket_id, holder, state.value, _stamp(self.clock()),
-                      self.transcript_ttl, summary, outcome],
+                      self.transcript_ttl, summary, outcome, ended_by],
             )
             if done != -1:
                 return await self.get(ticket_id) if done else None
@@ -433,7 +497,8 @@ class HandoffStore:
         return bool(marked)
 
     async def due(self, now: float, unclaimed_after: float, remind_after: float,
-                  requeue_after: float, idle_after: float) -> Due:
+                  requeue_after: float, idle_after: float,
+                  summary_after: float | None = None) -> Due:
         """Tickets past a timeout; alerts and reminders are handed out once each."""
         due = Due()
         for ticket in await self.queue():
@@ -442,6 +507,11 @@ class HandoffStore:
                 due.unclaimed.append(ticket)
         active = await self._get_many(sorted(await self.redis.smembers(keys.active())))
         for ticket in sorted(active, key=lambda t: (t.claimed_at or 0.0, t.id)):
+            if ticket.state is TicketState.ENDED:
+                waited = now - (ticket.ended_at or now)
+                if waited >= (idle_after if summary_after is None else summary_after):
+                    due.unsummarised.append(ticket)
+                continue
             if ticket.state is not TicketState.ACTIVE or ticket.claimed_at is None:
                 continue
             claimed_at = ticket.claimed_at
@@ -473,6 +543,8 @@ class HandoffStore:
         async with self.redis.pipeline(transaction=True) as pipe:
             for ticket_id in ticket_ids:
                 pipe.delete(keys.ticket(ticket_id), keys.transcript(ticket_id))
+                pipe.srem(keys.active(), ticket_id)
+                pipe.hdel(keys.positions(), ticket_id)
             pipe.delete(keys.user_history(user_id), keys.user_ticket(user_id))
             await pipe.execute()
         return held

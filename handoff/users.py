@@ -14,11 +14,10 @@ PROFILE_TTL_SECONDS = 180 * 24 * 3600
 
 
 class Role(StrEnum):
-    """Who someone is at the desk."""
+    """Who an asker is at the desk (being an expert is membership of the pool)."""
 
     PROFESSIONAL = "professional"
     VOLUNTEER = "volunteer"
-    EXPERT = "expert"
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -27,15 +29,16 @@ class LastAnswer:
 class AskedStore:
     """Short-lived memory of recent questions and the last triage outcome per user."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, clock: Callable[[], float] = time.time) -> None:
         self.redis = redis
+        self.clock = clock
 
     async def remember(self, user_id: int, text: str, answer: LastAnswer) -> None:
         """Keep the question and the triage outcome for a possible handoff."""
         last = {"topic": answer.topic, "urgent": int(answer.urgent),
                 "snippets": ",".join(answer.snippets), "lang": answer.lang}
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(keys.asked(user_id), json.dumps({"text": text}))
+            pipe.rpush(keys.asked(user_id), json.dumps({"text": text, "at": self.clock()}))
             pipe.ltrim(keys.asked(user_id), -MAX_ASKED, -1)
             pipe.expire(keys.asked(user_id), ASKED_TTL_SECONDS)
             if answer.urgent:
@@ -66,6 +69,20 @@ class AskedStore:
         """The recent questions, oldest first."""
         return [json.loads(item)["text"] for item in await self.redis.lrange(
             keys.asked(user_id), 0, -1)]
+
+    async def session_questions(self, user_id: int, gap_seconds: float) -> list[str]:
+        """The questions of the latest session, oldest first: going back from the newest, a
+        question belongs to it while at most `gap_seconds` lie between it and the next."""
+        items = [json.loads(item) for item in await self.redis.lrange(keys.asked(user_id), 0, -1)]
+        session: list[str] = []
+        later: float | None = None  # the newest question always belongs to the session
+        for item in reversed(items):
+            at = float(item.get("at", 0.0))
+            if later is not None and later - at > gap_seconds:
+                break
+            session.append(item["text"])
+            later = at
+        return session[::-1]
 
     async def forget(self, user_id: int) -> None:
         """Delete the questions and the triage outcome."""

@@ -31,11 +31,14 @@ class Person:
     seen: int = 0
     messages: list[Message] = field(default_factory=list)
 
-    async def send(self, text: str) -> None:
-        """Send a text (commands get their entity)."""
-        await self.harness.post("/sandbox/api/send", {
+    async def send(self, text: str, reply_to: Message | None = None) -> None:
+        """Send a text (commands get their entity), optionally as a reply to a message."""
+        body: dict[str, Any] = {
             "user_id": self.user_id, "text": text, "first_name": self.first_name,
-            "language_code": self.language_code})
+            "language_code": self.language_code}
+        if reply_to is not None:
+            body["reply_to_message_id"] = reply_to["message_id"]
+        await self.harness.post("/sandbox/api/send", body)
 
     async def press(self, message: Message, data: str) -> None:
         """Press the button with that callback data on that message."""

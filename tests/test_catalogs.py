@@ -30,11 +30,16 @@ def load_po(path: Path) -> Catalog:
 
 def key(message: Message) -> Key:
     """(context, msgid); for plurals the singular stands for the entry."""
-    msgid = message.id[0] if isinstance(message.id, tuple) else message.id
+    msgid = message.id[0] if isinstance(message.id, (tuple, list)) else message.id
     context = message.context
     if isinstance(context, bytes):  # babel's read_mo leaves the context undecoded
         context = context.decode()
     return context, msgid
+
+
+def _plain(text: object) -> object:
+    """read_mo gives plural forms as a list, read_po as a tuple."""
+    return tuple(text) if isinstance(text, (list, tuple)) else text
 
 
 def entries(catalog: Catalog) -> dict[Key, Message]:
@@ -91,8 +96,8 @@ def test_compiled_catalog_matches_po(lang: str) -> None:
     mo_path = folder / "messages.mo"
     assert mo_path.exists(), f"{mo_path} missing; run `make install`"
     with mo_path.open("rb") as fh:
-        compiled = {key(m): m.string for m in read_mo(fh) if m.id}
-    source = {k: m.string for k, m in entries(load_po(folder / "messages.po")).items()
+        compiled = {key(m): _plain(m.string) for m in read_mo(fh) if m.id}
+    source = {k: _plain(m.string) for k, m in entries(load_po(folder / "messages.po")).items()
               if m.string and not m.fuzzy}
     assert compiled == source, f"{mo_path} is stale; run `make install`"
 

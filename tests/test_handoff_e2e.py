@@ -135,7 +135,7 @@ async def test_queue_positions_and_stop(harness: DeskHarness) -> None:
     second = await queued_user(harness, 3102, "mag ik informatie delen met school")
     await second.expect("nummer 2")
     await first.send("/stop")
-    await first.expect("gestopt")
+    await first.expect("ingetrokken")
     await second.expect("nu nummer 1")
     await second.send("nog een detail voor de expert")
     await second.expect("Toegevoegd aan je vraag")
@@ -151,9 +151,13 @@ async def test_out_of_hours_keeps_question_and_names_return(settings: Settings,
     closed = settings.model_copy(update={"office_hours": "mon-fri 09:00-17:00"})
     async with DeskHarness.start(closed, Clock(saturday)) as harness:
         user = await queued_user(harness, 3201, "hoe ga ik het gesprek aan over extreemrechts")
+        # Told before the intake, in words, with the advice line ...
+        intake = next(m for m in user.messages if "1/3" in m["text"])
+        assert "niet bereikbaar" in intake["text"] and "maandag om 9:00" in intake["text"]
+        assert "070-333 45 58" in intake["text"]
+        # ... and again with the queue position.
         status = await user.expect("wachtrij")
-        assert "niet beschikbaar" in status["text"] and "23-11" in status["text"]
-        assert "09:00" in status["text"] and "070-333 45 58" in status["text"]
+        assert "maandag om 9:00" in status["text"] and "nummer 1" in status["text"]
         assert await harness.desk.handoff.ticket_of_user(3201) is not None
 
 
@@ -230,7 +234,7 @@ async def test_forged_and_unauthorised_attempts_are_refused(harness: DeskHarness
     assert "alleen voor experts" in (harness.sandbox.users[3503].last_callback_answer or "")
     await harness.forge_callback(3503, welcome["message_id"], f"cx:{ticket.id}:advice")
     await asyncio.sleep(0.3)
-    assert "niet meer geldig" in (harness.sandbox.users[3503].last_callback_answer or "")
+    assert "alleen voor experts" in (harness.sandbox.users[3503].last_callback_answer or "")
     # A second expert forges close/transfer/pick buttons for Anna's ticket.
     bram = await make_expert(harness, 3504, "Bram")
     await bram.send("/wachtrij")
@@ -240,7 +244,7 @@ async def test_forged_and_unauthorised_attempts_are_refused(harness: DeskHarness
         await harness.forge_callback(3504, msg["message_id"], data)
         await asyncio.sleep(0.2)
         answer = harness.sandbox.users[3504].last_callback_answer or ""
-        assert "niet meer geldig" in answer or "al opgepakt" in answer
+        assert "niet van jou" in answer or "al opgepakt" in answer
     await bram.send("mag ik meelezen?")
     await bram.expect("geen open gesprek")
     still = await harness.desk.handoff.get(ticket.id)
@@ -262,25 +266,29 @@ async def test_expert_with_two_conversations_picks_and_sends_a_snippet(
     name_one = card_one["text"].split("\n")[0].removeprefix("📋 ")
     name_two = card_two["text"].split("\n")[0].removeprefix("📋 ")
     assert name_one != name_two
-    # The latest claim is current; messages go there, labelled replies come back.
+    # The latest claim is active; messages go there, labelled replies come back.
     await anna.send("Vertel eens over de situatie.")
     await second.expect("Vertel eens over de situatie.")
+    receipt = await anna.expect("→")
+    assert receipt["text"] == f"→ {name_two}"
     await first.send("Hij gelooft dat alles gestuurd wordt.")
     incoming = await anna.expect("alles gestuurd")
     assert incoming["text"].startswith(f"💬 {name_one}")
-    # Switching needs a pick: after the current conversation ends, two remain → one left.
-    await harness.desk.sessions.clear_current(3601, (await harness.desk.handoff.ticket_of_user(
-        3603)).id)  # type: ignore[union-attr]
-    await anna.send("Voor wie is dit?")
-    choice = await anna.expect("meerdere gesprekken")
-    await anna.press_label(choice, name_one)
-    await anna.expect_edit(choice, name_one)
-    await anna.send("/snippet conversation-tips")
-    await anna.expect("Verstuurd")
-    snippet = await first.expect("Onderwerp:")
-    assert "gesprek" in snippet["text"].lower()
+    # /gesprekken lists both and switches.
+    await anna.send("/gesprekken")
+    listing = await anna.expect("2 gesprekken")
+    await anna.press_label(listing, name_one)
+    await anna.expect_edit(listing, name_one)
+    await anna.send("/snippet")
+    choices = await anna.expect("Welke handvatten")
+    assert choices["buttons"]
+    await anna.press(choices, choices["buttons"][0][0]["data"])
+    await anna.expect("Verstuurd naar " + name_one)
+    snippet = await first.expect("deelt deze handvatten")
+    assert snippet["text"].startswith("💬 Anna")
+    assert not [m for m in await second.quiet(0.3) if "handvatten" in m["text"]]
     await anna.send("/snippet bestaat-niet")
-    await anna.expect("Onbekend snippet-id")
+    await anna.expect("Onbekende snippet-id")
 
 
 async def test_media_in_a_conversation_is_not_forwarded(harness: DeskHarness) -> None:

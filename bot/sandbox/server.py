@@ -147,9 +147,16 @@ class SandboxTelegram:
         return update_id
 
     async def user_sends(self, user_id: int, text: str, first_name: str | None = None,
-                         language_code: str | None = None) -> int:
-        """A user sends a text message; returns the update id."""
+                         language_code: str | None = None,
+                         reply_to_message_id: int | None = None) -> int:
+        """A user sends a text message, optionally as a reply; returns the update id."""
         user = self._user(user_id, first_name, language_code)
+        replied = None
+        if reply_to_message_id is not None:
+            replied = next((m for m in user.messages if m.message_id == reply_to_message_id),
+                           None)
+            if replied is None:
+                raise BotApiError(400, "no such message to reply to in this chat")
         msg = ChatMessage(user.next_message_id, False, text, int(time.time()))
         user.next_message_id += 1
         user.messages.append(msg)
@@ -157,6 +164,11 @@ class SandboxTelegram:
             "message_id": msg.message_id, "from": user.as_user(), "chat": user.as_chat(),
             "date": msg.date, "text": text,
         }
+        if replied is not None:
+            message["reply_to_message"] = self._bot_message_json(user, replied) \
+                if replied.from_bot else {
+                    "message_id": replied.message_id, "from": user.as_user(),
+                    "chat": user.as_chat(), "date": replied.date, "text": replied.text}
         if text.startswith("/"):
             length = len(text.split(maxsplit=1)[0])
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
@@ -495,8 +507,13 @@ async def api_send(request: web.Request) -> web.Response:
     text = body.get("text")
     if not isinstance(text, str) or not text:
         raise web.HTTPBadRequest(text="text must be a non-empty string")
-    update_id = await request.app[SANDBOX_KEY].user_sends(
-        _int(body, "user_id"), text, body.get("first_name"), body.get("language_code"))
+    reply_to = _int(body, "reply_to_message_id") if body.get("reply_to_message_id") else None
+    try:
+        update_id = await request.app[SANDBOX_KEY].user_sends(
+            _int(body, "user_id"), text, body.get("first_name"), body.get("language_code"),
+            reply_to)
+    except BotApiError as exc:
+        raise web.HTTPBadRequest(text=exc.description) from None
     return web.json_response({"update_id": update_id})
 
 

@@ -1,0 +1,545 @@
+"""Renders the handoff service's notices through the catalogs and delivers them.
+
+The one place where handoff notices become Telegram messages: text in the recipient's language,
+inline keyboards, splitting at Telegram's length limit (at line boundaries, never inside
+markup), and telling the sender when something could not be delivered."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from babel.dates import format_date, format_time
+from telegram import InlineKeyboardMarkup, Message, ReplyParameters, Update
+from telegram.error import BadRequest, TelegramError
+
+from handlers.context import Desk, DeskContext, esc
+from handlers.keyboards import column, keyboard
+from handlers.render import ADVICE_LINE, snippet_text
+from handoff.notices import Kind, Notice, Refusal, Result
+from handoff.tickets import Ticket
+from handoff.vocab import Outcome, Province, Sector
+from knowledge.topics import Topic
+from locales import N_, Translator, translator
+
+log = logging.getLogger(__name__)
+
+# Callback data prefixes of the handoff's buttons.
+INTAKE = "ho:"
+RATE = "rt:"
+NO_COMMENT = "rt-skip"
+CLAIM = "cl:"
+PICK = "pk:"
+CLOSE = "cx:"
+TRANSFER = "tr:"
+SNIPPET = "xs:"
+
+# Telegram allows 4,096 characters per message; stay below it with room for markup.
+MESSAGE_LIMIT = 3800
+CHUNK = 3000
+
+SECTOR_LABELS: dict[Sector, str] = {
+    Sector.EDUCATION: N_("Education"), Sector.YOUTH_CARE: N_("Youth care"),
+    Sector.SOCIAL_WORK: N_("Youth and social work"),
+    Sector.CHILD_PROTECTION: N_("Child protection"),
+    Sector.MENTAL_HEALTH: N_("Mental health care"),
+    Sector.POLICE: N_("Police"), Sector.MUNICIPALITY: N_("Municipality"),
+    Sector.OTHER: N_("Other"), Sector.VOLUNTEER: N_("Other volunteer organisation"),
+    Sector.SPORTS_CLUB: N_("Sports club"), Sector.FAITH: N_("Mosque, church or other faith "
+                                                            "community"),
+    Sector.SELF_ORGANISATION: N_("Self-organisation or community group"),
+}
+OUTCOME_LABELS: dict[str, str] = {
+    Outcome.ADVICE: N_("Advice given"), Outcome.REFERRED: N_("Referred to another organisation"),
+    Outcome.FOLLOWUP: N_("Follow-up needed"),
+}
+EXPERT_HELP = N_(
+    "Expert commands: /beschikbaar or /pauze (availability), /wachtrij (queue), /volgende "
+    "(claim the next question), /gesprekken (your conversations, switch), /sluit (close with a "
+    "summary), /overdragen [note] (transfer), /snippet [id] (send guidance). Plain messages go "
+    "to your active conversation; reply to a message of an asker to answer that asker."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One Telegram message to send."""
+
+    text: str
+    markup: InlineKeyboardMarkup | None = None
+
+
+def chunks(text: str, size: int = CHUNK) -> list[str]:
+    """Raw text cut into pieces of at most `size`, preferably at line ends or spaces."""
+    pieces: list[str] = []
+    while len(text) > size:
+        cut = text.rfind("\n", 0, size)
+        if cut < size // 2:
+            cut = text.rfind(" ", 0, size)
+        if cut < size // 2:
+            cut = size
+        pieces.append(text[:cut])
+        text = text[cut:].lstrip("\n ")
+    pieces.append(text)
+    return pieces
+
+
+def pack(lines: Iterable[str], limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Join complete HTML lines into messages under the limit; never splits inside a line."""
+    messages: list[str] = []
+    current = ""
+    for line in lines:
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit and current:
+            messages.append(current)
+            candidate = line
+        current = candidate
+    if current:
+        messages.append(current)
+    return messages
+
+
+def refusal_text(tr: Translator, reason: Refusal) -> str:
+    """The short answer to an operation that changed nothing."""
+    return {
+        Refusal.NOT_EXPERT: tr._("This is only for experts of Platform JEP."),
+        Refusal.IS_EXPERT: tr._("You are an expert here; /wachtrij shows the queue."),
+        Refusal.NOT_YOURS: tr._("This conversation is not yours."),
+        Refusal.GONE: tr._("This conversation has ended."),
+        Refusal.TAKEN: tr._("Another expert has already taken this question."),
+        Refusal.FULL: tr._("You already have your maximum number of conversations."),
+        Refusal.NOT_WAITING: tr._("This conversation is already yours."),
+        Refusal.INVALID: tr._("This button is no longer valid."),
+        Refusal.ALREADY_RATED: tr._("You have already rated this conversation. Thank you!"),
+        Refusal.STALE: tr._("This step is already over; nothing was changed."),
+        Refusal.TARGET_UNAVAILABLE: tr._("That expert cannot take it right now."),
+    }[reason]
+
+
+class Renderer:
+    """Notice → messages, in one language."""
+
+    def __init__(self, desk: Desk, locale: str) -> None:
+        self.desk = desk
+        self.locale = locale
+        self.tr = translator(locale)
+
+    def asker(self, ticket: Ticket) -> str:
+        """How experts see the asker: a pseudonym fresh per ticket."""
+        return self.tr._("Asker {number}").format(
+            number=self.desk.pseudonyms.asker_number(ticket.id))
+
+    def sector(self, code: str) -> str:
+        """A sector or organisation kind in this language."""
+        label = SECTOR_LABELS.get(Sector(code)) if code in Sector.__members__.values() else None
+        return self.tr._(label) if label else code
+
+    def region(self, code: str) -> str:
+        """A province, or 'national / other'."""
+        return self.tr._("National / other") if code == Province.NATIONAL else code
+
+    def ticket_line(self, ticket: Ticket, now: float) -> str:
+        """One ticket for experts: topic, sector, region, waiting time, urgency; no person."""
+        tr = self.tr
+        topics = self.desk.kb.topics
+        topic = topics[Topic(ticket.topic)].label[self.locale] \
+            if ticket.topic in Topic.__members__.values() else ticket.topic
+        minutes = max(0, round((now - ticket.queued_at) / 60))
+        urgent = "🔴 " + tr._("URGENT") + " · " if ticket.urgent else ""
+        return (f"{urgent}<b>{esc(topic)}</b> · {esc(self.sector(ticket.sector))} · "
+                f"{esc(self.region(ticket.region))} · "
+                + tr._("waiting {minutes} min").format(minutes=minutes))
+
+    def when(self, moment: datetime, now: datetime) -> str:
+        """'today at 9:00', 'tomorrow at 9:00' or 'Monday at 9:00' in this language."""
+        clock = format_time(moment, "H:mm", locale=self.locale)
+        if moment.date() == now.date():
+            return self.tr._("today at {time}").format(time=clock)
+        if moment.date() == now.date() + timedelta(days=1):
+            return self.tr._("tomorrow at {time}").format(time=clock)
+        day = format_date(moment, "EEEE d MMMM" if moment - now > timedelta(days=6)
+                          else "EEEE", locale=self.locale)
+        return self.tr._("{day} at {time}").format(day=day, time=clock)
+
+    def availability_lines(self, availability: object) -> list[str]:
+        """Before the intake or in the status: when an expert can be expected."""
+        tr = self.tr
+        now = datetime.fromtimestamp(self.desk.handoff.clock(), self.desk.settings.zone)
+        back_at = getattr(availability, "back_at", None)
+        if not getattr(availability, "open_now", True) and back_at is not None:
+            return [esc(tr._(
+                "Our experts are not available right now; they are back {when}. Your question "
+                "waits in the queue until then. The advice line of Platform JEP ({phone}) is "
+                "also open during office hours.").format(
+                    when=self.when(back_at, now), phone=ADVICE_LINE))]
+        if getattr(availability, "experts_available", 1) == 0:
+            return [esc(tr._(
+                "No expert is on duty at this moment. Your question waits in the queue and the "
+                "first expert who comes on duty sees it. You can also call the advice line of "
+                "Platform JEP: {phone} (office hours).").format(phone=ADVICE_LINE))]
+        return []
+
+    def transcript_lines(self, ticket: Ticket, transcript: Sequence[dict[str, object]],
+                         previous: str | None) -> list[str]:
+        """The conversation so far, with times."""
+        lines = []
+        zone = self.desk.settings.zone
+        for item in transcript[-30:]:
+            if item.get("sender") == "user":
+                who = self.asker(ticket)
+            else:
+                who = previous or self.tr._("expert")
+            at = item.get("at")
+            stamp = datetime.fromtimestamp(float(at), zone).strftime("%H:%M") \
+                if isinstance(at, (int, float)) else ""
+            for piece in chunks(str(item.get("text", ""))):
+                lines.append(f"• {stamp} <i>{esc(who)}</i>: {esc(piece)}")
+        return lines
+
+    def render(self, notice: Notice) -> list[Outgoing]:
+        """The messages for a notice."""
+        tr = self.tr
+        t = notice.ticket
+        p = notice.params
+        k = notice.kind
+        now = self.desk.handoff.clock()
+
+        def one(text: str, markup: InlineKeyboardMarkup | None = None) -> list[Outgoing]:
+            return [Outgoing(text, markup)]
+
+        def many(lines: Iterable[str], markup: InlineKeyboardMarkup | None = None
+                 ) -> list[Outgoing]:
+            messages = pack(lines)
+            return [Outgoing(m, markup if i == len(messages) - 1 else None)
+                    for i, m in enumerate(messages)]
+
+        if k is Kind.INTAKE_START:
+            sectors = p["sectors"]
+            first = tr._("1/3 · What kind of organisation are you with?") if p["volunteer"] \
+                else tr._("1/3 · In which sector do you work?")
+            lines = [esc(tr._("An expert of Platform JEP can think along with you. Three short "
+                              "questions first."))]
+            lines += self.availability_lines(p["availability"])
+            return one("\n\n".join([*lines, esc(first)]), keyboard(
+                [(self.sector(s), f"{INTAKE}s:{s}") for s in sectors[i:i + 2]]
+                for i in range(0, len(sectors), 2)))
+        if k is Kind.INTAKE_REGION:
+            provinces = [x for x in p["provinces"] if x is not Province.NATIONAL]
+            rows = [[(x.value, f"{INTAKE}r:{x.value}") for x in provinces[i:i + 3]]
+                    for i in range(0, len(provinces), 3)]
+            rows.append([(tr._("National / other"), f"{INTAKE}r:{Province.NATIONAL.value}")])
+            return one(esc(tr._("2/3 · In which province do you work?")), keyboard(rows))
+        if k is Kind.INTAKE_CONSENT:
+            return one(esc(tr._(
+                "3/3 · An expert will read this conversation, including the questions you asked "
+                "just before. The expert does not see your name or Telegram account. Do not "
+                "share names or details that identify a young person. Do you agree?")),
+                keyboard([[(tr._p("button", "Yes, connect me"), f"{INTAKE}c:1"),
+                           (tr._p("button", "No"), f"{INTAKE}c:0")]]))
+        if k is Kind.INTAKE_DECLINED:
+            return one(esc(tr._("Fine, nothing was sent to an expert. You can also call the "
+                                "advice line: {phone} (office hours).").format(phone=ADVICE_LINE)))
+        if k is Kind.INTAKE_EXPIRED:
+            return one(esc(tr._("This intake has expired; please start again with /expert.")))
+        if k is Kind.STATUS and t is not None:
+            if "expert_name" in p:
+                return one(esc(tr._("You are talking with {name}. Type your message; /stop ends "
+                                    "the conversation.").format(
+                    name=p["expert_name"] or tr._("an expert"))))
+            position = int(p["position"])
+            lines = [esc(tr._("Your question is in the queue. You are number {position}.").format(
+                position=position))]
+            closed = self.availability_lines(p["availability"])
+            if closed:
+                lines += closed
+            elif p["wait_seconds"] is None:
+                lines.append(esc(tr._("We don't have enough data yet for a waiting-time "
+                                      "estimate.")))
+            else:
+                minutes = max(1, round(float(p["wait_seconds"]) / 60))
+                lines.append(esc(tr._n(
+                    "Recently, people in your place waited about {minutes} minute.",
+                    "Recently, people in your place waited about {minutes} minutes.",
+                    minutes).format(minutes=minutes)))
+            lines.append(esc(tr._("You can keep typing: your messages are added for the "
+                                  "expert. /stop cancels your request.")))
+            return one("\n\n".join(lines))
+        if k is Kind.POSITION:
+            return one(esc(tr._("Update: you are now number {position} in the queue.").format(
+                position=p["position"])))
+        if k is Kind.CLAIMED:
+            return one(esc(tr._("{name}, an expert of Platform JEP, is now reading your question "
+                                "and will answer here. /stop ends the conversation.").format(
+                name=p["expert_name"])))
+        if k is Kind.TAKEN_OVER:
+            return one(esc(tr._("{name}, another expert of Platform JEP, takes over your "
+                                "conversation and will answer here.").format(
+                name=p["expert_name"])))
+        if k is Kind.REQUEUED_BY_EXPERT:
+            return one(esc(tr._("Your question is being passed to another expert. Your messages "
+                                "so far stay with it; you don't need to repeat anything.")))
+        if k is Kind.REQUEUED_SILENT:
+            return one(esc(tr._("Sorry for the wait: your question is back at the front of the "
+                                "queue for the next available expert.")))
+        if k is Kind.REQUEUED_EXPERT_LEFT:
+            return one(esc(tr._("Your expert is no longer available. Your question is back at "
+                                "the front of the queue; your messages so far stay with it.")))
+        if k is Kind.FROM_EXPERT:
+            name = esc(str(p["expert_name"]))
+            return [Outgoing(f"💬 <b>{name}</b>: {esc(piece)}") for piece in chunks(p["text"])]
+        if k is Kind.SNIPPET_FROM_EXPERT:
+            snippet = self.desk.kb.snippets[p["snippet"]]
+            intro = tr._("{name} shares this guidance with you:").format(name=p["expert_name"])
+            body = snippet_text(self.desk.kb, tr, snippet, self.locale, show_topic=False)
+            return many([f"💬 <b>{esc(intro)}</b>", "", body])
+        if k is Kind.ADDED:
+            return one(esc(tr._("Added to your question; the expert will read it.")))
+        if k is Kind.CANCELLED:
+            return one(esc(tr._("Your request has been withdrawn; no expert will contact you "
+                                "about it. You can always start again with /expert.")))
+        if k is Kind.YOU_ENDED:
+            return one(esc(tr._("You have ended the conversation with the expert. Thank you "
+                                "for your question.")))
+        if k is Kind.RATE_PROMPT and t is not None:
+            lead = tr._("The expert has closed the conversation. Thank you for your question.") \
+                if p.get("by_expert") else ""
+            ask = tr._("How useful was this conversation? (1 = not at all, 5 = very)")
+            return one(esc(f"{lead} {ask}".strip()),
+                       keyboard([[(str(n), f"{RATE}{t.id}:{n}") for n in range(1, 6)]]))
+        if k is Kind.RATED:
+            return one(esc(tr._("Thank you: you gave {rating} out of 5. Would you like to add a "
+                                "short comment? Just type it now.").format(rating=p["rating"])),
+                       keyboard([[(tr._p("button", "No comment"), NO_COMMENT)]]))
+        if k is Kind.COMMENT_SAVED:
+            return one(esc(tr._("Thank you, your comment has been saved without your name.")))
+        if k is Kind.COMMENT_SKIPPED:
+            return one(esc(tr._("Okay. Thank you!")))
+        if k is Kind.IDLE_CLOSED_ASKER:
+            return one(esc(tr._("This conversation was closed because it was quiet for a long "
+                                "time. You can always ask a new question.")))
+        if k is Kind.NO_REQUEST:
+            return one(esc(tr._("You have no open request. Type a question or use /expert.")))
+        if k is Kind.ANNOUNCE and t is not None:
+            title = tr._("Urgent question in the queue") if t.urgent else tr._(
+                "New question in the queue")
+            return one(f"{esc(title)}\n{self.ticket_line(t, now)}",
+                       keyboard([[(tr._p("button", "Claim"), CLAIM + t.id)]]))
+        if k is Kind.CARD and t is not None:
+            lines = [f"📋 <b>{esc(self.asker(t))}</b>", self.ticket_line(t, now)]
+            previous = p.get("previous_expert")
+            if previous:
+                lines.append(esc(tr._("Transferred by {name}.").format(name=previous)))
+            if t.note:
+                lines.append(esc(tr._("Note from the previous expert: {note}").format(
+                    note=t.note)))
+            titles = [self.desk.kb.snippets[s].text(self.locale).title for s in t.snippets
+                      if s in self.desk.kb.snippets]
+            if titles:
+                lines.append(esc(tr._("Guidance already shown: {titles}").format(
+                    titles="; ".join(titles))))
+            transcript = self.transcript_lines(t, p.get("transcript", ()), previous)
+            if transcript:
+                lines.append(esc(tr._("The conversation so far:")))
+                lines += transcript
+            lines.append(esc(tr._("Type to answer. /sluit closes, /overdragen transfers, "
+                                  "/snippet sends guidance, /gesprekken switches.")))
+            return many(lines)
+        if k is Kind.FROM_ASKER and t is not None:
+            who = esc(self.asker(t))
+            return [Outgoing(f"💬 <b>{who}</b>: {esc(piece)}") for piece in chunks(p["text"])]
+        if k is Kind.RECEIPT and t is not None:
+            return one(f"→ {esc(self.asker(t))}")
+        if k in (Kind.PICK_CONVERSATION, Kind.CONVERSATIONS):
+            tickets: list[Ticket] = list(p["tickets"])
+            if k is Kind.PICK_CONVERSATION:
+                head = tr._("You have several conversations. Nothing was sent: choose the "
+                            "conversation, then send your message again (or reply to one of "
+                            "the asker's messages).")
+            else:
+                head = tr._n("You have {count} conversation.", "You have {count} conversations.",
+                             len(tickets)).format(count=len(tickets))
+            active = p.get("active")
+            lines = [esc(head)] + [
+                ("▶️ " if x.id == active else "• ") + esc(self.asker(x)) + " · "
+                + self.ticket_line(x, now) for x in tickets]
+            return one("\n".join(lines), column(
+                (("▶️ " if x.id == active else "") + self.asker(x), PICK + x.id)
+                for x in tickets))
+        if k is Kind.SWITCHED and t is not None:
+            return one(esc(tr._("Your messages now go to {asker}.").format(asker=self.asker(t))))
+        if k is Kind.ASKER_ENDED and t is not None:
+            return one(esc(tr._("{asker} has ended the conversation.").format(
+                asker=self.asker(t))))
+        if k is Kind.ASKER_LEFT and t is not None:
+            return one(esc(tr._("{asker} has deleted their data; the conversation has ended "
+                                "and no summary will be made.").format(asker=self.asker(t))))
+        if k is Kind.OUTCOME_PROMPT and t is not None:
+            return one(esc(tr._("Closing the conversation with {asker}. What was the "
+                                "outcome?").format(asker=self.asker(t))),
+                       column((tr._(OUTCOME_LABELS[o]), f"{CLOSE}{t.id}:{o}")
+                              for o in p.get("outcomes", ())))
+        if k is Kind.SUMMARY_PROMPT:
+            return one(esc(tr._("Now type a short summary for Platform JEP's trend reports (no "
+                                "names or details that identify anyone; they are removed "
+                                "anyway). Nothing you type now goes to the asker.")))
+        if k is Kind.FINISH_STEP_FIRST:
+            text = tr._("Please choose where the conversation goes first (buttons above); "
+                        "nothing was sent.") if p.get("mode") == "transfer" else tr._(
+                "Please choose the outcome first (buttons above); nothing was sent.")
+            return one(esc(text))
+        if k is Kind.STEP_STALE:
+            return one(esc(tr._("That conversation is no longer yours (it was closed, "
+                                "transferred or returned to the queue). Nothing was sent or "
+                                "changed.")))
+        if k is Kind.CLOSED:
+            return one(esc(tr._("Closed. Thank you! The anonymised summary goes to Platform "
+                                "JEP.")))
+        if k is Kind.REMINDER and t is not None:
+            minutes = int(p["minutes"])
+            return one(esc(tr._n(
+                "Reminder: {asker} is waiting for your answer. Without one, the question goes "
+                "back to the queue in {minutes} minute.",
+                "Reminder: {asker} is waiting for your answer. Without one, the question goes "
+                "back to the queue in {minutes} minutes.", minutes).format(
+                    asker=self.asker(t), minutes=minutes)))
+        if k is Kind.REQUEUED_NO_ANSWER and t is not None:
+            return one(esc(tr._("{asker} went back to the queue because there was no "
+                                "answer.").format(asker=self.asker(t))))
+        if k is Kind.IDLE_CLOSED_EXPERT and t is not None:
+            return one(esc(tr._("The conversation with {asker} was closed after a long "
+                                "silence.").format(asker=self.asker(t))))
+        if k is Kind.UNSUMMARISED_CLOSED and t is not None:
+            return one(esc(tr._("The conversation with {asker} was closed without a summary, "
+                                "as none came in time.").format(asker=self.asker(t))))
+        if k is Kind.NOTE_PROMPT and t is not None:
+            return one(esc(tr._("Transferring {asker}. Type a short note for the next expert "
+                                "(what it is about, what was said). Nothing you type now goes "
+                                "to the asker.").format(asker=self.asker(t))))
+        if k is Kind.TRANSFER_TARGETS and t is not None:
+            rows = [(tr._p("button", "Back to the queue"), f"{TRANSFER}{t.id}:q")]
+            rows += [(e.display_name, f"{TRANSFER}{t.id}:{e.expert_id}")
+                     for e in p["targets"][:8]]
+            return one(esc(tr._("Transfer {asker} to:").format(asker=self.asker(t))),
+                       column(rows))
+        if k is Kind.TRANSFERRED:
+            return one(esc(tr._("Transferred to {name}.").format(name=p["to_name"])))
+        if k is Kind.RETURNED_TO_QUEUE:
+            return one(esc(tr._("Returned to the queue.")))
+        if k is Kind.REMOVED_FROM_POOL:
+            return one(esc(tr._("You are no longer in the expert pool of Vraagbaak. Your open "
+                                "conversations have gone back to the queue.")))
+        if k is Kind.UNCLAIMED_ALERT and t is not None:
+            minutes = int(p["minutes"])
+            return one(esc(tr._n(
+                "A question has been waiting for more than {minutes} minute:",
+                "A question has been waiting for more than {minutes} minutes:",
+                minutes).format(minutes=minutes)) + "\n" + self.ticket_line(t, now))
+        if k is Kind.AVAILABLE:
+            waiting = int(p["waiting"])
+            return one(esc(tr._n(
+                "You are available. {count} question is waiting. /volgende claims the next one.",
+                "You are available. {count} questions are waiting. /volgende claims the next "
+                "one.", waiting).format(count=waiting)))
+        if k is Kind.AWAY:
+            return one(esc(tr._("You are away; you will not get new questions. Your open "
+                                "conversations stay yours.")))
+        if k is Kind.QUEUE_LIST:
+            waiting = list(p["tickets"])
+            lines = [esc(tr._("Waiting questions:"))]
+            lines += [f"{i}. {self.ticket_line(x, now)}" for i, x in enumerate(waiting[:20], 1)]
+            return one("\n".join(lines), column(
+                (f"{tr._p('button', 'Claim')} #{i}", CLAIM + x.id)
+                for i, x in enumerate(waiting[:8], 1)))
+        if k is Kind.QUEUE_EMPTY:
+            return one(esc(tr._("The queue is empty.")))
+        if k is Kind.FULL:
+            return one(esc(tr._("You already have your maximum number of conversations.")))
+        if k is Kind.NO_CONVERSATION:
+            return one(esc(tr._("You have no open conversation. /wachtrij shows the queue.")))
+        if k is Kind.SNIPPET_CHOICES and t is not None:
+            snippets = [self.desk.kb.snippets[s] for s in p["snippets"]
+                        if s in self.desk.kb.snippets]
+            return one(esc(tr._("Which guidance do you want to send to {asker}?").format(
+                asker=self.asker(t))), column(
+                (s.text(self.locale).title[:60], f"{SNIPPET}{t.id}:{s.id}") for s in snippets))
+        if k is Kind.SNIPPET_SENT and t is not None:
+            title = self.desk.kb.snippets[p["snippet"]].text(self.locale).title
+            return one(esc(tr._("Sent to {asker}: {title}").format(asker=self.asker(t),
+                                                                   title=title)))
+        if k is Kind.UNKNOWN_SNIPPET:
+            return one(esc(tr._("Unknown snippet id. Send /snippet without an id to choose from "
+                                "the guidance of the conversation's topic.")))
+        if k is Kind.NOT_DELIVERED:
+            return one(esc(tr._("Your message could not be delivered.")))
+        raise ValueError(f"no rendering for {k}")
+
+
+async def _locale(desk: Desk, notice: Notice, actor: int | None, actor_locale: str) -> str:
+    if notice.to == actor:
+        return actor_locale
+    if notice.ticket is not None and notice.to == notice.ticket.user_id:
+        return notice.ticket.lang
+    profile = await desk.users.get(notice.to)
+    return profile.lang or desk.settings.default_locale
+
+
+# Messages to experts that belong to one conversation, so a reply to them routes there.
+_ROUTABLE = frozenset({Kind.CARD, Kind.FROM_ASKER, Kind.RECEIPT, Kind.SWITCHED})
+
+
+async def deliver(context: DeskContext, result: Result, update: Update | None = None) -> None:
+    """Render and send every notice of a result (refusals are answered by the caller)."""
+    desk = context.desk
+    user = update.effective_user if update is not None else None
+    actor = user.id if user is not None else None
+    query = update.callback_query if update is not None else None
+    source = update.effective_message if update is not None and query is None else None
+    for notice in result.notices:
+        locale = await _locale(desk, notice, actor, context.locale)
+        messages = Renderer(desk, locale).render(notice)
+        delivered = True
+        for index, outgoing in enumerate(messages):
+            sent: Message | bool | None = None
+            try:
+                if (index == 0 and notice.replace and query is not None
+                        and notice.to == actor and query.message is not None):
+                    sent = await query.edit_message_text(outgoing.text,
+                                                         reply_markup=outgoing.markup)
+                else:
+                    reply = ReplyParameters(source.message_id, allow_sending_without_reply=True) \
+                        if notice.kind is Kind.RECEIPT and source is not None else None
+                    sent = await context.bot.send_message(notice.to, outgoing.text,
+                                                          reply_markup=outgoing.markup,
+                                                          reply_parameters=reply)
+            except BadRequest as exc:
+                if "not modified" in str(exc).lower():
+                    continue
+                delivered = False
+                log.warning("could not deliver a %s notice: %s", notice.kind, type(exc).__name__)
+            except TelegramError as exc:
+                delivered = False
+                log.warning("could not deliver a %s notice: %s", notice.kind, type(exc).__name__)
+            if (isinstance(sent, Message) and notice.ticket is not None
+                    and notice.kind in _ROUTABLE):
+                await desk.service.remember_delivery(notice.to, sent.message_id,
+                                                     notice.ticket.id)
+        if not delivered and notice.failed is not None:
+            await deliver(context, Result([notice.failed]), update)
+
+
+async def answer(context: DeskContext, update: Update, result: Result) -> None:
+    """Answer an update with a result: a refusal as a short reply or alert, else the notices."""
+    query = update.callback_query
+    if result.refused is not None:
+        if result.refused in (Refusal.NOT_EXPERT, Refusal.NOT_YOURS):
+            log.warning("refused %s user=%s", result.refused, context.log_id(update))
+        text = refusal_text(context.tr, result.refused)
+        if query is not None:
+            await query.answer(text, show_alert=True)
+        elif update.effective_message is not None:
+            await update.effective_message.reply_text(esc(text))
+    elif query is not None:
+        await query.answer()
+    await deliver(context, result, update)

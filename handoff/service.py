@@ -1,0 +1,692 @@
+"""The handoff service: every rule of the expert handoff, for any front end.
+
+Each operation checks its own preconditions (is the actor still an expert, do they hold the
+conversation, is it in the state this step expects) and returns what must be told to whom as
+typed notices; it never sends anything. The Telegram handlers and the web dashboard both call
+it, so a rule lives here once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from redis.asyncio import Redis
+
+from handoff import handoff_keys as keys
+from handoff.experts import Expert, ExpertStore
+from handoff.notices import Kind, Notice, Refusal, Result
+from handoff.office_hours import OfficeHours
+from handoff.sessions import SessionStore
+from handoff.states import COMMENT_WINDOW_SECONDS, EXPERT_STEPS, Mode, StateStore
+from handoff.summaries import queue_rating
+from handoff.tickets import ClaimResult, HandoffStore, Ticket, TicketState
+from handoff.vocab import (
+    EXPERT_OUTCOMES,
+    PROFESSIONAL_SECTORS,
+    VOLUNTEER_SECTORS,
+    Outcome,
+    Province,
+    Sector,
+    parse_ticket_id,
+    parse_user_id,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_COMMENT = 1000
+MAX_NOTE = 300
+# Questions count as one session when no more than this lies between them.
+SESSION_GAP_SECONDS = 45 * 60
+DEFAULT_TOPIC = "signals"
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """When the sweep acts, in seconds."""
+
+    unclaimed_alert: float
+    remind: float
+    requeue: float
+    idle: float
+    summary: float  # an ended conversation without the expert's summary closes after this
+
+
+@dataclass(frozen=True, slots=True)
+class Availability:
+    """Whether an expert can be expected soon."""
+
+    open_now: bool
+    back_at: datetime | None  # next opening when closed
+    experts_available: int
+
+
+@dataclass(frozen=True, slots=True)
+class Triaged:
+    """What the knowledge side found for the asker's latest questions (for the ticket)."""
+
+    topic: str
+    urgent: bool
+    snippets: tuple[str, ...]
+    questions: tuple[str, ...]  # this session's questions, oldest first
+
+
+def looks_like_question(text: str) -> bool:
+    """A text after the rating prompt that reads as a new question rather than a comment."""
+    stripped = text.strip()
+    return ("?" in stripped and len(stripped) > 25) or len(stripped) > 400
+
+
+class HandoffService:
+    """Queue, intake, claim, relay, transfer, close, rating, forgetting and the sweep."""
+
+    def __init__(self, redis: Redis, tickets: HandoffStore, experts: ExpertStore,
+                 states: StateStore, sessions: SessionStore, office_hours: OfficeHours,
+                 zone: ZoneInfo, timeouts: Timeouts, admin_ids: Iterable[int],
+                 topic_snippets: Callable[[str], list[str]],
+                 resolve_snippet: Callable[[str], str | None]) -> None:
+        self.redis = redis
+        self.tickets = tickets
+        self.experts = experts
+        self.states = states
+        self.sessions = sessions
+        self.office_hours = office_hours
+        self.zone = zone
+        self.timeouts = timeouts
+        self.admin_ids = tuple(admin_ids)
+        self.topic_snippets = topic_snippets
+        self.resolve_snippet = resolve_snippet
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The service's clock (the ticket store's)."""
+        return self.tickets.clock
+
+    # -- who is who ----------------------------------------------------------------------
+
+    async def is_expert(self, user_id: int) -> bool:
+        """The one answer to 'is this person an expert': membership of the pool."""
+        return await self.experts.is_expert(user_id)
+
+    async def availability(self) -> Availability:
+        """Office hours now and how many experts are on duty."""
+        now = datetime.fromtimestamp(self.clock(), self.zone)
+        open_now = self.office_hours.is_open(now)
+        on_duty = sum(1 for e in await self.experts.list() if e.available)
+        return Availability(open_now, None if open_now else self.office_hours.next_open(now),
+                            on_duty)
+
+    # -- intake and queue ----------------------------------------------------------------
+
+    async def begin_intake(self, user_id: int, volunteer: bool) -> Result:
+        """/expert: say what will happen now, then ask the first intake question."""
+        if await self.is_expert(user_id):
+            return Result.refuse(Refusal.IS_EXPERT)
+        ticket = await self.tickets.ticket_of_user(user_id)
+        if ticket is not None:
+            return Result().add(await self.status_notice(ticket))
+        await self.sessions.take_intake(user_id)  # a fresh start
+        await self.states.set_step(user_id, Mode.INTAKE)
+        return Result().add(Notice(user_id, Kind.INTAKE_START, params={
+            "availability": await self.availability(),
+            "sectors": VOLUNTEER_SECTORS if volunteer else PROFESSIONAL_SECTORS,
+            "volunteer": volunteer}))
+
+    async def intake_answer(self, user_id: int, step: str, value: str, lang: str,
+                            triaged: Callable[[], Triaged] | Triaged) -> Result:
+        """Sector, then province, then consent; consent queues the ticket."""
+        state = await self.states.get(user_id)
+        if state.mode is not Mode.INTAKE:
+            open_ticket = await self.tickets.ticket_of_user(user_id)
+            if open_ticket is not None:
+                return Result(refused=Refusal.STALE).add(await self.status_notice(open_ticket))
+            return Result.refuse(Refusal.STALE)
+        answers = await self.sessions.intake(user_id)
+        if step == "s" and value in Sector.__members__.values():
+            await self.sessions.set_intake(user_id, "sector", value)
+            return Result().add(Notice(user_id, Kind.INTAKE_REGION, replace=True,
+                                       params={"provinces": tuple(Province)}))
+        if step == "r" and value in Province.__members__.values() and "sector" in answers:
+            await self.sessions.set_intake(user_id, "region", value)
+            return Result().add(Notice(user_id, Kind.INTAKE_CONSENT, replace=True))
+        if step == "c" and value in ("0", "1"):
+            answers = await self.sessions.take_intake(user_id)
+            await self.states.clear_step(user_id)
+            if value == "0":
+                return Result().add(Notice(user_id, Kind.INTAKE_DECLINED, replace=True))
+            if "sector" not in answers or "region" not in answers:
+                return Result().add(Notice(user_id, Kind.INTAKE_EXPIRED, replace=True))
+            found = triaged if isinstance(triaged, Triaged) else triaged()
+            return await self._queue(user_id, lang, Sector(answers["sector"]),
+                                     Province(answers["region"]), found)
+        return Result.refuse(Refusal.INVALID)
+
+    async def _queue(self, user_id: int, lang: str, sector: Sector, region: Province,
+                     found: Triaged) -> Result:
+        ticket = await self.tickets.open(user_id, lang, found.topic or DEFAULT_TOPIC,
+                                         sector.value, region.value, found.urgent,
+                                         found.snippets)
+        if not await self.tickets.transcript(ticket.id):
+            for question in found.questions:
+                await self.tickets.add_message(ticket.id, "user", question)
+        log.info("ticket queued ticket=%s urgent=%s", ticket.id, ticket.urgent)
+        result = Result().add(await self.status_notice(ticket))
+        position = await self.tickets.position(ticket.id)
+        if position is not None:
+            await self.sessions.position_changed(ticket.id, position)
+        return result.add(*await self._announce(ticket))
+
+    async def status_notice(self, ticket: Ticket) -> Notice:
+        """Where an asker's request stands, with an honest estimate."""
+        if ticket.state is TicketState.ACTIVE and ticket.expert_id is not None:
+            expert = await self.experts.get(ticket.expert_id)
+            return Notice(ticket.user_id, Kind.STATUS, ticket, {
+                "expert_name": expert.display_name if expert else None})
+        position = await self.tickets.position(ticket.id) or 1
+        typical = await self.sessions.typical_wait()
+        return Notice(ticket.user_id, Kind.STATUS, ticket, {
+            "position": position, "availability": await self.availability(),
+            "wait_seconds": None if typical is None else typical * position})
+
+    async def _announce(self, ticket: Ticket) -> list[Notice]:
+        return [Notice(expert.expert_id, Kind.ANNOUNCE, ticket)
+                for expert in await self.experts.available_matching(ticket.topic, ticket.lang)]
+
+    async def position_notices(self) -> list[Notice]:
+        """Tell waiting askers their new place when it moved."""
+        notices = []
+        for index, ticket in enumerate(await self.tickets.queue(), start=1):
+            if await self.sessions.position_changed(ticket.id, index):
+                notices.append(Notice(ticket.user_id, Kind.POSITION, ticket,
+                                      {"position": index}))
+        return notices
+
+    # -- the expert pool -----------------------------------------------------------------
+
+    async def _expert(self, actor: int) -> Expert | None:
+        return await self.experts.get(actor)
+
+    async def set_available(self, actor: int, available: bool) -> Result:
+        """/beschikbaar and /pauze."""
+        if not await self.experts.set_available(actor, available):
+            return Result.refuse(Refusal.NOT_EXPERT)
+        if not available:
+            return Result().add(Notice(actor, Kind.AWAY))
+        return Result().add(Notice(actor, Kind.AVAILABLE, params={
+            "waiting": len(await self.tickets.queue())}))
+
+    async def queue_list(self, actor: int) -> Result:
+        """/wachtrij: the waiting tickets, for experts only."""
+        if await self._expert(actor) is None:
+            return Result.refuse(Refusal.NOT_EXPERT)
+        waiting = await self.tickets.queue()
+        if not waiting:
+            return Result().add(Notice(actor, Kind.QUEUE_EMPTY))
+        return Result().add(Notice(actor, Kind.QUEUE_LIST, params={"tickets": waiting}))
+
+    async def remove_expert(self, expert_id: int) -> Result:
+        """Take someone out of the pool everywhere: their conversations go back to the front
+        of the queue (askers are told), ended ones are closed, then the profile goes."""
+        result = Result()
+        for ticket in await self.tickets.active_for_expert(expert_id):
+            moved = await self.tickets.requeue(ticket.id, None)
+            if moved is not None:
+                result.add(Notice(moved.user_id, Kind.REQUEUED_EXPERT_LEFT, moved))
+                result.add(*await self._announce_without(moved, expert_id))
+        for ticket in await self._ended_for_expert(expert_id):
+            await self.tickets.close(ticket.id, "", Outcome.UNSUMMARISED.value, "expert_removed")
+        removed = await self.experts.remove(expert_id)
+        await self.states.forget(expert_id)
+        if not removed:
+            return Result.refuse(Refusal.NOT_EXPERT) if not result.notices else result
+        log.info("expert removed; %d conversations requeued", len(result.notices))
+        result.add(Notice(expert_id, Kind.REMOVED_FROM_POOL))
+        return result.add(*await self.position_notices())
+
+    async def _announce_without(self, ticket: Ticket, expert_id: int) -> list[Notice]:
+        return [n for n in await self._announce(ticket) if n.to != expert_id]
+
+    async def _ended_for_expert(self, expert_id: int) -> list[Ticket]:
+        tickets = await self.tickets._get_many(await self.redis.smembers(keys.active()))
+        return [t for t in tickets
+                if t.state is TicketState.ENDED and t.expert_id == expert_id]
+
+    # -- claiming ------------------------------------------------------------------------
+
+    async def claim(self, actor: int, ticket_id: str) -> Result:
+        """The Claim button: exactly one expert wins; a replay tells the real state."""
+        expert = await self._expert(actor)
+        if expert is None:
+            return Result.refuse(Refusal.NOT_EXPERT)
+        tid = parse_ticket_id(ticket_id)
+        before = await self.tickets.get(tid) if tid else None
+        if before is None or before.state not in (TicketState.QUEUED, TicketState.ACTIVE):
+            return Result.refuse(Refusal.GONE)
+        if before.state is TicketState.ACTIVE:
+            return Result.refuse(Refusal.NOT_WAITING if before.expert_id == actor
+                                 else Refusal.TAKEN)
+        outcome = await self.tickets.claim(before.id, actor, expert.max_conversations)
+        if outcome is ClaimResult.OK:
+            log.info("ticket claimed ticket=%s", before.id)
+            return await self._after_claim(before.id, expert)
+        return Result.refuse({ClaimResult.TAKEN: Refusal.TAKEN, ClaimResult.FULL: Refusal.FULL
+                              }.get(outcome, Refusal.GONE))
+
+    async def claim_next(self, actor: int) -> Result:
+        """/volgende: the best waiting ticket for this expert."""
+        expert = await self._expert(actor)
+        if expert is None:
+            return Result.refuse(Refusal.NOT_EXPERT)
+        ticket = await self.tickets.claim_next(actor, expert.expertise, expert.languages,
+                                               expert.max_conversations)
+        if ticket is None:
+            full = len(await self.tickets.active_for_expert(actor)) >= expert.max_conversations
+            return Result().add(Notice(actor, Kind.FULL if full else Kind.QUEUE_EMPTY))
+        return await self._after_claim(ticket.id, expert)
+
+    async def _after_claim(self, ticket_id: str, expert: Expert) -> Result:
+        ticket = await self.tickets.get(ticket_id)
+        if ticket is None:
+            return Result.refuse(Refusal.GONE)
+        await self.states.set_active(expert.expert_id, ticket.id)
+        await self.sessions.drop_position(ticket.id)
+        await self.sessions.record_wait(self.clock() - ticket.queued_at)
+        result = Result().add(await self._card(expert.expert_id, ticket))
+        if ticket.requeues == 0:
+            result.add(Notice(ticket.user_id, Kind.CLAIMED, ticket,
+                              {"expert_name": expert.display_name}))
+        else:
+            result.add(Notice(ticket.user_id, Kind.TAKEN_OVER, ticket,
+                              {"expert_name": expert.display_name}))
+        return result.add(*await self.position_notices())
+
+    async def _card(self, expert_id: int, ticket: Ticket) -> Notice:
+        previous = None
+        if ticket.previous_expert_id is not None:
+            before = await self.experts.get(ticket.previous_expert_id)
+            previous = before.display_name if before else None
+        return Notice(expert_id, Kind.CARD, ticket, {
+            "transcript": await self.tickets.transcript(ticket.id),
+            "previous_expert": previous, "now": self.clock()})
+
+    # -- choosing the conversation -------------------------------------------------------
+
+    async def conversations(self, actor: int) -> Result:
+        """/gesprekken: the expert's conversations, with the active one marked."""
+        if await self._expert(actor) is None:
+            return Result.refuse(Refusal.NOT_EXPERT)
+        held = await self.tickets.active_for_expert(actor)
+        if not held:
+            return Result().add(Notice(actor, Kind.NO_CONVERSATION))
+        state = await self.states.get(actor)
+        return Result().add(Notice(actor, Kind.CONVERSATIONS, params={
+            "tickets": held, "active": state.active}))
+
+    async def pick(self, actor: int, ticket_id: str) -> Result:
+        """Switch the conversation plain messages go to."""
+        if await self._expert(actor) is None:
+            return Result.refuse(Refusal.NOT_EXPERT)
+        tid = parse_ticket_id(ticket_id)
+        ticket = await self.tickets.get(tid) if tid else None
+        if ticket is None or ticket.state is not TicketState.ACTIVE:
+            return Result.refuse(Refusal.GONE)
+        if ticket.expert_id != actor:
+            log.warning("refused pick of a foreign ticket")
+            return Result.refuse(Refusal.NOT_YOURS)
+        await self.states.set_active(actor, ticket.id)
+        return Result().add(Notice(actor, Kind.SWITCHED, ticket, replace=True))
+
+    async def _target(self, actor: int, reply_to: int | None = None
+                      ) -> tuple[Ticket | None, Result | None]:
+        """The conversation an expert's message or command is about, or what to say instead."""
+        held = await self.tickets.active_for_expert(actor)
+        if reply_to is not None:
+            replied = await self.redis.get(keys.delivery(actor, reply_to))
+            for ticket in held:
+                if ticket.id == replied:
+                    return ticket, None
+        if not held:
+            return None, Result().add(Notice(actor, Kind.NO_CONVERSATION))
+        if len(held) == 1:
+            return held[0], None
+        state = await self.states.get(actor)
+        for ticket in held:
+            if ticket.id == state.active:
+                return ticket, None
+        return None, Result().add(Notice(actor, Kind.PICK_CONVERSATION,
+                                         params={"tickets": held}))
+
+    async def remember_delivery(self, expert_id: int, message_id: int, ticket_id: str) -> None:
+        """A message shown to an expert belongs to this conversation (for reply-to)."""
+        await self.redis.set(keys.delivery(expert_id, message_id), ticket_id,
+                             ex=self.tickets.transcript_ttl)
+
+    # -- relaying ------------------------------------------------------------------------
+
+    async def asker_text(self, user_id: int, text: str) -> Result | None:
+        """A plain message from someone who is not an expert; None: it is a new question."""
+        state = await self.states.get(user_id)
+        if state.mode is Mode.COMMENTING and state.ticket:
+            fresh = self.clock() - state.since <= COMMENT_WINDOW_SECONDS
+            await self.states.clear_step(user_id)
+            if fresh and not looks_like_question(text):
+                await queue_rating(self.redis, state.ticket, comment=text[:MAX_COMMENT])
+                return Result().add(Notice(user_id, Kind.COMMENT_SAVED))
+        elif state.mode is Mode.RATING:
+            await self.states.clear_step(user_id)  # the rating buttons stay valid
+        ticket = await self.tickets.ticket_of_user(user_id)
+        if ticket is None:
+            return None
+        if not await self.tickets.add_message(ticket.id, "user", text):
+            return None
+        if ticket.state is TicketState.QUEUED or ticket.expert_id is None:
+            return Result().add(Notice(user_id, Kind.ADDED, ticket))
+        return Result().add(Notice(ticket.expert_id, Kind.FROM_ASKER, ticket, {"text": text},
+                                   failed=Notice(user_id, Kind.NOT_DELIVERED, ticket)))
+
+    async def expert_text(self, actor: int, text: str, reply_to: int | None = None) -> Result:
+        """A plain message from an expert: a step's answer, or a reply to an asker."""
+        expert = await self._expert(actor)
+        if expert is None:
+            return Result.refuse(Refusal.NOT_EXPERT)
+        state = await self.states.get(actor)
+        if state.mode is Mode.SUMMARY and state.ticket:
+            return await self._close_with_summary(actor, state.ticket, state.outcome or "", text)
+        if state.mode is Mode.NOTE and state.ticket:
+            return await self._note_written(actor, state.ticket, text)
+        if state.mode in EXPERT_STEPS:
+            return Result().add(Notice(actor, Kind.FINISH_STEP_FIRST, params={
+                "mode": state.mode}))
+        ticket, instead = await self._target(actor, reply_to)
+        if ticket is None:
+            return instead or Result()
+        if not await self.tickets.add_message(ticket.id, "expert", text):
+            return Result.refuse(Refusal.GONE)
+        result = Result().add(Notice(ticket.user_id, Kind.FROM_EXPERT, ticket, {
+            "expert_name": expert.display_name, "text": text},
+            failed=Notice(actor, Kind.NOT_DELIVERED, ticket)))
+        if len(await self.tickets.active_for_expert(actor)) > 1:
+            result.add(Notice(actor, Kind.RECEIPT, ticket))
+        return result
+
+    # -- closing -------------------------------------------------------------------------
+
+    async def start_close(self, actor: int) -> Result:
+        """/sluit: ask the outcome of the current conversation."""
+        if await self._expert(actor) is None:
+            return Result.refuse(Refusal.NOT_EXPERT)
+        ticket, instead = await self._target(actor)
+        if ticket is None:
+            return instead or Result()
+        await self.states.set_step(actor, Mode.CLOSING, ticket.id)
+        return Result().add(Notice(actor, Kind.OUTCOME_PROMPT, ticket,
+                                   {"outcomes": EXPERT_OUTCOMES}))
+
+    async def choose_outcome(self, actor: int, ticket_id: str, outcome: str) -> Result:
+        """An outcome button: only for the closing step of a conversation the actor holds."""
+        if await self._expert(actor) is None:
+            return Result.refuse(Refusal.NOT_EXPERT)
+        tid = parse_ticket_id(ticket_id)
+        ticket = await self.tickets.get(tid) if tid else None
+        if ticket is None or ticket.state not in (TicketState.ACTIVE, TicketState.ENDED):
+            return Result.refuse(Refusal.GONE)
+        if ticket.expert_id != actor:
+            log.warning("refused outcome on a foreign ticket")
+            return Result.refuse(Refusal.NOT_YOURS)
+        if outcome not in {o.value for o in EXPERT_OUTCOMES}:
+            return Result.refuse(Refusal.INVALID)
+        state = await self.states.get(actor)
+        # An active conversation is closed only from /sluit's step; an ended one is waiting
+        # for exactly this, so its prompt's buttons stay valid until the summary is in.
+        if ticket.state is TicketState.ACTIVE and not (
+                state.mode is Mode.CLOSING and state.ticket == ticket.id):
+            return Result.refuse(Refusal.STALE)
+        await self.states.set_step(actor, Mode.SUMMARY, ticket.id, outcome=outcome)
+        return Result().add(Notice(actor, Kind.SUMMARY_PROMPT, ticket, replace=True))
+
+    async def _close_with_summary(self, actor: int, ticket_id: str, outcome: str,
+                                  summary: str) -> Result:
+        await self.states.clear_step(actor)
+        ticket = await self.tickets.get(ticket_id)
+        if (ticket is None or ticket.expert_id != actor
+                or ticket.state not in (TicketState.ACTIVE, TicketState.ENDED)):
+            # The conversation moved on meanwhile (requeued, taken, closed): nothing is sent.
+            return Result().add(Notice(actor, Kind.STEP_STALE))
+        was_active = ticket.state is TicketState.ACTIVE
+        closed = await self.tickets.close(ticket.id, summary, outcome, "expert")
+        if closed is None:
+            return Result().add(Notice(actor, Kind.STEP_STALE))
+        await self.states.drop_active(actor, ticket.id)
+        await self.sessions.drop_position(ticket.id)
+        log.info("ticket closed ticket=%s outcome=%s", ticket.id, outcome)
+        result = Result().add(Notice(actor, Kind.CLOSED, closed))
+        if was_active:
+            result.add(*await self._ask_rating(closed, by_expert=True))
+        return result
+
+    async def _ask_rating(self, ticket: Ticket, by_expert: bool) -> list[Notice]:
+        if (await self.states.get(ticket.user_id)).mode is Mode.IDLE:
+            await self.states.set_step(ticket.user_id, Mode.RATING, ticket.id)
+        return [Notice(ticket.user_id, Kind.RATE_PROMPT, ticket, {"by_expert": by_expert})]
+
+    async def asker_stop(self, user_id: int) -> Result:
+        """/stop: cancel a queued request, or end a conversation (rating and summary follow)."""
+        ticket = await self.tickets.ticket_of_user(user_id)
+        if ticket is None:
+            return Result().add(Notice(user_id, Kind.NO_REQUEST))
+        if ticket.state is TicketState.QUEUED:
+            cancelled = await self.tickets.cancel(ticket.id)
+            await self.sessions.drop_position(ticket.id)
+            if cancelled is None:
+                return Result().add(Notice(user_id, Kind.NO_REQUEST))
+            return Result().add(Notice(user_id, Kind.CANCELLED, cancelled),
+                                *await self.position_notices())
+        ended = await self.tickets.end(ticket.id, "asker")
+        if ended is None or ended.expert_id is None:
+            return Result().add(Notice(user_id, Kind.NO_REQUEST))
+        expert_id = ended.expert_id
+        await self.states.drop_active(expert_id, ended.id)
+        if (await self.states.get(expert_id)).mode is Mode.IDLE:
+            await self.states.set_step(expert_id, Mode.CLOSING, ended.id)
+        log.info("conversation ended by the asker ticket=%s", ended.id)
+        return Result().add(
+            Notice(user_id, Kind.YOU_ENDED, ended),
+            *await self._ask_rating(ended, by_expert=False),
+            Notice(expert_id, Kind.ASKER_ENDED, ended),
+            Notice(expert_id, Kind.OUTCOME_PROMPT, ended, {"outcomes": EXPERT_OUTCOMES}))
+
+    # -- rating --------------------------------------------------------------------------
+
+    async def rate(self, user_id: int, ticket_id: str, value: str) -> Result:
+        """A rating button: once per conversation, by its asker, after it ended."""
+        tid = parse_ticket_id(ticket_id)
+        if tid is None or len(value) != 1 or value not in "12345":
+            return Result.refuse(Refusal.INVALID)
+        outcome = await self.tickets.rate_once(tid, user_id)
+        if outcome == "again":
+            return Result.refuse(Refusal.ALREADY_RATED)
+        if outcome != "ok":
+            log.warning("refused rating (%s)", outcome)
+            return Result.refuse(Refusal.INVALID)
+        await queue_rating(self.redis, tid, rating=int(value))
+        await self.states.set_step(user_id, Mode.COMMENTING, tid)
+        return Result().add(Notice(user_id, Kind.RATED, params={"rating": int(value)},
+                                   replace=True))
+
+    async def skip_comment(self, user_id: int) -> Result:
+        """/skip or the 'no comment' button."""
+        await self.states.clear_step(user_id)
+        return Result().add(Notice(user_id, Kind.COMMENT_SKIPPED))
+
+    # -- transfer ------------------------------------------------------------------------
+
+    async def start_transfer(self, actor: int, note: str | None) -> Result:
+        """/overdragen [note]: ask for a note if none was given, then where to."""
+        if await self._expert(actor) is None:
+            return Result.refuse(Refusal.NOT_EXPERT)
+        ticket, instead = await self._target(actor)
+        if ticket is None:
+            return instead or Result()
+        if not note:
+            await self.states.set_step(actor, Mode.NOTE, ticket.id)
+            return Result().add(Notice(actor, Kind.NOTE_PROMPT, ticket))
+        return await self._note_written(actor, ticket.id, note)
+
+    async def _note_written(self, actor: int, ticket_id: str, note: str) -> Result:
+        ticket = await self.tickets.get(ticket_id)
+        if ticket is None or ticket.state is not TicketState.ACTIVE or ticket.expert_id != actor:
+            await self.states.clear_step(actor)
+            return Result().add(Notice(actor, Kind.STEP_STALE))
+        await self.states.set_step(actor, Mode.TRANSFER, ticket.id, note=note[:MAX_NOTE])
+        targets = [e for e in await self.experts.list()
+                   if e.available and e.expert_id != actor]
+        return Result().add(Notice(actor, Kind.TRANSFER_TARGETS, ticket, {"targets": targets}))
+
+    async def choose_transfer(self, actor: int, ticket_id: str, target: str) -> Result:
+        """A transfer button: back to the queue, or to another available expert."""
+        if await self._expert(actor) is None:
+            return Result.refuse(Refusal.NOT_EXPERT)
+        tid = parse_ticket_id(ticket_id)
+        ticket = await self.tickets.get(tid) if tid else None
+        if ticket is None or ticket.state is not TicketState.ACTIVE:
+            return Result.refuse(Refusal.GONE)
+        if ticket.expert_id != actor:
+            log.warning("refused transfer of a foreign ticket")
+            return Result.refuse(Refusal.NOT_YOURS)
+        state = await self.states.get(actor)
+        if state.mode is not Mode.TRANSFER or state.ticket != ticket.id:
+            return Result.refuse(Refusal.STALE)
+        note = state.note or None
+        if target == "q":
+            moved = await self.tickets.requeue(ticket.id, note)
+            if moved is None:
+                return Result.refuse(Refusal.GONE)
+            await self.states.clear_step(actor)
+            await self.states.drop_active(actor, ticket.id)
+            return Result().add(
+                Notice(actor, Kind.RETURNED_TO_QUEUE, moved, replace=True),
+                Notice(moved.user_id, Kind.REQUEUED_BY_EXPERT, moved),
+                *await self._announce_without(moved, actor),
+                *await self.position_notices())
+        target_id = parse_user_id(target)
+        other = await self.experts.get(target_id) if target_id is not None else None
+        if other is None or other.expert_id == actor or not other.available:
+            return Result.refuse(Refusal.TARGET_UNAVAILABLE)
+        outcome = await self.tickets.transfer(ticket.id, other.expert_id,
+                                              other.max_conversations, note)
+        if outcome is not ClaimResult.OK:
+            return Result.refuse(Refusal.TARGET_UNAVAILABLE if outcome is ClaimResult.FULL
+                                 else Refusal.GONE)
+        await self.states.clear_step(actor)
+        await self.states.drop_active(actor, ticket.id)
+        moved = await self.tickets.get(ticket.id)
+        assert moved is not None
+        if (await self.states.get(other.expert_id)).active is None:
+            await self.states.set_active(other.expert_id, moved.id)
+        log.info("ticket transferred ticket=%s", moved.id)
+        return Result().add(
+            Notice(actor, Kind.TRANSFERRED, moved, {"to_name": other.display_name},
+                   replace=True),
+            await self._card(other.expert_id, moved),
+            Notice(moved.user_id, Kind.TAKEN_OVER, moved,
+                   {"expert_name": other.display_name}))
+
+    # -- guidance from the expert --------------------------------------------------------
+
+    async def snippet_choices(self, actor: int) -> Result:
+        """/snippet without an id: the snippets of the conversation's topic."""
+        if await self._expert(actor) is None:
+            return Result.refuse(Refusal.NOT_EXPERT)
+        ticket, instead = await self._target(actor)
+        if ticket is None:
+            return instead or Result()
+        return Result().add(Notice(actor, Kind.SNIPPET_CHOICES, ticket, {
+            "snippets": self.topic_snippets(ticket.topic)}))
+
+    async def send_snippet(self, actor: int, snippet_id: str,
+                           ticket_id: str | None = None) -> Result:
+        """Send guidance to the asker, as coming from the expert."""
+        expert = await self._expert(actor)
+        if expert is None:
+            return Result.refuse(Refusal.NOT_EXPERT)
+        resolved = self.resolve_snippet(snippet_id)
+        if resolved is None:
+            return Result().add(Notice(actor, Kind.UNKNOWN_SNIPPET))
+        if ticket_id is not None:
+            tid = parse_ticket_id(ticket_id)
+            ticket = await self.tickets.get(tid) if tid else None
+            if ticket is None or ticket.state is not TicketState.ACTIVE:
+                return Result.refuse(Refusal.GONE)
+            if ticket.expert_id != actor:
+                return Result.refuse(Refusal.NOT_YOURS)
+        else:
+            ticket, instead = await self._target(actor)
+            if ticket is None:
+                return instead or Result()
+        await self.tickets.add_message(ticket.id, "expert", f"[snippet {resolved}]")
+        return Result().add(
+            Notice(ticket.user_id, Kind.SNIPPET_FROM_EXPERT, ticket, {
+                "expert_name": expert.display_name, "snippet": resolved},
+                failed=Notice(actor, Kind.NOT_DELIVERED, ticket)),
+            Notice(actor, Kind.SNIPPET_SENT, ticket, {"snippet": resolved}))
+
+    # -- forgetting ----------------------------------------------------------------------
+
+    async def forget(self, user_id: int) -> Result:
+        """/vergeet: erase the asker's handoff data; experts holding a conversation are told."""
+        result = Result()
+        for ticket in await self.tickets.forget_user(user_id):
+            assert ticket.expert_id is not None
+            await self.states.drop_active(ticket.expert_id, ticket.id)
+            await self.states.clear_step(ticket.expert_id, ticket.id)
+            result.add(Notice(ticket.expert_id, Kind.ASKER_LEFT, ticket))
+        await self.sessions.forget(user_id)
+        await self.states.forget(user_id)
+        return result.add(*await self.position_notices())
+
+    # -- the periodic sweep --------------------------------------------------------------
+
+    async def sweep(self) -> Result:
+        """Act on unclaimed, silent, idle and unsummarised conversations."""
+        now = self.clock()
+        t = self.timeouts
+        due = await self.tickets.due(now, t.unclaimed_alert, t.remind, t.requeue, t.idle,
+                                     t.summary)
+        result = Result()
+        if self.office_hours.is_open(datetime.fromtimestamp(now, self.zone)):
+            for ticket in due.unclaimed:
+                result.add(*(Notice(admin, Kind.UNCLAIMED_ALERT, ticket, {
+                    "minutes": round(t.unclaimed_alert / 60)}) for admin in self.admin_ids))
+        for ticket in due.remind:
+            assert ticket.expert_id is not None
+            result.add(Notice(ticket.expert_id, Kind.REMINDER, ticket, {
+                "minutes": max(1, round((t.requeue - t.remind) / 60))}))
+        for ticket in due.requeue:
+            moved = await self.tickets.requeue(ticket.id, None)
+            if moved is None or ticket.expert_id is None:
+                continue
+            await self.states.drop_active(ticket.expert_id, ticket.id)
+            await self.states.clear_step(ticket.expert_id, ticket.id)
+            result.add(Notice(ticket.expert_id, Kind.REQUEUED_NO_ANSWER, ticket),
+                       Notice(moved.user_id, Kind.REQUEUED_SILENT, moved),
+                       *await self._announce_without(moved, ticket.expert_id))
+        for ticket in due.idle:
+            closed = await self.tickets.close(ticket.id, "", Outcome.IDLE.value, "timeout")
+            if closed is None:
+                continue
+            if ticket.expert_id is not None:
+                await self.states.drop_active(ticket.expert_id, ticket.id)
+                await self.states.clear_step(ticket.expert_id, ticket.id)
+                result.add(Notice(ticket.expert_id, Kind.IDLE_CLOSED_EXPERT, ticket))
+            result.add(Notice(ticket.user_id, Kind.IDLE_CLOSED_ASKER, ticket))
+        for ticket in due.unsummarised:
+            closed = await self.tickets.close(ticket.id, "", Outcome.UNSUMMARISED.value,
+                                              "timeout")
+            if closed is not None and ticket.expert_id is not None:
+                await self.states.clear_step(ticket.expert_id, ticket.id)
+                result.add(Notice(ticket.expert_id, Kind.UNSUMMARISED_CLOSED, ticket))
+        if due.requeue:
+            result.add(*await self.position_notices())
+        return result
