@@ -195,7 +195,7 @@ async def test_forget_during_a_conversation_ends_it_and_erases_everything(
     confirm = await user.expect("Weet je het zeker?")
     await user.press_label(confirm, "Ja")
     await user.expect_edit(confirm, "gewist")
-    await anna.expect("beëindigd")
+    await anna.expect("gegevens gewist")
     redis = harness.desk.redis
     assert await redis.exists(keys.ticket(ticket.id), keys.transcript(ticket.id),
                               "vb:user:3011", "vb:asked:3011", "vb:last:3011") == 0
