@@ -10,7 +10,7 @@ from handlers.context import DeskContext, esc
 from handlers.render import referral_line
 from handlers.start import role_keyboard, welcome_text
 from handoff.users import Role
-from knowledge.preference import EMERGENCY, places_for
+from knowledge.preference import places_for
 from knowledge.topics import Topic
 
 TOPIC = "tp:"
@@ -110,11 +110,7 @@ async def links(update: Update, context: DeskContext) -> None:
         lines.append(f"\n• {referral_line(referral, lang)}\n{esc(referral.offers[lang])}")
     lines.append("\n" + tr._("You can also ask your question here, or talk to an expert: "
                              "/expert."))
-    if EMERGENCY in kb.referrals:
-        lines.append("⚠️ " + referral_line(kb.referrals[EMERGENCY], lang) + " · "
-                     + esc(tr._("In acute danger, call 112.")))
-    else:
-        lines.append("⚠️ " + esc(tr._("In acute danger, call 112.")))
+    lines.append("⚠️ <b>" + esc(tr._("In acute danger, call 112.")) + "</b>")
     if role == Role.VOLUNTEER:
         markup = InlineKeyboardMarkup([[InlineKeyboardButton(
             tr._p("button", "All topics"), callback_data=TOPICS)]])
