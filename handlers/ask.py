@@ -11,6 +11,8 @@ from handlers.context import DeskContext
 from handlers.render import snippet_html, urgent_html
 from handoff.users import Role
 from knowledge.asked import LastAnswer
+from knowledge.preference import put_first
+from knowledge.smalltalk import SmallTalk, classify
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,20 @@ def answer_keyboard(context: DeskContext, shown: str, more: list[tuple[str, str]
     return InlineKeyboardMarkup(rows)
 
 
+def small_talk_reply(context: DeskContext, kind: SmallTalk) -> str:
+    """A short friendly prompt for a greeting, thanks or an emoji: what the desk can do."""
+    tr = context.tr
+    if kind is SmallTalk.THANKS:
+        return tr._("You're welcome! If anything else comes up, just type your question. "
+                    "/topics shows all topics, /expert puts you in touch with an expert.")
+    if kind is SmallTalk.GREETING:
+        return tr._("Hello! I am Vraagbaak, the advice desk of Platform JEP for polarisation, "
+                    "radicalisation and extremism among young people. Type your question in "
+                    "your own words, or browse /topics.")
+    return tr._("Type your question in your own words and I will look for guidance. "
+                "/topics shows all topics, /help explains what I can do.")
+
+
 async def on_question(update: Update, context: DeskContext) -> None:
     """Triage a question and answer with the best guidance for its topic."""
     message = update.effective_message
@@ -49,6 +65,12 @@ async def on_question(update: Update, context: DeskContext) -> None:
             "That is a long message. Please keep your question under {limit} characters; "
             "a short description of the situation is enough.").format(limit=MAX_QUESTION))
         return
+    kind = classify(text)
+    if kind is not None:
+        # Greetings, thanks and emoji are not questions: a prompt, not a snippet.
+        await message.reply_text(small_talk_reply(context, kind))
+        log.info("small talk user=%s kind=%s", context.log_id(update), kind.value)
+        return
     role = context.profile.role.value if context.profile and context.profile.role else None
     desk = context.desk
     result = desk.triage.triage(text, context.locale, role)
@@ -59,9 +81,11 @@ async def on_question(update: Update, context: DeskContext) -> None:
         await message.reply_text(urgent_html(context))
     snippets = [desk.kb.snippets[sid] for sid in result.snippets]
     same_topic = [s for s in snippets if s.topic is result.top] or snippets
-    best = same_topic[0]
+    # Acute: what to do now comes straight after the 112 block; volunteers: their own card.
+    ordered = put_first(desk.kb, same_topic, result.top, role, result.urgent)
+    best = ordered[0]
     limit = 1 if role == Role.VOLUNTEER else 2
-    more = [(s.id, s.text(result.lang).title) for s in same_topic[1:1 + limit]]
+    more = [(s.id, s.text(result.lang).title) for s in ordered[1:1 + limit]]
     # What the user was offered, so an expert later sees which guidance came before.
     offered = (best.id, *(sid for sid, _ in more))
     await desk.asked.remember(user.id, text, LastAnswer(

@@ -8,6 +8,9 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 from handlers.ask import EXPERT, SHOW, TOPICS
 from handlers.context import DeskContext, esc
 from handlers.render import referral_line
+from handlers.start import role_keyboard, welcome_text
+from handoff.users import Role
+from knowledge.preference import places_for
 from knowledge.topics import Topic
 
 TOPIC = "tp:"
@@ -55,6 +58,8 @@ def topic_page(context: DeskContext, topic: Topic) -> tuple[str, InlineKeyboardM
             callback_data=FLOW + "0")])
     rows.append([InlineKeyboardButton(context.tr._p("button", "Talk to an expert"),
                                       callback_data=EXPERT)])
+    rows.append([InlineKeyboardButton("◀ " + context.tr._p("button", "All topics"),
+                                      callback_data=TOPICS)])
     return text, InlineKeyboardMarkup(rows)
 
 
@@ -75,40 +80,44 @@ async def choose_topic(update: Update, context: DeskContext) -> None:
 
 
 async def deep_link(update: Update, context: DeskContext) -> None:
-    """/start topic_<id> from a poster or a training: open that topic directly."""
-    assert update.effective_message is not None
+    """/start topic_<id> from a poster or a training: the topic first, then (for someone new)
+    the welcome with the privacy notice and the role choice."""
+    message = update.effective_message
+    assert message is not None
     value = (context.args or [""])[0].removeprefix(DEEP_LINK)
     try:
         topic = Topic(value)
     except ValueError:
-        await update.effective_message.reply_text(
+        await message.reply_text(
             context.tr._("That link points to a topic I don't know. Choose one here:"),
             reply_markup=topics_keyboard(context))
         return
     text, markup = topic_page(context, topic)
-    await update.effective_message.reply_text(
-        context.tr._("Welcome to Vraagbaak, the advice desk of Platform JEP. Not an emergency "
-                     "line: in acute danger, call 112.") + "\n\n" + text,
-        reply_markup=markup)
+    await message.reply_text(text, reply_markup=markup)
+    if context.profile is None or context.profile.role is None:
+        await message.reply_text(welcome_text(context) + "\n\n" + context.tr._("Who are you?"),
+                                 reply_markup=role_keyboard(context))
 
 
 async def links(update: Update, context: DeskContext) -> None:
-    """/links: per topic, where to go; the volunteers' short path."""
+    """/links: the few places to go, each once; the volunteers' short path."""
     kb = context.desk.kb
     lang = context.locale
-    lines = [context.tr._("Quick guidance: where to go per topic. Tap a topic for tips.")]
-    for topic in Topic:
-        seen: list[str] = []
-        for snippet in kb.by_topic[topic]:
-            for ref in snippet.links:
-                if ref not in seen and ref != "emergency_112":
-                    seen.append(ref)
-        refs = ", ".join(referral_line(kb.referrals[r], lang) for r in seen[:2])
-        lines.append(f"\n<b>{esc(kb.topics[topic].label[lang])}</b>\n{refs}")
-    lines.append("\n" + context.tr._("In acute danger, call 112."))
+    tr = context.tr
+    role = context.profile.role.value if context.profile and context.profile.role else None
+    lines = [tr._("Where to go with a question or a worry:")]
+    for referral in places_for(kb, role):
+        lines.append(f"\n• {referral_line(referral, lang)}\n{esc(referral.offers[lang])}")
+    lines.append("\n" + tr._("You can also ask your question here, or talk to an expert: "
+                             "/expert."))
+    lines.append("⚠️ <b>" + esc(tr._("In acute danger, call 112.")) + "</b>")
+    if role == Role.VOLUNTEER:
+        markup = InlineKeyboardMarkup([[InlineKeyboardButton(
+            tr._p("button", "All topics"), callback_data=TOPICS)]])
+    else:
+        markup = topics_keyboard(context)
     assert update.effective_message is not None
-    await update.effective_message.reply_text("\n".join(lines),
-                                              reply_markup=topics_keyboard(context))
+    await update.effective_message.reply_text("\n".join(lines), reply_markup=markup)
 
 
 def flow_page(context: DeskContext, index: int) -> tuple[str, InlineKeyboardMarkup]:

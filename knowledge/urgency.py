@@ -77,7 +77,8 @@ TRAVEL = _rx(
     r"(?:is |are )?(?:already )?packed|won'?t come back|join(?:ing)?)\b",
 )
 SELF_HARM = _rx(
-    r"\b(?:zelfmoord\w*|suicid\w*|zelfdoding)\b",
+    # A suicide bomber is an attacker, not someone at risk of self-harm.
+    r"\b(?:zelfmoord(?!aanslag)\w*|suicid\w*(?! bomb)|zelfdoding)\b",
     r"\ber (?:\w+ ){0,2}een (?:eind|einde) aan (?:maken|maakt|te maken)\b",
     r"\b(?:wil|wilt) (?:niet meer leven|dood)\b", r"\bniet meer (?:willen )?leven\b",
     r"\bzichzelf (?:iets )?(?:aan ?doen|aandoet|snijdt|gesneden|van kant|ophangen)\b",
@@ -111,10 +112,21 @@ VIOLENCE_NOW = _rx(
 # A sentence about the news, a lesson or the past does not describe a plan.
 NEWS = _rx(
     r"\b(?:in het nieuws|op het nieuws|het journaal|nieuwsbericht|besproken|bespreken|"
-    r"bespraken|in de les over|les over|jaren geleden|vorig jaar|vorige maand|destijds|"
-    r"geschiedenisles|herdenking)\b",
+    r"bespraken|in de les over|les over|jaren geleden|jaar geleden|vorig jaar|vorige maand|"
+    r"destijds|geschiedenisles|herdenking)\b",
     r"\b(?:in the news|on the news|news report|discussed|discuss|lesson (?:about|on)|"
     r"years ago|last year|last month|back in \d{4}|history lesson|commemoration)\b",
+)
+# The asker's own handling ("hoe ga ik morgen in de les om met …", "questions about the
+# attack"): the verb is the professional's, not a plan, so it is blanked before intent is read.
+ASKER = _rx(
+    r"\bhoe (?:ga|gaan) (?:ik|we|wij|je|jij) (?:\w+ ){0,6}?om(?: met)?\b",
+    r"\bom(?: ?gaan| te gaan) met\b",
+    r"\b(?:vragen|reacties|emoties|gesprekken|gesprek|discussie|onrust|angst) (?:\w+ ){0,3}?"
+    r"over (?:de|die|deze|het|dat) (?:aanslag|aanval|schietpartij|steekpartij|oorlog|"
+    r"aanslagen)\b",
+    r"\b(?:questions|reactions|emotions|conversations?|discussion|fears?) (?:\w+ ){0,3}?"
+    r"(?:about|on) (?:the|that|this) (?:attack|shooting|stabbing|bombing|war|attacks)\b",
 )
 # Veiled announcements: read as plans even though they mention the news.
 VEILED = _rx(
@@ -167,7 +179,8 @@ class UrgencyDetector:
         """The cue groups that make this message acute (empty when it is not)."""
         t = fold(text)
         found = []
-        if SELF_HARM.search(t):
+        plan = " ".join(s for s in _SENTENCE.split(t) if not NEWS.search(s))
+        if SELF_HARM.search(plan):
             found.append("self_harm")
         if VIOLENCE_NOW.search(t):
             found.append("violence_now")
@@ -176,7 +189,7 @@ class UrgencyDetector:
             found.append("threat")
         if VEILED.search(t) and (WEAPON.search(t) or IMMINENT.search(t)):
             found.append("veiled_threat")
-        plan = " ".join(s for s in _SENTENCE.split(t) if not NEWS.search(s))
+        plan = ASKER.sub(" ", plan)
         imminent = bool(IMMINENT.search(plan))
         if DESTINATION.search(plan) and TRAVEL.search(plan) and imminent:
             found.append("departure")

@@ -63,6 +63,26 @@ def test_news_style_mentions_are_not_acute(triage: Triage, text: str) -> None:
     assert not triage.triage(text).urgent
 
 
+@pytest.mark.parametrize("text", [
+    "meisje van 17 heeft al haar vriendinnen laten vallen",
+    "ze trekt zich terug en praat niet meer met haar vriendinnen",
+    "hoe ga ik morgen in de les om met vragen over de aanslag",
+    "We kijken de film Paradise Now over zelfmoordaanslagplegers, hoe bespreek ik die?",
+])
+def test_withdrawal_and_questions_about_news_are_signals_not_acute(triage: Triage,
+                                                                   text: str) -> None:
+    assert triage.urgency.reasons(text) == []
+
+
+@pytest.mark.parametrize("text", [
+    "hoe ga ik om met een leerling die zegt dat hij morgen de school gaat opblazen",
+    "leerling stelt vragen over de aanslag en zegt dat hij er morgen zelf een gaat plegen met "
+    "het geweer van zijn vader",
+])
+def test_asker_framing_does_not_hide_a_plan(triage: Triage, text: str) -> None:
+    assert triage.urgency.is_urgent(text)
+
+
 def test_language_detection_overrides_a_wrong_setting(triage: Triage) -> None:
     result = triage.triage("How do I talk with a student who believes conspiracy theories?",
                            "nl")

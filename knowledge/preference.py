@@ -1,0 +1,55 @@
+"""Which snippet comes first for this user: the acute-danger card when a message is urgent,
+and the topic's volunteer card for volunteers. Kept apart from the ranking in knowledge.triage,
+which decides relevance; this only applies the desk's preferences on top of it."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from knowledge.base import Audience, KnowledgeBase, Referral, Snippet
+from knowledge.text import fold
+from knowledge.topics import Topic
+
+ACUTE_NOW = "signals-acute-now"  # what to do now, shown right after the 112 block
+
+
+def put_first(kb: KnowledgeBase, ranked: list[Snippet], top: Topic, role: str | None,
+              urgent: bool) -> list[Snippet]:
+    """`ranked` reordered for the user; snippets missing from the knowledge are skipped."""
+    front: list[Snippet] = []
+    if urgent and ACUTE_NOW in kb.snippets:
+        front.append(kb.snippets[ACUTE_NOW])
+    if role == Audience.VOLUNTEER:
+        # The volunteer card of the question's topic, even when relevance ranked it low.
+        front.extend(s for s in kb.by_topic[top] if s.audience is Audience.VOLUNTEER)
+    ids = {s.id for s in front}
+    return front + [s for s in ranked if s.id not in ids]
+
+
+EMERGENCY = "emergency_112"  # always shown on its own line, never counted as a place
+PLACES_VOLUNTEER = 4  # volunteers need a few places; professionals get a longer list
+PLACES_OTHERS = 6
+# A referral is for volunteers when its own audience names them, parents or anyone.
+_VOLUNTEER_AUDIENCE = re.compile(
+    r"\b(?:vrijwilligers?|iedereen|ouders|familie\w*|volunteers?|anyone|parents|families)\b")
+
+
+def places_for(kb: KnowledgeBase, role: str | None) -> list[Referral]:
+    """The few organisations a user of this role needs, each once, most linked first.
+
+    Links count from snippets that suit the role, double from snippets written for it; for
+    volunteers a referral must also name volunteers, parents or anyone as its audience."""
+    weight: Counter[str] = Counter()
+    for snippet in kb.snippets.values():
+        if not snippet.audience.suits(role):
+            continue
+        for ref in snippet.links:
+            weight[ref] += 2 if role is not None and snippet.audience == role else 1
+    order = list(kb.referrals)
+    candidates = [kb.referrals[r] for r in weight if r in kb.referrals and r != EMERGENCY]
+    if role == Audience.VOLUNTEER:
+        candidates = [r for r in candidates if _VOLUNTEER_AUDIENCE.search(
+            fold(r.audience["nl"] + " " + r.audience["en"]))]
+    candidates.sort(key=lambda r: (-weight[r.id], order.index(r.id)))
+    return candidates[:PLACES_VOLUNTEER if role == Audience.VOLUNTEER else PLACES_OTHERS]

@@ -1,0 +1,82 @@
+"""Small talk is recognised without swallowing questions; the desk's snippet preferences."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from knowledge.base import KnowledgeBase, load_knowledge
+from knowledge.preference import ACUTE_NOW, places_for, put_first
+from knowledge.smalltalk import SmallTalk, classify
+from knowledge.topics import Topic
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("hoi", SmallTalk.GREETING), ("Hallo!", SmallTalk.GREETING),
+    ("goedemorgen", SmallTalk.GREETING), ("Goede morgen allemaal", SmallTalk.GREETING),
+    ("hi", SmallTalk.GREETING), ("hi there 👋", SmallTalk.GREETING),
+    ("dank je", SmallTalk.THANKS), ("Dank je wel!", SmallTalk.THANKS),
+    ("bedankt", SmallTalk.THANKS), ("thanks", SmallTalk.THANKS),
+    ("thank you so much 🙏", SmallTalk.THANKS), ("hoi, dank je", SmallTalk.THANKS),
+    ("😡😡🙈", SmallTalk.ACKNOWLEDGEMENT), ("👍", SmallTalk.ACKNOWLEDGEMENT),
+    ("👍🏽", SmallTalk.ACKNOWLEDGEMENT), ("❤️", SmallTalk.ACKNOWLEDGEMENT),
+    ("ok", SmallTalk.ACKNOWLEDGEMENT), ("Oké", SmallTalk.ACKNOWLEDGEMENT),
+    ("?", SmallTalk.ACKNOWLEDGEMENT), ("   ", SmallTalk.ACKNOWLEDGEMENT),
+])
+def test_small_talk_is_recognised(text: str, kind: SmallTalk) -> None:
+    assert classify(text) is kind
+
+
+@pytest.mark.parametrize("text", [
+    "hoi, ik maak me zorgen over een leerling",
+    "hallo, wat is polarisatie?",
+    "thanks, but what do I do if he refuses to talk?",
+    "ok maar wat nu?",
+    "dank je, en wat als de ouders boos worden?",
+    "hoe gaat het",
+    "112",
+    "1488",
+    "🙈 mijn leerling deelt IS-filmpjes",
+    "hi hi hi hi hi hi hi",
+])
+def test_questions_are_not_small_talk(text: str) -> None:
+    assert classify(text) is None
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    return load_knowledge()
+
+
+def test_acute_card_comes_first_when_urgent(kb: KnowledgeBase) -> None:
+    ranked = kb.by_topic[Topic.SIGNALS][2:5]
+    assert put_first(kb, ranked, Topic.SIGNALS, "professional", True)[0].id == ACUTE_NOW
+    assert [s.id for s in put_first(kb, ranked, Topic.SIGNALS, "professional", False)] == [
+        s.id for s in ranked]
+
+
+def test_without_the_acute_card_the_ranking_stands(kb: KnowledgeBase) -> None:
+    snippets = {sid: s for sid, s in kb.snippets.items() if sid != ACUTE_NOW}
+    bare = dataclasses.replace(kb, snippets=snippets)
+    ranked = bare.by_topic[Topic.SIGNALS][:3]
+    assert put_first(bare, ranked, Topic.SIGNALS, None, True) == ranked
+
+
+def test_volunteer_card_of_the_topic_comes_first(kb: KnowledgeBase) -> None:
+    ranked = [s for s in kb.by_topic[Topic.FAMILY] if s.audience.value != "volunteer"][:3]
+    first = put_first(kb, ranked, Topic.FAMILY, "volunteer", False)
+    assert first[0].audience.value == "volunteer" and first[1:] == ranked
+    assert put_first(kb, ranked, Topic.FAMILY, "professional", False) == ranked
+
+
+def test_volunteer_places_are_few_distinct_and_meant_for_them(kb: KnowledgeBase) -> None:
+    places = places_for(kb, "volunteer")
+    ids = [r.id for r in places]
+    assert 1 <= len(ids) <= 4 and len(set(ids)) == len(ids)
+    assert ids[0] == "advieslijn_jep" and "emergency_112" not in ids
+    for referral in places:
+        audience = (referral.audience["nl"] + referral.audience["en"]).lower()
+        assert any(w in audience for w in ("vrijwillig", "ouders", "iedereen", "parents"))
+    professional = [r.id for r in places_for(kb, "professional")]
+    assert len(professional) == len(set(professional)) <= 6
