@@ -45,3 +45,40 @@ async def test_person_chats_and_presses_buttons_in_the_browser(
     assert (tmp_path / "chat.png").stat().st_size > 10_000
     profile = await harness.desk.users.get(1001)
     assert profile.role is not None and profile.role.value == "professional"
+
+
+async def test_expert_replies_to_one_asker_with_the_reply_arrow(harness: DeskHarness) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    from tests.test_handoff_e2e import make_expert, queued_user
+
+    # Marieke (the page's expert pane, id 1003) holds two conversations.
+    marieke = await make_expert(harness, 1003, "Marieke")
+    first = await queued_user(harness, 1101, "hoe praat ik met een jongen over complotten")
+    await marieke.press_label(await marieke.expect("Nieuwe vraag"), "Oppakken")
+    await marieke.expect("📋")
+    second = await queued_user(harness, 1102, "mag ik zorgen delen met de wijkagent")
+    await marieke.press_label(await marieke.expect("Nieuwe vraag"), "Oppakken")
+    await marieke.expect("📋")
+    await first.send("Hij zegt dat alles gestuurd wordt.")
+    await marieke.expect("alles gestuurd")
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        try:
+            page = await browser.new_page(viewport={"width": 1400, "height": 900})
+            await page.goto(harness.base_url + "/")
+            pane = page.locator("section.pane").nth(2)
+            relayed = pane.locator(".msg.bot", has_text="alles gestuurd")
+            await expect(relayed).to_be_visible(timeout=15_000)
+            await relayed.get_by_role("button", name="reply").click()
+            await expect(pane.locator(".replying")).to_contain_text("alles gestuurd")
+            await pane.get_by_label("message").fill("Wat bedoelt hij met gestuurd?")
+            await pane.get_by_role("button", name="Stuur").click()
+            await expect(pane.locator(".msg.bot").last).to_contain_text("→ Vraagsteller",
+                                                                        timeout=15_000)
+        finally:
+            await browser.close()
+    await first.expect("Wat bedoelt hij met gestuurd?")
+    assert not [m for m in await second.quiet(0.5) if "gestuurd" in m["text"]]
