@@ -340,10 +340,13 @@ async def test_access_matrix(service: HandoffService, redis: Redis, attempt: str
                                   "../../etc", "cl:", "🙂" * 10])
 async def test_garbage_ids_are_refused(service: HandoffService, data: str) -> None:
     await expert(service, ANNA, "Anna")
-    for call in (service.claim(ANNA, data), service.pick(ANNA, data),
-                 service.choose_outcome(ANNA, data, data), service.choose_transfer(ANNA, data, data),
-                 service.rate(ANNA, data, data), service.send_snippet(ANNA, "x", data)):
-        result = await call
+    calls = (lambda: service.claim(ANNA, data), lambda: service.pick(ANNA, data),
+             lambda: service.choose_outcome(ANNA, data, data),
+             lambda: service.choose_transfer(ANNA, data, data),
+             lambda: service.rate(ANNA, data, data),
+             lambda: service.send_snippet(ANNA, "x", data))
+    for call in calls:
+        result = await call()
         assert result.refused is not None or kinds(result) == [Kind.UNKNOWN_SNIPPET]
 
 
@@ -388,7 +391,8 @@ async def test_before_intake_without_experts_on_duty(service: HandoffService) ->
     assert notice.params["availability"].experts_available == 0
     assert notice.params["volunteer"] is True
     assert "sportclub" in notice.params["sectors"]
-    assert (await service.begin_intake(ANNA if False else EVE, volunteer=False)).refused is None
+    await expert(service, ANNA, "Anna")
+    assert (await service.begin_intake(ANNA, volunteer=False)).refused is Refusal.IS_EXPERT
 
 
 async def test_forget_tells_the_expert_and_clears_their_step(service: HandoffService,
