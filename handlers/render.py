@@ -11,8 +11,10 @@ ADVICE_LINE = "070-333 45 58"
 
 def referral_line(referral: Referral, lang: str) -> str:
     """'Name: phone · link' for one organisation."""
-    parts = [f"<b>{esc(referral.name[lang])}</b>"]
-    contact = [c for c in (referral.phone, referral.url) if c]
+    name = referral.name[lang]
+    parts = [f"<b>{esc(name)}</b>"]
+    # "Alarmnummer 112: 112" says the number twice; a name that holds its number is enough.
+    contact = [c for c in (referral.phone, referral.url) if c and c not in name]
     if contact:
         parts.append(" · ".join(esc(c) for c in contact))
     return ": ".join(parts)

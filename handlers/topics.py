@@ -155,7 +155,8 @@ async def flow_step(update: Update, context: DeskContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None and query.message is not None
     raw = query.data.removeprefix(FLOW)
-    if not raw.isdigit() or int(raw) > len(context.desk.kb.flow.steps):
+    # isdigit() alone accepts '²' and '٣', which int() then rejects or misreads.
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > len(context.desk.kb.flow.steps):
         await query.answer(context.tr._("This button is no longer valid."), show_alert=True)
         return
     await query.answer()

@@ -134,3 +134,13 @@ async def test_volunteer_links_and_deep_link(harness: DeskHarness) -> None:
     assert "Spreek een expert" in str(page["buttons"])
     await youssef.send("/start topic_nonsense")
     await youssef.expect("onderwerp dat ik niet ken")
+
+
+def test_a_referral_named_by_its_number_is_not_repeated() -> None:
+    from bot.runtime import knowledge
+    from handlers.render import referral_line
+
+    kb = knowledge()[0]
+    line = referral_line(kb.referrals["emergency_112"], "nl")
+    assert line.count("112") == 1
+    assert "070-333 45 58" in referral_line(kb.referrals["advieslijn_jep"], "nl")

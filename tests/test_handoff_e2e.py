@@ -299,3 +299,30 @@ async def test_media_in_a_conversation_is_not_forwarded(harness: DeskHarness) ->
     await harness.post("/sandbox/api/send_media", {"user_id": 3702, "kind": "photo"})
     await user.expect("geven we in een gesprek niet door")
     assert all("[photo]" not in m["text"] for m in await anna.quiet(0.5))
+
+
+async def test_odd_update_shapes_raise_nothing(harness: DeskHarness,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    """A button without its message (inline mode), a message without a sender, and tampered
+    ids with non-ASCII digits: answered or dropped, never an unhandled error."""
+    anna = await make_expert(harness, 3801, "Anna")
+    user = await queued_user(harness, 3802, "signalen bij een jongen die zich terugtrekt")
+    await anna.press_label(await anna.expect("Nieuwe vraag"), "Oppakken")
+    card = await anna.expect("📋")
+    ticket = await harness.desk.handoff.ticket_of_user(3802)
+    assert ticket is not None
+    sandbox = harness.sandbox
+    sandbox._callbacks["inline-1"] = 3801
+    await sandbox._push({"callback_query": {
+        "id": "inline-1", "from": sandbox.users[3801].as_user(), "chat_instance": "x",
+        "inline_message_id": "abc", "data": f"cx:{ticket.id}:advice"}})
+    await sandbox._push({"message": {"message_id": 99, "date": 0, "text": "hallo",
+                                     "chat": {"id": -100123, "type": "supergroup"}}})
+    for data in (f"tr:{ticket.id}:²", f"tr:{ticket.id}:٣٨٠٣", "flow:²", "flow:٣",
+                 f"rt:{ticket.id}:٥", "cx:" + "x" * 64 + ":advice"):
+        await harness.forge_callback(3801, card["message_id"], data)
+    await anna.send("nog steeds hier")
+    await user.expect("nog steeds hier")
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    still = await harness.desk.handoff.get(ticket.id)
+    assert still is not None and still.state == "active" and still.expert_id == 3801
