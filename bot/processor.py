@@ -24,6 +24,12 @@ def chat_key(update: object) -> int | str:
     return "global"
 
 
+def _close(coroutine: Awaitable[Any]) -> None:
+    close = getattr(coroutine, "close", None)
+    if close is not None:
+        close()
+
+
 class PerChatUpdateProcessor(BaseUpdateProcessor):
     """Runs updates of one chat strictly in arrival order and up to `max_chats` chats at once."""
 
@@ -34,28 +40,56 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         self._tails: dict[int | str, asyncio.Future[None]] = {}
         # Told when an update has been handled, so the poller may confirm it to Telegram.
         self.on_done: Callable[[object], Awaitable[None]] | None = None
+        self._closing = False
+        self._waiting: set[asyncio.Task[Any]] = set()  # admitted, not yet running
+        self._active: set[asyncio.Task[Any]] = set()  # running a handler
+
+    async def drain(self, grace: float) -> None:
+        """Stop taking updates: those not yet started are dropped unconfirmed (Telegram hands
+        them over again after a restart); running ones get `grace` seconds, then a cancel."""
+        self._closing = True
+        for task in list(self._waiting):
+            task.cancel()
+        if self._active:
+            await asyncio.wait(set(self._active), timeout=grace)
+        leftover = self._waiting | self._active
+        for task in leftover:
+            task.cancel()
+        if leftover:
+            await asyncio.wait(leftover, timeout=1.0)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Wait for the chat's previous update, then run this one within the parallel bound."""
+        if self._closing:
+            _close(coroutine)  # stopping: left unconfirmed for the next start
+            return
+        task = asyncio.current_task()
+        assert task is not None
         key = chat_key(update)
         previous = self._tails.get(key)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         # Registered before the first await, so arrival order decides the chain order.
         self._tails[key] = done
+        self._waiting.add(task)
         try:
             if previous is not None:
                 await asyncio.shield(previous)
             async with self._running:
+                self._waiting.discard(task)
+                if self._closing:
+                    _close(coroutine)
+                    return
+                self._active.add(task)
                 await coroutine
             if self.on_done is not None:
                 await self.on_done(update)
         except asyncio.CancelledError:
             # Cancelled before it ran (shutdown): close it so no 'never awaited' warning leaks.
-            close = getattr(coroutine, "close", None)
-            if close is not None:
-                close()
+            _close(coroutine)
             raise
         finally:
+            self._waiting.discard(task)
+            self._active.discard(task)
             done.set_result(None)
             if self._tails.get(key) is done:
                 del self._tails[key]
