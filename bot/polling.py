@@ -39,7 +39,7 @@ DONE_TTL_SECONDS = 2 * 24 * 3600  # longer than Telegram keeps unconfirmed updat
 _BACKOFF_MAX = 30.0
 # While Redis is down, try again often: users' messages must be answered within ~2 s of its
 # return, and a PING every second costs nothing.
-_REDIS_BACKOFF_MAX = 1.0
+_REDIS_BACKOFF_MAX = 0.5
 STOP_TIMEOUT = 5.0
 
 # Errors that mean "Redis is unreachable right now", not "this update is bad".
