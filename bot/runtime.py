@@ -38,6 +38,7 @@ from knowledge.feedback import FeedbackStore
 from knowledge.triage import Triage
 
 log = logging.getLogger(__name__)
+WORKER_KEY = "worker"  # bot_data: the WorkerSupervisor, or None when run without a worker
 
 
 def _load_knowledge() -> tuple[KnowledgeBase, Triage]:
@@ -233,6 +234,7 @@ async def run(settings: Settings, with_worker: bool = True) -> None:
     ) as worker, running_bot(
         settings, desk, settings.telegram_token.get_secret_value()
     ) as app, _stopping_first(worker):
+        app.bot_data[WORKER_KEY] = worker  # for /healthz: worker.status()
         log.info("Vraagbaak is running as @%s; Ctrl+C stops it", app.bot.username)
         await stop.wait()
 
@@ -252,7 +254,9 @@ async def demo(settings: Settings, host: str, port: int, with_worker: bool = Tru
         sandbox_settings = settings.model_copy(update={"telegram_api_url": url})
         async with desk_services(sandbox_settings) as desk, summariser_child(
             sandbox_settings, with_worker
-        ) as worker, running_bot(sandbox_settings, desk, sandbox.token), _stopping_first(worker):
+        ) as worker, running_bot(sandbox_settings, desk, sandbox.token) as app, \
+                _stopping_first(worker):
+            app.bot_data[WORKER_KEY] = worker  # for /healthz: worker.status()
             # A ready invite, so the page's expert pane can join the pool straight away.
             code = await desk.experts.create_invite("Marieke", (), ("nl", "en"))
             print(f"Vraagbaak sandbox: open {url}/ in your browser (Ctrl+C stops)\n"

@@ -4,8 +4,11 @@ dying summariser worker, bad database URLs."""
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -14,6 +17,7 @@ import pytest
 
 from bot.redis_server import EmbeddedRedis, make_client
 from bot.settings import Settings
+from bot.worker import WorkerSupervisor
 from tests.sandbox_client import DeskHarness, Person
 from tests.test_kill_restart import Chat, sandbox_url, session, start_bot  # noqa: F401
 
@@ -160,3 +164,57 @@ async def test_kill_minus_nine_during_a_burst_handles_nothing_twice(
     print(f"\nseed {seed}: {len(users) * len(QUESTIONS)} questions, {duplicates} duplicate "
           f"answers, {missing} unanswered")
     assert missing == 0 and duplicates == 0, final
+
+
+def _worker(env_extra: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VRAAGBAAK_")}
+    env.update(VRAAGBAAK_DATA_DIR=str(tmp_path / "d"), VRAAGBAAK_SECRET_KEY="t", **env_extra)
+    return subprocess.run([sys.executable, "-m", "bot.cli", "worker"], env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.timeout(90)
+def test_unreachable_database_is_one_clear_line_and_exit_2(tmp_path: Path) -> None:
+    # sslmode is passed on as asyncpg's ssl argument (it used to raise a TypeError); the
+    # server is not there, which the worker says in one line, without the password.
+    done = _worker({"VRAAGBAAK_DATABASE_URL":
+                    "postgresql://vb:s3cret@127.0.0.1:9/vb?sslmode=disable"}, tmp_path)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot use the database" in lines[0], done.stderr
+    assert "s3cret" not in done.stderr and "sslmode" not in done.stderr
+
+
+@pytest.mark.timeout(60)
+def test_malformed_database_url_is_a_configuration_error(tmp_path: Path) -> None:
+    done = _worker({"VRAAGBAAK_DATABASE_URL": "mysql://vb:s3cret@db/vb"}, tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "vraagbaak: configuration error: VRAAGBAAK_DATABASE_URL: Value error, unsupported "
+        "database 'mysql': use postgresql:// or sqlite://"]
+
+
+@pytest.mark.timeout(120)
+async def test_the_worker_is_restarted_when_it_dies(tmp_path: Path, redis_server: EmbeddedRedis,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("VRAAGBAAK_DATA_DIR", str(tmp_path / "d"))
+    monkeypatch.setenv("VRAAGBAAK_SECRET_KEY", "t")
+    supervisor = WorkerSupervisor(redis_server.url, min_backoff=0.2)
+    supervisor.start()
+    try:
+        first = supervisor.status()
+        assert first.state == "running" and first.pid is not None
+        os.kill(first.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while supervisor.status().restarts == 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        now = supervisor.status()
+        assert now.restarts == 1 and now.last_exit == -signal.SIGKILL
+        assert now.pid is not None and now.pid != first.pid
+        assert "summariser worker died" in caplog.text
+    finally:
+        await supervisor.stop()
+    assert supervisor.status().state == "stopped"
+    with pytest.raises(ProcessLookupError):
+        os.kill(now.pid, 0)
