@@ -14,11 +14,14 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.error import TelegramError
 from telegram.ext import Application
 
 from bot.application import ALLOWED_UPDATES, build_application
 from bot.polling import ReliablePoller
-from bot.processor import PerChatUpdateProcessor
+from bot.processor import FloodGate, PerChatUpdateProcessor
 from bot.redis_server import redis_for, redis_url_for
 from bot.sandbox import SandboxTelegram, make_sandbox_app
 from bot.sandbox.server import BOT_ID
@@ -36,6 +39,7 @@ from knowledge.asked import AskedStore
 from knowledge.base import KnowledgeBase, load_knowledge
 from knowledge.feedback import FeedbackStore
 from knowledge.triage import Triage
+from locales import negotiate, translator
 
 log = logging.getLogger(__name__)
 WORKER_KEY = "worker"  # bot_data: the WorkerSupervisor, or None when run without a worker
@@ -110,6 +114,24 @@ async def running_bot(settings: Settings, desk: Desk, token: str) -> AsyncIterat
     processor = app.update_processor
     assert isinstance(processor, PerChatUpdateProcessor)
     processor.on_done = poller.mark_done
+    if settings.flood_messages:
+        processor.flood = FloodGate(settings.flood_messages, settings.flood_seconds)
+        processor.is_exempt = desk.experts.is_expert
+
+        async def tell_flooder(update: Update) -> None:
+            user, chat = update.effective_user, update.effective_chat
+            if chat is None or chat.type != ChatType.PRIVATE:
+                return
+            tr = translator(negotiate(user.language_code if user else None,
+                                      settings.default_locale))
+            try:
+                await app.bot.send_message(chat.id, tr._(
+                    "You are sending many messages in a short time. I read along again in a "
+                    "few seconds; what you send until then is not handled."))
+            except TelegramError as exc:
+                log.warning("could not send the flood notice: %s", type(exc).__name__)
+
+        processor.on_flood = tell_flooder
     # The poller's error handler must run before the others: a Redis outage is retried, not
     # apologised for (it raises ApplicationHandlerStop so the later ones are skipped).
     others = dict(app.error_handlers)

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     rate_limit_per_second: int = Field(default=30, ge=1)
     max_concurrent_chats: int = Field(default=64, ge=1)
+    # Flood control: more than FLOOD_MESSAGES messages in FLOOD_SECONDS from one chat gets one
+    # notice and the surplus is not handled (0 turns it off). Experts are exempt.
+    flood_messages: int = Field(default=5, ge=0)
+    flood_seconds: float = Field(default=10.0, gt=0)
     transcript_ttl_days: int = Field(default=7, ge=1)
     # Handoff timeouts, in minutes.
     unclaimed_alert_minutes: int = Field(default=15, ge=1)

@@ -218,3 +218,84 @@ async def test_the_worker_is_restarted_when_it_dies(tmp_path: Path, redis_server
     assert supervisor.status().state == "stopped"
     with pytest.raises(ProcessLookupError):
         os.kill(now.pid, 0)
+
+
+FLOOD_NOTICE = "veel berichten kort na elkaar"
+
+
+async def _ask(person: Person, question: str) -> float:
+    started = time.monotonic()
+    await person.send(question)
+    await person.expect("Onderwerp:", timeout=20)
+    return time.monotonic() - started
+
+
+@pytest.mark.timeout(120)
+async def test_a_flooder_gets_one_notice_and_does_not_slow_the_others(
+        harness: DeskHarness) -> None:
+    flooder = harness.person(901)
+    others = [harness.person(910 + i) for i in range(5)]
+    for person in (flooder, *others):
+        await person.send("/start")
+        await person.press_label(await person.expect("Wie ben je"), "professional")
+        await person.expect("Typ je vraag")
+    baseline = [await _ask(p, QUESTIONS[0]) for p in others]
+
+    async def flood() -> None:  # 50 messages a second for 2 s
+        for i in range(100):
+            await harness.sandbox.user_sends(901, f"{QUESTIONS[i % 3]} ({i})")
+            await asyncio.sleep(0.02)
+
+    async def ask_twice(person: Person) -> list[float]:
+        return [await _ask(person, q) for q in QUESTIONS[1:]]
+
+    flooding = asyncio.create_task(flood())
+    await asyncio.sleep(0.3)
+    during = [t for ts in await asyncio.gather(*(ask_twice(p) for p in others)) for t in ts]
+    await flooding
+    texts = [m["text"] for m in await flooder.quiet(1.5)]
+    answers = sum("Onderwerp:" in t for t in texts)
+    notices = sum(FLOOD_NOTICE in t for t in texts)
+    print(f"\nothers' reply time: normal max {max(baseline):.3f} s, during the flood max "
+          f"{max(during):.3f} s; flooder: {answers} answers, {notices} notice(s)")
+    assert notices == 1
+    assert answers <= harness.settings.flood_messages  # the surplus was not triaged
+    assert max(during) < max(2 * max(baseline), 1.0)
+
+
+async def test_flood_counts_by_telegram_time_and_spares_experts() -> None:
+    from bot.processor import FloodGate, PerChatUpdateProcessor
+    from tests.factories import make_message_update
+
+    gate = FloodGate(limit=3, window=10)
+    backlog = [make_message_update(5, 5, f"m{i}", i) for i in range(6)]
+    for i, update in enumerate(backlog):  # sent a minute apart while the bot was down
+        object.__setattr__(update.message, "date",
+                           update.message.date.fromtimestamp(1_700_000_000 + 60 * i))
+    assert [gate.check(u) for u in backlog] == ["pass"] * 6
+    burst = [make_message_update(6, 6, f"b{i}", 100 + i) for i in range(6)]
+    assert [gate.check(u) for u in burst] == ["pass"] * 3 + ["notice", "drop", "drop"]
+
+    processor = PerChatUpdateProcessor(4)
+    processor.flood = FloodGate(limit=1, window=10)
+    done: list[int] = []
+
+    async def mark(update: object) -> None:
+        done.append(update.update_id)  # type: ignore[attr-defined]
+
+    async def expert(user_id: int) -> bool:
+        return user_id == 7
+
+    processor.on_done, processor.is_exempt = mark, expert
+    ran: list[int] = []
+
+    async def handle(n: int) -> None:
+        ran.append(n)
+
+    async with processor:
+        for n in range(3):
+            await processor.process_update(make_message_update(7, 7, "x", n), handle(n))
+            await processor.process_update(make_message_update(8, 8, "y", 10 + n),
+                                           handle(10 + n))
+    assert ran == [0, 10, 1, 2]  # the expert is never limited; user 8 only once
+    assert done == [0, 10, 1, 11, 2, 12]
