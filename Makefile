@@ -1,10 +1,14 @@
 # Vraagbaak: `make demo` and `make test` are all a fresh machine needs.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# The newest Python 3.11+ that really works (a pyenv shim may exist for a version that is
+# not enabled): 3.13, 3.12, then 3.11.
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	$$p -c 'import ssl, sqlite3, venv, sys; assert sys.version_info >= (3, 11)' \
+	>/dev/null 2>&1 && command -v $$p && break; done)
 VENV := .venv
 BIN := $(VENV)/bin
 MO := locales/nl/LC_MESSAGES/messages.mo locales/en/LC_MESSAGES/messages.mo
 
-.PHONY: install browser demo test lint catalogs bench clean
+.PHONY: install browser demo test soak lint catalogs bench clean
 
 install: $(VENV)/.installed $(MO)
 
@@ -32,6 +36,10 @@ browser:
 # Each worker gets its own embedded Redis (session fixtures are per process); 2 cores → ~70 s.
 test: install browser
 	$(BIN)/python -m pytest -n auto --maxprocesses 4
+
+# The long fault tests (Redis outage, kill -9 under load, flood): minutes, not seconds.
+soak: install
+	$(BIN)/python -m pytest -n 0 -m soak --timeout 900
 
 lint: install
 	$(BIN)/ruff check bot handlers knowledge handoff locales tests bench

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 from datetime import date
@@ -29,7 +30,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     setup_logging(settings.log_level)
     from bot import runtime
 
-    asyncio.run(runtime.run(settings, with_worker=not args.no_worker))
+    with contextlib.suppress(asyncio.CancelledError):  # stopped while starting
+        asyncio.run(runtime.run(settings, with_worker=not args.no_worker))
     return 0
 
 
@@ -41,6 +43,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         asyncio.run(runtime.demo(settings, args.host, args.port,
                                  with_worker=not args.no_worker))
+    except asyncio.CancelledError:  # stopped while starting
+        pass
     except OSError as exc:
         print(f"vraagbaak: cannot start the sandbox on {args.host}:{args.port}: "
               f"{exc.strerror or exc}", file=sys.stderr)
@@ -137,8 +141,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     setup_logging(settings.log_level)
     from bot.worker import run_worker
 
-    asyncio.run(run_worker(settings))
-    return 0
+    return asyncio.run(run_worker(settings))
 
 
 async def _export(args: argparse.Namespace, settings: Settings) -> str:

@@ -3,26 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import functools
 import logging
 import secrets
 import signal
+import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 from redis.asyncio import Redis
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.error import TelegramError
 from telegram.ext import Application
 
 from bot.application import ALLOWED_UPDATES, build_application
 from bot.polling import ReliablePoller
-from bot.processor import PerChatUpdateProcessor
+from bot.processor import FloodGate, PerChatUpdateProcessor
 from bot.redis_server import redis_for, redis_url_for
 from bot.sandbox import SandboxTelegram, make_sandbox_app
 from bot.sandbox.server import BOT_ID
 from bot.settings import Settings
-from bot.worker import spawn_worker, stop_worker
+from bot.worker import WorkerSupervisor
 from handlers.context import Desk
 from handlers.menu import set_default_commands
 from handoff.experts import ExpertStore
@@ -38,15 +43,46 @@ from knowledge.asked import AskedStore
 from knowledge.base import KnowledgeBase, load_knowledge
 from knowledge.feedback import FeedbackStore
 from knowledge.triage import Triage
+from locales import negotiate, translator
 
 log = logging.getLogger(__name__)
+WORKER_KEY = "worker"  # bot_data: the WorkerSupervisor, or None when run without a worker
+
+
+def _load_knowledge() -> tuple[KnowledgeBase, Triage]:
+    kb = load_knowledge()
+    triage = Triage(kb)
+    # The language detector loads lazily on the first call (~0.5 s): pay it here.
+    triage.triage("warm up", None)
+    return kb, triage
 
 
 @functools.cache
+def _knowledge_loading() -> concurrent.futures.Future[tuple[KnowledgeBase, Triage]]:
+    future: concurrent.futures.Future[tuple[KnowledgeBase, Triage]] = concurrent.futures.Future()
+
+    def work() -> None:
+        future.set_running_or_notify_cancel()
+        try:
+            future.set_result(_load_knowledge())
+        except BaseException as exc:
+            future.set_exception(exc)
+
+    # A daemon thread: a stop while it still trains must not wait for it (the default
+    # executor would be joined at exit).
+    threading.Thread(target=work, name="vraagbaak-knowledge", daemon=True).start()
+    return future
+
+
 def knowledge() -> tuple[KnowledgeBase, Triage]:
     """Load and validate the knowledge and train the triage once per process (read-only)."""
-    kb = load_knowledge()
-    return kb, Triage(kb)
+    return _knowledge_loading().result()
+
+
+async def knowledge_async() -> tuple[KnowledgeBase, Triage]:
+    """The same, awaited off the event loop (started at once, shared by every caller)."""
+    # Shielded: a cancelled caller must not cancel the shared loading for everyone.
+    return await asyncio.shield(asyncio.wrap_future(_knowledge_loading()))
 
 
 def handoff_service(settings: Settings, redis: Redis, kb: KnowledgeBase,  # type: ignore[type-arg]
@@ -78,8 +114,9 @@ async def desk_services(settings: Settings,
                         clock: Callable[[], float] = time.time) -> AsyncIterator[Desk]:
     """Redis (embedded unless a URL is set) and the services built on it."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    kb, triage = knowledge()
+    loading = asyncio.ensure_future(knowledge_async())  # trains while Redis starts
     async with redis_for(settings.redis_url, settings.data_dir) as redis:
+        kb, triage = await loading
         service = handoff_service(settings, redis, kb, clock)
         yield Desk(
             settings=settings,
@@ -108,6 +145,30 @@ async def running_bot(settings: Settings, desk: Desk, token: str) -> AsyncIterat
     processor = app.update_processor
     assert isinstance(processor, PerChatUpdateProcessor)
     processor.on_done = poller.mark_done
+    if settings.flood_messages:
+        processor.flood = FloodGate(settings.flood_messages, settings.flood_seconds)
+        processor.is_exempt = desk.experts.is_expert
+
+        async def tell_flooder(update: Update) -> None:
+            user, chat = update.effective_user, update.effective_chat
+            if chat is None or chat.type != ChatType.PRIVATE:
+                return
+            tr = translator(negotiate(user.language_code if user else None,
+                                      settings.default_locale))
+            try:
+                await app.bot.send_message(chat.id, tr._(
+                    "You are sending many messages in a short time. I read along again in a "
+                    "few seconds; what you send until then is not handled."))
+            except TelegramError as exc:
+                log.warning("could not send the flood notice: %s", type(exc).__name__)
+
+        processor.on_flood = tell_flooder
+    # The poller's error handler must run before the others: a Redis outage is retried, not
+    # apologised for (it raises ApplicationHandlerStop so the later ones are skipped).
+    others = dict(app.error_handlers)
+    app.error_handlers.clear()
+    app.add_error_handler(poller.on_error)
+    app.error_handlers.update(others)
     async with app:
         # post_init hooks only run under run_polling(); we start the parts ourselves.
         await set_default_commands(app.bot, settings.default_locale)
@@ -116,8 +177,29 @@ async def running_bot(settings: Settings, desk: Desk, token: str) -> AsyncIterat
         try:
             yield app
         finally:
-            await poller.stop()
-            await app.stop()
+            await stop_bot(app, poller, processor)
+
+
+async def stop_bot(app: Application, poller: ReliablePoller,  # type: ignore[type-arg]
+                   processor: PerChatUpdateProcessor, grace: float = 3.0) -> None:
+    """Stop in a bounded time: fetching first, then handling (what has not started stays
+    unconfirmed for the next start; running handlers get `grace` seconds), then the jobs."""
+    started = time.monotonic()
+    await poller.stop()
+    await processor.drain(grace)
+    jobs = app.job_queue
+    if jobs is not None and jobs.scheduler.running:
+        jobs.scheduler.pause()
+        # A sweep still running gets the same grace; JobQueue.stop(wait=False) cancels it.
+        running = set(getattr(jobs._executor, "_pending_futures", ()))
+        if running:
+            await asyncio.wait(running, timeout=grace)
+        await jobs.stop(wait=False)
+    try:
+        await asyncio.wait_for(app.stop(), timeout=grace + 2)
+    except TimeoutError:
+        log.error("the application did not stop within %.0f s", grace + 2)
+    log.info("bot stopped in %.2f s", time.monotonic() - started)
 
 
 @contextlib.asynccontextmanager
@@ -136,37 +218,78 @@ async def running_sandbox(host: str, port: int, token: str | None = None,
         await runner.cleanup()
 
 
-def _stop_event() -> asyncio.Event:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
+class StopSignal:
+    """SIGINT/SIGTERM: once running, end `wait()`; while still starting, cancel the start-up
+    (loading the knowledge takes seconds, and a stop must not wait for it)."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+        self._main = asyncio.current_task()
+        self._running = False
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._on_signal)
+
+    def _on_signal(self) -> None:
+        log.info("stop requested%s", "" if self._running else " during start-up")
+        self._event.set()
+        self._cancel_start_up()
+
+    def _cancel_start_up(self) -> None:
+        # Repeated: a cancel landing inside redis-py's `asyncio.wait_for` can be swallowed on
+        # Python 3.11, and start-up would then run on to the end.
+        if not self._running and self._main is not None and not self._main.done():
+            self._main.cancel()
+            asyncio.get_running_loop().call_later(0.2, self._cancel_start_up)
+
+    async def wait(self) -> None:
+        """Mark start-up as done and wait for the signal."""
+        self._running = True
+        await self._event.wait()
 
 
-@contextlib.contextmanager
-def summariser_child(settings: Settings, enabled: bool) -> Iterator[None]:
-    """The summariser worker as a child process (it needs ~1 GB, so not in the bot process)."""
+def _stop_event() -> StopSignal:
+    return StopSignal()
+
+
+@contextlib.asynccontextmanager
+async def summariser_child(settings: Settings, enabled: bool,
+                           ) -> AsyncIterator[WorkerSupervisor | None]:
+    """The summariser worker as a supervised child process (it needs ~1 GB, so not in the bot
+    process). It loads in the background; nothing waits for it."""
     if not enabled:
-        yield
+        yield None
         return
-    proc = spawn_worker(redis_url_for(settings.redis_url, settings.data_dir))
+    supervisor = WorkerSupervisor(redis_url_for(settings.redis_url, settings.data_dir))
+    supervisor.start()
+    try:
+        yield supervisor
+    finally:
+        await supervisor.stop()
+
+
+@contextlib.asynccontextmanager
+async def _stopping_first(supervisor: WorkerSupervisor | None) -> AsyncIterator[None]:
+    """On the way out, ask the worker to stop before the bot stops, so both stop together."""
     try:
         yield
     finally:
-        stop_worker(proc)
+        if supervisor is not None:
+            supervisor.terminate()
 
 
 async def run(settings: Settings, with_worker: bool = True) -> None:
     """`vraagbaak run`: the desk against Telegram (or a self-hosted Bot API server)."""
     assert settings.telegram_token is not None
     stop = _stop_event()
-    async with desk_services(settings) as desk, running_bot(
+    async with desk_services(settings) as desk, summariser_child(
+        settings, with_worker
+    ) as worker, running_bot(
         settings, desk, settings.telegram_token.get_secret_value()
-    ) as app:
-        with summariser_child(settings, with_worker):
-            log.info("Vraagbaak is running as @%s; Ctrl+C stops it", app.bot.username)
-            await stop.wait()
+    ) as app, _stopping_first(worker):
+        app.bot_data[WORKER_KEY] = worker  # for /healthz: worker.status()
+        log.info("Vraagbaak is running as @%s; Ctrl+C stops it", app.bot.username)
+        await stop.wait()
 
 
 async def sandbox_only(host: str, port: int, token: str | None) -> None:
@@ -182,13 +305,14 @@ async def demo(settings: Settings, host: str, port: int, with_worker: bool = Tru
     stop = _stop_event()
     async with running_sandbox(host, port) as (sandbox, url):
         sandbox_settings = settings.model_copy(update={"telegram_api_url": url})
-        async with desk_services(sandbox_settings) as desk, running_bot(
-            sandbox_settings, desk, sandbox.token
-        ):
+        async with desk_services(sandbox_settings) as desk, summariser_child(
+            sandbox_settings, with_worker
+        ) as worker, running_bot(sandbox_settings, desk, sandbox.token) as app, \
+                _stopping_first(worker):
+            app.bot_data[WORKER_KEY] = worker  # for /healthz: worker.status()
             # A ready invite, so the page's expert pane can join the pool straight away.
             code = await desk.experts.create_invite("Marieke", (), ("nl", "en"))
-            with summariser_child(sandbox_settings, with_worker):
-                print(f"Vraagbaak sandbox: open {url}/ in your browser (Ctrl+C stops)\n"
-                      f"To act as an expert, send in the Expert pane: /start inv_{code}",
-                      flush=True)
-                await stop.wait()
+            print(f"Vraagbaak sandbox: open {url}/ in your browser (Ctrl+C stops)\n"
+                  f"To act as an expert, send in the Expert pane: /start inv_{code}",
+                  flush=True)
+            await stop.wait()

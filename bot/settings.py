@@ -9,8 +9,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 TELEGRAM_API_DEFAULT = "https://api.telegram.org"
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
 
 class ConfigError(Exception):
@@ -37,6 +40,10 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     rate_limit_per_second: int = Field(default=30, ge=1)
     max_concurrent_chats: int = Field(default=64, ge=1)
+    # Flood control: more than FLOOD_MESSAGES messages in FLOOD_SECONDS from one chat gets one
+    # notice and the surplus is not handled (0 turns it off). Experts are exempt.
+    flood_messages: int = Field(default=5, ge=0)
+    flood_seconds: float = Field(default=10.0, gt=0)
     transcript_ttl_days: int = Field(default=7, ge=1)
     # Handoff timeouts, in minutes.
     unclaimed_alert_minutes: int = Field(default=15, ge=1)
@@ -76,6 +83,24 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value or None
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        # The message never repeats the URL: it may hold a password.
+        if not value:
+            return None
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("not a database URL (like postgresql://user:pw@host/db)") from None
+        backend = url.get_backend_name()
+        if backend not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError(f"unsupported database {backend!r}: use postgresql:// or sqlite://")
+        mode = url.query.get("sslmode")
+        if mode is not None and mode not in SSL_MODES:
+            raise ValueError(f"sslmode must be one of {', '.join(SSL_MODES)}")
+        return value
+
     @property
     def zone(self) -> ZoneInfo:
         """The desk's time zone."""
@@ -95,10 +120,15 @@ class Settings(BaseSettings):
     def sqlalchemy_url(self) -> str:
         """The database URL, SQLite under DATA_DIR unless DATABASE_URL says otherwise."""
         if self.database_url:
-            url = self.database_url
-            if url.startswith("postgresql://") or url.startswith("postgres://"):
-                url = "postgresql+asyncpg://" + url.split("://", 1)[1]
-            return url
+            url = make_url(self.database_url)
+            if url.get_backend_name() in ("postgresql", "postgres"):
+                # libpq's sslmode means the same as asyncpg's `ssl` connect argument.
+                query = dict(url.query)
+                mode = query.pop("sslmode", None)
+                if mode is not None:
+                    query["ssl"] = mode
+                url = url.set(drivername="postgresql+asyncpg", query=query)
+            return url.render_as_string(hide_password=False)
         return f"sqlite+aiosqlite:///{(self.data_dir / 'vraagbaak.db').resolve()}"
 
     def secret(self) -> bytes:

@@ -1,25 +1,33 @@
-"""The summariser worker process (`vraagbaak worker`), started beside the bot by default."""
+"""The summariser worker process (`vraagbaak worker`), started and supervised by the bot."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 
-from bot.processes import die_with_parent, stop_process
+from bot.processes import die_with_parent
 from bot.redis_server import redis_for
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 FEEDBACK_EVERY_SECONDS = 60
+HEARTBEAT_KEY = "vb:worker:heartbeat"
+HEARTBEAT_TTL_SECONDS = 15
+EXIT_CONFIG = 2  # the worker cannot start with this configuration (e.g. the database URL)
 
 
-async def run_worker(settings: Settings) -> None:
-    """Load the anonymiser once, migrate the database, then summarise until stopped."""
+async def run_worker(settings: Settings) -> int:
+    """Load the anonymiser once, migrate the database, then summarise until stopped.
+
+    Until it is ready, SIGTERM and SIGINT keep their default action (end the process at
+    once): there is nothing to finish yet, and a loading worker must not hold up a stop."""
     # Imported here: the bot process imports this module only to spawn the worker.
     from handoff.database import make_engine, migrate
     from handoff.summaries import Summariser, SummaryWriter
@@ -27,16 +35,25 @@ async def run_worker(settings: Settings) -> None:
     from knowledge.base import load_knowledge
     from knowledge.feedback import FeedbackStore
 
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+    started = time.monotonic()
+    try:
+        engine = make_engine(settings.sqlalchemy_url)
+        await migrate(engine)
+    except Exception as exc:
+        # One clear line, no traceback and no URL (it may hold a password).
+        print(f"vraagbaak worker: cannot use the database: {type(exc).__name__}: "
+              f"{_first_line(exc)}", file=sys.stderr, flush=True)
+        return EXIT_CONFIG
+    anonymiser = await asyncio.to_thread(Anonymiser)
+    kb = load_knowledge()
+    log.info("summariser worker loaded in %.1f s", time.monotonic() - started)
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    started = time.monotonic()
-    anonymiser = await asyncio.to_thread(Anonymiser)
-    log.info("anonymiser loaded in %.1f s", time.monotonic() - started)
-    kb = load_knowledge()
-    engine = make_engine(settings.sqlalchemy_url)
-    await migrate(engine)
     try:
         async with redis_for(settings.redis_url, settings.data_dir, reuse_running=True) as redis:
             writer = SummaryWriter(
@@ -47,16 +64,25 @@ async def run_worker(settings: Settings) -> None:
             feedback = FeedbackStore(redis)
             last_copy = 0.0
 
-            async def copy_feedback() -> None:
+            async def each_round() -> None:
                 nonlocal last_copy
+                await redis.set(HEARTBEAT_KEY, int(time.time()), ex=HEARTBEAT_TTL_SECONDS)
                 if time.monotonic() - last_copy > FEEDBACK_EVERY_SECONDS:
                     await writer.copy_feedback(await feedback.counts())
                     last_copy = time.monotonic()
 
             log.info("summariser worker ready")
-            await summariser.run(stop, copy_feedback)
+            await summariser.run(stop, each_round)
+            with contextlib.suppress(Exception):
+                await redis.delete(HEARTBEAT_KEY)
     finally:
         await engine.dispose()
+    return 0
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else "no details"
 
 
 def spawn_worker(redis_url: str) -> subprocess.Popen[bytes]:
@@ -67,6 +93,107 @@ def spawn_worker(redis_url: str) -> subprocess.Popen[bytes]:
         preexec_fn=die_with_parent)
 
 
-def stop_worker(proc: subprocess.Popen[bytes]) -> None:
-    """Ask the worker to finish its current job and wait for it."""
-    stop_process(proc, timeout=15)
+@dataclass
+class WorkerStatus:
+    """What /healthz and the logs can tell about the summariser child."""
+
+    state: str  # "starting", "running", "restarting", "failed-config", "stopped"
+    pid: int | None
+    restarts: int
+    last_exit: int | None
+
+
+class WorkerSupervisor:
+    """Runs the summariser child; restarts it with backoff when it dies; stops it bounded.
+
+    The child is spawned from the event loop's thread (PR_SET_PDEATHSIG fires when the
+    spawning *thread* ends, so never from a worker thread)."""
+
+    def __init__(self, redis_url: str, min_backoff: float = 1.0, max_backoff: float = 60.0,
+                 poll_seconds: float = 0.2) -> None:
+        self.redis_url = redis_url
+        self.min_backoff = min_backoff
+        self.max_backoff = max_backoff
+        self.poll_seconds = poll_seconds
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.restarts = 0
+        self.last_exit: int | None = None
+        self.state = "stopped"
+        self._stopping = False
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def status(self) -> WorkerStatus:
+        """The child's state now."""
+        pid = self.proc.pid if self.proc is not None and self.proc.poll() is None else None
+        return WorkerStatus(self.state, pid, self.restarts, self.last_exit)
+
+    def start(self) -> None:
+        """Spawn the child now and watch it."""
+        self._stopping = False
+        self._spawn()
+        self._task = asyncio.create_task(self._watch(), name="vraagbaak-worker-supervisor")
+
+    def _spawn(self) -> None:
+        self.proc = spawn_worker(self.redis_url)
+        self.state = "running" if self.restarts == 0 else "starting"
+        self._started = time.monotonic()
+
+    async def _sleep(self, seconds: float) -> None:
+        self._wake.clear()
+        if not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), seconds)
+
+    async def _watch(self) -> None:
+        backoff = self.min_backoff
+        while not self._stopping:
+            assert self.proc is not None
+            code = self.proc.poll()
+            if code is None:
+                if time.monotonic() - self._started > 60:
+                    backoff = self.min_backoff  # it ran a while: the next death starts over
+                await self._sleep(self.poll_seconds)
+                continue
+            if self._stopping:
+                break
+            self.last_exit = code
+            if code == EXIT_CONFIG:
+                self.state = "failed-config"
+                log.error("the summariser worker cannot start with this configuration (exit "
+                          "%d, see its message above); retrying in %.0f s", code, backoff)
+            else:
+                self.state = "restarting"
+                log.error("the summariser worker died (exit %d); restarting in %.0f s", code,
+                          backoff)
+            await self._sleep(backoff)
+            backoff = min(backoff * 2, self.max_backoff)
+            if self._stopping:
+                break
+            self.restarts += 1
+            self._spawn()
+
+    def terminate(self) -> None:
+        """Ask the child to stop (SIGTERM) without waiting; no restart after this."""
+        self._stopping = True
+        self._wake.set()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+
+    async def stop(self, timeout: float = 3.0) -> None:
+        """SIGTERM, wait up to `timeout` seconds, then SIGKILL; always reaps the child."""
+        self.terminate()
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait({task}, timeout=1.0)
+        proc = self.proc
+        if proc is not None:
+            deadline = time.monotonic() + timeout
+            while proc.poll() is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            if proc.poll() is None:
+                log.warning("the summariser worker did not stop in %.0f s; killing it", timeout)
+                proc.kill()
+                proc.wait()
+        self.state = "stopped"

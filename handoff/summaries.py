@@ -218,6 +218,16 @@ class Summariser:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), backoff)
                 backoff = min(backoff * 2, 30.0)
+            except Exception as exc:
+                # Anything else (the database down, a bad row): never end the worker. Jobs
+                # not acknowledged stay pending and are reclaimed on a later round.
+                if stop.is_set():
+                    break
+                log.error("summariser round failed (%s); retrying in %.0f s",
+                          type(exc).__name__, backoff)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), backoff)
+                backoff = min(backoff * 2, 30.0)
 
 
 def export_rows(rows: list[ConversationSummary], fmt: str) -> str:
