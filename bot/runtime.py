@@ -26,6 +26,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application
 
 import knowledge as knowledge_package
+import knowledge.triage as triage_module
 from bot.application import ALLOWED_UPDATES, build_application
 from bot.polling import ReliablePoller
 from bot.processor import FloodGate, PerChatUpdateProcessor
@@ -45,7 +46,6 @@ from handoff.users import UserStore
 from knowledge.asked import AskedStore
 from knowledge.base import KnowledgeBase, load_knowledge
 from knowledge.feedback import FeedbackStore
-from knowledge.triage import _LINGUA as TRIAGE_LANGUAGES
 from knowledge.triage import Triage
 from locales import negotiate, translator
 
@@ -78,13 +78,14 @@ def _load_knowledge(cache_dir: Path | None) -> tuple[KnowledgeBase, Triage]:
     """Load the knowledge and the trained triage, from the cache under DATA_DIR when it
     matches (a restart then takes a fraction of a second instead of ~10 s of training)."""
     path = None
-    if cache_dir is not None:
+    languages = getattr(triage_module, "_LINGUA", None)  # the detector is rebuilt from these
+    if cache_dir is not None and languages is not None:
         path = cache_dir / f"triage-{_knowledge_key()}.pickle"
         try:
             # Our own file under the desk's private data directory (like the secret key).
             with path.open("rb") as handle:
                 kb, triage = pickle.load(handle)
-            triage.detector = LanguageDetectorBuilder.from_languages(*TRIAGE_LANGUAGES).build()
+            triage.detector = LanguageDetectorBuilder.from_languages(*languages).build()
             triage.triage("warm up", None)
             log.info("knowledge and triage loaded from the cache")
             return kb, triage
