@@ -5,21 +5,29 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import functools
+import copy
+import hashlib
 import logging
+import os
+import pickle
 import secrets
 import signal
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 from aiohttp import web
+from lingua import LanguageDetectorBuilder
 from redis.asyncio import Redis
 from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import Application
 
+import knowledge as knowledge_package
+import knowledge.triage as triage_module
 from bot.application import ALLOWED_UPDATES, build_application
 from bot.polling import ReliablePoller
 from bot.processor import FloodGate, PerChatUpdateProcessor
@@ -49,40 +57,107 @@ log = logging.getLogger(__name__)
 WORKER_KEY = "worker"  # bot_data: the WorkerSupervisor, or None when run without a worker
 
 
-def _load_knowledge() -> tuple[KnowledgeBase, Triage]:
+KNOWLEDGE_DIR = Path(knowledge_package.__file__).parent
+
+
+def _knowledge_key() -> str:
+    """Changes whenever the trained triage could: the knowledge code and data, Python, the
+    libraries that train it."""
+    import lingua
+    import numpy
+    import sklearn
+
+    digest = hashlib.sha256()
+    for path in sorted(KNOWLEDGE_DIR.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(KNOWLEDGE_DIR)).encode())
+            digest.update(path.read_bytes())
+    versions = (sys.version, numpy.__version__, sklearn.__version__,
+                getattr(lingua, "__version__", ""))
+    digest.update(repr(versions).encode())
+    return digest.hexdigest()[:24]
+
+
+def _load_knowledge(cache_dir: Path | None) -> tuple[KnowledgeBase, Triage]:
+    """Load the knowledge and the trained triage, from the cache under DATA_DIR when it
+    matches (a restart then takes a fraction of a second instead of ~10 s of training)."""
+    path = None
+    languages = getattr(triage_module, "_LINGUA", None)  # the detector is rebuilt from these
+    if cache_dir is not None and languages is not None:
+        path = cache_dir / f"triage-{_knowledge_key()}.pickle"
+        try:
+            # Our own file under the desk's private data directory (like the secret key).
+            with path.open("rb") as handle:
+                kb, triage = pickle.load(handle)
+            triage.detector = LanguageDetectorBuilder.from_languages(*languages).build()
+            triage.triage("warm up", None)
+            log.info("knowledge and triage loaded from the cache")
+            return kb, triage
+        except FileNotFoundError:
+            pass
+        except Exception as exc:  # a cache from another version: train anew
+            log.warning("ignoring the triage cache (%s)", type(exc).__name__)
     kb = load_knowledge()
     triage = Triage(kb)
     # The language detector loads lazily on the first call (~0.5 s): pay it here.
     triage.triage("warm up", None)
+    if path is not None:
+        try:
+            _write_cache(path, kb, triage)
+        except OSError as exc:
+            log.warning("could not write the triage cache: %s", exc.strerror or exc)
     return kb, triage
 
 
-@functools.cache
-def _knowledge_loading() -> concurrent.futures.Future[tuple[KnowledgeBase, Triage]]:
-    future: concurrent.futures.Future[tuple[KnowledgeBase, Triage]] = concurrent.futures.Future()
+def _write_cache(path: Path, kb: KnowledgeBase, triage: Triage) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for old in path.parent.glob("triage-*.pickle"):
+        old.unlink(missing_ok=True)
+    bare = copy.copy(triage)
+    bare.detector = None  # a native object; rebuilt on load
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        pickle.dump((kb, bare), handle, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.replace(path)
+
+
+_loading: concurrent.futures.Future[tuple[KnowledgeBase, Triage]] | None = None
+_loading_lock = threading.Lock()
+
+
+def start_loading_knowledge(
+        cache_dir: Path | None = None) -> concurrent.futures.Future[tuple[KnowledgeBase, Triage]]:
+    """Start loading (once per process) in a daemon thread: a stop while it still trains
+    must not wait for it, as it would for the default executor at exit."""
+    global _loading
+    with _loading_lock:
+        if _loading is not None:
+            return _loading
+        future: concurrent.futures.Future[tuple[KnowledgeBase, Triage]] = (
+            concurrent.futures.Future())
+        _loading = future
 
     def work() -> None:
         future.set_running_or_notify_cancel()
         try:
-            future.set_result(_load_knowledge())
+            future.set_result(_load_knowledge(cache_dir))
         except BaseException as exc:
             future.set_exception(exc)
 
-    # A daemon thread: a stop while it still trains must not wait for it (the default
-    # executor would be joined at exit).
     threading.Thread(target=work, name="vraagbaak-knowledge", daemon=True).start()
     return future
 
 
 def knowledge() -> tuple[KnowledgeBase, Triage]:
     """Load and validate the knowledge and train the triage once per process (read-only)."""
-    return _knowledge_loading().result()
+    return start_loading_knowledge().result()
 
 
-async def knowledge_async() -> tuple[KnowledgeBase, Triage]:
+async def knowledge_async(cache_dir: Path | None = None) -> tuple[KnowledgeBase, Triage]:
     """The same, awaited off the event loop (started at once, shared by every caller)."""
     # Shielded: a cancelled caller must not cancel the shared loading for everyone.
-    return await asyncio.shield(asyncio.wrap_future(_knowledge_loading()))
+    return await asyncio.shield(asyncio.wrap_future(start_loading_knowledge(cache_dir)))
 
 
 def handoff_service(settings: Settings, redis: Redis, kb: KnowledgeBase,  # type: ignore[type-arg]
@@ -114,7 +189,8 @@ async def desk_services(settings: Settings,
                         clock: Callable[[], float] = time.time) -> AsyncIterator[Desk]:
     """Redis (embedded unless a URL is set) and the services built on it."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    loading = asyncio.ensure_future(knowledge_async())  # trains while Redis starts
+    # Trains (or reads the cache) while Redis starts.
+    loading = asyncio.ensure_future(knowledge_async(settings.data_dir / "cache"))
     async with redis_for(settings.redis_url, settings.data_dir) as redis:
         kb, triage = await loading
         service = handoff_service(settings, redis, kb, clock)
@@ -256,12 +332,13 @@ def _stop_event() -> StopSignal:
 async def summariser_child(settings: Settings, enabled: bool,
                            ) -> AsyncIterator[WorkerSupervisor | None]:
     """The summariser worker as a supervised child process (it needs ~1 GB, so not in the bot
-    process). It loads in the background; nothing waits for it."""
+    process). It loads in the background; nothing waits for it. On the way out it is asked
+    to stop at once, and waited for (bounded) only after the blocks inside it have ended, so
+    it stops while the bot stops."""
     if not enabled:
         yield None
         return
     supervisor = WorkerSupervisor(redis_url_for(settings.redis_url, settings.data_dir))
-    supervisor.start()
     try:
         yield supervisor
     finally:
@@ -269,8 +346,10 @@ async def summariser_child(settings: Settings, enabled: bool,
 
 
 @contextlib.asynccontextmanager
-async def _stopping_first(supervisor: WorkerSupervisor | None) -> AsyncIterator[None]:
-    """On the way out, ask the worker to stop before the bot stops, so both stop together."""
+async def worker_running(supervisor: WorkerSupervisor | None) -> AsyncIterator[None]:
+    """Spawn the worker for the block (the bot already answers); ask it to stop at the end."""
+    if supervisor is not None:
+        supervisor.start()
     try:
         yield
     finally:
@@ -282,11 +361,12 @@ async def run(settings: Settings, with_worker: bool = True) -> None:
     """`vraagbaak run`: the desk against Telegram (or a self-hosted Bot API server)."""
     assert settings.telegram_token is not None
     stop = _stop_event()
+    # The worker is spawned once the bot answers, so its loading never delays the bot.
     async with desk_services(settings) as desk, summariser_child(
         settings, with_worker
     ) as worker, running_bot(
         settings, desk, settings.telegram_token.get_secret_value()
-    ) as app, _stopping_first(worker):
+    ) as app, worker_running(worker):
         app.bot_data[WORKER_KEY] = worker  # for /healthz: worker.status()
         log.info("Vraagbaak is running as @%s; Ctrl+C stops it", app.bot.username)
         await stop.wait()
@@ -308,7 +388,7 @@ async def demo(settings: Settings, host: str, port: int, with_worker: bool = Tru
         async with desk_services(sandbox_settings) as desk, summariser_child(
             sandbox_settings, with_worker
         ) as worker, running_bot(sandbox_settings, desk, sandbox.token) as app, \
-                _stopping_first(worker):
+                worker_running(worker):
             app.bot_data[WORKER_KEY] = worker  # for /healthz: worker.status()
             # A ready invite, so the page's expert pane can join the pool straight away.
             code = await desk.experts.create_invite("Marieke", (), ("nl", "en"))

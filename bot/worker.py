@@ -85,12 +85,22 @@ def _first_line(exc: BaseException) -> str:
     return text[0][:200] if text else "no details"
 
 
+WORKER_NICENESS = 10
+
+
+def _worker_preexec() -> None:
+    # The worker's ~20 s of loading must not slow the bot's start or its answers: it runs
+    # at a lower CPU priority, and dies with the bot.
+    os.nice(WORKER_NICENESS)
+    die_with_parent()
+
+
 def spawn_worker(redis_url: str) -> subprocess.Popen[bytes]:
     """Start `vraagbaak worker` as a child that dies with us, on the same Redis."""
     env = dict(os.environ, VRAAGBAAK_REDIS_URL=redis_url)
     return subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "worker"], env=env, stdin=subprocess.DEVNULL,
-        preexec_fn=die_with_parent)
+        preexec_fn=_worker_preexec)
 
 
 @dataclass

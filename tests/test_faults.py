@@ -299,3 +299,27 @@ async def test_flood_counts_by_telegram_time_and_spares_experts() -> None:
                                            handle(10 + n))
     assert ran == [0, 10, 1, 2]  # the expert is never limited; user 8 only once
     assert done == [0, 10, 1, 11, 2, 12]
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(300)
+async def test_a_ready_worker_keeps_a_heartbeat(tmp_path: Path, redis_server: EmbeddedRedis,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.worker import HEARTBEAT_KEY
+
+    monkeypatch.setenv("VRAAGBAAK_DATA_DIR", str(tmp_path / "d"))
+    monkeypatch.setenv("VRAAGBAAK_SECRET_KEY", "t")
+    redis = make_client(redis_server.url)
+    await redis.delete(HEARTBEAT_KEY)
+    supervisor = WorkerSupervisor(redis_server.url)
+    supervisor.start()
+    try:
+        deadline = time.monotonic() + 240  # loading the anonymiser takes a while
+        while not await redis.exists(HEARTBEAT_KEY) and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+        assert 0 < await redis.ttl(HEARTBEAT_KEY) <= 15
+        await supervisor.stop()
+        assert not await redis.exists(HEARTBEAT_KEY)  # a clean stop says so at once
+    finally:
+        await supervisor.stop()
+        await redis.aclose(close_connection_pool=True)
