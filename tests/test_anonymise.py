@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from knowledge.anonymise import PLACEHOLDERS, Anonymiser, anonymise_lines
+from bot.cli import anonymise_lines
+from knowledge.anonymise import PLACEHOLDERS, Anonymiser
 
 DEV_SET = Path(__file__).parent / "data" / "anonymise_dev.jsonl"
 MAX_NAME_LEAK = 0.03
