@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,9 @@ MIN_KEPT = 0.95
 
 
 HOLDOUT_SET = Path(__file__).parent / "data" / "anonymise_holdout.jsonl"
+# Written for the anonymiser package (issue 10) before it was tuned: dossier numbers in many
+# formats, initials, nicknames, greetings, checksummed numbers; zero leaks of any kind allowed.
+FRESH_SET = Path(__file__).parent / "data" / "anonymise_fresh.jsonl"
 # Held-out: identifiers that must never leak; institutions and names are judged by rate.
 ZERO_LEAK_TYPES = {"phone", "email", "bsn", "iban", "postcode", "address", "date", "plate",
                    "document", "dossier", "ip", "url", "handle"}
@@ -32,8 +37,9 @@ def _load_dev_set(path: Path = DEV_SET) -> list[dict[str, Any]]:
 
 
 def _leaks(secret: str, output: str) -> bool:
-    """A secret leaks if its text survives, or for multi-token secrets any 4+ digit run."""
-    if secret.lower() in output.lower():
+    """A secret leaks if its text survives as a word, or for multi-token secrets any 4+ digit run."""
+    # As a word: the name 'lotte' does not leak through 'complotten'.
+    if re.search(rf"(?<!\w){re.escape(secret.lower())}(?!\w)", output.lower()):
         return True
     if len(re.findall(r"\w+", secret)) > 1:
         return any(run in output for run in re.findall(r"\d{4,}", secret))
@@ -104,6 +110,89 @@ def test_holdout_set_figures(anonymiser: Anonymiser) -> None:
     assert name_leak <= MAX_NAME_LEAK, f"{report}\n{details}"
     assert institution_leak <= MAX_INSTITUTION_LEAK, f"{report}\n{details}"
     assert kept / keep_total >= MIN_KEPT, f"{report}\n{details}"
+
+
+def test_fresh_set_figures(anonymiser: Anonymiser) -> None:
+    """The set written for the package: no identifier, name or institution survives; 95% kept."""
+    rows = _load_dev_set(FRESH_SET)
+    assert len(rows) >= 100
+    leaks: list[str] = []
+    lost: list[str] = []
+    kept = keep_total = 0
+    for row in rows:
+        output = anonymiser.anonymise(row["text"])
+        leaks += [f"{s['type']} {s['text']!r} in {output!r}" for s in row["secrets"]
+                  if _leaks(s["text"], output)]
+        for word in row["keep"]:
+            keep_total += 1
+            if word.lower() in output.lower():
+                kept += 1
+            else:
+                lost.append(f"{word!r} in {output!r}")
+    report = (f"[anonymise fresh, {len(rows)} texts] leaked: {len(leaks)}; "
+              f"kept {kept}/{keep_total} = {kept / keep_total:.3f}")
+    print("\n" + report)
+    assert not leaks, f"{report}\n" + "\n".join(leaks)
+    assert kept / keep_total >= MIN_KEPT, f"{report}\n" + "\n".join(lost)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Dossier RvdK-88412-2025 is gesloten.", "Dossier [DOSSIERNUMMER] is gesloten."),
+        ("Mijn leerling Mohammed B. (15) deelt IS-filmpjes.",
+         "Mijn leerling [NAAM] (15) deelt IS-filmpjes."),
+        ("Hartelijke groet van Zwaantje uit Zeist", "Hartelijke groet van [NAAM] uit Zeist"),
+        ("Contactpersoon: mevrouw J. de Boer-Kramer.", "Contactpersoon: mevrouw [NAAM]."),
+        ("jongen hier, momo (eigenlijk Mohamed), 16 jaar",
+         "jongen hier, [NAAM] (eigenlijk [NAAM]), 16 jaar"),
+        ("Een jongen die zich 'Blitz' noemt.", "Een jongen die zich '[NAAM]' noemt."),
+        ("The family lives at 27 Prinsengracht.", "The family lives at [ADRES]."),
+        ("Hij woont op Damrak 12 in Amsterdam.", "Hij woont op [ADRES] in Amsterdam."),
+        ("Kenmerk JB/25/3311 en parketnummer 13/654321-24.",
+         "Kenmerk [DOSSIERNUMMER] en parketnummer [DOSSIERNUMMER]."),
+        ("Een groep van vijf jongens (15-17 jaar).", "Een groep van vijf jongens (15-17 jaar)."),
+        ("Hij citeert de profeet Mohammed vaak.", "Hij citeert de profeet Mohammed vaak."),
+    ],
+)
+def test_issue_cases(anonymiser: Anonymiser, text: str, expected: str) -> None:
+    """The leaks named in issue 10, and their neighbours that must stay."""
+    assert anonymiser.anonymise(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("BSN 123456782 klopt.", "BSN [BSN] klopt."),
+        ("BSN 123456789 is verkeerd overgetypt.", "BSN [NUMMER] is verkeerd overgetypt."),
+        ("IBAN NL91ABNA0417164300.", "IBAN [IBAN]."),
+        ("IBAN NL91ABNA0417164301.", "IBAN [NUMMER]."),
+        ("Postcode 1234 AB.", "Postcode [POSTCODE]."),
+        ("Postcode 1234 SS.", "Postcode [NUMMER]."),
+        ("Bel 06-12345678.", "Bel [TELEFOON]."),
+        ("Bel 06-1234567.", "Bel [NUMMER]."),
+    ],
+)
+def test_checksums_choose_the_label(anonymiser: Anonymiser, text: str, expected: str) -> None:
+    """A number that passes its check gets its own label; a mistyped one is still removed."""
+    assert anonymiser.anonymise(text) == expected
+
+
+def test_loads_light_without_deduce() -> None:
+    """A fresh process builds the anonymiser in well under 150 MB and never imports deduce."""
+    code = (
+        "import re, sys\n"
+        "from knowledge.anonymise import Anonymiser\n"
+        "out = Anonymiser().anonymise('Jan Jansen uit Zeist belde 06-12345678')\n"
+        "peak = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)\n"
+        "print(out, 'deduce' in sys.modules, peak)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, check=True, cwd=Path(__file__).parent.parent)
+    *words, imported, max_kib = result.stdout.split()
+    assert " ".join(words) == "[NAAM] uit Zeist belde [TELEFOON]"
+    assert imported == "False"
+    assert int(max_kib) < 150 * 1024, f"peak RSS {int(max_kib) // 1024} MB"
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import phonenumbers
 
 from knowledge.anonymise.spans import EMAIL, HANDLE, IP, NUMMER, TELEFOON, URL, Span
-from knowledge.anonymise.words import fold, load
+from knowledge.anonymise.words import fold, load, words
 
 _URL_RE = re.compile(
     r"(?i)\b(?:https?://|www\.)[^\s<>\"'\[\]{}]+"
@@ -51,14 +51,14 @@ _UNDERSCORE_NAME_RE = re.compile(r"(?<![\w@/.#])[A-Za-z0-9]+(?:_+[A-Za-z0-9]+)+_
 _QUOTED_HANDLE_RE = re.compile(
     r"[\"'“‘](?P<v>(?=[A-Za-z0-9_.]*(?:\d|[a-z][A-Z]))[A-Za-z][A-Za-z0-9_.]{2,})[\"'”’]"
 )
-_HANDLE_KEYWORDS = frozenset("""
+_HANDLE_KEYWORDS = words("""
     username gebruikersnaam account accountnaam handle nickname bijnaam profielnaam alias
     gamertag naam name profiel profile
-""".split())
-_EXPLICIT_HANDLE_KW = frozenset("""
+""")
+_EXPLICIT_HANDLE_KW = words("""
     gamertag gebruikersnaam username user accountnaam handle nickname bijnaam profielnaam
     schuilnaam alias
-""".split())
+""")
 
 # Separators between digits; '(0)' is the trunk prefix in '+31 (0)6' and '0031-(0)6'.
 _PHONE_SEP = r"(?:\s?[-.]?\s?\(0\)\s?[-.]?\s?|\s?[-./–]\s?|\s|\)\s?|\s?\(|)"
@@ -141,13 +141,17 @@ def _handle_spans(text: str) -> Iterator[Span]:
             pos = m.end("v")
 
 
-def _phone_label(number: str, cued: bool) -> str:
-    """TELEFOON when the digits fit a numbering plan (or a phone cue says so), else NUMMER."""
+def _phone_label(number: str) -> str:
+    """TELEFOON when the digits fit a numbering plan; a mistyped number is removed as NUMMER."""
     try:
         parsed = phonenumbers.parse(number.replace("(0)", ""), "NL")
     except phonenumbers.NumberParseException:
-        return TELEFOON if cued else NUMMER
-    return TELEFOON if cued or phonenumbers.is_possible_number(parsed) else NUMMER
+        return NUMMER
+    if phonenumbers.is_valid_number(parsed):
+        return TELEFOON
+    # Dutch numbering is checked strictly; abroad a number of a possible length will do.
+    foreign = parsed.country_code != 31 and phonenumbers.is_possible_number(parsed)
+    return TELEFOON if foreign else NUMMER
 
 
 def _phone_spans(text: str) -> Iterator[Span]:
@@ -157,14 +161,14 @@ def _phone_spans(text: str) -> Iterator[Span]:
             yield Span(match.start, match.end, TELEFOON)
     for m in _PHONE_NL_RE.finditer(text):
         if not _DATE_PREFIX_RE.match(m.group()):
-            yield Span(m.start(), m.end(), _phone_label(m.group(), cued=False))
+            yield Span(m.start(), m.end(), _phone_label(m.group()))
     for m in _PHONE_INTL_RE.finditer(text):
         digits = m.group().replace("(0)", "")
         if 9 <= sum(c.isdigit() for c in digits) <= 15:
-            yield Span(m.start(), m.end(), _phone_label(m.group(), cued=False))
+            yield Span(m.start(), m.end(), _phone_label(m.group()))
     for m in _PHONE_US_RE.finditer(text):
-        yield Span(m.start(), m.end(), _phone_label("+1 " + m.group(), cued=False))
+        yield Span(m.start(), m.end(), _phone_label("+1 " + m.group()))
     for m in _PHONE_CONTEXT_RE.finditer(text):
         value = m.group("n")
         if 8 <= sum(c.isdigit() for c in value) <= 15 and not _DATE_PREFIX_RE.match(value):
-            yield Span(m.start("n"), m.end("n"), _phone_label(value, cued=True))
+            yield Span(m.start("n"), m.end("n"), _phone_label(value))

@@ -6,7 +6,7 @@ import re
 
 from knowledge.anonymise.spans import INSTELLING, Span
 from knowledge.anonymise.tokens import TOKEN_RE, Token
-from knowledge.anonymise.words import fold, load
+from knowledge.anonymise.words import fold, load, words
 
 _INST_TYPES_AFTER = (
     r"Lyceum|College|Gymnasium|Atheneum|Scholengemeenschap|School|Academie|Academy|"
@@ -29,18 +29,18 @@ _INST_BEFORE_RE = re.compile(
     r"university|academy|moskee|mosque|stichting|jongerencentrum|buurthuis|wijkcentrum|"
     r"voetbalclub|voetbalvereniging|sportclub|sportschool|vereniging|kerk|church|"
     r"youth\s+club|youth\s+centre|youth\s+center|community\s+centre))"
-    r"(?:\s+(?:of|van|voor))?\s+[\"'“‘(]?(?P<name>(?:(?:De|Het|'t|The|de|het)\s+)?"
+    r"(?:\s+(?:of|van|voor))?\s+[\"'“‘]?(?P<name>(?:(?:De|Het|'t|The|de|het)\s+)?"
     r"[A-Z0-9][\w'’&.-]{0,40}(?:\s+(?:(?:van|voor|de|der|den|het|aan|op|te|of|the)\s+)?"
     r"[A-Z][\w'’&.-]{0,40}){0,3})[\"'”’]?"
 )
 _INST_BEFORE_LOWER_RE = re.compile(
-    r"(?i)\b(?:basisschool|obs|cbs|rkbs|pcbs|ikc|roc)\s+(?P<name>(?:(?:de|het|'t)\s+)?"
+    r"(?i)\b(?P<kw>basisschool|obs|cbs|rkbs|pcbs|ikc|roc)\s+(?P<name>(?:(?:de|het|'t)\s+)?"
     r"[a-zà-ÿ][\w'’-]{1,40})"
 )
 # 'his school (de Populier)', 'zijn school, De Regenboog': a school named in apposition.
 _INST_APPOSITION_RE = re.compile(
     r"(?i)\b(?:school|basisschool|college|lyceum)\s*[(,]\s*(?P<name>(?:de|het|'t|the)\s+"
-    r"[a-zà-ÿ][\w'’-]{2,40})\s*[),]"
+    r"[a-zà-ÿ][\w'’-]{2,40}(?:\s+[a-zà-ÿ][\w'’-]{2,40}){0,2})\s*[),]"
 )
 # Well-known school brands that name an institution without a type word ('expelled from Zadkine').
 _INST_BRANDS_RE = re.compile(
@@ -65,16 +65,16 @@ _INST_LOWER_EN_RE = re.compile(
 )
 
 # Generic words before an institution type that do not make it a named one.
-_GENERIC_BEFORE_NAME = frozenset("school college church kerk moskee mosque vereniging stichting".split())
-_INST_LEAD_STOP_EXTRA = frozenset("""
+_GENERIC_BEFORE_NAME = words("school college church kerk moskee mosque vereniging stichting")
+_INST_LEAD_STOP_EXTRA = words("""
     op bij naar via vanaf uit over langs nabij mijn zijn haar onze hun een de het the a an his
     her my our their at on to from near in of leerling leerlingen student students docent
     teacher pupils mentor school vorige vorig volgende nieuwe oude andere
-""".split())
-_LOWER_EN_NOT_NAME = frozenset("""
+""")
+_LOWER_EN_NOT_NAME = words("""
     primary secondary high middle grammar summer sunday weekend local same new old other whole
     his her my our their this that public private islamic catholic christian
-""".split())
+""")
 
 
 def find(text: str, tokens: list[Token]) -> list[Span]:
@@ -97,11 +97,16 @@ def find(text: str, tokens: list[Token]) -> list[Span]:
             continue
         if fold(m.group("kw")) in _GENERIC_BEFORE_NAME and content[0] in keep:
             continue
-        spans.append(Span(m.start(), m.end("name"), INSTELLING))
+        # A name ends at a sentence end ('the School Eindhoven. A Year 10 student').
+        name_end = m.start("name") + _sentence_cut(m.group("name"))
+        # 'jongerencentrum De Focus': a lowercase kind of place is a kept word, the name is not.
+        start = m.start("name") if m.group("kw").islower() else m.start()
+        spans.append(Span(start, name_end, INSTELLING))
     for m in _INST_BEFORE_LOWER_RE.finditer(text):
         last = fold(m.group("name").split()[-1])
         if last not in stop and last not in keep:
-            spans.append(Span(m.start(), m.end(), INSTELLING))
+            start = m.start("name") if m.group("kw") == "basisschool" else m.start()
+            spans.append(Span(start, m.end(), INSTELLING))
     for m in _INST_APPOSITION_RE.finditer(text):
         last = fold(m.group("name").split()[-1])
         if last not in stop and last not in keep:
@@ -121,6 +126,12 @@ def find(text: str, tokens: list[Token]) -> list[Span]:
         if not set(m.group("name").split()) & (_LOWER_EN_NOT_NAME | stop):
             spans.append(Span(m.start("name"), m.end(), INSTELLING))
     return _drop_kept(text, spans)
+
+
+def _sentence_cut(name: str) -> int:
+    """Length of a name up to the first full stop followed by a space."""
+    cut = re.search(r"\.\s", name)
+    return cut.start() if cut else len(name)
 
 
 def _drop_kept(text: str, spans: list[Span]) -> list[Span]:

@@ -6,7 +6,7 @@ import re
 
 from knowledge.anonymise.spans import HANDLE, NAAM, Span
 from knowledge.anonymise.tokens import Token
-from knowledge.anonymise.words import fold, keep_phrase_re, load
+from knowledge.anonymise.words import fold, keep_phrase_re, load, words
 
 # Arabic kunya and patronymic names ('Abu Hafs', 'Umm Sumayyah', 'Abu Bakr al-Iraqi').
 _KUNYA_RE = re.compile(
@@ -21,17 +21,17 @@ _AGE_AFTER_RE = re.compile(
 )
 # Initials before a surname ('J. de Boer-Kramer', 'A.M. Koopmans', 'P.J. van Leeuwen').
 _INITIALS_RE = re.compile(
-    r"(?<![\w.])(?:[A-Z]\.\s?){1,4}(?:(?:van|de|der|den|ter|ten|te|el|al|von|van der|van den|"
+    r"(?<![\w.-])(?:[A-Z]\.\s?){1,4}(?:(?:van|de|der|den|ter|ten|te|el|al|von|van der|van den|"
     r"van de)\s+)?[A-Z][\w'’]+(?:-[A-Z][\w'’]+)?"
 )
 # A name followed by the initial of its surname ('Mohammed B.', 'Kerem Ş.').
 _NAME_INITIAL_RE = re.compile(r"(?P<name>\b[^\W\d_][\w'’-]+)\s(?P<init>[^\W\d_a-z]\.)(?!\w)")
 # Words that take a letter without being a name ('Plan B.', 'vitamine D.').
-_TAKES_A_LETTER = frozenset("""
+_TAKES_A_LETTER = words("""
     plan vitamine vitamin groep klas type bijlage appendix annex figuur figure tabel table optie
     option scenario fase phase niveau level blok block vak zaal room gebouw building hal terminal
     gate deel part hoofdstuk chapter
-""".split())
+""")
 # A name and a cue that the name before the bracket is a nickname ('Mo (eigenlijk Mohamed)').
 _REAL_NAME_CUE_RE = re.compile(
     r"\s*\((?:eigenlijk|echte naam|echt|real name|actually|officieel|officially)\b", re.I
@@ -50,7 +50,10 @@ _GREETING_RE = re.compile(
     r"(?:groet(?:en|jes)?|greetings|regards|wishes|cheers|liefs|mvg|gr\.|best|thanks|bedankt)"
     r"(?:\s+(?:van|from))?\s*[,:!\n]?\s*$"
 )
-_FAMILY_CUES = frozenset("familie fam gezin family".split())
+_FAMILY_CUES = words("familie fam gezin family")
+_LOCATIVES = words("uit in te naar bij at near to")
+# 'the mum of bo', 'de moeder van Luuk': kinship words with 'of' or 'van' before a name.
+_OF = words("of van")
 
 
 
@@ -77,7 +80,7 @@ class NameFinder:
         keep, stop = load("keep"), load("stop")
         for m in _INITIALS_RE.finditer(text):
             surname = fold(m.group().split()[-1].split(".")[-1])
-            if surname not in keep and surname not in stop:
+            if surname not in keep and surname not in stop and not _is_role(surname):
                 spans.append(Span(m.start(), m.end(), NAAM))
         for m in _NAME_INITIAL_RE.finditer(text):
             word = m.group("name")
@@ -104,11 +107,16 @@ class NameFinder:
             if _NAMING_BEFORE_RE.search(before) or _NAMING_AFTER_RE.match(after):
                 spans.append(Span(m.start("q"), m.end("q"), NAAM))
         for i, token in enumerate(tokens):
-            if _REAL_NAME_CUE_RE.match(text, token.end) and (
-                token.is_cap or token.low in self._first or any(
-                    s.start <= token.start < s.end for s in found)
-            ) and token.low not in load("stop") and token.low not in keep and i >= 0:
-                spans.append(Span(token.start, token.end, NAAM))
+            if (
+                _REAL_NAME_CUE_RE.match(text, token.end)
+                and token.low not in load("stop")
+                and token.low not in keep
+                and not _is_role(token.low)
+            ):
+                # 'momo (eigenlijk Mohamed)': the word before is a nickname, listed or not.
+                start = tokens[i - 1].start if i and any(
+                    s.start <= tokens[i - 1].start < s.end for s in found) else token.start
+                spans.append(Span(start, token.end, NAAM))
         return spans
 
     def _cue_before(self, tokens: list[Token], i: int, text: str) -> bool:
@@ -116,8 +124,12 @@ class NameFinder:
         token = tokens[i]
         if not token.is_cap or token.low in load("keep") or token.low in load("stop"):
             return False
-        if token.low in load("places") or _is_role(token.low) or token.low in load("titles"):
+        if _is_role(token.low) or token.low in load("titles"):
             return False
+        if i > 0 and tokens[i - 1].low in _LOCATIVES:
+            return False
+        if token.low in load("places") and token.low not in self._first:
+            return False  # 'groeten uit Zeist', 'greetings from Amsterdam'
         if i > 0 and tokens[i - 1].low in _FAMILY_CUES and text[
             tokens[i - 1].end : token.start
         ].strip() in ("", "."):
@@ -151,7 +163,8 @@ class NameFinder:
                     is_name[j] = True
         # 'meneer van den Berg', 'Mrs. de Wit': a title opens a surname with particles.
         for i in range(n - 1):
-            if tokens[i].low in load("titles") and text[tokens[i].end : tokens[i + 1].start].strip() in (
+            gap = text[tokens[i].end : tokens[i + 1].start].strip()
+            if tokens[i].low in load("titles") and gap in (
                 "",
                 ".",
             ):
@@ -178,6 +191,7 @@ class NameFinder:
                 j + 1 < n
                 and is_name[j + 1]
                 and not text[tokens[j].end : tokens[j + 1].start].strip()
+                and "\n" not in text[tokens[j].end : tokens[j + 1].start]
             ):
                 j += 1
             end = tokens[j].end
@@ -244,9 +258,13 @@ class NameFinder:
         if _word_before_number(token, text):
             return False
         if token.is_cap:
-            if low in load("cap_not_name") or low in load("places"):
+            if low in load("cap_not_name"):
                 return False
-            if token.sent_start and (token.ambiguous or token.stop or low in load("cap_only_first")):
+            if low in load("places"):
+                # 'Wessel, 17 jaar' is a boy; 'uit Wessel' the village of that name.
+                return self._name_follows(tokens, i, text) or self._role_before(tokens, i, text)
+            opener_risk = token.ambiguous or token.stop or low in load("cap_only_first")
+            if token.sent_start and opener_risk:
                 return self._name_follows(tokens, i, text)
             if token.text.isupper() and len(token.text) > 1:
                 return False  # acronyms such as 'IS' or 'JEP'
@@ -278,7 +296,8 @@ class NameFinder:
             and tokens[i + 2].is_cap
             and not text[nxt.end : tokens[i + 2].start].strip()
         ):
-            return tokens[i + 2].low in load("surnames")  # 'Mark de Groot'
+            third = tokens[i + 2].low
+            return third not in load("keep") and third not in load("places")  # 'Mark de Groot'
         return (
             tokens[i].is_cap
             and nxt.is_cap
@@ -296,16 +315,20 @@ class NameFinder:
         gap = text[prev.end : tokens[i].start]
         if gap.strip(" .,"):
             return False
-        return prev.low in load("role_cues") or prev.low in load("titles") or prev.low in load("naming_cues")
+        return _is_role(prev.low) or prev.low in load("naming_cues")
 
     def _cued_name(self, tokens: list[Token], i: int, text: str) -> bool:
         """Names not in any list, recognised from what stands around them."""
         token = tokens[i]
         low = token.low
-        if token.stop or low in load("keep") or _is_role(low) or low in load("cap_not_name") or len(low) < 2:
+        if token.stop or low in load("keep") or _is_role(low) or len(low) < 2:
+            return False
+        if low in load("cap_not_name"):
             return False
         if token.text.isupper() and len(token.text) > 1:
             return False
+        if "-" in token.text and not all(p[:1].isupper() for p in token.text.split("-")):
+            return False  # 'Wolven-groeten' is a compound word, not a double name
         if (
             token.sent_start
             and token.is_cap
@@ -323,7 +346,8 @@ class NameFinder:
         gap = text[prev.end : token.start].strip()
         listed = token.is_cap or low in self._first or low in load("surnames")
         context = {t.low for t in tokens[max(0, i - 4) : i - 1]}
-        if prev.low in load("naming_cues") and gap in ("", ":") and not context & load("non_person_nouns"):
+        named = prev.low in load("naming_cues") and gap in ("", ":")
+        if named and not context & load("non_person_nouns"):
             return listed
         if prev.low in load("titles") and gap in ("", "."):
             return listed
@@ -357,7 +381,29 @@ class NameFinder:
             if token.is_cap and not token.sent_start:
                 return low not in load("places") or low in self._first
             return low in self._first and low not in load("cap_only_first")
-        return False
+        if (
+            prev.low in _OF
+            and gap == ""
+            and i >= 2
+            and tokens[i - 2].low in load("role_cues")
+            and not text[tokens[i - 2].end : prev.start].strip()
+        ):
+            # 'the mum of bo', 'de moeder van Luuk'
+            return (token.is_cap and low not in load("places")) or (
+                low in self._first and not token.ambiguous
+            )
+        # 'dat het Jonas Brink is': a listed first name and a surname after a determiner.
+        return (
+            prev.low in load("determiners")
+            and token.is_cap
+            and low in self._first
+            and not token.ambiguous
+            and i + 1 < len(tokens)
+            and tokens[i + 1].is_cap
+            and not text[token.end : tokens[i + 1].start].strip()
+            and tokens[i + 1].low not in load("keep")
+            and tokens[i + 1].low not in load("places")
+        )
 
     def _surname_extension(
         self, tokens: list[Token], i: int, text: str, after_title: bool = False
@@ -368,8 +414,11 @@ class NameFinder:
         first_is_cap = tokens[i].is_cap
         # After a title the dot of an abbreviation ('dhr. Jansen') may stand in between.
         allowed_gap = ("", ".") if after_title else ("",)
-        while j < len(tokens) and text[tokens[j - 1].end : tokens[j].start].strip() in (
-            allowed_gap if j == i + 1 else ("",)
+        while (
+            j < len(tokens)
+            and "\n" not in text[tokens[j - 1].end : tokens[j].start]
+            and text[tokens[j - 1].end : tokens[j].start].strip()
+            in (allowed_gap if j == i + 1 else ("",))
         ):
             token = tokens[j]
             if (
@@ -393,7 +442,8 @@ class NameFinder:
                         j = k + 1
                         continue
                 break
-            if token.is_cap and token.low not in load("stop") and token.low not in load("cap_not_name"):
+            plain = token.low not in load("stop") and token.low not in load("cap_not_name")
+            if token.is_cap and plain:
                 if token.text.isupper() and len(token.text) > 1:
                     break
                 if token.low in load("places") and token.low not in load("surnames"):

@@ -163,4 +163,5 @@ def _is_date_or_range(value: str) -> bool:
         or re.fullmatch(r"\d{1,2}([-/.])\d{1,2}\1\d{2,4}", value) is not None
         or re.fullmatch(r"(?:19|20)\d{2}([-/.])\d{1,2}\1\d{1,2}", value) is not None
         or re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+(?:,\d+)?", value) is not None  # 3.000 / 1,500
+        or re.fullmatch(r"\d{1,2}(?:[-/–]\d{1,2})+", value) is not None  # ages '15-17'
     )

@@ -10,16 +10,16 @@ from stdnum.nl import postcode
 from knowledge.anonymise.dates import MONTHS
 from knowledge.anonymise.numbers import is_year
 from knowledge.anonymise.spans import ADRES, NUMMER, POSTCODE, Span
-from knowledge.anonymise.words import fold, load
+from knowledge.anonymise.words import fold, load, words
 
 _POSTCODE_RE = re.compile(r"(?<![\w-])(?P<d>[1-9]\d{3})(?P<sp>\s?)(?P<l>[A-Za-z]{2})(?![\w-])")
 _UK_POSTCODE_RE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s\d[A-Z]{2}\b")
 # Letters after a four-digit number that make a year or a count, not a postcode ('2023 en').
-_POSTCODE_NOT_LETTERS = frozenset("""
+_POSTCODE_NOT_LETTERS = words("""
     en in op of is om de te al na nu zo ze we je me at on to an as by he if it my no or so up us
     do go am be km mg ml cm mm kg gb mb kb ms px cc hz kw pk th nd rd st uu pm ad bc ca jr
-""".split())
-_UNIT_LETTERS = frozenset("km mg ml cm mm kg gb mb kb ms px cc hz kw pk th nd rd st jr am pm uu".split())
+""")
+_UNIT_LETTERS = words("km mg ml cm mm kg gb mb kb ms px cc hz kw pk th nd rd st jr am pm uu")
 
 # Words after a number that show it is a count or a time span, not a house number.
 _NOT_HOUSE_NUMBER = (
@@ -76,11 +76,15 @@ _EN_STREET_LOWER_RE = re.compile(
 _EN_LISTED_STREET_RE = re.compile(
     r"(?<![\w.,-])(?P<num>\d{1,4}[a-z]?)\s+(?P<street>[A-Z][\w'’-]{2,40}(?:\s+[A-Z][\w'’-]{1,40})?)"
 )
+# English order for a Dutch street word ('27 Prinsengracht', '8 Kerkstraat').
+_EN_DUTCH_STREET_RE = re.compile(
+    rf"(?<![\w.,-])\d{{1,4}}[a-z]?\s+[A-Z][\w'’-]{{0,40}}(?:{_STREET_STRICT})\b"
+)
 _POSTBUS_RE = re.compile(r"(?i)\b(?:postbus|p\.?o\.?\s?box)\s+\d{1,6}\b")
-_ADDRESS_LEAD_STOP = frozenset("""
+_ADDRESS_LEAD_STOP = words("""
     op in aan naar bij via vanaf uit over langs nabij woont woonde adres address at on to from
     near lives lived het the zijn haar de
-""".split())
+""")
 
 
 def find(text: str) -> Iterator[Span]:
@@ -99,8 +103,12 @@ def _postcode_spans(text: str) -> Iterator[Span]:
                 continue  # '1500km', '2000mg'
         elif not letters.isupper() and low in _POSTCODE_NOT_LETTERS:
             continue  # '2023 en', '1500 in'
-        elif letters.isupper() and low in {"ad", "bc", "am", "pm", "km", "kg", "mb", "gb"}:
-            continue
+        elif (
+            letters.isupper()
+            and low in {"ad", "bc", "am", "pm", "km", "kg", "mb", "gb"}
+            and not re.match(r"\s+[A-Z][a-z]", text[m.end() :])
+        ):
+            continue  # '1500 KM', but '3526 KM Utrecht' is a postcode before its town
         # SA, SD and SS are never issued: such a code is a typo, still removed.
         yield Span(m.start(), m.end(), POSTCODE if postcode.is_valid(m.group()) else NUMMER)
     yield from (Span(m.start(), m.end(), POSTCODE) for m in _UK_POSTCODE_RE.finditer(text))
@@ -118,7 +126,7 @@ def _address_spans(text: str) -> Iterator[Span]:
         if not is_year(m.group("num")):
             yield Span(_address_start(text, m.start()), m.end(), ADRES)
     yield from _listed_street_spans(text)
-    for regex in (_EN_STREET_RE, _EN_STREET_LOWER_RE, _POSTBUS_RE):
+    for regex in (_EN_STREET_RE, _EN_STREET_LOWER_RE, _EN_DUTCH_STREET_RE, _POSTBUS_RE):
         yield from (Span(m.start(), m.end(), ADRES) for m in regex.finditer(text))
 
 

@@ -34,3 +34,8 @@ def keep_phrase_re() -> re.Pattern[str]:
     """Multi-word terms to keep ('Veilig Thuis', 'Andrew Tate') as one case-blind pattern."""
     phrases = "|".join(re.escape(p) for p in lines("keep_phrases"))
     return re.compile(rf"(?i)\b(?:{phrases})\b")
+
+
+def words(blob: str) -> frozenset[str]:
+    """A small in-code word set from a whitespace-separated blob."""
+    return frozenset(blob.split())
