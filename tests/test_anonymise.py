@@ -37,7 +37,7 @@ def _load_dev_set(path: Path = DEV_SET) -> list[dict[str, Any]]:
 
 
 def _leaks(secret: str, output: str) -> bool:
-    """A secret leaks if its text survives as a word, or for multi-token secrets any 4+ digit run."""
+    """A secret leaks if it survives as a word, or for multi-token secrets any 4+ digit run."""
     # As a word: the name 'lotte' does not leak through 'complotten'.
     if re.search(rf"(?<!\w){re.escape(secret.lower())}(?!\w)", output.lower()):
         return True

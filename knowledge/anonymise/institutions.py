@@ -11,6 +11,7 @@ from knowledge.anonymise.words import fold, load, words
 _INST_TYPES_AFTER = (
     r"Lyceum|College|Gymnasium|Atheneum|Scholengemeenschap|School|Academie|Academy|"
     r"Universiteit|University|Hogeschool|Instituut|Institute|Campus|Mavo|Havo|Vmbo|Vwo|"
+    r"Scholengroep|Schoolgroep|Onderwijsgroep|"
     r"Basisschool|High School|Primary School|Secondary School|Middle School|Grammar School|"
     r"Moskee|Mosque|Kerk|Church|Jongerencentrum|Buurthuis|Wijkcentrum|Kindcentrum|"
     r"Montessorischool|Daltonschool|Vrije School|Praktijkschool|Stichting|moskee|mosque"
@@ -64,6 +65,11 @@ _INST_LOWER_EN_RE = re.compile(
     r"netherlands|\s+of\s+[a-z]+)?\b"
 )
 
+# A capitalised article mid-sentence opens a proper name ('werkt bij Het Poortje').
+_ARTICLE_NAME_RE = re.compile(
+    r"(?<=[a-zà-ÿ,:;]\s)(?:De|Het|'t)\s+[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)?"
+)
+
 # Generic words before an institution type that do not make it a named one.
 _GENERIC_BEFORE_NAME = words("school college church kerk moskee mosque vereniging stichting")
 _INST_LEAD_STOP_EXTRA = words("""
@@ -104,7 +110,7 @@ def find(text: str, tokens: list[Token]) -> list[Span]:
         spans.append(Span(start, name_end, INSTELLING))
     for m in _INST_BEFORE_LOWER_RE.finditer(text):
         last = fold(m.group("name").split()[-1])
-        if last not in stop and last not in keep:
+        if last not in stop and last not in keep and not _is_role(last):
             start = m.start("name") if m.group("kw") == "basisschool" else m.start()
             spans.append(Span(start, m.end(), INSTELLING))
     for m in _INST_APPOSITION_RE.finditer(text):
@@ -125,6 +131,10 @@ def find(text: str, tokens: list[Token]) -> list[Span]:
     for m in _INST_LOWER_EN_RE.finditer(text):
         if not set(m.group("name").split()) & (_LOWER_EN_NOT_NAME | stop):
             spans.append(Span(m.start("name"), m.end(), INSTELLING))
+    # Weak: 'meneer De Jong' is a person, and the name label wins over this one.
+    spans.extend(
+        Span(m.start(), m.end(), INSTELLING, weak=True) for m in _ARTICLE_NAME_RE.finditer(text)
+    )
     return _drop_kept(text, spans)
 
 

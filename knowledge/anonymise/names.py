@@ -21,8 +21,10 @@ _AGE_AFTER_RE = re.compile(
 )
 # Initials before a surname ('J. de Boer-Kramer', 'A.M. Koopmans', 'P.J. van Leeuwen').
 _INITIALS_RE = re.compile(
-    r"(?<![\w.-])(?:[A-Z]\.\s?){1,4}(?:(?:van|de|der|den|ter|ten|te|el|al|von|van der|van den|"
-    r"van de)\s+)?[A-Z][\w'’]+(?:-[A-Z][\w'’]+)?"
+    r"(?<![\w.-])(?:[A-Z]\.\s?){1,4}(?:(?i:van|de|der|den|ter|ten|te|el|al|von|van der|"
+    r"van den|van de)\s+)?[A-Z][\w'’]+(?:-[A-Z][\w'’]+)?"
+    # Reference style: 'Konijn, E.', 'Ruigrok, N. A.'
+    r"|(?<![\w.-])[A-Z][\w'’]+(?:-[A-Z][\w'’]+)?,\s(?:[A-Z]\.\s?){1,3}(?=[\s,;)(]|$)"
 )
 # A name followed by the initial of its surname ('Mohammed B.', 'Kerem Ş.').
 _NAME_INITIAL_RE = re.compile(r"(?P<name>\b[^\W\d_][\w'’-]+)\s(?P<init>[^\W\d_a-z]\.)(?!\w)")
@@ -79,7 +81,8 @@ class NameFinder:
         spans = []
         keep, stop = load("keep"), load("stop")
         for m in _INITIALS_RE.finditer(text):
-            surname = fold(m.group().split()[-1].split(".")[-1])
+            bare = re.sub(r"(?:[A-Z]\.\s?)+", " ", m.group()).replace(",", " ")
+            surname = fold(bare.split()[-1])
             if surname not in keep and surname not in stop and not _is_role(surname):
                 spans.append(Span(m.start(), m.end(), NAAM))
         for m in _NAME_INITIAL_RE.finditer(text):
@@ -119,6 +122,19 @@ class NameFinder:
                 spans.append(Span(start, token.end, NAAM))
         return spans
 
+    @staticmethod
+    def _before_listed_surname(tokens: list[Token], i: int, text: str) -> bool:
+        """Whether token i is capitalised and followed directly by a capitalised listed surname."""
+        token, nxt = tokens[i], tokens[i + 1]
+        if not (token.is_cap and nxt.is_cap) or text[token.end : nxt.start] != " ":
+            return False
+        if token.text.isupper() or nxt.text.isupper() or nxt.sent_start:
+            return False
+        plain = load("keep") | load("stop") | load("places") | load("sentence_openers")
+        if token.low in plain or _is_role(token.low) or token.low in load("common_nouns"):
+            return False
+        return nxt.low in load("surnames") and nxt.low not in plain and not nxt.ambiguous
+
     def _cue_before(self, tokens: list[Token], i: int, text: str) -> bool:
         """A greeting ('groet van', 'Regards,') or family word ('familie', 'fam.') before i."""
         token = tokens[i]
@@ -156,6 +172,10 @@ class NameFinder:
                 self._cued_name(tokens, i, text) or self._cue_before(tokens, i, text)
             ):
                 is_name[i] = True
+        # 'Annebregt Dijkman': an unlisted capitalised word before a listed surname.
+        for i in range(n - 1):
+            if not is_name[i] and self._before_listed_surname(tokens, i, text):
+                is_name[i] = is_name[i + 1] = True
         # 'familie Van der Linden': a family word opens a surname with capitalised particles.
         for i in range(n - 1):
             if tokens[i].low in _FAMILY_CUES and tokens[i + 1].low in load("interfix"):
@@ -208,6 +228,8 @@ class NameFinder:
         token = tokens[i]
         if token.low not in self._first or token.stop or token.low in load("keep"):
             return False
+        if _is_role(token.low) or (token.ambiguous and not token.is_cap):
+            return False  # 'my neighbour's boy, Levi': the role word is no second name
         if token.text.isupper() and len(token.text) > 1:
             return False
         for step in (-1, 1):
@@ -446,8 +468,6 @@ class NameFinder:
             if token.is_cap and plain:
                 if token.text.isupper() and len(token.text) > 1:
                     break
-                if token.low in load("places") and token.low not in load("surnames"):
-                    break  # 'Sanne Amsterdam' is a name and a place, not a surname
                 found.append(j)
                 j += 1
                 continue

@@ -101,7 +101,9 @@ def find(text: str) -> Iterator[Span]:
         if sum(c.isdigit() for c in value) >= 4 and not is_year_or_age(value):
             yield Span(m.start("v"), m.end("v"), DOSSIERNUMMER)
     for m in _CODE_RE.finditer(text):
-        if not _is_date_or_range(m.group()):
+        # Codes have short letter groups ('RvdK', 'VTGZ'); '1000/Actiecentrum' is a name.
+        long_word = re.search(r"[^\W\d_]{7,}", m.group()) is not None
+        if not long_word and not _is_date_or_range(m.group()):
             yield Span(m.start(), m.end(), DOSSIERNUMMER, weak=True)
     yield from (Span(m.start(), m.end(), DOSSIERNUMMER) for m in _HASH_NUMBER_RE.finditer(text))
     for regex in (_LONG_NUMBER_RE, _GROUPED_NUMBER_RE):

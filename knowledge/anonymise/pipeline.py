@@ -73,5 +73,5 @@ class Anonymiser:
                     stripped = text[s:e]
                     s += len(stripped) - len(stripped.lstrip(" ,.;:-"))
                     e -= len(stripped) - len(stripped.rstrip(" ,.;:-"))
-                    result.append(Span(s, e, span.label))
+                    result.append(Span(s, e, span.label, span.weak))
         return result

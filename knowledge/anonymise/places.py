@@ -41,7 +41,7 @@ _HOUSE_NUMBER = (
     r"[-/]\d{1,4}|\s(?:bis|hs|huis|bg|boven|rood|zwart|[IVX]{1,3})\b)?"
 )
 _STREET_RE = re.compile(
-    rf"(?P<street>\b(?:[A-Z][\w'’-]{{0,40}}(?:{_STREET_BROAD})|"
+    rf"(?P<street>\b(?:[A-Z][\w'’-]{{1,40}}(?:{_STREET_BROAD})|"
     rf"(?i:[\w'’-]{{0,40}}[a-zà-ÿ](?:{_STREET_STRICT}))))"
     rf"\s+(?P<num>{_HOUSE_NUMBER}){_NOT_HOUSE_NUMBER}(?![.,:]\d)"
 )
@@ -78,8 +78,14 @@ _EN_LISTED_STREET_RE = re.compile(
 )
 # English order for a Dutch street word ('27 Prinsengracht', '8 Kerkstraat').
 _EN_DUTCH_STREET_RE = re.compile(
-    rf"(?<![\w.,-])\d{{1,4}}[a-z]?\s+[A-Z][\w'’-]{{0,40}}(?:{_STREET_STRICT})\b"
+    rf"(?<![\w.,-])\d{{1,4}}[a-z]?\s+(?:[A-Z][\w'’-]{{1,40}}\s+)?[A-Z][\w'’-]{{0,40}}"
+    rf"(?:{_STREET_STRICT})\b"
 )
+# Words before a street from the list that show an address follows ('woont op Damrak 12').
+_ADDRESS_CUES = words("""
+    woont wonen woonde woonachtig adres address op aan at lives live living on in bij naar to
+    from van uit
+""")
 _POSTBUS_RE = re.compile(r"(?i)\b(?:postbus|p\.?o\.?\s?box)\s+\d{1,6}\b")
 _ADDRESS_LEAD_STOP = words("""
     op in aan naar bij via vanaf uit over langs nabij woont woonde adres address at on to from
@@ -119,7 +125,9 @@ def _address_spans(text: str) -> Iterator[Span]:
     places, keep = load("places"), load("keep")
     for m in _STREET_RE.finditer(text):
         street = fold(m.group("street"))
-        if street in places or street in keep or is_year(m.group("num")):
+        # 'Zandvoort 3' is a town and a number; 'Hoogstraat 4' a street though a hamlet too.
+        town = street in places and not re.search(f"(?:{_STREET_STRICT})$", street)
+        if town or street in keep or is_year(m.group("num")):
             continue
         yield Span(_address_start(text, m.start()), m.end(), ADRES)
     for m in _STREET_WORD_RE.finditer(text):
@@ -134,22 +142,35 @@ def _listed_street_spans(text: str) -> Iterator[Span]:
     """Streets without a street word ('Damrak 12', 'Ringbaan-West 212') from the street list."""
     streets = load("streets")
     for m in _LISTED_STREET_RE.finditer(text):
-        if is_year(m.group("num")):
+        if is_year(m.group("num")) or not _address_around(text, m.start(), m.end()):
             continue
-        words = m.group("street").split()
+        if m.group("street").split()[0].isupper():
+            continue  # 'LIJN 1', 'DEEL 2': a heading, not a street
+        parts = m.group("street").split()
         # The street is the longest run of the last words that the list knows.
-        for i in range(len(words)):
-            if fold(" ".join(words[i:])) in streets:
-                start = m.start("street") + m.group("street").index(" ".join(words[i:]))
+        for i in range(len(parts)):
+            if fold(" ".join(parts[i:])) in streets:
+                start = m.start("street") + m.group("street").index(" ".join(parts[i:]))
                 yield Span(start, m.end(), ADRES)
                 break
     for m in _EN_LISTED_STREET_RE.finditer(text):
-        words = m.group("street").split()
-        for j in range(len(words), 0, -1):
-            if fold(" ".join(words[:j])) in streets:
-                end = m.start("street") + len(" ".join(words[:j]))
-                yield Span(m.start(), end, ADRES)
+        if not _address_around(text, m.start(), m.end()):
+            continue
+        parts = m.group("street").split()
+        for j in range(len(parts), 0, -1):
+            if fold(" ".join(parts[:j])) in streets:
+                yield Span(m.start(), m.start("street") + len(" ".join(parts[:j])), ADRES)
                 break
+
+
+def _address_around(text: str, start: int, end: int) -> bool:
+    """A listed street name counts only beside an address cue, a postcode or a town."""
+    before = re.findall(r"[\w']+", text[max(0, start - 30) : start])[-2:]
+    if any(fold(w) in _ADDRESS_CUES for w in before):
+        return True
+    # 'Damrak 12, Amsterdam', 'Damrak 12 1012 LG'; not 'A Grade 9 student'.
+    town_or_postcode = r",?\s+[1-9]\d{3}\s?[A-Z]{2}\b|,\s*[A-Z][a-z]"
+    return re.match(town_or_postcode, text[end : end + 12]) is not None
 
 
 def _address_start(text: str, start: int) -> int:
