@@ -24,6 +24,9 @@ HOLDOUT_SET = Path(__file__).parent / "data" / "anonymise_holdout.jsonl"
 # Written for the anonymiser package (issue 10) before it was tuned: dossier numbers in many
 # formats, initials, nicknames, greetings, checksummed numbers; zero leaks of any kind allowed.
 FRESH_SET = Path(__file__).parent / "data" / "anonymise_fresh.jsonl"
+# Written after tuning on the fresh set, to check that the tuning generalised (measured once
+# before any change for it: 2/73 identifiers, 0/83 names, 2/15 institutions leaked).
+FRESH2_SET = Path(__file__).parent / "data" / "anonymise_fresh2.jsonl"
 # Held-out: identifiers that must never leak; institutions and names are judged by rate.
 ZERO_LEAK_TYPES = {"phone", "email", "bsn", "iban", "postcode", "address", "date", "plate",
                    "document", "dossier", "ip", "url", "handle"}
@@ -112,10 +115,11 @@ def test_holdout_set_figures(anonymiser: Anonymiser) -> None:
     assert kept / keep_total >= MIN_KEPT, f"{report}\n{details}"
 
 
-def test_fresh_set_figures(anonymiser: Anonymiser) -> None:
-    """The set written for the package: no identifier, name or institution survives; 95% kept."""
-    rows = _load_dev_set(FRESH_SET)
-    assert len(rows) >= 100
+@pytest.mark.parametrize(("path", "size"), [(FRESH_SET, 100), (FRESH2_SET, 50)])
+def test_fresh_set_figures(anonymiser: Anonymiser, path: Path, size: int) -> None:
+    """The sets written for the package: no identifier, name or institution survives; 95% kept."""
+    rows = _load_dev_set(path)
+    assert len(rows) >= size
     leaks: list[str] = []
     lost: list[str] = []
     kept = keep_total = 0
@@ -129,7 +133,7 @@ def test_fresh_set_figures(anonymiser: Anonymiser) -> None:
                 kept += 1
             else:
                 lost.append(f"{word!r} in {output!r}")
-    report = (f"[anonymise fresh, {len(rows)} texts] leaked: {len(leaks)}; "
+    report = (f"[anonymise {path.stem}, {len(rows)} texts] leaked: {len(leaks)}; "
               f"kept {kept}/{keep_total} = {kept / keep_total:.3f}")
     print("\n" + report)
     assert not leaks, f"{report}\n" + "\n".join(leaks)
@@ -153,6 +157,14 @@ def test_fresh_set_figures(anonymiser: Anonymiser) -> None:
          "Kenmerk [DOSSIERNUMMER] en parketnummer [DOSSIERNUMMER]."),
         ("Een groep van vijf jongens (15-17 jaar).", "Een groep van vijf jongens (15-17 jaar)."),
         ("Hij citeert de profeet Mohammed vaak.", "Hij citeert de profeet Mohammed vaak."),
+        ("Adres: Hoogstraat 4-6, 5611 PL Eindhoven.", "Adres: [ADRES], [POSTCODE] Eindhoven."),
+        ("Mann, L., Doosje, B., Konijn, E. (2015)", "[NAAM], [NAAM], [NAAM] (2015)"),
+        ("staatssecretaris Van Rijn (VWS)", "staatssecretaris [NAAM] (VWS)"),
+        ("A Grade 9 student posted it.", "A Grade 9 student posted it."),
+        ("## LIJN 1 Versterken", "## LIJN 1 Versterken"),
+        ("Zie Actiecentrum 1000/Actiecentrum Veiligheid.",
+         "Zie Actiecentrum 1000/Actiecentrum Veiligheid."),
+        ("My neighbour's boy, Levi, is 12.", "My neighbour's boy, [NAAM], is 12."),
     ],
 )
 def test_issue_cases(anonymiser: Anonymiser, text: str, expected: str) -> None:

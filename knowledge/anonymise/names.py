@@ -24,7 +24,7 @@ _INITIALS_RE = re.compile(
     r"(?<![\w.-])(?:[A-Z]\.\s?){1,4}(?:(?i:van|de|der|den|ter|ten|te|el|al|von|van der|"
     r"van den|van de)\s+)?[A-Z][\w'’]+(?:-[A-Z][\w'’]+)?"
     # Reference style: 'Konijn, E.', 'Ruigrok, N. A.'
-    r"|(?<![\w.-])[A-Z][\w'’]+(?:-[A-Z][\w'’]+)?,\s(?:[A-Z]\.\s?){1,3}(?=[\s,;)(]|$)"
+    r"|(?<![\w.-])[A-Z][\w'’]+(?:-[A-Z][\w'’]+)?,\s[A-Z]\.(?:\s?[A-Z]\.){0,2}(?=[\s,;)(]|$)"
 )
 # A name followed by the initial of its surname ('Mohammed B.', 'Kerem Ş.').
 _NAME_INITIAL_RE = re.compile(r"(?P<name>\b[^\W\d_][\w'’-]+)\s(?P<init>[^\W\d_a-z]\.)(?!\w)")
