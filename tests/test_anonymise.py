@@ -331,6 +331,17 @@ def test_json_lines_with_bad_line(anonymiser: Anonymiser) -> None:
     assert lines[3] == {"text": "Geen persoonsgegevens hier."}
 
 
+def test_cli_anonymises_json_lines() -> None:
+    """`vraagbaak anonymise` answers each JSON line on stdin with one line on stdout."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "anonymise"], capture_output=True, text=True,
+        timeout=60, check=True, cwd=Path(__file__).parent.parent,
+        input='{"text": "Groet van Zwaantje, 06-12345678"}\n{"text": 3}\n')
+    first, second = (json.loads(line) for line in result.stdout.splitlines())
+    assert first == {"text": "Groet van [NAAM], [TELEFOON]"}
+    assert set(second) == {"error"}
+
+
 @pytest.mark.parametrize(
     ("text", "secret", "placeholder"),
     [
