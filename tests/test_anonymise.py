@@ -16,7 +16,7 @@ from bot.cli import anonymise_lines
 from knowledge.anonymise import PLACEHOLDERS, Anonymiser
 
 DEV_SET = Path(__file__).parent / "data" / "anonymise_dev.jsonl"
-MAX_NAME_LEAK = 0.03
+MAX_NAME_LEAK = 0.0  # issue 10: zero name leaks
 MIN_KEPT = 0.95
 
 
@@ -30,7 +30,7 @@ FRESH2_SET = Path(__file__).parent / "data" / "anonymise_fresh2.jsonl"
 # Held-out: identifiers that must never leak; institutions and names are judged by rate.
 ZERO_LEAK_TYPES = {"phone", "email", "bsn", "iban", "postcode", "address", "date", "plate",
                    "document", "dossier", "ip", "url", "handle"}
-MAX_INSTITUTION_LEAK = 0.10
+MAX_INSTITUTION_LEAK = 0.03
 
 
 def _load_dev_set(path: Path = DEV_SET) -> list[dict[str, Any]]:
@@ -50,7 +50,7 @@ def _leaks(secret: str, output: str) -> bool:
 
 
 def test_dev_set_figures(anonymiser: Anonymiser) -> None:
-    """Over the labelled set: no leaked identifiers, at most 3% leaked names, 95% kept."""
+    """Over the labelled set: no leaked identifiers or names, 95% kept."""
     rows = _load_dev_set()
     assert len(rows) >= 120
     leaked_other: list[str] = []

@@ -49,8 +49,10 @@ _NAMING_AFTER_RE = re.compile(
 )
 _GREETING_RE = re.compile(
     r"(?i)\b(?:(?:hartelijke|vriendelijke|met\s+vriendelijke|warme|lieve|kind|best|warm)\s+)?"
-    r"(?:groet(?:en|jes)?|greetings|regards|wishes|cheers|liefs|mvg|gr\.|best|thanks|bedankt)"
-    r"(?:\s+(?:van|from))?\s*[,:!\n]?\s*$"
+    r"(?:(?:groet(?:en|jes)?|greetings|regards|wishes|liefs|mvg|gr\.)"
+    r"(?:\s+(?:van|from))?\s*[,:!\n]?"
+    # 'Best, Tim' and 'Cheers from Bambi', but not 'Best Practices' or 'Thanks Google Maps'.
+    r"|(?:best|cheers|thanks|bedankt)(?:\s+(?:from|van)|\s*[,!\n]))\s*$"
 )
 _FAMILY_CUES = words("familie fam gezin family")
 _LOCATIVES = words("uit in te naar bij at near to")
