@@ -16,9 +16,6 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
-	@# deduce builds an 80 MB lookup cache on its first load (~1 min): do it once here, not
-	@# concurrently in every test worker.
-	$(BIN)/python -c "from knowledge.anonymise import Anonymiser; Anonymiser()"
 	touch $@
 
 locales/%/LC_MESSAGES/messages.mo: locales/%/LC_MESSAGES/messages.po $(VENV)/.installed

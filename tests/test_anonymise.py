@@ -5,23 +5,32 @@ from __future__ import annotations
 import io
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from knowledge.anonymise import PLACEHOLDERS, Anonymiser, anonymise_lines
+from bot.cli import anonymise_lines
+from knowledge.anonymise import PLACEHOLDERS, Anonymiser
 
 DEV_SET = Path(__file__).parent / "data" / "anonymise_dev.jsonl"
-MAX_NAME_LEAK = 0.03
+MAX_NAME_LEAK = 0.0  # issue 10: zero name leaks
 MIN_KEPT = 0.95
 
 
 HOLDOUT_SET = Path(__file__).parent / "data" / "anonymise_holdout.jsonl"
+# Written for the anonymiser package (issue 10) before it was tuned: dossier numbers in many
+# formats, initials, nicknames, greetings, checksummed numbers; zero leaks of any kind allowed.
+FRESH_SET = Path(__file__).parent / "data" / "anonymise_fresh.jsonl"
+# Written after tuning on the fresh set, to check that the tuning generalised (measured once
+# before any change for it: 2/73 identifiers, 0/83 names, 2/15 institutions leaked).
+FRESH2_SET = Path(__file__).parent / "data" / "anonymise_fresh2.jsonl"
 # Held-out: identifiers that must never leak; institutions and names are judged by rate.
 ZERO_LEAK_TYPES = {"phone", "email", "bsn", "iban", "postcode", "address", "date", "plate",
                    "document", "dossier", "ip", "url", "handle"}
-MAX_INSTITUTION_LEAK = 0.10
+MAX_INSTITUTION_LEAK = 0.03
 
 
 def _load_dev_set(path: Path = DEV_SET) -> list[dict[str, Any]]:
@@ -31,8 +40,9 @@ def _load_dev_set(path: Path = DEV_SET) -> list[dict[str, Any]]:
 
 
 def _leaks(secret: str, output: str) -> bool:
-    """A secret leaks if its text survives, or for multi-token secrets any 4+ digit run."""
-    if secret.lower() in output.lower():
+    """A secret leaks if it survives as a word, or for multi-token secrets any 4+ digit run."""
+    # As a word: the name 'lotte' does not leak through 'complotten'.
+    if re.search(rf"(?<!\w){re.escape(secret.lower())}(?!\w)", output.lower()):
         return True
     if len(re.findall(r"\w+", secret)) > 1:
         return any(run in output for run in re.findall(r"\d{4,}", secret))
@@ -40,7 +50,7 @@ def _leaks(secret: str, output: str) -> bool:
 
 
 def test_dev_set_figures(anonymiser: Anonymiser) -> None:
-    """Over the labelled set: no leaked identifiers, at most 3% leaked names, 95% kept."""
+    """Over the labelled set: no leaked identifiers or names, 95% kept."""
     rows = _load_dev_set()
     assert len(rows) >= 120
     leaked_other: list[str] = []
@@ -103,6 +113,98 @@ def test_holdout_set_figures(anonymiser: Anonymiser) -> None:
     assert name_leak <= MAX_NAME_LEAK, f"{report}\n{details}"
     assert institution_leak <= MAX_INSTITUTION_LEAK, f"{report}\n{details}"
     assert kept / keep_total >= MIN_KEPT, f"{report}\n{details}"
+
+
+@pytest.mark.parametrize(("path", "size"), [(FRESH_SET, 100), (FRESH2_SET, 50)])
+def test_fresh_set_figures(anonymiser: Anonymiser, path: Path, size: int) -> None:
+    """The sets written for the package: no identifier, name or institution survives; 95% kept."""
+    rows = _load_dev_set(path)
+    assert len(rows) >= size
+    leaks: list[str] = []
+    lost: list[str] = []
+    kept = keep_total = 0
+    for row in rows:
+        output = anonymiser.anonymise(row["text"])
+        leaks += [f"{s['type']} {s['text']!r} in {output!r}" for s in row["secrets"]
+                  if _leaks(s["text"], output)]
+        for word in row["keep"]:
+            keep_total += 1
+            if word.lower() in output.lower():
+                kept += 1
+            else:
+                lost.append(f"{word!r} in {output!r}")
+    report = (f"[anonymise {path.stem}, {len(rows)} texts] leaked: {len(leaks)}; "
+              f"kept {kept}/{keep_total} = {kept / keep_total:.3f}")
+    print("\n" + report)
+    assert not leaks, f"{report}\n" + "\n".join(leaks)
+    assert kept / keep_total >= MIN_KEPT, f"{report}\n" + "\n".join(lost)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Dossier RvdK-88412-2025 is gesloten.", "Dossier [DOSSIERNUMMER] is gesloten."),
+        ("Mijn leerling Mohammed B. (15) deelt IS-filmpjes.",
+         "Mijn leerling [NAAM] (15) deelt IS-filmpjes."),
+        ("Hartelijke groet van Zwaantje uit Zeist", "Hartelijke groet van [NAAM] uit Zeist"),
+        ("Contactpersoon: mevrouw J. de Boer-Kramer.", "Contactpersoon: mevrouw [NAAM]."),
+        ("jongen hier, momo (eigenlijk Mohamed), 16 jaar",
+         "jongen hier, [NAAM] (eigenlijk [NAAM]), 16 jaar"),
+        ("Een jongen die zich 'Blitz' noemt.", "Een jongen die zich '[NAAM]' noemt."),
+        ("The family lives at 27 Prinsengracht.", "The family lives at [ADRES]."),
+        ("Hij woont op Damrak 12 in Amsterdam.", "Hij woont op [ADRES] in Amsterdam."),
+        ("Kenmerk JB/25/3311 en parketnummer 13/654321-24.",
+         "Kenmerk [DOSSIERNUMMER] en parketnummer [DOSSIERNUMMER]."),
+        ("Een groep van vijf jongens (15-17 jaar).", "Een groep van vijf jongens (15-17 jaar)."),
+        ("Hij citeert de profeet Mohammed vaak.", "Hij citeert de profeet Mohammed vaak."),
+        ("Adres: Hoogstraat 4-6, 5611 PL Eindhoven.", "Adres: [ADRES], [POSTCODE] Eindhoven."),
+        ("Mann, L., Doosje, B., Konijn, E. (2015)", "[NAAM], [NAAM], [NAAM] (2015)"),
+        ("staatssecretaris Van Rijn (VWS)", "staatssecretaris [NAAM] (VWS)"),
+        ("A Grade 9 student posted it.", "A Grade 9 student posted it."),
+        ("## LIJN 1 Versterken", "## LIJN 1 Versterken"),
+        ("Zie Actiecentrum 1000/Actiecentrum Veiligheid.",
+         "Zie Actiecentrum 1000/Actiecentrum Veiligheid."),
+        ("My neighbour's boy, Levi, is 12.", "My neighbour's boy, [NAAM], is 12."),
+    ],
+)
+def test_issue_cases(anonymiser: Anonymiser, text: str, expected: str) -> None:
+    """The leaks named in issue 10, and their neighbours that must stay."""
+    assert anonymiser.anonymise(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("BSN 123456782 klopt.", "BSN [BSN] klopt."),
+        ("BSN 123456789 is verkeerd overgetypt.", "BSN [NUMMER] is verkeerd overgetypt."),
+        ("IBAN NL91ABNA0417164300.", "IBAN [IBAN]."),
+        ("IBAN NL91ABNA0417164301.", "IBAN [NUMMER]."),
+        ("Postcode 1234 AB.", "Postcode [POSTCODE]."),
+        ("Postcode 1234 SS.", "Postcode [NUMMER]."),
+        ("Bel 06-12345678.", "Bel [TELEFOON]."),
+        ("Bel 06-1234567.", "Bel [NUMMER]."),
+    ],
+)
+def test_checksums_choose_the_label(anonymiser: Anonymiser, text: str, expected: str) -> None:
+    """A number that passes its check gets its own label; a mistyped one is still removed."""
+    assert anonymiser.anonymise(text) == expected
+
+
+def test_loads_light_without_deduce() -> None:
+    """A fresh process builds the anonymiser in well under 150 MB and never imports deduce."""
+    code = (
+        "import re, sys\n"
+        "from knowledge.anonymise import Anonymiser\n"
+        "out = Anonymiser().anonymise('Jan Jansen uit Zeist belde 06-12345678')\n"
+        "peak = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)\n"
+        "print(out, 'deduce' in sys.modules, peak)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, check=True, cwd=Path(__file__).parent.parent)
+    *words, imported, max_kib = result.stdout.split()
+    assert " ".join(words) == "[NAAM] uit Zeist belde [TELEFOON]"
+    assert imported == "False"
+    assert int(max_kib) < 150 * 1024, f"peak RSS {int(max_kib) // 1024} MB"
 
 
 @pytest.mark.parametrize(
@@ -227,6 +329,17 @@ def test_json_lines_with_bad_line(anonymiser: Anonymiser) -> None:
     assert set(lines[1]) == {"error"}
     assert set(lines[2]) == {"error"}
     assert lines[3] == {"text": "Geen persoonsgegevens hier."}
+
+
+def test_cli_anonymises_json_lines() -> None:
+    """`vraagbaak anonymise` answers each JSON line on stdin with one line on stdout."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "anonymise"], capture_output=True, text=True,
+        timeout=60, check=True, cwd=Path(__file__).parent.parent,
+        input='{"text": "Groet van Zwaantje, 06-12345678"}\n{"text": 3}\n')
+    first, second = (json.loads(line) for line in result.stdout.splitlines())
+    assert first == {"text": "Groet van [NAAM], [TELEFOON]"}
+    assert set(second) == {"error"}
 
 
 @pytest.mark.parametrize(
