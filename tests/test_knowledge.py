@@ -53,7 +53,7 @@ def _copy(tmp_path: Path) -> Path:
     ("topics: [signals]", "topics: [signalz]", "signals.yaml: signals-phases.topics: unknown"),
     ("    en:\n      title: \"The four phases", "    xx:\n      title: \"The four phases",
      "missing translation 'en'"),
-    ("links: [advieslijn_jep, ess, emergency_112]", "links: [nope]", "unknown referral 'nope'"),
+    ("links: [advieslijn_jep, politie, emergency_112]", "links: [nope]", "unknown referral 'nope'"),
 ])
 def test_loader_names_the_file_and_problem(tmp_path: Path, old: str, new: str,
                                            message: str) -> None:
