@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from knowledge.base import DATA_DIR, KnowledgeError, load_knowledge
 from knowledge.topics import Topic
@@ -53,7 +54,8 @@ def _copy(tmp_path: Path) -> Path:
     ("topics: [signals]", "topics: [signalz]", "signals.yaml: signals-phases.topics: unknown"),
     ("    en:\n      title: \"The four phases", "    xx:\n      title: \"The four phases",
      "missing translation 'en'"),
-    ("links: [advieslijn_jep, politie, emergency_112]", "links: [nope]", "unknown referral 'nope'"),
+    ("links: [advieslijn_jep, politie, emergency_112]", "links: [nope]",
+     "unknown referral 'nope'"),
 ])
 def test_loader_names_the_file_and_problem(tmp_path: Path, old: str, new: str,
                                            message: str) -> None:
@@ -131,3 +133,15 @@ def test_bad_replaces_names_file_and_problem(tmp_path: Path, edits: list[tuple[s
     with pytest.raises(KnowledgeError) as info:
         load_knowledge(data)
     assert message in str(info.value)
+
+
+def test_snippet_examples_name_live_snippets_of_their_topic(kb) -> None:
+    """Per-snippet example questions (used by the ranker) point at snippets that exist."""
+    files = sorted((DATA_DIR / "snippet_examples").glob("*.yaml"))
+    assert files
+    for path in files:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for sid, questions in data.items():
+            snippet = kb.resolve(sid)
+            assert snippet is not None and snippet.topic.value == path.stem, (path.name, sid)
+            assert questions.get("nl") and questions.get("en"), (path.name, sid)
