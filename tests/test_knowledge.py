@@ -145,3 +145,18 @@ def test_snippet_examples_name_live_snippets_of_their_topic(kb) -> None:
             snippet = kb.resolve(sid)
             assert snippet is not None and snippet.topic.value == path.stem, (path.name, sid)
             assert questions.get("nl") and questions.get("en"), (path.name, sid)
+
+
+def test_house_style(kb) -> None:
+    """One house style: short answers ending in a next step, one 'Advieslijn', anecdotes once."""
+    marker = {"nl": "Volgende stap", "en": "Next step"}
+    for snippet in kb.snippets.values():
+        for lang in ("nl", "en"):
+            answer = snippet.text(lang).answer
+            assert 55 <= len(answer.split()) <= 100, (snippet.id, lang, len(answer.split()))
+            assert marker[lang] in answer[-300:], (snippet.id, lang)
+            assert "advieslijn" not in answer and "advice line" not in answer, (snippet.id, lang)
+    nl = [s.text("nl").answer for s in kb.snippets.values()]
+    for anecdote in ("mentor", "verrader", "9/11", "IS-vlag", "pasklare antwoorden",
+                     "dure auto", "Brussel"):
+        assert sum(anecdote in text for text in nl) <= 1, anecdote
