@@ -180,7 +180,7 @@ def handoff_service(settings: Settings, redis: Redis, kb: KnowledgeBase,  # type
         admin_ids=settings.admin_ids,
         topic_snippets=lambda topic: [s.id for s in kb.snippets.values()
                                       if s.topic.value == topic],
-        resolve_snippet=lambda sid: sid if sid in kb.snippets else None,
+        resolve_snippet=lambda sid: snippet.id if (snippet := kb.resolve(sid)) else None,
     )
 
 

@@ -31,7 +31,10 @@ def welcome_text(context: DeskContext) -> str:
              "guidance straight away and, if you like, an expert from our pool thinks along "
              "with you."),
         tr._("This is not an emergency line: in acute danger, call 112. Vraagbaak is not a "
-             "reporting point either: we pass nothing on to the police or other bodies."),
+             "reporting point either: we do not report to the police or other bodies. The one "
+             "exception: if someone's life is in acute danger, an expert may have to act, "
+             "because the law (article 136 of the Criminal Code) obliges anyone who knows of a "
+             "planned terrorist offence or killing to warn in time."),
         tr._("Privacy: please do not type names or other details that identify a young person "
              "or a family. /privacy tells you what we keep and for how long."),
     ])
@@ -125,7 +128,10 @@ def privacy_text(context: DeskContext) -> str:
              "person or a family."),
         tr._("With /forget you delete everything the desk holds about you, at any time."),
         tr._("Vraagbaak is not an emergency line (in acute danger, call 112) and not a reporting "
-             "point: we pass nothing on to the police or other bodies."),
+             "point: we do not report to the police or other bodies. The one exception: if "
+             "someone's life is in acute danger, an expert may have to act, because the law "
+             "(article 136 of the Criminal Code) obliges anyone who knows of a planned terrorist "
+             "offence or killing to warn in time."),
     ])
 
 

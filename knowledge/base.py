@@ -54,6 +54,7 @@ class Snippet:
     texts: dict[str, Text]
     links: tuple[str, ...]
     sources: tuple[str, ...]
+    replaces: tuple[str, ...] = ()
 
     @property
     def topic(self) -> Topic:
@@ -117,11 +118,19 @@ class KnowledgeBase:
     examples: dict[Topic, dict[str, tuple[str, ...]]] = field(default_factory=dict)
     urgency_examples: dict[bool, tuple[str, ...]] = field(default_factory=dict)
     by_topic: dict[Topic, list[Snippet]] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.by_topic = {t: [] for t in Topic}
+        self.aliases = {}
         for snippet in self.snippets.values():
             self.by_topic[snippet.topic].append(snippet)
+            for old in snippet.replaces:
+                self.aliases[old] = snippet.id
+
+    def resolve(self, snippet_id: str) -> Snippet | None:
+        """The live snippet for an id, also for an id that a merge retired (`replaces`)."""
+        return self.snippets.get(self.aliases.get(snippet_id, snippet_id))
 
     def for_topic(self, topic: Topic, role: str | None = None) -> list[Snippet]:
         """Snippets whose primary topic is `topic`, fitting the role, in file order."""
@@ -207,7 +216,7 @@ def _load_referrals(path: Path) -> dict[str, Referral]:
 
 
 def _load_topic_file(path: Path, referrals: dict[str, Referral],
-                     seen: dict[str, Snippet]) -> TopicInfo:
+                     seen: dict[str, Snippet], files: dict[str, Path]) -> TopicInfo:
     check = _Checker(path)
     data = check.mapping(_load_yaml(path), "file")
     head = check.mapping(data.get("topic"), "topic")
@@ -251,8 +260,46 @@ def _load_topic_file(path: Path, referrals: dict[str, Referral],
             raise check.fail(sid, "no source notes")
         notes = tuple(f"seed {s.get('seed')}: {s.get('where')}" if isinstance(s, dict) else str(s)
                       for s in sources)
-        seen[sid] = Snippet(sid, parsed, audience, texts, links, notes)
+        replaces = raw.get("replaces") or []
+        if not isinstance(replaces, list) or not all(
+                isinstance(old, str) and _ID.match(old) for old in replaces):
+            raise check.fail(sid, "replaces must be a list of snippet ids")
+        seen[sid] = Snippet(sid, parsed, audience, texts, links, notes, tuple(replaces))
+        files[sid] = path
     return info
+
+
+def _replace_path(snippets: dict[str, Snippet], start: str, goal: str) -> list[str] | None:
+    """The chain of `replaces` links from start back to goal, if there is one."""
+    stack, seen = [[start]], {start}
+    while stack:
+        path = stack.pop()
+        if path[-1] == goal:
+            return path
+        current = snippets.get(path[-1])
+        for old in current.replaces if current else ():
+            if old not in seen:
+                seen.add(old)
+                stack.append([*path, old])
+    return None
+
+
+def _check_replaces(snippets: dict[str, Snippet], files: dict[str, Path]) -> None:
+    """Merged-away ids stay resolvable: each is retired once, never live, never in a cycle."""
+    retired_by: dict[str, str] = {}
+    for snippet in snippets.values():
+        check = _Checker(files[snippet.id])
+        for old in snippet.replaces:
+            if old in snippets:
+                back = _replace_path(snippets, old, snippet.id)
+                if back is not None:
+                    chain = " -> ".join([snippet.id, *back])
+                    raise check.fail(snippet.id, f"replaces forms a cycle ({chain})")
+                raise check.fail(snippet.id, f"replaces {old!r}, which is still a live snippet id")
+            if old in retired_by:
+                raise check.fail(snippet.id, f"replaces {old!r}, which {retired_by[old]!r} "
+                                             "already replaces")
+            retired_by[old] = snippet.id
 
 
 def _load_flow(path: Path) -> SharingFlow:
@@ -303,10 +350,12 @@ def load_knowledge(data_dir: Path = DATA_DIR) -> KnowledgeBase:
     """Load every knowledge file, raising KnowledgeError naming the first bad file."""
     referrals = _load_referrals(data_dir / "referrals.yaml")
     snippets: dict[str, Snippet] = {}
+    files: dict[str, Path] = {}
     topics: dict[Topic, TopicInfo] = {}
     for path in sorted((data_dir / "snippets").glob("*.yaml")):
-        info = _load_topic_file(path, referrals, snippets)
+        info = _load_topic_file(path, referrals, snippets, files)
         topics[info.id] = info
+    _check_replaces(snippets, files)
     missing = [t.value for t in Topic if t not in topics]
     if missing:
         raise KnowledgeError(f"snippets/: no file for topic(s) {', '.join(missing)}")

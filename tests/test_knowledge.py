@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from knowledge.base import DATA_DIR, KnowledgeError, load_knowledge
 from knowledge.topics import Topic
+
+pytestmark = pytest.mark.timeout(60)
+STABLE_IDS = Path(__file__).parent / "data" / "stable_snippet_ids.txt"
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +55,8 @@ def _copy(tmp_path: Path) -> Path:
     ("topics: [signals]", "topics: [signalz]", "signals.yaml: signals-phases.topics: unknown"),
     ("    en:\n      title: \"The four phases", "    xx:\n      title: \"The four phases",
      "missing translation 'en'"),
-    ("links: [advieslijn_jep, ess, emergency_112]", "links: [nope]", "unknown referral 'nope'"),
+    ("links: [advieslijn_jep, politie, emergency_112]", "links: [nope]",
+     "unknown referral 'nope'"),
 ])
 def test_loader_names_the_file_and_problem(tmp_path: Path, old: str, new: str,
                                            message: str) -> None:
@@ -71,3 +77,89 @@ def test_broken_link_syntax_is_rejected(tmp_path: Path) -> None:
                                              1))
     with pytest.raises(KnowledgeError, match=r"referrals.yaml: advieslijn_jep: broken link"):
         load_knowledge(data)
+
+
+def test_no_snippet_id_ever_disappears(kb) -> None:
+    """Deep links, feedback counts and stored summaries refer to ids that were once live."""
+    known = [line.strip() for line in STABLE_IDS.read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    assert len(known) >= 100
+    gone = [sid for sid in known if sid not in kb.snippets and sid not in kb.aliases]
+    assert not gone, f"snippet ids removed without a 'replaces' entry: {gone}"
+
+
+def _add_replaces(data: Path, snippet_id: str, old_ids: str) -> None:
+    """Give a snippet a `replaces:` line in the copied data."""
+    for path in (data / "snippets").glob("*.yaml"):
+        text = path.read_text()
+        marker = f"  - id: {snippet_id}\n"
+        if marker in text:
+            path.write_text(text.replace(marker, f"{marker}    replaces: {old_ids}\n", 1))
+            return
+    raise AssertionError(snippet_id)
+
+
+def test_replaces_resolves_old_ids(tmp_path: Path) -> None:
+    data = _copy(tmp_path)
+    _add_replaces(data, "signals-phases", "[signals-old-phases, signals-fases]")
+    kb = load_knowledge(data)
+    assert kb.resolve("signals-old-phases") is kb.snippets["signals-phases"]
+    assert kb.resolve("signals-fases") is kb.snippets["signals-phases"]
+    assert kb.resolve("signals-triggers") is kb.snippets["signals-triggers"]
+    assert kb.resolve("no-such-snippet") is None
+    assert kb.snippets["signals-phases"].replaces == ("signals-old-phases", "signals-fases")
+
+
+@pytest.mark.parametrize(("edits", "message"), [
+    ([("signals-phases", "[signals-triggers]")],
+     "signals.yaml: signals-phases: replaces 'signals-triggers', which is still a live"),
+    ([("signals-phases", "[old-one]"), ("family-parents-allies", "[old-one]")],
+     "signals.yaml: signals-phases: replaces 'old-one', which 'family-parents-allies' "
+     "already replaces"),
+    ([("signals-phases", "[signals-phases]")],
+     "signals.yaml: signals-phases: replaces forms a cycle (signals-phases -> signals-phases)"),
+    ([("signals-phases", "[signals-triggers]"), ("signals-triggers", "[signals-phases]")],
+     "signals.yaml: signals-phases: replaces forms a cycle "
+     "(signals-phases -> signals-triggers -> signals-phases)"),
+    ([("signals-phases", "old-id")],
+     "signals.yaml: signals-phases: replaces must be a list of snippet ids"),
+    ([("signals-phases", "[Bad Id]")],
+     "signals.yaml: signals-phases: replaces must be a list of snippet ids"),
+])
+def test_bad_replaces_names_file_and_problem(tmp_path: Path, edits: list[tuple[str, str]],
+                                             message: str) -> None:
+    data = _copy(tmp_path)
+    for snippet_id, old_ids in edits:
+        _add_replaces(data, snippet_id, old_ids)
+    with pytest.raises(KnowledgeError) as info:
+        load_knowledge(data)
+    assert message in str(info.value)
+
+
+def test_snippet_examples_name_live_snippets_of_their_topic(kb) -> None:
+    """Per-snippet example questions (used by the ranker) point at snippets that exist."""
+    files = sorted((DATA_DIR / "snippet_examples").glob("*.yaml"))
+    assert files
+    for path in files:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for sid, questions in data.items():
+            snippet = kb.resolve(sid)
+            assert snippet is not None and snippet.topic.value == path.stem, (path.name, sid)
+            assert questions.get("nl") and questions.get("en"), (path.name, sid)
+
+
+def test_house_style(kb) -> None:
+    """One house style: short answers ending in a next step, one 'Advieslijn', anecdotes once."""
+    marker = {"nl": "Volgende stap", "en": "Next step"}
+    for snippet in kb.snippets.values():
+        for lang in ("nl", "en"):
+            answer = snippet.text(lang).answer
+            assert 55 <= len(answer.split()) <= 100, (snippet.id, lang, len(answer.split()))
+            assert marker[lang] in answer[-300:], (snippet.id, lang)
+            assert "advieslijn" not in answer, (snippet.id, lang)
+            glossed = re.sub(r"Advieslijn \(advice line[,)]", "", answer)
+            assert "advice line" not in glossed, (snippet.id, lang)
+    nl = [s.text("nl").answer for s in kb.snippets.values()]
+    for anecdote in ("mentor", "verrader", "9/11", "IS-vlag", "pasklare antwoorden",
+                     "dure auto", "Brussel"):
+        assert sum(anecdote in text for text in nl) <= 1, anecdote

@@ -12,6 +12,8 @@ async def test_start_in_dutch_then_role_choice(harness: DeskHarness) -> None:
     welcome = await sanne.expect("Welkom bij de Vraagbaak")
     assert "112" in welcome["text"] and "geen meldpunt" in welcome["text"]
     assert "/privacy" in welcome["text"]
+    # no unconditional secrecy: the one exception (acute danger to life, art. 136 Sr) is named
+    assert "artikel 136" in welcome["text"] and "we melden niets" in welcome["text"]
     labels = [b["text"] for row in welcome["buttons"] for b in row]
     assert labels == ["Ik werk met jongeren (professional)", "Ik ben vrijwilliger"]
     await sanne.press_label(welcome, "professional")
@@ -46,6 +48,7 @@ async def test_language_switch_is_remembered_and_sets_menu(harness: DeskHarness)
     await sanne.send("/privacy")
     privacy = await sanne.expect("Privacy at Vraagbaak")
     assert "7 days" in privacy["text"] and "/forget" in privacy["text"]
+    assert "article 136" in privacy["text"] and "acute danger" in privacy["text"]
     user = harness.sandbox.users[1004]
     assert user.commands is not None
     assert [c["command"] for c in user.commands][:2] == ["start", "topics"]
@@ -57,6 +60,7 @@ async def test_language_switch_is_remembered_and_sets_menu(harness: DeskHarness)
     await sanne.send("/privacy")
     privacy = await sanne.expect("Privacy bij de Vraagbaak")
     assert "7 dagen" in privacy["text"] and "/vergeet" in privacy["text"]
+    assert "artikel 136" in privacy["text"] and "acuut in gevaar" in privacy["text"]
 
 
 async def test_language_survives_a_restart(harness: DeskHarness) -> None:
