@@ -57,11 +57,11 @@ async def on_question(update: Update, context: DeskContext) -> None:
         context.locale = result.lang
     if result.urgent:
         await message.reply_text(urgent_html(context))
-    snippets = [desk.kb.snippets[sid] for sid in result.snippets]
-    same_topic = [s for s in snippets if s.topic is result.top] or snippets
-    best = same_topic[0]
+    # Ranked best first across all topics (the role already weighed in): the best is shown,
+    # the next ones become ➕ buttons, whatever their topic.
+    best, *rest = (desk.kb.snippets[sid] for sid in result.snippets)
     limit = 1 if role == Role.VOLUNTEER else 2
-    more = [(s.id, s.text(result.lang).title) for s in same_topic[1:1 + limit]]
+    more = [(s.id, s.text(result.lang).title) for s in rest[:limit]]
     # What the user was offered, so an expert later sees which guidance came before.
     offered = (best.id, *(sid for sid, _ in more))
     await desk.asked.remember(user.id, text, LastAnswer(
