@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from lingua import Language, LanguageDetectorBuilder
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
-from sklearn.linear_model import LogisticRegression
+from sklearn.svm import LinearSVC
 from threadpoolctl import threadpool_limits
 
 from knowledge.base import KnowledgeBase, Snippet
@@ -29,7 +29,8 @@ K1, B = 1.2, 0.5
 PHRASE_BONUS = 1.5
 OTHER_LANG = 0.35  # mixed-language messages: the other language's index counts a little
 MODEL_WEIGHT = 0.8  # share of the learned model in the final score; BM25 keeps the rest
-C_REG = 10.0
+C_TOPICS = 0.3  # chosen on the development set (top-1 0.915); the holdout was not used
+TOPIC_TEMPERATURE = 0.1  # SVM margins / this -> softmax
 MAX_CORRECTIONS = 50_000  # unknown stems remembered with their nearest known stem
 SNIPPETS = 6  # snippets a triage result carries, best first across topics
 _LINGUA = {Language.DUTCH: "nl", Language.ENGLISH: "en"}
@@ -158,11 +159,14 @@ def topic_texts(kb: KnowledgeBase) -> tuple[list[str], list[str]]:
 
 
 class _ExampleModel:
-    """A linear classifier trained at start-up on example questions, topic terms and titles."""
+    """A linear classifier trained at start-up on example questions, topic terms and titles.
+
+    A linear SVM trains in well under a second where logistic regression took ~10 s, with
+    the same accuracy; a softmax over its margins gives the probabilities mixed with BM25."""
 
     def __init__(self, matrix: sp.csr_matrix, labels: list[str]) -> None:
-        model = LogisticRegression(C=C_REG, max_iter=3000)
-        # BLAS threads fight each other on small machines: one thread trains ~3x faster here.
+        model = LinearSVC(C=C_TOPICS)
+        # BLAS threads fight each other on small machines: one thread trains faster here.
         with threadpool_limits(1):
             model.fit(matrix, labels)
         self.coef = np.ascontiguousarray(model.coef_.T)
@@ -170,8 +174,8 @@ class _ExampleModel:
         self.classes = [Topic(c) for c in model.classes_]
 
     def probabilities(self, vector: sp.csr_matrix) -> dict[Topic, float]:
-        """P(topic | text) from the message's feature vector (multinomial: a softmax)."""
-        z = np.asarray(vector @ self.coef).ravel() + self.intercept
+        """P(topic | text) from the message's feature vector."""
+        z = (np.asarray(vector @ self.coef).ravel() + self.intercept) / TOPIC_TEMPERATURE
         z = np.exp(z - z.max())
         z /= z.sum()
         return dict(zip(self.classes, z.tolist(), strict=True))
