@@ -62,7 +62,7 @@ class _Index:
     def __init__(self, kb: KnowledgeBase, lang: str) -> None:
         self.lang = lang
         tf: dict[Topic, Counter[str]] = {t: Counter() for t in Topic}
-        self.phrases: dict[Topic, list[tuple[str, ...]]] = defaultdict(list)
+        phrases: dict[Topic, list[tuple[str, ...]]] = defaultdict(list)
 
         def add(topic: Topic, text: str, weight: float) -> None:
             for s in stems(text, lang):
@@ -75,17 +75,15 @@ class _Index:
                 add(topic, term, W_TERMS)
                 phrase = tuple(stems(term, lang))
                 if len(phrase) >= 2:
-                    self.phrases[topic].append(phrase)
+                    phrases[topic].append(phrase)
         for snippet in kb.snippets.values():
             text = snippet.text(lang)
             for i, topic in enumerate(snippet.topics):
                 share = 1.0 if i == 0 else SECONDARY
                 add(topic, text.title, W_TITLE * share)
                 add(topic, text.answer, W_ANSWER * share)
-        self.tf = tf
         lengths = {t: sum(c.values()) for t, c in tf.items()}
-        self.avg_len = sum(lengths.values()) / len(lengths)
-        self.lengths = lengths
+        avg_len = sum(lengths.values()) / len(lengths)
         df: Counter[str] = Counter()
         for counts in tf.values():
             df.update(counts.keys())
@@ -95,6 +93,15 @@ class _Index:
         for w in sorted(w for w in self.idf if len(w) >= 4):
             self.by_length[len(w)].append(w)
         self.corrections: dict[str, str | None] = {}
+        # Precomputed once: per stem, its BM25 term weight in each topic (vectorised scoring).
+        self.topics = list(tf)
+        norms = [K1 * (1 - B + B * lengths[t] / avg_len) for t in self.topics]
+        self.weights: dict[str, np.ndarray] = {}
+        for s, idf in self.idf.items():
+            f = np.array([tf[t].get(s, 0.0) for t in self.topics])
+            self.weights[s] = idf * f * (K1 + 1) / (f + np.array(norms))
+        self.phrase_bonus = [(i, frozenset(p), PHRASE_BONUS * len(p))
+                             for i, t in enumerate(self.topics) for p in phrases[t]]
 
     def correct(self, stem: str) -> str | None:
         """The nearest known stem for a typo, or None."""
@@ -119,21 +126,16 @@ class _Index:
     def score(self, query: list[str]) -> dict[Topic, float]:
         """BM25 of the query against each topic, plus a bonus for whole phrases."""
         known = [c for c in (self.correct(s) for s in query) if c is not None]
-        counts = Counter(known)
-        scores: dict[Topic, float] = {}
-        for topic, tf in self.tf.items():
-            norm = K1 * (1 - B + B * self.lengths[topic] / self.avg_len)
-            total = 0.0
-            for s, q in counts.items():
-                f = tf.get(s, 0.0)
-                if f:
-                    total += self.idf[s] * f * (K1 + 1) / (f + norm) * (1 + 0.2 * (q - 1))
-            present = set(known)
-            for phrase in self.phrases[topic]:
-                if all(p in present for p in phrase):
-                    total += PHRASE_BONUS * len(phrase)
-            scores[topic] = total
-        return scores
+        total = np.zeros(len(self.topics))
+        for s, q in Counter(known).items():
+            row = self.weights.get(s)
+            if row is not None:
+                total += row * (1 + 0.2 * (q - 1))
+        present = set(known)
+        for i, phrase, bonus in self.phrase_bonus:
+            if phrase <= present:
+                total[i] += bonus
+        return dict(zip(self.topics, total.tolist(), strict=True))
 
 
 def topic_texts(kb: KnowledgeBase) -> tuple[list[str], list[str]]:
