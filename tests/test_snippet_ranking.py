@@ -3,7 +3,10 @@ a preference, snippets without examples, and the answer a user sees."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -140,3 +143,16 @@ async def test_answer_shows_the_best_snippet_and_the_next_as_buttons(
     more = [b["data"].removeprefix("sn:") for row in answer["buttons"] for b in row
             if b["text"].startswith("➕")]
     assert more == ranked[1:3]
+
+
+@pytest.mark.timeout(120)
+def test_cli_lists_snippets_ranked_across_topics(kb: KnowledgeBase, triage: Triage) -> None:
+    questions = ["hoe bespreek ik complotdenken in de klas", "racist chants at a football club"]
+    stdin = "".join(json.dumps({"text": q}) + "\n" for q in questions)
+    proc = subprocess.run([sys.executable, "-m", "bot.cli", "triage"], input=stdin,
+                          capture_output=True, text=True, timeout=110, check=True)
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    for question, line in zip(questions, lines, strict=True):
+        assert line["snippets"] == triage.triage(question).snippets
+        assert set(line["snippets"]) <= kb.snippets.keys()
+    assert lines[0]["snippets"][0] in {"online-conspiracy", "conversation-conspiracy"}
