@@ -79,10 +79,10 @@ async def on_question(update: Update, context: DeskContext) -> None:
         context.locale = result.lang
     if result.urgent:
         await message.reply_text(urgent_html(context))
+    # Ranked best first across all topics (the role already weighed in); acute: what to do
+    # now comes straight after the 112 block; volunteers: their own card first.
     snippets = [desk.kb.snippets[sid] for sid in result.snippets]
-    same_topic = [s for s in snippets if s.topic is result.top] or snippets
-    # Acute: what to do now comes straight after the 112 block; volunteers: their own card.
-    ordered = put_first(desk.kb, same_topic, result.top, role, result.urgent)
+    ordered = put_first(desk.kb, snippets, result.top, role, result.urgent)
     best = ordered[0]
     limit = 1 if role == Role.VOLUNTEER else 2
     more = [(s.id, s.text(result.lang).title) for s in ordered[1:1 + limit]]
@@ -100,7 +100,7 @@ async def show_snippet(update: Update, context: DeskContext) -> None:
     """A 'more' button: send that snippet."""
     query = update.callback_query
     assert query is not None and query.data is not None and query.message is not None
-    snippet = context.desk.kb.snippets.get(query.data.removeprefix(SHOW))
+    snippet = context.desk.kb.resolve(query.data.removeprefix(SHOW))  # old ids too
     if snippet is None:
         await query.answer(context.tr._("This button is no longer valid."), show_alert=True)
         return
@@ -117,11 +117,12 @@ async def feedback(update: Update, context: DeskContext) -> None:
         helpful_flag, sid = query.data.removeprefix(FEEDBACK).split(":", 1)
     except ValueError:
         helpful_flag, sid = "", ""
-    if helpful_flag not in ("0", "1") or sid not in context.desk.kb.snippets:
+    snippet = context.desk.kb.resolve(sid)  # a merged-away id counts for its successor
+    if helpful_flag not in ("0", "1") or snippet is None:
         await query.answer(context.tr._("This button is no longer valid."), show_alert=True)
         return
     helpful = helpful_flag == "1"
-    await context.desk.feedback.record(sid, helpful)
+    await context.desk.feedback.record(snippet.id, helpful)
     await query.answer(context.tr._("Thank you for your feedback."))
     # Drop the feedback row so one message cannot be voted on twice.
     markup = query.message.reply_markup

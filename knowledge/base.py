@@ -117,6 +117,8 @@ class KnowledgeBase:
     flow: SharingFlow
     examples: dict[Topic, dict[str, tuple[str, ...]]] = field(default_factory=dict)
     urgency_examples: dict[bool, tuple[str, ...]] = field(default_factory=dict)
+    # Per snippet id: questions for which that snippet is a good first answer, per language.
+    snippet_examples: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
     by_topic: dict[Topic, list[Snippet]] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
 
@@ -334,6 +336,29 @@ def _load_examples(directory: Path) -> dict[Topic, dict[str, tuple[str, ...]]]:
     return examples
 
 
+def _load_snippet_examples(directory: Path, snippets: dict[str, Snippet]
+                           ) -> dict[str, dict[str, tuple[str, ...]]]:
+    examples: dict[str, dict[str, tuple[str, ...]]] = {}
+    # Batches may live in sub-folders (snippet_examples/more/…); a snippet's lists are merged.
+    for path in sorted(directory.rglob("*.yaml")) if directory.is_dir() else ():
+        check = _Checker(path)
+        data = _load_yaml(path)
+        if data is None:
+            continue
+        for sid, lists in check.mapping(data, "file").items():
+            if sid not in snippets:
+                raise check.fail(str(sid), "unknown snippet id")
+            lists = check.mapping(lists, str(sid))
+            known = examples.setdefault(sid, {lang: () for lang in LANGS})
+            # A snippet may have examples in one language only, or none at all.
+            for lang in LANGS:
+                items = lists.get(lang) or []
+                if not isinstance(items, list):
+                    raise check.fail(f"{sid}.{lang}", "expected a list")
+                known[lang] += tuple(check.text(i, f"{sid}.{lang}") for i in items)
+    return examples
+
+
 def _load_urgency_examples(path: Path) -> dict[bool, tuple[str, ...]]:
     if not path.exists():
         return {}
@@ -362,7 +387,8 @@ def load_knowledge(data_dir: Path = DATA_DIR) -> KnowledgeBase:
     kb = KnowledgeBase(topics, snippets, referrals,
                        _load_flow(data_dir / "information_sharing_flow.yaml"),
                        _load_examples(data_dir / "examples"),
-                       _load_urgency_examples(data_dir / "urgency_examples.yaml"))
+                       _load_urgency_examples(data_dir / "urgency_examples.yaml"),
+                       _load_snippet_examples(data_dir / "snippet_examples", snippets))
     for topic, items in kb.by_topic.items():
         if not items:
             raise KnowledgeError(f"snippets/{topic.value}.yaml: no snippets")

@@ -32,7 +32,10 @@ STOPWORDS = {"nl": frozenset(_NL_STOPWORDS.split()), "en": frozenset(_EN_STOPWOR
 
 def fold(text: str) -> str:
     """Lowercase and strip accents, so 'Syrië' and 'syrie' match."""
-    text = unicodedata.normalize("NFKD", text.lower())
+    text = text.lower()
+    if text.isascii():  # most messages: nothing to strip, skip the per-character pass
+        return text
+    text = unicodedata.normalize("NFKD", text)
     return "".join(c for c in text if not unicodedata.combining(c))
 
 

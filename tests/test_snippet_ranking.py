@@ -1,0 +1,158 @@
+"""Snippet ranking across topics: hit@1 / hit@3 on a labelled set written apart, the role as
+a preference, snippets without examples, and the answer a user sees."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from knowledge.base import DATA_DIR, KnowledgeBase, KnowledgeError, load_knowledge
+from knowledge.ranking import SnippetRanker, training_texts
+from knowledge.triage import Triage
+from tests.sandbox_client import DeskHarness
+
+EVAL = Path(__file__).parent / "data" / "snippet_eval.yaml"
+# Floors just under the measured figures (see the README); they catch regressions.
+HIT1_FLOOR, HIT3_FLOOR = 0.84, 0.94
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    return load_knowledge()
+
+
+@pytest.fixture(scope="module")
+def triage(kb: KnowledgeBase) -> Triage:
+    return Triage(kb)
+
+
+def _aliases(kb: KnowledgeBase) -> dict[str, str]:
+    """Old id -> surviving id for merged snippets, so labels written earlier stay valid."""
+    return {old: s.id for s in kb.snippets.values() for old in getattr(s, "replaces", ())}
+
+
+@pytest.mark.timeout(300)
+def test_hit_rates_on_the_labelled_set(kb: KnowledgeBase, triage: Triage) -> None:
+    rows = yaml.safe_load(EVAL.read_text(encoding="utf-8"))["questions"]
+    assert len(rows) >= 150 and sum(r["lang"] == "nl" for r in rows) >= 100
+    alias = _aliases(kb)
+    hits: dict[str, list[tuple[bool, bool]]] = {"nl": [], "en": []}
+    for row in rows:
+        good = {alias.get(g, g) for g in row["good"]}
+        assert 1 <= len(good) <= 3 and good <= kb.snippets.keys(), row
+        ranked = triage.triage(row["q"], row["lang"]).snippets
+        hits[row["lang"]].append((ranked[0] in good, bool(good & set(ranked[:3]))))
+
+    def rate(pairs: list[tuple[bool, bool]], k: int) -> float:
+        return sum(p[k] for p in pairs) / len(pairs)
+
+    everything = hits["nl"] + hits["en"]
+    report = (f"snippets: hit@1 {rate(everything, 0):.3f}, hit@3 {rate(everything, 1):.3f} "
+              f"on {len(everything)} questions (nl {rate(hits['nl'], 0):.3f}/"
+              f"{rate(hits['nl'], 1):.3f}, en {rate(hits['en'], 0):.3f}/"
+              f"{rate(hits['en'], 1):.3f})")
+    print(report)
+    assert rate(everything, 0) >= HIT1_FLOOR, report
+    assert rate(everything, 1) >= HIT3_FLOOR, report
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(("text", "good"), [
+    ("hoe bespreek ik complotdenken in de klas", {"online-conspiracy",
+                                                  "conversation-conspiracy"}),
+    ("racist chants at a football club", {"polarisation-volunteer"}),
+    ("1488 op zijn schrift", {"ideologies-symbols"}),
+    ("own support after aggression", {"professional_support-after-attack",
+                                      "professional_support-loneliness"}),
+])
+def test_the_issue_examples_get_the_better_snippet_first(triage: Triage, text: str,
+                                                        good: set[str]) -> None:
+    assert triage.triage(text).snippets[0] in good
+
+
+@pytest.mark.timeout(120)
+def test_ranking_spans_topics_and_keeps_every_snippet(kb: KnowledgeBase,
+                                                     triage: Triage) -> None:
+    ranked = triage.rank_snippets("de moeder van een leerling schaamt zich en wil niet praten "
+                                  "over wat haar zoon online deelt", "nl", limit=None)
+    assert len(ranked) == len(kb.snippets) and len({s.id for s in ranked}) == len(kb.snippets)
+    assert len({s.topic for s in ranked[:6]}) >= 2
+    result = triage.triage("een jongere gelooft dat de aanslag nep was, hoe ga ik het gesprek "
+                           "aan?", "nl")
+    assert len(result.snippets) == 6
+    assert result.snippets[0] in {"online-conspiracy", "conversation-conspiracy"}
+
+
+@pytest.mark.timeout(120)
+def test_volunteer_snippets_rank_higher_for_volunteers(triage: Triage) -> None:
+    text = "een jongen uit de groep zegt harde dingen over buitenlanders, wat moet ik doen?"
+    plain = [s.id for s in triage.rank_snippets(text, "nl", limit=None)]
+    volunteer = triage.rank_snippets(text, "nl", audience="volunteer", limit=None)
+    assert volunteer[0].audience.value in ("volunteer", "both")
+    for snippet in volunteer:
+        if snippet.audience.value == "volunteer":
+            assert [s.id for s in volunteer].index(snippet.id) <= plain.index(snippet.id)
+    professional = triage.rank_snippets(text, "nl", audience="professional", limit=3)
+    assert all(s.audience.value != "volunteer" for s in professional)
+
+
+@pytest.mark.timeout(120)
+def test_a_snippet_without_examples_is_still_ranked(kb: KnowledgeBase, triage: Triage) -> None:
+    bare = KnowledgeBase(kb.topics, kb.snippets, kb.referrals, kb.flow, kb.examples,
+                         kb.urgency_examples,
+                         {k: v for k, v in kb.snippet_examples.items() if k != "signals-phases"})
+    ranker = SnippetRanker(bare, triage.features.transform(training_texts(bare)[0]))
+    text = "in welke fase van radicalisering zit hij, verkenning of al lid van een groep?"
+    topics = dict(triage.rank(text, "nl"))
+    ids = [s.id for s in ranker.rank(triage.features.vector(text), topics, limit=3)]
+    assert "signals-phases" in ids
+    assert len(ranker.rank(triage.features.vector(text), topics)) == len(kb.snippets)
+
+
+@pytest.mark.timeout(60)
+def test_examples_for_an_unknown_snippet_are_rejected(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(DATA_DIR, data)
+    (data / "snippet_examples" / "signals.yaml").write_text(
+        "signals-no-such-snippet:\n  nl: [\"een vraag\"]\n", encoding="utf-8")
+    with pytest.raises(KnowledgeError, match="signals-no-such-snippet"):
+        load_knowledge(data)
+
+
+@pytest.mark.timeout(120)
+async def test_answer_shows_the_best_snippet_and_the_next_as_buttons(
+    harness: DeskHarness,
+) -> None:
+    person = harness.person(2301, "Sanne", "nl")
+    await person.send("/start")
+    welcome = await person.expect(lambda m: bool(m["buttons"]))
+    await person.press_label(welcome, "professional")
+    await person.expect("/")
+    question = "hoe bespreek ik complotdenken in de klas"
+    await person.send(question)
+    answer = await person.expect("Onderwerp:")
+    kb = harness.desk.kb
+    ranked = harness.desk.triage.triage(question, "nl", "professional").snippets
+    assert kb.snippets[ranked[0]].text("nl").title in answer["text"]
+    more = [b["data"].removeprefix("sn:") for row in answer["buttons"] for b in row
+            if b["text"].startswith("➕")]
+    assert more == ranked[1:3]
+
+
+@pytest.mark.timeout(120)
+def test_cli_lists_snippets_ranked_across_topics(kb: KnowledgeBase, triage: Triage) -> None:
+    questions = ["hoe bespreek ik complotdenken in de klas", "racist chants at a football club"]
+    stdin = "".join(json.dumps({"text": q}) + "\n" for q in questions)
+    proc = subprocess.run([sys.executable, "-m", "bot.cli", "triage"], input=stdin,
+                          capture_output=True, text=True, timeout=110, check=True)
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    for question, line in zip(questions, lines, strict=True):
+        assert line["snippets"] == triage.triage(question).snippets
+        assert set(line["snippets"]) <= kb.snippets.keys()
+    assert lines[0]["snippets"][0] in {"online-conspiracy", "conversation-conspiracy"}
