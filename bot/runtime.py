@@ -15,6 +15,7 @@ from aiohttp import web
 from telegram.ext import Application
 
 from bot.application import ALLOWED_UPDATES, build_application
+from bot.files import private_dir
 from bot.polling import ReliablePoller
 from bot.processor import PerChatUpdateProcessor
 from bot.redis_server import redis_for, redis_url_for
@@ -49,7 +50,7 @@ def knowledge() -> tuple[KnowledgeBase, Triage]:
 async def desk_services(settings: Settings,
                         clock: Callable[[], float] = time.time) -> AsyncIterator[Desk]:
     """Redis (embedded unless a URL is set) and the services built on it."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     kb, triage = knowledge()
     office_hours = OfficeHours(settings.office_hours, settings.zone)
     async with redis_for(settings.redis_url, settings.data_dir) as redis:

@@ -61,7 +61,10 @@ async def run_worker(settings: Settings) -> None:
 
 def spawn_worker(redis_url: str) -> subprocess.Popen[bytes]:
     """Start `vraagbaak worker` as a child that dies with us, on the same Redis."""
-    env = dict(os.environ, VRAAGBAAK_REDIS_URL=redis_url)
+    # The worker never talks to Telegram: it does not get the token.
+    env = {name: value for name, value in os.environ.items()
+           if name != "VRAAGBAAK_TELEGRAM_TOKEN"}
+    env["VRAAGBAAK_REDIS_URL"] = redis_url
     return subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "worker"], env=env, stdin=subprocess.DEVNULL,
         preexec_fn=die_with_parent)
