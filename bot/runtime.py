@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 
 from aiohttp import web
+from redis.asyncio import Redis
 from telegram.ext import Application
 
 from bot.application import ALLOWED_UPDATES, build_application
@@ -25,6 +26,7 @@ from bot.settings import Settings
 from bot.worker import spawn_worker, stop_worker
 from handlers.context import Desk
 from handlers.menu import set_default_commands
+from handoff.erasure import AofRewriter
 from handoff.experts import ExpertStore
 from handoff.office_hours import OfficeHours
 from handoff.pseudonyms import Pseudonyms
@@ -53,12 +55,13 @@ async def desk_services(settings: Settings,
     private_dir(settings.data_dir)
     kb, triage = knowledge()
     office_hours = OfficeHours(settings.office_hours, settings.zone)
-    async with redis_for(settings.redis_url, settings.data_dir) as redis:
+    async with redis_for(settings.redis_url, settings.data_dir) as redis, \
+            aof_rewrites(redis):
         yield Desk(
             settings=settings,
             redis=redis,
             users=UserStore(redis),
-            pseudonyms=Pseudonyms(settings.secret()),
+            pseudonyms=Pseudonyms(settings.secret(), clock, settings.zone),
             kb=kb,
             triage=triage,
             feedback=FeedbackStore(redis),
@@ -68,6 +71,19 @@ async def desk_services(settings: Settings,
             sessions=SessionStore(redis),
             office_hours=office_hours,
         )
+
+
+@contextlib.asynccontextmanager
+async def aof_rewrites(redis: Redis) -> AsyncIterator[None]:
+    """Rewrite Redis's append-only file after deletions of personal data, until the block
+    ends (it stops within a second)."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(AofRewriter(redis).run(stop), name="vraagbaak-aof-rewrite")
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
 
 
 @contextlib.asynccontextmanager

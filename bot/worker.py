@@ -43,7 +43,8 @@ async def run_worker(settings: Settings) -> None:
                 engine, anonymiser, settings.secret(), settings.zone,
                 lambda sid: [t.value for t in kb.snippets[sid].topics] if sid in kb.snippets
                 else [])
-            summariser = Summariser(redis, writer, consumer=f"worker-{os.getpid()}")
+            summariser = Summariser(redis, writer, consumer=f"worker-{os.getpid()}",
+                                    ttl_seconds=settings.transcript_ttl_days * 24 * 3600)
             feedback = FeedbackStore(redis)
             last_copy = 0.0
 

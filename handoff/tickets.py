@@ -13,6 +13,7 @@ from typing import Any, Literal
 from redis.asyncio import Redis
 
 from handoff import handoff_keys as keys
+from handoff.erasure import request_rewrite
 
 TRANSCRIPT_TTL_SECONDS = 7 * 24 * 3600
 
@@ -195,9 +196,11 @@ return 1
 """
 
 # Close (active only) or cancel (queued or active). Closing queues one summary job carrying
-# no user id; cancelling drops the transcript, as nobody will summarise it.
+# no user id, under a random job key that only this ticket's hash remembers (for the rating
+# that follows; it expires with the ticket), so no SQL row can be computed from a ticket id;
+# cancelling drops the transcript, as nobody will summarise it.
 # KEYS: ticket, queue, active, user_ticket, user_history, transcript, summaries[, expert_tickets]
-# ARGV: ticket_id, expert_id ('' if queued), new_state, now, ttl, summary, outcome
+# ARGV: ticket_id, expert_id ('' if queued), new_state, now, ttl, summary, outcome, job_key
 _FINISH = """
 local ticket = redis.call('HMGET', KEYS[1], 'state', 'expert_id')
 local closing = ARGV[3] == 'closed'
@@ -214,9 +217,11 @@ if not closing then
   redis.call('DEL', KEYS[6])
   return 1
 end
+redis.call('HSET', KEYS[1], 'job_key', ARGV[8])
 local f = redis.call('HMGET', KEYS[1], 'topic', 'sector', 'region', 'urgent', 'lang',
                     'created_at', 'claimed_at', 'expert_id', 'snippets')
-redis.call('XADD', KEYS[7], '*', 'ticket_id', ARGV[1], 'topic', f[1], 'sector', f[2],
+redis.call('XADD', KEYS[7], '*', 'ticket_id', ARGV[1], 'job_key', ARGV[8],
+           'topic', f[1], 'sector', f[2],
            'region', f[3], 'urgent', f[4], 'lang', f[5], 'created_at', f[6],
            'claimed_at', f[7], 'closed_at', ARGV[4], 'expert_id', f[8],
            'snippets', table.concat(cjson.decode(f[9]), ','),
@@ -402,8 +407,10 @@ class HandoffStore:
             done = await self._finish_script(
                 keys=script_keys,
                 args=[ticket_id, holder, state.value, _stamp(self.clock()),
-                      self.transcript_ttl, summary, outcome],
+                      self.transcript_ttl, summary, outcome, secrets.token_hex(16)],
             )
+            if done == 1 and state is TicketState.CANCELLED:
+                await request_rewrite(self.redis)  # the transcript was deleted
             if done != -1:
                 return await self.get(ticket_id) if done else None
 
@@ -473,6 +480,9 @@ class HandoffStore:
         async with self.redis.pipeline(transaction=True) as pipe:
             for ticket_id in ticket_ids:
                 pipe.delete(keys.ticket(ticket_id), keys.transcript(ticket_id))
+                pipe.hdel(keys.positions(), ticket_id)
             pipe.delete(keys.user_history(user_id), keys.user_ticket(user_id))
+            # The deleted data is still in Redis's append-only file until it is rewritten.
+            request_rewrite(pipe)
             await pipe.execute()
         return held
