@@ -242,7 +242,8 @@ class Summariser:
             if not job or attempts <= MAX_ATTEMPTS:
                 keep.append((entry_id, job))
                 continue
-            remaining_ms = self.ttl_ms - self._age_ms(entry_id)
+            # A second early rather than a millisecond late (the clocks round differently).
+            remaining_ms = self.ttl_ms - self._age_ms(entry_id) - 1000
             flat = [item for pair in job.items() for item in pair]
             await self._dead_letter(
                 keys=[keys.summaries(), keys.summaries_dead(), rewrite_requested()],
