@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 GROUP = "summariser"
 RECLAIM_IDLE_MS = 30_000
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 10  # with RECLAIM_IDLE_MS: about five minutes of retries
 
 # Move one job from the stream to the dead letters in one step. The dead-letter stream expires
 # no later than the TTL left to this job's raw text (PEXPIRE only ever shortens it).
@@ -107,6 +107,8 @@ class SummaryWriter:
             conversation_minutes=_minutes(job.get("claimed_at"), job.get("closed_at")),
             outcome=job.get("outcome", ""),
             summary=self.scrubber.anonymise(job.get("summary", "")),
+            rating=int(job["rating"]) if job.get("rating", "").isdigit() else None,
+            comment=self.scrubber.anonymise(job["comment"]) if "comment" in job else None,
             snippets=",".join(snippets), expert_ref=self.expert_ref(job.get("expert_id", "")),
         )
         async with AsyncSession(self.engine) as session:
@@ -147,35 +149,40 @@ class SummaryWriter:
             await session.commit()
 
 
-# A rating or comment is queued only for a closed ticket (so it has a job key and a summary
-# job), and each only once: a forged or repeated one leaves no job behind.
+# A rating or comment counts only for a conversation that ended, and each only once: a forged
+# or repeated one leaves no job behind. Before the close job exists (the asker ended, the
+# expert's summary is due) it waits on the ticket and rides along with the close job;
+# afterwards it is a job of its own under the conversation's random job key.
 # KEYS: ticket, summaries
 # ARGV: rating ('' for none), has_comment, comment
 _QUEUE_RATING = """
-local t = redis.call('HMGET', KEYS[1], 'state', 'job_key', 'rated', 'commented')
-if t[1] ~= 'closed' or not t[2] then return 0 end
+local t = redis.call('HMGET', KEYS[1], 'state', 'job_key', 'rating_queued', 'comment_queued')
+if t[1] ~= 'closed' and t[1] ~= 'ended' then return 0 end
+if t[1] == 'closed' and not t[2] then return 0 end
 local rating, commenting = ARGV[1] ~= '', ARGV[2] == '1'
 if (rating and t[3]) or (commenting and t[4]) then return 0 end
 local fields = {'kind', 'rating', 'job_key', t[2]}
 if rating then
-  redis.call('HSET', KEYS[1], 'rated', '1')
+  redis.call('HSET', KEYS[1], 'rating_queued', '1')
   table.insert(fields, 'rating')
   table.insert(fields, ARGV[1])
+  if t[1] == 'ended' then redis.call('HSET', KEYS[1], 'pending_rating', ARGV[1]) end
 end
 if commenting then
-  redis.call('HSET', KEYS[1], 'commented', '1')
+  redis.call('HSET', KEYS[1], 'comment_queued', '1')
   table.insert(fields, 'comment')
   table.insert(fields, ARGV[3])
+  if t[1] == 'ended' then redis.call('HSET', KEYS[1], 'pending_comment', ARGV[3]) end
 end
-redis.call('XADD', KEYS[2], '*', unpack(fields))
+if t[1] == 'closed' then redis.call('XADD', KEYS[2], '*', unpack(fields)) end
 return 1
 """
 
 
 async def queue_rating(redis: Redis, ticket_id: str, rating: int | None = None,
                        comment: str | None = None) -> bool:
-    """Put a rating or comment job on the stream (they arrive after the close job); False,
-    and nothing queued, unless the ticket is closed and this is its first rating or comment."""
+    """Queue a rating or comment for the conversation's summary row; False, and nothing
+    queued, unless the conversation ended and this is its first rating (or comment)."""
     if (rating is None and comment is None) or (rating is not None and not 1 <= rating <= 5):
         return False
     queued = await redis.eval(

@@ -196,9 +196,9 @@ return 1
 """
 
 # Close (active only) or cancel (queued or active). Closing queues one summary job carrying
-# no user id, under a random job key that only this ticket's hash remembers (for the rating
-# that follows; it expires with the ticket), so no SQL row can be computed from a ticket id;
-# cancelling drops the transcript, as nobody will summarise it.
+# no user id, under a random job key that only this ticket's hash remembers (for a rating that
+# follows; it expires with the ticket; one drawn earlier is kept), so no SQL row can be
+# computed from a ticket id; cancelling drops the transcript, as nobody will summarise it.
 # KEYS: ticket, queue, active, user_ticket, user_history, transcript, summaries[, expert_tickets]
 # ARGV: ticket_id, expert_id ('' if queued), new_state, now, ttl, summary, outcome, job_key
 _FINISH = """
@@ -217,15 +217,20 @@ if not closing then
   redis.call('DEL', KEYS[6])
   return 1
 end
-redis.call('HSET', KEYS[1], 'job_key', ARGV[8])
+redis.call('HSETNX', KEYS[1], 'job_key', ARGV[8])
 local f = redis.call('HMGET', KEYS[1], 'topic', 'sector', 'region', 'urgent', 'lang',
-                    'created_at', 'claimed_at', 'expert_id', 'snippets')
-redis.call('XADD', KEYS[7], '*', 'ticket_id', ARGV[1], 'job_key', ARGV[8],
-           'topic', f[1], 'sector', f[2],
-           'region', f[3], 'urgent', f[4], 'lang', f[5], 'created_at', f[6],
-           'claimed_at', f[7], 'closed_at', ARGV[4], 'expert_id', f[8],
-           'snippets', table.concat(cjson.decode(f[9]), ','),
-           'summary', ARGV[6], 'outcome', ARGV[7])
+                    'created_at', 'claimed_at', 'expert_id', 'snippets', 'job_key',
+                    'pending_rating', 'pending_comment')
+local job = {'ticket_id', ARGV[1], 'job_key', f[10], 'topic', f[1], 'sector', f[2],
+             'region', f[3], 'urgent', f[4], 'lang', f[5], 'created_at', f[6],
+             'claimed_at', f[7], 'closed_at', ARGV[4], 'expert_id', f[8],
+             'snippets', table.concat(cjson.decode(f[9]), ','),
+             'summary', ARGV[6], 'outcome', ARGV[7]}
+-- A rating or comment given before the close (see summaries.queue_rating) rides along.
+if f[11] then table.insert(job, 'rating'); table.insert(job, f[11]) end
+if f[12] then table.insert(job, 'comment'); table.insert(job, f[12]) end
+redis.call('HDEL', KEYS[1], 'pending_rating', 'pending_comment')
+redis.call('XADD', KEYS[7], '*', unpack(job))
 return 1
 """
 

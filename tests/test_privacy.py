@@ -241,6 +241,7 @@ def derivable(secret: bytes, values: set[str]) -> set[str]:
 async def test_no_summary_row_can_be_joined_to_a_user(
     settings: Settings, redis: Redis, anonymiser, caplog: pytest.LogCaptureFixture,
 ) -> None:
+    quiet_libraries("DEBUG")  # the desk's own logging at its most talkative
     caplog.set_level(logging.DEBUG)
     settings = settings.model_copy(update={"secret_key": None})  # secret.key on disk
     engine = make_engine(settings.sqlalchemy_url)
@@ -371,3 +372,28 @@ async def test_no_job_outlives_the_transcript_ttl(redis: Redis, engine: AsyncEng
         await worker.run_once(block_ms=10)
     assert await redis.xlen(keys.summaries_dead()) == 1
     assert 0 < await redis.pttl(keys.summaries_dead()) <= 10_000
+
+
+async def test_a_rating_before_the_close_rides_with_the_close_job(
+    redis: Redis, engine: AsyncEngine, anonymiser,
+) -> None:
+    # The asker may rate a conversation that ended before the expert's summary closed it.
+    store = HandoffStore(redis)
+    ticket = await store.open(5003, "nl", "family", "jeugdhulp", "Gelderland", False, [])
+    assert await store.claim(ticket.id, 6001, 3) == "ok"
+    await redis.hset(keys.ticket(ticket.id), "state", "ended")
+    assert await queue_rating(redis, ticket.id, rating=2) is True
+    assert await queue_rating(redis, ticket.id, comment="Mail me: jan@example.org") is True
+    assert await queue_rating(redis, ticket.id, rating=5) is False
+    assert await redis.xlen(keys.summaries()) == 0  # nothing that could wait forever
+    await redis.hset(keys.ticket(ticket.id), "state", "active")
+    await store.close(ticket.id, "Advies gegeven.", "advice")
+    [(_, job)] = await redis.xrange(keys.summaries())
+    assert job["rating"] == "2" and "pending_comment" not in await redis.hgetall(
+        keys.ticket(ticket.id))
+    worker = Summariser(redis, SummaryWriter(engine, anonymiser, b"k", ZONE, snippet_topics),
+                        "w1")
+    await worker.ensure_group()
+    assert await worker.run_once(block_ms=10) == 1
+    [row] = await load_rows(engine)
+    assert row.rating == 2 and row.comment is not None and "jan@example.org" not in row.comment
