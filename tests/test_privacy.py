@@ -397,3 +397,35 @@ async def test_a_rating_before_the_close_rides_with_the_close_job(
     assert await worker.run_once(block_ms=10) == 1
     [row] = await load_rows(engine)
     assert row.rating == 2 and row.comment is not None and "jan@example.org" not in row.comment
+
+
+async def test_the_migration_replaces_job_keys_computable_from_ticket_ids(
+    settings: Settings,
+) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from handoff.database import MIGRATIONS
+
+    def upgrade(connection, revision: str) -> None:  # type: ignore[no-untyped-def]
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    old_key = hmac.new(b"test-secret", b"summary:T1", hashlib.sha256).hexdigest()
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(upgrade, "0001")
+            await connection.execute(text(
+                "INSERT INTO conversation_summary (job_key, closed_on, topic, secondary_topics, "
+                "sector, province, urgent, lang, outcome, summary, snippets, expert_ref) VALUES "
+                "(:key, '2026-11-30', 'family', '', 'onderwijs', 'Utrecht', 0, 'nl', 'advice', "
+                "'', '', '')"), {"key": old_key})
+        await migrate(engine)
+        [row] = await load_rows(engine)
+        assert row.job_key != old_key and len(row.job_key) == 32
+    finally:
+        await engine.dispose()
