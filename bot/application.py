@@ -10,9 +10,12 @@ import handlers
 from bot.processor import PerChatUpdateProcessor
 from bot.request import AiohttpRequest
 from bot.settings import Settings
+from handlers import private_only
 from handlers.context import DESK_KEY, Desk, DeskContext
 
-ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
+# Channel posts are asked for only so that the desk can leave a channel it was added to.
+ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY,
+                   Update.CHANNEL_POST]
 
 
 def build_application(settings: Settings, desk: Desk, token: str) -> Application:  # type: ignore[type-arg]
@@ -37,5 +40,7 @@ def build_application(settings: Settings, desk: Desk, token: str) -> Application
         .build()
     )
     app.bot_data[DESK_KEY] = desk
+    # First of all handler groups: groups and channels are refused before anything reads them.
+    private_only.register(app)
     handlers.register_all(app)
     return app

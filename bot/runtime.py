@@ -29,6 +29,7 @@ from telegram.ext import Application
 import knowledge as knowledge_package
 import knowledge.triage as triage_module
 from bot.application import ALLOWED_UPDATES, build_application
+from bot.files import private_dir
 from bot.polling import ReliablePoller
 from bot.processor import FloodGate, PerChatUpdateProcessor
 from bot.redis_server import redis_for, redis_url_for
@@ -38,6 +39,7 @@ from bot.settings import Settings
 from bot.worker import WorkerSupervisor
 from handlers.context import Desk
 from handlers.menu import set_default_commands
+from handoff.erasure import AofRewriter
 from handoff.experts import ExpertStore
 from handoff.office_hours import OfficeHours
 from handoff.outbox import Outbox
@@ -188,17 +190,18 @@ def handoff_service(settings: Settings, redis: Redis, kb: KnowledgeBase,  # type
 async def desk_services(settings: Settings,
                         clock: Callable[[], float] = time.time) -> AsyncIterator[Desk]:
     """Redis (embedded unless a URL is set) and the services built on it."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     # Trains (or reads the cache) while Redis starts.
     loading = asyncio.ensure_future(knowledge_async(settings.data_dir / "cache"))
-    async with redis_for(settings.redis_url, settings.data_dir) as redis:
+    async with redis_for(settings.redis_url, settings.data_dir) as redis, \
+            aof_rewrites(redis):
         kb, triage = await loading
         service = handoff_service(settings, redis, kb, clock)
         yield Desk(
             settings=settings,
             redis=redis,
             users=UserStore(redis),
-            pseudonyms=Pseudonyms(settings.secret()),
+            pseudonyms=Pseudonyms(settings.secret(), clock, settings.zone),
             kb=kb,
             triage=triage,
             feedback=FeedbackStore(redis),
@@ -211,6 +214,19 @@ async def desk_services(settings: Settings,
             service=service,
             outbox=Outbox(redis, service.tickets),
         )
+
+
+@contextlib.asynccontextmanager
+async def aof_rewrites(redis: Redis) -> AsyncIterator[None]:
+    """Rewrite Redis's append-only file after deletions of personal data, until the block
+    ends (it stops within a second)."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(AofRewriter(redis).run(stop), name="vraagbaak-aof-rewrite")
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
 
 
 @contextlib.asynccontextmanager

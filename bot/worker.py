@@ -60,7 +60,8 @@ async def run_worker(settings: Settings) -> int:
                 engine, anonymiser, settings.secret(), settings.zone,
                 lambda sid: [t.value for t in kb.snippets[sid].topics] if sid in kb.snippets
                 else [])
-            summariser = Summariser(redis, writer, consumer=f"worker-{os.getpid()}")
+            summariser = Summariser(redis, writer, consumer=f"worker-{os.getpid()}",
+                                    ttl_seconds=settings.transcript_ttl_days * 24 * 3600)
             feedback = FeedbackStore(redis)
             last_copy = 0.0
 
@@ -97,7 +98,10 @@ def _worker_preexec() -> None:
 
 def spawn_worker(redis_url: str) -> subprocess.Popen[bytes]:
     """Start `vraagbaak worker` as a child that dies with us, on the same Redis."""
-    env = dict(os.environ, VRAAGBAAK_REDIS_URL=redis_url)
+    # The worker never talks to Telegram: it does not get the token.
+    env = {name: value for name, value in os.environ.items()
+           if name != "VRAAGBAAK_TELEGRAM_TOKEN"}
+    env["VRAAGBAAK_REDIS_URL"] = redis_url
     return subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "worker"], env=env, stdin=subprocess.DEVNULL,
         preexec_fn=_worker_preexec)

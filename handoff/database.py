@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from alembic import command
@@ -15,8 +16,17 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def make_engine(url: str) -> AsyncEngine:
     """An async engine for SQLite (aiosqlite) or PostgreSQL (asyncpg)."""
     if url.startswith("sqlite"):
-        Path(url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+        path = Path(url.split("///", 1)[1])
+        if path.name != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _create_private(path)
     return create_async_engine(url, pool_pre_ping=True)
+
+
+def _create_private(path: Path) -> None:
+    # SQLite would create the file with the process umask; create it owner-only first.
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    path.chmod(0o600)
 
 
 def _upgrade(connection: Connection) -> None:

@@ -38,6 +38,12 @@ def summaries() -> str:
     return f"{PREFIX}:summaries"
 
 
+def summaries_dead() -> str:
+    """Stream of summary jobs that kept failing; the key expires before its oldest job's
+    transcript would have."""
+    return f"{PREFIX}:summaries:dead"
+
+
 def expert(expert_id: int) -> str:
     """Hash with an expert's profile and availability."""
     return f"{PREFIX}:expert:{expert_id}"

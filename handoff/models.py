@@ -1,7 +1,8 @@
 """SQL tables: anonymised conversation summaries and per-snippet feedback counts.
 
-Nothing here identifies a user: no Telegram id, no name, no ticket id (the job key is a keyed
-hash of the ticket id, only to write each summary once).
+Nothing here identifies a user: no Telegram id, no name, no ticket id, and nothing computable
+from one (the job key is random, drawn when the conversation closes, only to write each summary
+once; the link from the ticket to it lives in Redis with the ticket and expires with it).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from redis.asyncio import Redis
 
 from handoff import handoff_keys as keys
+from handoff.erasure import request_rewrite
 
 TRANSCRIPT_TTL_SECONDS = 7 * 24 * 3600
 
@@ -208,9 +209,12 @@ return 1
 """
 
 # Close (active or ended) or cancel (queued or active). Closing queues one summary job carrying
-# no user id; cancelling drops the transcript, as nobody will summarise it.
+# no user id, under a random job key that only this ticket's hash remembers (for a rating that
+# follows; it expires with the ticket; one drawn earlier is kept), so no SQL row can be
+# computed from a ticket id; cancelling drops the transcript, as nobody will summarise it.
 # KEYS: ticket, queue, active, user_ticket, user_history, transcript, summaries[, expert_tickets]
-# ARGV: ticket_id, expert_id ('' if queued), new_state, now, ttl, summary, outcome, ended_by
+# ARGV: ticket_id, expert_id ('' if queued), new_state, now, ttl, summary, outcome, ended_by,
+#       job_key
 _FINISH = """
 local ticket = redis.call('HMGET', KEYS[1], 'state', 'expert_id')
 local closing = ARGV[3] == 'closed'
@@ -230,13 +234,20 @@ if not closing then
   redis.call('DEL', KEYS[6])
   return 1
 end
+redis.call('HSETNX', KEYS[1], 'job_key', ARGV[9])
 local f = redis.call('HMGET', KEYS[1], 'topic', 'sector', 'region', 'urgent', 'lang',
-                    'created_at', 'claimed_at', 'expert_id', 'snippets')
-redis.call('XADD', KEYS[7], '*', 'ticket_id', ARGV[1], 'topic', f[1], 'sector', f[2],
-           'region', f[3], 'urgent', f[4], 'lang', f[5], 'created_at', f[6],
-           'claimed_at', f[7], 'closed_at', ARGV[4], 'expert_id', f[8],
-           'snippets', table.concat(cjson.decode(f[9]), ','),
-           'summary', ARGV[6], 'outcome', ARGV[7])
+                    'created_at', 'claimed_at', 'expert_id', 'snippets', 'job_key',
+                    'pending_rating', 'pending_comment')
+local job = {'ticket_id', ARGV[1], 'job_key', f[10], 'topic', f[1], 'sector', f[2],
+             'region', f[3], 'urgent', f[4], 'lang', f[5], 'created_at', f[6],
+             'claimed_at', f[7], 'closed_at', ARGV[4], 'expert_id', f[8],
+             'snippets', table.concat(cjson.decode(f[9]), ','),
+             'summary', ARGV[6], 'outcome', ARGV[7]}
+-- A rating or comment given before the close (see summaries.queue_rating) rides along.
+if f[11] then table.insert(job, 'rating'); table.insert(job, f[11]) end
+if f[12] then table.insert(job, 'comment'); table.insert(job, f[12]) end
+redis.call('HDEL', KEYS[1], 'pending_rating', 'pending_comment')
+redis.call('XADD', KEYS[7], '*', unpack(job))
 return 1
 """
 
@@ -466,8 +477,10 @@ class HandoffStore:
             done = await self._finish_script(
                 keys=script_keys,
                 args=[ticket_id, holder, state.value, _stamp(self.clock()),
-                      self.transcript_ttl, summary, outcome, ended_by],
+                      self.transcript_ttl, summary, outcome, ended_by, secrets.token_hex(16)],
             )
+            if done == 1 and state is TicketState.CANCELLED:
+                await request_rewrite(self.redis)  # the transcript was deleted
             if done != -1:
                 return await self.get(ticket_id) if done else None
 
@@ -546,5 +559,7 @@ class HandoffStore:
                 pipe.srem(keys.active(), ticket_id)
                 pipe.hdel(keys.positions(), ticket_id)
             pipe.delete(keys.user_history(user_id), keys.user_ticket(user_id))
+            # The deleted data is still in Redis's append-only file until it is rewritten.
+            request_rewrite(pipe)
             await pipe.execute()
         return held

@@ -8,6 +8,7 @@ from enum import StrEnum
 from redis.asyncio import Redis
 
 from handoff import keys
+from handoff.erasure import request_rewrite
 
 # Profiles of people who stopped using the desk fade away on their own.
 PROFILE_TTL_SECONDS = 180 * 24 * 3600
@@ -60,5 +61,8 @@ class UserStore:
         await self._set(user_id, "lang", lang)
 
     async def forget(self, user_id: int) -> None:
-        """Delete the profile."""
-        await self.redis.delete(keys.user(user_id))
+        """Delete the profile (the last step of /vergeet), from the append-only file too."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(keys.user(user_id))
+            request_rewrite(pipe)
+            await pipe.execute()

@@ -220,8 +220,12 @@ async def test_close_writes_one_job_without_user_id(store: HandoffStore, redis: 
     assert len(jobs) == 1
     job = jobs[0][1]
     assert set(job) == {"ticket_id", "topic", "sector", "region", "urgent", "lang", "created_at",
-                        "claimed_at", "closed_at", "expert_id", "snippets", "summary", "outcome"}
+                        "claimed_at", "closed_at", "expert_id", "snippets", "summary", "outcome",
+                        "job_key"}
     assert str(user_id) not in " ".join(job.values())
+    # The job key is random, remembered only beside the ticket (for the rating that follows).
+    assert len(job["job_key"]) == 32 and ticket.id not in job["job_key"]
+    assert await redis.hget(keys.ticket(ticket.id), "job_key") == job["job_key"]
     assert job["ticket_id"] == ticket.id and job["snippets"] == "s1,s2"
     assert job["expert_id"] == "100" and job["urgent"] == "1"
     assert job["summary"] == "Leerling met extreme uitspraken" and job["outcome"] == "advice"

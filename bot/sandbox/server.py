@@ -85,9 +85,12 @@ class ChatMessage:
                 "date": self.date}
 
 
+GROUP_TYPES = ("group", "supergroup", "channel")
+
+
 @dataclass
 class SandboxUser:
-    """A person chatting with the bot in the sandbox."""
+    """A person chatting with the bot in the sandbox, or a group or channel the bot is in."""
 
     user_id: int
     first_name: str
@@ -96,6 +99,8 @@ class SandboxUser:
     next_message_id: int = 1
     commands: list[dict[str, str]] | None = None
     last_callback_answer: str | None = None
+    chat_type: str = "private"
+    left: bool = False  # the bot left this group (leaveChat)
 
     def as_user(self) -> dict[str, Any]:
         data: dict[str, Any] = {"id": self.user_id, "is_bot": False, "first_name": self.first_name}
@@ -104,6 +109,8 @@ class SandboxUser:
         return data
 
     def as_chat(self) -> dict[str, Any]:
+        if self.chat_type != "private":
+            return {"id": self.user_id, "type": self.chat_type, "title": self.first_name}
         return {"id": self.user_id, "type": "private", "first_name": self.first_name}
 
 
@@ -146,33 +153,50 @@ class SandboxTelegram:
             self._new_update.notify_all()
         return update_id
 
+    def _group(self, chat_id: int, chat_type: str) -> SandboxUser:
+        if chat_type not in GROUP_TYPES or chat_id >= 0:
+            raise BotApiError(400, "a group or channel needs a negative chat_id and a type "
+                                   f"of {', '.join(GROUP_TYPES)}")
+        chat = self.users.get(chat_id)
+        if chat is None:
+            chat = SandboxUser(chat_id, f"Group {-chat_id}", None, chat_type=chat_type)
+            self.users[chat_id] = chat
+        if chat.left:
+            raise BotApiError(403, "Forbidden: the bot is not a member of this chat")
+        return chat
+
     async def user_sends(self, user_id: int, text: str, first_name: str | None = None,
                          language_code: str | None = None,
-                         reply_to_message_id: int | None = None) -> int:
-        """A user sends a text message, optionally as a reply; returns the update id."""
+                         reply_to_message_id: int | None = None, chat_type: str = "private",
+                         chat_id: int | None = None) -> int:
+        """A user sends a text message, optionally as a reply, in their private chat or a
+        group; returns the update id."""
         user = self._user(user_id, first_name, language_code)
+        chat = user if chat_type == "private" else self._group(
+            chat_id if chat_id is not None else -1000 - user_id, chat_type)
         replied = None
         if reply_to_message_id is not None:
-            replied = next((m for m in user.messages if m.message_id == reply_to_message_id),
+            replied = next((m for m in chat.messages if m.message_id == reply_to_message_id),
                            None)
             if replied is None:
                 raise BotApiError(400, "no such message to reply to in this chat")
-        msg = ChatMessage(user.next_message_id, False, text, int(time.time()))
-        user.next_message_id += 1
-        user.messages.append(msg)
+        msg = ChatMessage(chat.next_message_id, False, text, int(time.time()))
+        chat.next_message_id += 1
+        chat.messages.append(msg)
         message: dict[str, Any] = {
-            "message_id": msg.message_id, "from": user.as_user(), "chat": user.as_chat(),
-            "date": msg.date, "text": text,
+            "message_id": msg.message_id, "chat": chat.as_chat(), "date": msg.date, "text": text,
         }
+        if chat_type != "channel":  # channel posts carry no sender
+            message["from"] = user.as_user()
         if replied is not None:
-            message["reply_to_message"] = self._bot_message_json(user, replied) \
+            message["reply_to_message"] = self._bot_message_json(chat, replied) \
                 if replied.from_bot else {
                     "message_id": replied.message_id, "from": user.as_user(),
-                    "chat": user.as_chat(), "date": replied.date, "text": replied.text}
+                    "chat": chat.as_chat(), "date": replied.date, "text": replied.text}
         if text.startswith("/"):
             length = len(text.split(maxsplit=1)[0])
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
-        return await self._push({"message": message})
+        return await self._push({"channel_post" if chat_type == "channel" else "message": message})
 
     async def user_sends_media(self, user_id: int, kind: str) -> int:
         """A user sends a sticker, photo, voice note or document (no real file behind it)."""
@@ -278,6 +302,8 @@ class SandboxTelegram:
         user = self.users.get(chat_id)
         if user is None:
             raise BotApiError(400, "Bad Request: chat not found")
+        if user.left:
+            raise BotApiError(403, "Forbidden: bot is not a member of the group chat")
         return user
 
     @staticmethod
@@ -445,6 +471,14 @@ class SandboxTelegram:
         self._chat(params)
         return True
 
+    async def api_leavechat(self, params: dict[str, Any]) -> Any:
+        chat = self._chat(params)
+        if chat.chat_type == "private":
+            raise BotApiError(400, "Bad Request: chat member status can't be changed in "
+                                   "private chats")
+        chat.left = True
+        return True
+
     async def api_close(self, params: dict[str, Any]) -> Any:
         return True
 
@@ -508,10 +542,13 @@ async def api_send(request: web.Request) -> web.Response:
     if not isinstance(text, str) or not text:
         raise web.HTTPBadRequest(text="text must be a non-empty string")
     reply_to = _int(body, "reply_to_message_id") if body.get("reply_to_message_id") else None
+    chat_type = body.get("chat_type") or "private"
+    if chat_type not in ("private", *GROUP_TYPES):
+        raise web.HTTPBadRequest(text="chat_type must be private, group, supergroup or channel")
     try:
         update_id = await request.app[SANDBOX_KEY].user_sends(
             _int(body, "user_id"), text, body.get("first_name"), body.get("language_code"),
-            reply_to)
+            reply_to, chat_type, _int(body, "chat_id") if "chat_id" in body else None)
     except BotApiError as exc:
         raise web.HTTPBadRequest(text=exc.description) from None
     return web.json_response({"update_id": update_id})
