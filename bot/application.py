@@ -10,6 +10,7 @@ import handlers
 from bot.processor import PerChatUpdateProcessor
 from bot.request import AiohttpRequest
 from bot.settings import Settings
+from handlers import dashboard
 from handlers.context import DESK_KEY, Desk, DeskContext
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
@@ -38,4 +39,5 @@ def build_application(settings: Settings, desk: Desk, token: str) -> Application
     )
     app.bot_data[DESK_KEY] = desk
     handlers.register_all(app)
+    dashboard.register(app)
     return app

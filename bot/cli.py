@@ -26,7 +26,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("vraagbaak: configuration error: VRAAGBAAK_TELEGRAM_TOKEN is not set "
               "(use `vraagbaak demo` to try the desk without Telegram)", file=sys.stderr)
         return 2
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     from bot import runtime
 
     asyncio.run(runtime.run(settings, with_worker=not args.no_worker))
@@ -35,7 +35,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     settings = _settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     from bot import runtime
 
     try:
@@ -127,7 +127,7 @@ def cmd_anonymise(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     """The summariser worker."""
     settings = _settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     from bot.worker import run_worker
 
     asyncio.run(run_worker(settings))

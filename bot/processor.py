@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
+
+from bot import metrics
 
 # PTB's own semaphore only admits updates into do_process_update; keep it wide so admission
 # never blocks (admission order is what preserves per-chat order) and bound the real work below.
@@ -46,7 +49,9 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
             if previous is not None:
                 await asyncio.shield(previous)
             async with self._running:
+                started = time.perf_counter()
                 await coroutine
+                metrics.observe_update(update, time.perf_counter() - started)
             if self.on_done is not None:
                 await self.on_done(update)
         except asyncio.CancelledError:

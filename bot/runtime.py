@@ -10,17 +10,22 @@ import secrets
 import signal
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 
 from aiohttp import web
 from telegram.ext import Application
 
 from bot.application import ALLOWED_UPDATES, build_application
+from bot.observed import ObservedHandoffStore
 from bot.polling import ReliablePoller
 from bot.processor import PerChatUpdateProcessor
 from bot.redis_server import redis_for, redis_url_for
 from bot.sandbox import SandboxTelegram, make_sandbox_app
-from bot.sandbox.server import BOT_ID
+from bot.sandbox.server import BOT_ID, BOT_USERNAME
 from bot.settings import Settings
+from bot.web import WebState, init_app
+from bot.web.serving import listen, serving, url_of
+from bot.web.webhook import WebhookFeed
 from bot.worker import spawn_worker, stop_worker
 from handlers.context import Desk
 from handlers.menu import set_default_commands
@@ -28,11 +33,11 @@ from handoff.experts import ExpertStore
 from handoff.office_hours import OfficeHours
 from handoff.pseudonyms import Pseudonyms
 from handoff.sessions import SessionStore
-from handoff.tickets import HandoffStore
 from handoff.users import UserStore
 from knowledge.asked import AskedStore
 from knowledge.base import KnowledgeBase, load_knowledge
 from knowledge.feedback import FeedbackStore
+from knowledge.trends import TrendRecorder
 from knowledge.triage import Triage
 
 log = logging.getLogger(__name__)
@@ -53,6 +58,7 @@ async def desk_services(settings: Settings,
     kb, triage = knowledge()
     office_hours = OfficeHours(settings.office_hours, settings.zone)
     async with redis_for(settings.redis_url, settings.data_dir) as redis:
+        trends = TrendRecorder(redis, settings.zone, clock)
         yield Desk(
             settings=settings,
             redis=redis,
@@ -62,30 +68,39 @@ async def desk_services(settings: Settings,
             triage=triage,
             feedback=FeedbackStore(redis),
             asked=AskedStore(redis),
-            handoff=HandoffStore(redis, clock, settings.transcript_ttl_days * 24 * 3600),
+            handoff=ObservedHandoffStore(
+                redis, clock, settings.transcript_ttl_days * 24 * 3600).attach(trends),
             experts=ExpertStore(redis, clock),
             sessions=SessionStore(redis),
             office_hours=office_hours,
+            trends=trends,
         )
 
 
 @contextlib.asynccontextmanager
-async def running_bot(settings: Settings, desk: Desk, token: str) -> AsyncIterator[Application]:  # type: ignore[type-arg]
-    """The Application, started and long-polling (reliably) until the block ends."""
+async def running_bot(settings: Settings, desk: Desk, token: str,
+                      webhook_secret: str | None = None) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+    """The Application, started and fed until the block ends: by the webhook when
+    VRAAGBAAK_WEBHOOK_URL is set (the web app must be serving by then), else by long polling."""
     app = build_application(settings, desk, token)
-    poller = ReliablePoller(app, desk.redis, ALLOWED_UPDATES)
+    feed: ReliablePoller | WebhookFeed
+    if settings.webhook_url and webhook_secret:
+        feed = WebhookFeed(app, desk.redis, settings.webhook_url, webhook_secret,
+                           ALLOWED_UPDATES)
+    else:
+        feed = ReliablePoller(app, desk.redis, ALLOWED_UPDATES)
     processor = app.update_processor
     assert isinstance(processor, PerChatUpdateProcessor)
-    processor.on_done = poller.mark_done
+    processor.on_done = feed.mark_done
     async with app:
         # post_init hooks only run under run_polling(); we start the parts ourselves.
         await set_default_commands(app.bot, settings.default_locale)
         await app.start()
-        await poller.start()
+        await feed.start()
         try:
             yield app
         finally:
-            await poller.stop()
+            await feed.stop()
             await app.stop()
 
 
@@ -130,11 +145,18 @@ async def run(settings: Settings, with_worker: bool = True) -> None:
     """`vraagbaak run`: the desk against Telegram (or a self-hosted Bot API server)."""
     assert settings.telegram_token is not None
     stop = _stop_event()
-    async with desk_services(settings) as desk, running_bot(
-        settings, desk, settings.telegram_token.get_secret_value()
+    state = WebState(webhook_secret=secrets.token_urlsafe(32) if settings.webhook_url else None,
+                     expect_worker=with_worker)
+    async with desk_services(settings) as desk, serving(
+        init_app(settings, desk, state), listen(settings.web_host, settings.web_port)
+    ), running_bot(
+        settings, desk, settings.telegram_token.get_secret_value(), state.webhook_secret
     ) as app:
+        state.bot_username = app.bot.username
         with summariser_child(settings, with_worker):
-            log.info("Vraagbaak is running as @%s; Ctrl+C stops it", app.bot.username)
+            log.info("Vraagbaak is running as @%s (%s); web app on %s:%s; Ctrl+C stops it",
+                     app.bot.username, "webhook" if state.webhook_secret else "long polling",
+                     settings.web_host, settings.web_port)
             await stop.wait()
 
 
@@ -146,18 +168,48 @@ async def sandbox_only(host: str, port: int, token: str | None) -> None:
         await stop.wait()
 
 
+@dataclass
+class DemoDesk:
+    """The sandbox, the desk, the bot and the web app, all on one local server."""
+
+    sandbox: SandboxTelegram
+    url: str
+    settings: Settings
+    desk: Desk
+    app: Application  # type: ignore[type-arg]
+    state: WebState
+
+
+@contextlib.asynccontextmanager
+async def demo_desk(settings: Settings, host: str, port: int, with_worker: bool = True,
+                    clock: Callable[[], float] = time.time) -> AsyncIterator[DemoDesk]:
+    """One server for the sandbox Telegram, its chat page, health, metrics and /dashboard;
+    the bot against it (through the webhook when VRAAGBAAK_WEBHOOK_URL is set)."""
+    sock = listen(host, port)
+    url = url_of(sock)
+    sandbox = SandboxTelegram(f"{BOT_ID}:sandbox-{secrets.token_urlsafe(24)}")
+    demo_settings = settings.model_copy(update={"telegram_api_url": url,
+                                                "web_public_url": url})
+    state = WebState(
+        webhook_secret=secrets.token_urlsafe(32) if demo_settings.webhook_url else None,
+        bot_username=BOT_USERNAME, expect_worker=with_worker)
+    async with desk_services(demo_settings, clock) as desk:
+        web_app = init_app(demo_settings, desk, state, app=make_sandbox_app(sandbox))
+        async with serving(web_app, sock), running_bot(
+            demo_settings, desk, sandbox.token, state.webhook_secret
+        ) as app:
+            yield DemoDesk(sandbox, url, demo_settings, desk, app, state)
+
+
 async def demo(settings: Settings, host: str, port: int, with_worker: bool = True) -> None:
     """`vraagbaak demo`: the same desk against the local sandbox, with a chat page."""
     stop = _stop_event()
-    async with running_sandbox(host, port) as (sandbox, url):
-        sandbox_settings = settings.model_copy(update={"telegram_api_url": url})
-        async with desk_services(sandbox_settings) as desk, running_bot(
-            sandbox_settings, desk, sandbox.token
-        ):
-            # A ready invite, so the page's expert pane can join the pool straight away.
-            code = await desk.experts.create_invite("Marieke", (), ("nl", "en"))
-            with summariser_child(sandbox_settings, with_worker):
-                print(f"Vraagbaak sandbox: open {url}/ in your browser (Ctrl+C stops)\n"
-                      f"To act as an expert, send in the Expert pane: /start inv_{code}",
-                      flush=True)
-                await stop.wait()
+    async with demo_desk(settings, host, port, with_worker) as ready:
+        # A ready invite, so the page's expert pane can join the pool straight away.
+        code = await ready.desk.experts.create_invite("Marieke", (), ("nl", "en"))
+        with summariser_child(ready.settings, with_worker):
+            print(f"Vraagbaak sandbox: open {ready.url}/ in your browser (Ctrl+C stops)\n"
+                  f"To act as an expert, send in the Expert pane: /start inv_{code}\n"
+                  f"Then send /dashboard there for a link to {ready.url}/dashboard",
+                  flush=True)
+            await stop.wait()

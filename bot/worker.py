@@ -16,6 +16,9 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 FEEDBACK_EVERY_SECONDS = 60
+# The worker proves it is alive with this key; /healthz reports it down once the key expires.
+HEARTBEAT_KEY = "vb:worker:heartbeat"
+HEARTBEAT_TTL_SECONDS = 30
 
 
 async def run_worker(settings: Settings) -> None:
@@ -23,6 +26,7 @@ async def run_worker(settings: Settings) -> None:
     # Imported here: the bot process imports this module only to spawn the worker.
     from handoff.database import make_engine, migrate
     from handoff.summaries import Summariser, SummaryWriter
+    from handoff.trends import TrendWriter
     from knowledge.anonymise import Anonymiser
     from knowledge.base import load_knowledge
     from knowledge.feedback import FeedbackStore
@@ -45,10 +49,14 @@ async def run_worker(settings: Settings) -> None:
                 else [])
             summariser = Summariser(redis, writer, consumer=f"worker-{os.getpid()}")
             feedback = FeedbackStore(redis)
+            trends = TrendWriter(redis, engine, consumer=f"worker-{os.getpid()}")
             last_copy = 0.0
 
             async def copy_feedback() -> None:
                 nonlocal last_copy
+                # Between summary jobs: the dashboard's trend rows, and a sign of life.
+                await trends.run_once()
+                await redis.set(HEARTBEAT_KEY, repr(time.time()), ex=HEARTBEAT_TTL_SECONDS)
                 if time.monotonic() - last_copy > FEEDBACK_EVERY_SECONDS:
                     await writer.copy_feedback(await feedback.counts())
                     last_copy = time.monotonic()

@@ -19,6 +19,7 @@ from handoff.users import Profile, UserStore
 from knowledge.asked import AskedStore
 from knowledge.base import KnowledgeBase
 from knowledge.feedback import FeedbackStore
+from knowledge.trends import TrendRecorder
 from knowledge.triage import Triage
 from locales import Translator, negotiate, translator
 
@@ -44,6 +45,7 @@ class Desk:
     experts: ExpertStore
     sessions: SessionStore
     office_hours: OfficeHours
+    trends: TrendRecorder
 
 
 class DeskContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
