@@ -182,14 +182,18 @@ class DemoDesk:
 
 @contextlib.asynccontextmanager
 async def demo_desk(settings: Settings, host: str, port: int, with_worker: bool = True,
-                    clock: Callable[[], float] = time.time) -> AsyncIterator[DemoDesk]:
+                    clock: Callable[[], float] = time.time,
+                    webhook: bool = False) -> AsyncIterator[DemoDesk]:
     """One server for the sandbox Telegram, its chat page, health, metrics and /dashboard;
-    the bot against it (through the webhook when VRAAGBAAK_WEBHOOK_URL is set)."""
+    the bot against it, through this server's webhook if `webhook` (or the configured
+    VRAAGBAAK_WEBHOOK_URL), else by long polling."""
     sock = listen(host, port)
     url = url_of(sock)
     sandbox = SandboxTelegram(f"{BOT_ID}:sandbox-{secrets.token_urlsafe(24)}")
-    demo_settings = settings.model_copy(update={"telegram_api_url": url,
-                                                "web_public_url": url})
+    updates = {"telegram_api_url": url, "web_public_url": url}
+    if webhook:
+        updates["webhook_url"] = f"{url}/telegram/webhook"
+    demo_settings = settings.model_copy(update=updates)
     state = WebState(
         webhook_secret=secrets.token_urlsafe(32) if demo_settings.webhook_url else None,
         bot_username=BOT_USERNAME, expect_worker=with_worker)

@@ -12,6 +12,7 @@ from bot.redis_server import EmbeddedRedis, make_client
 from bot.settings import Settings
 from tests.postgres import postgres  # noqa: F401  (session fixture)
 from tests.sandbox_client import DeskHarness
+from tests.web_harness import web  # noqa: F401  (fixture)
 
 
 @pytest.fixture(scope="session")

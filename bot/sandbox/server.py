@@ -260,9 +260,9 @@ class SandboxTelegram:
         async with ClientSession() as session:
             while True:
                 if not self.updates:
-                    async with self._new_update:
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._new_update.wait(), 1.0)
+                    # A short poll, not the condition: cancelling a condition wait at shutdown
+                    # can wait for its lock.
+                    await asyncio.sleep(0.02)
                     continue
                 update = self.updates[0]
                 headers = ({"X-Telegram-Bot-Api-Secret-Token": self.webhook_secret}

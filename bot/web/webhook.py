@@ -29,6 +29,9 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 GROUP = "bot"
 CONSUMER = "bot"  # one bot process: after a restart it rereads its own unacknowledged entries
 MAX_BODY = 1024 * 1024
+# Short blocking reads: the feed stops by finishing its read, not by cancelling it (cancelling
+# a blocked redis-py read can leave the connection hanging).
+BLOCK_MS = 500
 
 
 async def receive(request: web.Request) -> web.Response:
@@ -66,6 +69,7 @@ class WebhookFeed:
         self.allowed_updates = list(allowed_updates)
         self.in_flight: dict[int, str] = {}  # update id -> stream entry id
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     async def mark_done(self, update: object) -> None:
         """Called after an update was handled: remember it, then drop it from the stream."""
@@ -108,12 +112,12 @@ class WebhookFeed:
         backoff = 1.0
         # First what this consumer read but never acknowledged (before a crash), then new ones.
         cursor = "0"
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self._ensure_group()
                 response = await self.redis.xreadgroup(
                     GROUP, CONSUMER, {keys.webhook(): cursor}, count=100,
-                    block=None if cursor == "0" else 1000)
+                    block=None if cursor == "0" else BLOCK_MS)
                 entries = [e for _s, batch in response or [] for e in batch]
                 await self._feed(entries)
                 if cursor == "0" and not entries:
@@ -136,8 +140,13 @@ class WebhookFeed:
 
     async def stop(self) -> None:
         """Stop feeding; unacknowledged updates stay on the stream for the next start."""
-        if self._task is not None:
+        if self._task is None:
+            return
+        self._stopping.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), BLOCK_MS / 1000 + 5)
+        except TimeoutError:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            self._task = None
+        self._task = None
