@@ -39,6 +39,12 @@ class ObservedHandoffStore(HandoffStore):
             metrics.TIME_TO_CLAIM.observe(max(0.0, self.clock() - before.queued_at))
         return result
 
+    async def forget_user(self, user_id: int) -> list[Ticket]:
+        """Forget as HandoffStore does, and the pointer to the user's last trend row."""
+        held = await super().forget_user(user_id)
+        await self.trends.forget(user_id)
+        return held
+
     async def close(self, ticket_id: str, summary: str, outcome: str) -> Ticket | None:
         """Close as HandoffStore does; count it."""
         ticket = await super().close(ticket_id, summary, outcome)

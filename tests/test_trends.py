@@ -129,3 +129,12 @@ async def test_rising_topics_compare_this_month_with_the_three_before(web: Web) 
     resp = await web.client.get("/dashboard/trends.csv", params={"table": "rising"})
     rows = list(csv.reader(io.StringIO(await resp.text())))
     assert rows[1][1:] == ["10", "15", "+100%"], rows
+
+
+async def test_forget_drops_the_link_from_a_person_to_their_trend_row(web: Web) -> None:
+    await web.desk.trends.answered(7101, "family", "parent", "nl", False, "family-parents-allies")
+    assert await web.desk.redis.exists("vb:trend_last:7101")
+    await web.desk.handoff.forget_user(7101)
+    assert not await web.desk.redis.exists("vb:trend_last:7101")
+    await web.desk.trends.helped(7101, True)  # a late vote reaches no row
+    assert [f["kind"] for _, f in await web.desk.redis.xrange("vb:trends")] == ["question"]
