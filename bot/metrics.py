@@ -20,8 +20,8 @@ TIME_TO_CLAIM = Histogram("vraagbaak_time_to_claim_seconds",
 TOPICS = Counter("vraagbaak_triage_topics_total", "Questions answered, by triaged topic",
                  ["topic"])
 VOTES = Counter("vraagbaak_snippet_votes_total", "Helps / does not help votes", ["vote"])
-WORKER_LAG = Gauge("vraagbaak_worker_pending", "Jobs waiting for the summariser worker",
-                   ["stream"])
+WORKER_LAG = Gauge("vraagbaak_worker_pending",
+                   "Entries waiting in a work stream (summaries, trends, webhook)", ["stream"])
 
 # Bot API methods that put something in front of a person.
 SENDING_METHODS = frozenset({"sendMessage", "editMessageText", "editMessageReplyMarkup",

@@ -52,13 +52,14 @@ async def test_metrics_in_prometheus_format_without_personal_labels(web: Web) ->
     assert await web.desk.handoff.claim(ticket.id, EXPERT, 3) == "ok"
     assert await web.desk.handoff.claim(ticket.id, EXPERT, 3) == "ok"  # again: not counted
     await web.desk.handoff.open(5002, "nl", "online", "onderwijs", "Utrecht", True)
+    await web.desk.trends.answered(5003, "online", None, "nl", False, "online-algorithms")
     resp = await web.client.get("/metrics")
     assert resp.status == 200 and resp.content_type == "text/plain"
     text = await resp.text()
     assert 'vraagbaak_queue_length{urgency="urgent"} 1.0' in text
     assert f"vraagbaak_tickets_claimed_total {claimed + 1}" in text
     assert "vraagbaak_time_to_claim_seconds_bucket" in text
-    assert 'vraagbaak_worker_pending{stream="summaries"}' in text
+    assert 'vraagbaak_worker_pending{stream="trends"} 1.0' in text
     for name in ("vraagbaak_updates_handled_total", "vraagbaak_handler_seconds",
                  "vraagbaak_errors_total", "vraagbaak_triage_topics_total",
                  "vraagbaak_snippet_votes_total", "vraagbaak_replies_sent_total"):

@@ -7,7 +7,7 @@ import logging
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -16,8 +16,6 @@ from bot.web import keys as web_keys
 from bot.web.app import DESK, ENGINE, STATE
 from bot.worker import HEARTBEAT_KEY
 from handoff import handoff_keys
-from handoff.summaries import GROUP as SUMMARIES_GROUP
-from handoff.trends import GROUP as TRENDS_GROUP
 from knowledge import keys as knowledge_keys
 
 log = logging.getLogger(__name__)
@@ -62,21 +60,6 @@ async def healthz(request: web.Request) -> web.Response:
                              headers={"Cache-Control": "no-store"})
 
 
-async def _pending(redis, stream: str, group: str) -> int:  # type: ignore[no-untyped-def]
-    try:
-        info = await redis.xpending(stream, group)
-    except ResponseError:  # no stream or group yet
-        return await redis.xlen(stream)
-    return int(info["pending"]) + await _lag(redis, stream, group)
-
-
-async def _lag(redis, stream: str, group: str) -> int:  # type: ignore[no-untyped-def]
-    for entry in await redis.xinfo_groups(stream):
-        if entry["name"] == group:
-            return int(entry.get("lag") or 0)
-    return 0
-
-
 async def metrics_gauges(request: web.Request) -> None:
     """Refresh the gauges that are read from Redis at scrape time."""
     desk = request.app[DESK]
@@ -84,10 +67,10 @@ async def metrics_gauges(request: web.Request) -> None:
     urgent = sum(1 for ticket in waiting if ticket.urgent)
     metrics.QUEUE.labels(urgency="urgent").set(urgent)
     metrics.QUEUE.labels(urgency="normal").set(len(waiting) - urgent)
-    for name, stream, group in (("summaries", handoff_keys.summaries(), SUMMARIES_GROUP),
-                                ("trends", knowledge_keys.trends(), TRENDS_GROUP)):
-        metrics.WORKER_LAG.labels(stream=name).set(await _pending(desk.redis, stream, group))
-    metrics.WORKER_LAG.labels(stream="webhook").set(await desk.redis.xlen(web_keys.webhook()))
+    # Every consumer deletes an entry once it is done, so a stream's length is its backlog.
+    for name, stream in (("summaries", handoff_keys.summaries()),
+                         ("trends", knowledge_keys.trends()), ("webhook", web_keys.webhook())):
+        metrics.WORKER_LAG.labels(stream=name).set(await desk.redis.xlen(stream))
 
 
 async def metrics_page(request: web.Request) -> web.Response:
