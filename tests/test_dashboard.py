@@ -266,3 +266,28 @@ async def test_knowledge_page_counts_served_votes_and_handoffs(web: Web) -> None
     row = page[page.index(sid) - 300:page.index("</tr>", page.index(sid))]
     assert "<td>6</td>" in row and "<td>0</td><td>1</td>" in row and "1 (17%)" in row
     assert 'class="weak"' in row
+
+
+async def test_migrations_reach_the_newest_revision(web: Web) -> None:
+    from sqlalchemy import text
+
+    async with web.client.app[ENGINE].connect() as conn:
+        version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+        count = (await conn.execute(text("SELECT count(*) FROM question_trend"))).scalar()
+    assert version == "0002" and count == 0
+
+
+def test_json_log_lines_carry_no_token() -> None:
+    import json
+    import logging
+
+    from bot.logs import JsonLines, RedactTokens
+
+    record = logging.LogRecord("bot", logging.WARNING, __file__, 1,
+                               "call to %s failed", ("bot123456789:ABCDEFGHIJKLMNOPQRSTUVWXYZ",),
+                               None)
+    RedactTokens().filter(record)
+    line = JsonLines().format(record)
+    entry = json.loads(line)
+    assert entry["level"] == "WARNING" and entry["logger"] == "bot"
+    assert entry["message"] == "call to bot<token> failed" and "\n" not in line
