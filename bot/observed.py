@@ -45,9 +45,10 @@ class ObservedHandoffStore(HandoffStore):
         await self.trends.forget(user_id)
         return held
 
-    async def close(self, ticket_id: str, summary: str, outcome: str) -> Ticket | None:
-        """Close as HandoffStore does; count it."""
-        ticket = await super().close(ticket_id, summary, outcome)
+    async def close(self, ticket_id: str, summary: str, outcome: str,
+                    *args: str, **kwargs: str) -> Ticket | None:
+        """Close as HandoffStore does (whatever else it takes); count it."""
+        ticket = await super().close(ticket_id, summary, outcome, *args, **kwargs)
         if ticket is not None:
             metrics.CLOSED.inc()
         return ticket
