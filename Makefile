@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 MO := locales/nl/LC_MESSAGES/messages.mo locales/en/LC_MESSAGES/messages.mo
 
-.PHONY: install browser demo test soak lint catalogs bench clean
+.PHONY: install browser postgres demo test soak lint catalogs bench clean
 
 install: $(VENV)/.installed $(MO)
 
@@ -30,8 +30,15 @@ browser:
 	    && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
 	    >/dev/null || echo "Chromium not installed (needs root): the browser test will skip"; }
 
+# Debian's PostgreSQL server binaries for the summaries and dashboard tests, which start a
+# throwaway cluster in a temp dir (root only; otherwise those PostgreSQL variants skip).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] \
+	    && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql \
+	    >/dev/null || echo "PostgreSQL not installed (needs root): the PostgreSQL tests will skip"; }
+
 # Each worker gets its own embedded Redis (session fixtures are per process); 2 cores → ~70 s.
-test: install browser
+test: install browser postgres
 	$(BIN)/python -m pytest -n auto --maxprocesses 4
 
 # The long fault tests (Redis outage, kill -9 under load, flood): minutes, not seconds.

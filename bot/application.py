@@ -10,7 +10,7 @@ import handlers
 from bot.processor import PerChatUpdateProcessor
 from bot.request import AiohttpRequest
 from bot.settings import Settings
-from handlers import private_only
+from handlers import dashboard, private_only
 from handlers.context import DESK_KEY, Desk, DeskContext
 
 # Channel posts are asked for only so that the desk can leave a channel it was added to.
@@ -43,4 +43,5 @@ def build_application(settings: Settings, desk: Desk, token: str) -> Application
     # First of all handler groups: groups and channels are refused before anything reads them.
     private_only.register(app)
     handlers.register_all(app)
+    dashboard.register(app)
     return app

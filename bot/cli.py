@@ -32,7 +32,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("vraagbaak: configuration error: VRAAGBAAK_TELEGRAM_TOKEN is not set "
               "(use `vraagbaak demo` to try the desk without Telegram)", file=sys.stderr)
         return 2
-    setup_logging(settings.log_level, [settings.telegram_token.get_secret_value()])
+    setup_logging(settings.log_level, [settings.telegram_token.get_secret_value()],
+                  settings.log_format)
     from telegram.error import InvalidToken
 
     from bot import runtime
@@ -49,7 +50,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     settings = _settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, fmt=settings.log_format)
     from bot import runtime
 
     try:
@@ -170,7 +171,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     """The summariser worker."""
     # It never talks to Telegram, so it does not keep the token (e.g. one read from .env).
     settings = _settings().model_copy(update={"telegram_token": None})
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, fmt=settings.log_format)
     from bot.worker import run_worker
 
     return asyncio.run(run_worker(settings))

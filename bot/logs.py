@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
 import threading
 import traceback
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from types import TracebackType
 
 _TOKEN = re.compile(r"\d{6,}:[A-Za-z0-9_-]{20,}")
@@ -70,6 +72,21 @@ def quiet_libraries(level: str) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+class JsonLines(logging.Formatter):
+    """One JSON object per line, for log collectors (VRAAGBAAK_LOG_FORMAT=json)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
 def _install_excepthooks(redact: Redactor) -> None:
     """Uncaught errors are printed with tokens masked (PTB's InvalidToken quotes the token)."""
 
@@ -87,11 +104,13 @@ def _install_excepthooks(redact: Redactor) -> None:
     threading.excepthook = thread_hook
 
 
-def setup_logging(level: str, secrets: Iterable[str] = ()) -> Redactor:
-    """Configure the root logger and uncaught-error output; returns the redactor in use."""
+def setup_logging(level: str, secrets: Iterable[str] = (), fmt: str = "text") -> Redactor:
+    """Configure the root logger (text, or JSON lines with fmt='json') and uncaught-error
+    output; returns the redactor in use."""
     redact = Redactor(secrets)
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(JsonLines() if fmt == "json" else logging.Formatter(
+        "%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactTokens(redact))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -11,6 +11,8 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+from bot import metrics
+
 # PTB's own semaphore only admits updates into do_process_update; keep it wide so admission
 # never blocks (admission order is what preserves per-chat order) and bound the real work below.
 _ADMISSION = 100_000
@@ -141,7 +143,9 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
                     _close(coroutine)
                     return
                 self._active.add(task)
+                started = time.perf_counter()
                 await coroutine
+                metrics.observe_update(update, time.perf_counter() - started)
             if self.on_done is not None:
                 await self.on_done(update)
         except asyncio.CancelledError:

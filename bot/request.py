@@ -8,6 +8,8 @@ import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+from bot import metrics
+
 
 class AiohttpRequest(BaseRequest):
     """`BaseRequest` on one aiohttp session with a bounded connection pool."""
@@ -86,6 +88,7 @@ class AiohttpRequest(BaseRequest):
             total=None, connect=wait_conn, sock_connect=connect,
             sock_read=None if read is None else read + (write or 0),
         )
+        metrics.observe_request(url)
         try:
             async with self._session.request(method, url, data=data, timeout=timeout) as resp:
                 return resp.status, await resp.read()

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
@@ -30,12 +31,16 @@ import knowledge as knowledge_package
 import knowledge.triage as triage_module
 from bot.application import ALLOWED_UPDATES, build_application
 from bot.files import private_dir
+from bot.observed import ObservedHandoffStore
 from bot.polling import ReliablePoller
 from bot.processor import FloodGate, PerChatUpdateProcessor
 from bot.redis_server import redis_for, redis_url_for
 from bot.sandbox import SandboxTelegram, make_sandbox_app
-from bot.sandbox.server import BOT_ID
+from bot.sandbox.server import BOT_ID, BOT_USERNAME
 from bot.settings import Settings
+from bot.web import WebState, init_app
+from bot.web.serving import listen, serving, url_of
+from bot.web.webhook import WebhookFeed
 from bot.worker import WorkerSupervisor
 from handlers.context import Desk
 from handlers.menu import set_default_commands
@@ -52,6 +57,7 @@ from handoff.users import UserStore
 from knowledge.asked import AskedStore
 from knowledge.base import KnowledgeBase, load_knowledge
 from knowledge.feedback import FeedbackStore
+from knowledge.trends import TrendRecorder
 from knowledge.triage import Triage
 from locales import negotiate, translator
 
@@ -163,11 +169,16 @@ async def knowledge_async(cache_dir: Path | None = None) -> tuple[KnowledgeBase,
 
 
 def handoff_service(settings: Settings, redis: Redis, kb: KnowledgeBase,  # type: ignore[type-arg]
-                    clock: Callable[[], float] = time.time) -> HandoffService:
-    """The handoff service and its stores, as every front door uses it."""
+                    clock: Callable[[], float] = time.time,
+                    trends: TrendRecorder | None = None) -> HandoffService:
+    """The handoff service and its stores, as every front door uses it (with `trends`, the
+    ticket store also feeds the metrics and the dashboard's trend rows)."""
+    ttl = settings.transcript_ttl_days * 24 * 3600
+    tickets = HandoffStore(redis, clock, ttl) if trends is None else \
+        ObservedHandoffStore(redis, clock, ttl).attach(trends)
     return HandoffService(
         redis=redis,
-        tickets=HandoffStore(redis, clock, settings.transcript_ttl_days * 24 * 3600),
+        tickets=tickets,
         experts=ExpertStore(redis, clock),
         states=StateStore(redis, clock),
         sessions=SessionStore(redis),
@@ -195,8 +206,9 @@ async def desk_services(settings: Settings,
     loading = asyncio.ensure_future(knowledge_async(settings.data_dir / "cache"))
     async with redis_for(settings.redis_url, settings.data_dir) as redis, \
             aof_rewrites(redis):
+        trends = TrendRecorder(redis, settings.zone, clock)
         kb, triage = await loading
-        service = handoff_service(settings, redis, kb, clock)
+        service = handoff_service(settings, redis, kb, clock, trends)
         yield Desk(
             settings=settings,
             redis=redis,
@@ -213,6 +225,7 @@ async def desk_services(settings: Settings,
             states=service.states,
             service=service,
             outbox=Outbox(redis, service.tickets),
+            trends=trends,
         )
 
 
@@ -230,13 +243,20 @@ async def aof_rewrites(redis: Redis) -> AsyncIterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def running_bot(settings: Settings, desk: Desk, token: str) -> AsyncIterator[Application]:  # type: ignore[type-arg]
-    """The Application, started and long-polling (reliably) until the block ends."""
+async def running_bot(settings: Settings, desk: Desk, token: str,
+                      webhook_secret: str | None = None) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+    """The Application, started and fed until the block ends: by the webhook when
+    VRAAGBAAK_WEBHOOK_URL is set (the web app must be serving by then), else by long polling."""
     app = build_application(settings, desk, token)
-    poller = ReliablePoller(app, desk.redis, ALLOWED_UPDATES)
+    feed: ReliablePoller | WebhookFeed
+    if settings.webhook_url and webhook_secret:
+        feed = WebhookFeed(app, desk.redis, settings.webhook_url, webhook_secret,
+                           ALLOWED_UPDATES)
+    else:
+        feed = ReliablePoller(app, desk.redis, ALLOWED_UPDATES)
     processor = app.update_processor
     assert isinstance(processor, PerChatUpdateProcessor)
-    processor.on_done = poller.mark_done
+    processor.on_done = feed.mark_done
     if settings.flood_messages:
         processor.flood = FloodGate(settings.flood_messages, settings.flood_seconds)
         processor.is_exempt = desk.experts.is_expert
@@ -257,27 +277,28 @@ async def running_bot(settings: Settings, desk: Desk, token: str) -> AsyncIterat
         processor.on_flood = tell_flooder
     # The poller's error handler must run before the others: a Redis outage is retried, not
     # apologised for (it raises ApplicationHandlerStop so the later ones are skipped).
-    others = dict(app.error_handlers)
-    app.error_handlers.clear()
-    app.add_error_handler(poller.on_error)
-    app.error_handlers.update(others)
+    if isinstance(feed, ReliablePoller):
+        others = dict(app.error_handlers)
+        app.error_handlers.clear()
+        app.add_error_handler(feed.on_error)
+        app.error_handlers.update(others)
     async with app:
         # post_init hooks only run under run_polling(); we start the parts ourselves.
         await set_default_commands(app.bot, settings.default_locale)
         await app.start()
-        await poller.start()
+        await feed.start()
         try:
             yield app
         finally:
-            await stop_bot(app, poller, processor)
+            await stop_bot(app, feed, processor)
 
 
-async def stop_bot(app: Application, poller: ReliablePoller,  # type: ignore[type-arg]
+async def stop_bot(app: Application, feed: ReliablePoller | WebhookFeed,  # type: ignore[type-arg]
                    processor: PerChatUpdateProcessor, grace: float = 3.0) -> None:
     """Stop in a bounded time: fetching first, then handling (what has not started stays
     unconfirmed for the next start; running handlers get `grace` seconds), then the jobs."""
     started = time.monotonic()
-    await poller.stop()
+    await feed.stop()
     await processor.drain(grace)
     jobs = app.job_queue
     if jobs is not None and jobs.scheduler.running:
@@ -377,14 +398,19 @@ async def run(settings: Settings, with_worker: bool = True) -> None:
     """`vraagbaak run`: the desk against Telegram (or a self-hosted Bot API server)."""
     assert settings.telegram_token is not None
     stop = _stop_event()
+    state = WebState(webhook_secret=secrets.token_urlsafe(32) if settings.webhook_url else None,
+                     expect_worker=with_worker)
     # The worker is spawned once the bot answers, so its loading never delays the bot.
-    async with desk_services(settings) as desk, summariser_child(
-        settings, with_worker
-    ) as worker, running_bot(
-        settings, desk, settings.telegram_token.get_secret_value()
+    async with desk_services(settings) as desk, serving(
+        init_app(settings, desk, state), listen(settings.web_host, settings.web_port)
+    ), summariser_child(settings, with_worker) as worker, running_bot(
+        settings, desk, settings.telegram_token.get_secret_value(), state.webhook_secret
     ) as app, worker_running(worker):
-        app.bot_data[WORKER_KEY] = worker  # for /healthz: worker.status()
-        log.info("Vraagbaak is running as @%s; Ctrl+C stops it", app.bot.username)
+        app.bot_data[WORKER_KEY] = worker  # worker.status()
+        state.bot_username = app.bot.username
+        log.info("Vraagbaak is running as @%s (%s); web app on %s:%s; Ctrl+C stops it",
+                 app.bot.username, "webhook" if state.webhook_secret else "long polling",
+                 settings.web_host, settings.web_port)
         await stop.wait()
 
 
@@ -396,19 +422,55 @@ async def sandbox_only(host: str, port: int, token: str | None) -> None:
         await stop.wait()
 
 
+@dataclass
+class DemoDesk:
+    """The sandbox, the desk, the bot and the web app, all on one local server."""
+
+    sandbox: SandboxTelegram
+    url: str
+    settings: Settings
+    desk: Desk
+    app: Application  # type: ignore[type-arg]
+    state: WebState
+
+
+@contextlib.asynccontextmanager
+async def demo_desk(settings: Settings, host: str, port: int, with_worker: bool = True,
+                    clock: Callable[[], float] = time.time,
+                    webhook: bool = False) -> AsyncIterator[DemoDesk]:
+    """One server for the sandbox Telegram, its chat page, health, metrics and /dashboard;
+    the bot against it, through this server's webhook if `webhook` (or the configured
+    VRAAGBAAK_WEBHOOK_URL), else by long polling."""
+    sock = listen(host, port)
+    url = url_of(sock)
+    sandbox = SandboxTelegram(f"{BOT_ID}:sandbox-{secrets.token_urlsafe(24)}")
+    updates = {"telegram_api_url": url, "web_public_url": url}
+    if webhook:
+        updates["webhook_url"] = f"{url}/telegram/webhook"
+    demo_settings = settings.model_copy(update=updates)
+    state = WebState(
+        webhook_secret=secrets.token_urlsafe(32) if demo_settings.webhook_url else None,
+        bot_username=BOT_USERNAME, expect_worker=with_worker)
+    async with desk_services(demo_settings, clock) as desk:
+        web_app = init_app(demo_settings, desk, state, app=make_sandbox_app(sandbox))
+        async with serving(web_app, sock), running_bot(
+            demo_settings, desk, sandbox.token, state.webhook_secret
+        ) as app:
+            yield DemoDesk(sandbox, url, demo_settings, desk, app, state)
+
+
 async def demo(settings: Settings, host: str, port: int, with_worker: bool = True) -> None:
     """`vraagbaak demo`: the same desk against the local sandbox, with a chat page."""
     stop = _stop_event()
-    async with running_sandbox(host, port) as (sandbox, url):
-        sandbox_settings = settings.model_copy(update={"telegram_api_url": url})
-        async with desk_services(sandbox_settings) as desk, summariser_child(
-            sandbox_settings, with_worker
-        ) as worker, running_bot(sandbox_settings, desk, sandbox.token) as app, \
-                worker_running(worker):
-            app.bot_data[WORKER_KEY] = worker  # for /healthz: worker.status()
-            # A ready invite, so the page's expert pane can join the pool straight away.
-            code = await desk.experts.create_invite("Marieke", (), ("nl", "en"))
-            print(f"Vraagbaak sandbox: open {url}/ in your browser (Ctrl+C stops)\n"
-                  f"To act as an expert, send in the Expert pane: /start inv_{code}",
-                  flush=True)
-            await stop.wait()
+    # The worker is spawned once the bot answers and waited for only after the bot stopped.
+    async with summariser_child(settings, with_worker) as worker, demo_desk(
+        settings, host, port, with_worker
+    ) as ready, worker_running(worker):
+        ready.app.bot_data[WORKER_KEY] = worker  # worker.status()
+        # A ready invite, so the page's expert pane can join the pool straight away.
+        code = await ready.desk.experts.create_invite("Marieke", (), ("nl", "en"))
+        print(f"Vraagbaak sandbox: open {ready.url}/ in your browser (Ctrl+C stops)\n"
+              f"To act as an expert, send in the Expert pane: /start inv_{code}\n"
+              f"Then send /dashboard there for a link to {ready.url}/dashboard",
+              flush=True)
+        await stop.wait()

@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     expert_requeue_minutes: int = Field(default=20, ge=1)
     conversation_idle_hours: int = Field(default=24, ge=1)
     expert_max_conversations: int = Field(default=3, ge=1)
+    # The web app (health, metrics, dashboard, webhook).
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8080, ge=0, le=65535)
+    web_public_url: str | None = None  # how people reach the dashboard, e.g. https://desk.example
+    webhook_url: str | None = None  # set: Telegram posts updates here instead of long polling
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -101,6 +107,17 @@ class Settings(BaseSettings):
         if mode is not None and mode not in SSL_MODES:
             raise ValueError(f"sslmode must be one of {', '.join(SSL_MODES)}")
         return value
+    @field_validator("web_public_url", "webhook_url")
+    @classmethod
+    def _web_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if value else None
+
+    @property
+    def dashboard_url(self) -> str:
+        """Where the dashboard is reached from outside."""
+        return self.web_public_url or f"http://{self.web_host}:{self.web_port}"
 
     @property
     def zone(self) -> ZoneInfo:

@@ -18,8 +18,9 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 FEEDBACK_EVERY_SECONDS = 60
+# The worker proves it is alive with this key; /healthz reports it down once the key expires.
 HEARTBEAT_KEY = "vb:worker:heartbeat"
-HEARTBEAT_TTL_SECONDS = 15
+HEARTBEAT_TTL_SECONDS = 30
 EXIT_CONFIG = 2  # the worker cannot start with this configuration (e.g. the database URL)
 
 
@@ -31,6 +32,7 @@ async def run_worker(settings: Settings) -> int:
     # Imported here: the bot process imports this module only to spawn the worker.
     from handoff.database import make_engine, migrate
     from handoff.summaries import Summariser, SummaryWriter
+    from handoff.trends import TrendWriter
     from knowledge.anonymise import Anonymiser
     from knowledge.base import load_knowledge
     from knowledge.feedback import FeedbackStore
@@ -63,11 +65,14 @@ async def run_worker(settings: Settings) -> int:
             summariser = Summariser(redis, writer, consumer=f"worker-{os.getpid()}",
                                     ttl_seconds=settings.transcript_ttl_days * 24 * 3600)
             feedback = FeedbackStore(redis)
+            trends = TrendWriter(redis, engine, consumer=f"worker-{os.getpid()}")
             last_copy = 0.0
 
             async def each_round() -> None:
                 nonlocal last_copy
-                await redis.set(HEARTBEAT_KEY, int(time.time()), ex=HEARTBEAT_TTL_SECONDS)
+                # Between summary jobs: the dashboard's trend rows, and a sign of life.
+                await trends.run_once()
+                await redis.set(HEARTBEAT_KEY, repr(time.time()), ex=HEARTBEAT_TTL_SECONDS)
                 if time.monotonic() - last_copy > FEEDBACK_EVERY_SECONDS:
                     await writer.copy_feedback(await feedback.counts())
                     last_copy = time.monotonic()

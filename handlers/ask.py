@@ -7,6 +7,7 @@ import logging
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler
 
+from bot import metrics
 from handlers.context import DeskContext
 from handlers.render import snippet_html, urgent_html
 from handoff.users import Role
@@ -92,6 +93,10 @@ async def on_question(update: Update, context: DeskContext) -> None:
         result.top.value, result.urgent, offered, result.lang))
     log.info("question triaged user=%s topic=%s urgent=%s", context.log_id(update),
              result.top.value, result.urgent)
+    # Dashboard trends and metrics: an anonymous row for this answered question.
+    await desk.trends.answered(user.id, result.top.value, role, result.lang, result.urgent,
+                               best.id)
+    metrics.TOPICS.labels(topic=result.top.value).inc()
     await message.reply_text(snippet_html(context, best, result.lang),
                              reply_markup=answer_keyboard(context, best.id, more))
 
@@ -123,6 +128,10 @@ async def feedback(update: Update, context: DeskContext) -> None:
         return
     helpful = helpful_flag == "1"
     await context.desk.feedback.record(snippet.id, helpful)
+    # Dashboard trends and metrics: the vote, on the user's last anonymous question row.
+    if update.effective_user is not None:
+        await context.desk.trends.helped(update.effective_user.id, helpful)
+    metrics.VOTES.labels(vote="helps" if helpful else "does_not_help").inc()
     await query.answer(context.tr._("Thank you for your feedback."))
     # Drop the feedback row so one message cannot be voted on twice.
     markup = query.message.reply_markup

@@ -22,6 +22,7 @@ from handoff.users import Profile, UserStore
 from knowledge.asked import AskedStore
 from knowledge.base import KnowledgeBase
 from knowledge.feedback import FeedbackStore
+from knowledge.trends import TrendRecorder
 from knowledge.triage import Triage
 from locales import Translator, negotiate, translator
 
@@ -50,6 +51,7 @@ class Desk:
     states: StateStore
     service: HandoffService
     outbox: Outbox
+    trends: TrendRecorder
 
 
 class DeskContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

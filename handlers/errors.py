@@ -7,6 +7,7 @@ import logging
 from telegram import Update
 from telegram.error import BadRequest, Forbidden, NetworkError, TimedOut
 
+from bot import metrics
 from handlers.context import DeskContext
 
 log = logging.getLogger(__name__)
@@ -15,6 +16,7 @@ log = logging.getLogger(__name__)
 async def on_error(update: object, context: DeskContext) -> None:
     """Log the failure (type and place only) and tell the user we could not handle it."""
     error = context.error
+    metrics.ERRORS.labels(kind=type(error).__name__).inc()
     if isinstance(error, Forbidden):
         log.info("user blocked the bot user=%s", context.log_id(update))
         return

@@ -44,3 +44,20 @@ class SnippetFeedback(SQLModel, table=True):
     snippet_id: str = Field(primary_key=True, max_length=80)
     helpful: int = 0
     not_helpful: int = 0
+
+
+class QuestionTrend(SQLModel, table=True):
+    """One answered question, anonymous: no text, no user id, only what trends need."""
+
+    __tablename__ = "question_trend"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # Random per question, only to attach the later 'helped' and 'handoff' flags.
+    row_key: str = Field(unique=True, index=True, max_length=32)
+    day: date = Field(index=True)
+    topic: str = Field(index=True, max_length=40)
+    role: str = Field(default="", max_length=20)
+    lang: str = Field(default="nl", max_length=5)
+    urgent: bool = False
+    helped: bool | None = None
+    handoff: bool = False

@@ -68,6 +68,12 @@ class Scrubber(Protocol):
     def anonymise(self, text: str) -> str: ...
 
 
+def expert_ref(secret: bytes, expert_id: int | str) -> str:
+    """An expert's reference in SQL (a keyed pseudonym, never the Telegram id)."""
+    digest = hmac.new(secret, f"expert:{expert_id}".encode(), hashlib.sha256)
+    return "e" + digest.hexdigest()[:12]
+
+
 def _minutes(start: str | None, end: str | None) -> int | None:
     try:
         return max(0, round((float(end or "") - float(start or "")) / 60))
@@ -87,8 +93,7 @@ class SummaryWriter:
 
     def expert_ref(self, expert_id: str) -> str:
         """The expert's internal reference in SQL (a pseudonym, never the Telegram id)."""
-        digest = hmac.new(self.secret, f"expert:{expert_id}".encode(), hashlib.sha256)
-        return "e" + digest.hexdigest()[:12]
+        return expert_ref(self.secret, expert_id)
 
     async def write_close(self, job: dict[str, str]) -> bool:
         """Insert the summary row; False if it was written before (a replayed job)."""

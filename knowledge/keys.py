@@ -21,3 +21,23 @@ def last_answer(user_id: int) -> str:
 def asked(user_id: int) -> str:
     """List of a user's recent questions, kept briefly so an expert can read them."""
     return f"{PREFIX}:asked:{user_id}"
+
+
+def trends() -> str:
+    """Stream of anonymous answered-question rows (and later flags) for the trends table."""
+    return f"{PREFIX}:trends"
+
+
+def trend_last(user_id: int) -> str:
+    """Hash with the random row key and snippet of a user's last answered question, briefly."""
+    return f"{PREFIX}:trend_last:{user_id}"
+
+
+def snippet_served() -> str:
+    """Hash snippet id -> times it was the first guidance served."""
+    return f"{PREFIX}:snippet_served"
+
+
+def snippet_handoff() -> str:
+    """Hash snippet id -> times a handoff to an expert followed it."""
+    return f"{PREFIX}:snippet_handoff"

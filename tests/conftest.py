@@ -10,7 +10,9 @@ from redis.asyncio import Redis
 
 from bot.redis_server import EmbeddedRedis, make_client
 from bot.settings import Settings
+from tests.postgres import postgres  # noqa: F401  (session fixture)
 from tests.sandbox_client import DeskHarness
+from tests.web_harness import web  # noqa: F401  (fixture)
 
 
 @pytest.fixture(scope="session")
@@ -57,3 +59,14 @@ async def harness(settings: Settings, redis: Redis) -> AsyncIterator[DeskHarness
     """The sandbox, the desk and the real PTB application, driven over HTTP."""
     async with DeskHarness.start(settings) as desk_harness:
         yield desk_harness
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, settings: Settings) -> str:
+    """The desk's SQL database: SQLite under the data dir, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return settings.sqlalchemy_url
+    from tests.postgres import fresh_database
+
+    cluster = request.getfixturevalue("postgres")
+    return await fresh_database(cluster, f"vb_{abs(hash(request.node.nodeid)) % 10**12}")

@@ -15,7 +15,6 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.logs import quiet_libraries
-from bot.settings import Settings
 from handoff import handoff_keys as keys
 from handoff.database import make_engine, migrate
 from handoff.models import ConversationSummary
@@ -33,8 +32,9 @@ def snippet_topics(snippet_id: str) -> list[str]:
 
 
 @pytest.fixture
-async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(settings.sqlalchemy_url)
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """The summaries database, on SQLite and on PostgreSQL."""
+    engine = make_engine(database_url)
     await migrate(engine)
     yield engine
     await engine.dispose()

@@ -14,7 +14,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+from aiohttp import ClientError, ClientSession, web
 
 BOT_ID = 7000000001
 BOT_USERNAME = "VraagbaakSandboxBot"
@@ -130,6 +130,11 @@ class SandboxTelegram:
         self.commands: dict[str, list[dict[str, str]]] = {}
         self._callbacks: dict[str, int] = {}
         self.closing = False
+        # Webhook mode, as Telegram does it: POST each update, keep it until answered 2xx.
+        self.webhook_url = ""
+        self.webhook_secret = ""
+        self.webhook_statuses: list[int] = []
+        self._delivery: asyncio.Task[None] | None = None
 
     # -- the user side -------------------------------------------------------------------
 
@@ -277,6 +282,39 @@ class SandboxTelegram:
         self.closing = True
         async with self._new_update:
             self._new_update.notify_all()
+        await self._stop_delivery()
+
+    async def _stop_delivery(self) -> None:
+        if self._delivery is not None:
+            self._delivery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._delivery
+            self._delivery = None
+
+    async def _deliver(self) -> None:
+        """Post pending updates to the webhook in order; retry one until it is accepted."""
+        async with ClientSession() as session:
+            while True:
+                if not self.updates:
+                    # A short poll, not the condition: cancelling a condition wait at shutdown
+                    # can wait for its lock.
+                    await asyncio.sleep(0.02)
+                    continue
+                update = self.updates[0]
+                headers = ({"X-Telegram-Bot-Api-Secret-Token": self.webhook_secret}
+                           if self.webhook_secret else {})
+                try:
+                    async with session.post(self.webhook_url, json=update,
+                                            headers=headers) as resp:
+                        status = resp.status
+                except ClientError:
+                    status = 0
+                self.webhook_statuses.append(status)
+                if 200 <= status < 300:
+                    if self.updates and self.updates[0] is update:
+                        self.updates.pop(0)
+                else:
+                    await asyncio.sleep(0.2)  # Telegram waits longer; a test should not
 
     # -- the bot side (Bot API) ---------------------------------------------------------
 
@@ -361,6 +399,9 @@ class SandboxTelegram:
                 "can_read_all_group_messages": False, "supports_inline_queries": False}
 
     async def api_getupdates(self, params: dict[str, Any]) -> Any:
+        if self.webhook_url:
+            raise BotApiError(409, "Conflict: can't use getUpdates method while webhook is "
+                                   "active; use deleteWebhook to delete the webhook first")
         offset = int(params.get("offset") or 0)
         limit = min(max(int(params.get("limit") or 100), 1), 100)
         timeout = min(float(params.get("timeout") or 0), 50.0)
@@ -461,11 +502,24 @@ class SandboxTelegram:
         self.commands.pop(params.get("language_code") or "", None)
         return True
 
+    async def api_setwebhook(self, params: dict[str, Any]) -> Any:
+        url = str(params.get("url") or "")
+        if not url.startswith(("http://", "https://")):
+            raise BotApiError(400, "Bad Request: bad webhook: an HTTP URL must be provided")
+        await self._stop_delivery()
+        self.webhook_url = url
+        self.webhook_secret = str(params.get("secret_token") or "")
+        self._delivery = asyncio.create_task(self._deliver(), name="sandbox-webhook")
+        return True
+
     async def api_deletewebhook(self, params: dict[str, Any]) -> Any:
+        await self._stop_delivery()
+        self.webhook_url = self.webhook_secret = ""
         return True
 
     async def api_getwebhookinfo(self, params: dict[str, Any]) -> Any:
-        return {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
+        return {"url": self.webhook_url, "has_custom_certificate": False,
+                "pending_update_count": len(self.updates)}
 
     async def api_sendchataction(self, params: dict[str, Any]) -> Any:
         self._chat(params)

@@ -1,0 +1,135 @@
+"""The web application: health, metrics, the Telegram webhook and the coordinators' dashboard.
+
+`init_app` builds it (or adds it to the sandbox's application in the demo, so the dashboard is
+served at /dashboard next to the chat page)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.settings import Settings
+from bot.web.auth import COOKIE, Session, SessionStore, csrf_ok
+from bot.web.login import LoginLinks
+from handlers.context import Desk
+from handoff.database import make_engine, migrate
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).parent
+PREFIX = "/dashboard"
+PUBLIC_PATHS = frozenset({f"{PREFIX}/login", f"{PREFIX}/how"})
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+
+
+@dataclass
+class WebState:
+    """What the web app learns once the bot runs, and the webhook's secret."""
+
+    webhook_secret: str | None = None
+    bot_username: str | None = None
+    expect_worker: bool = True
+
+
+SETTINGS = web.AppKey("settings", Settings)
+DESK = web.AppKey("desk", Desk)
+STATE = web.AppKey("state", WebState)
+ENGINE = web.AppKey("engine", AsyncEngine)
+SESSIONS = web.AppKey("sessions", SessionStore)
+LOGINS = web.AppKey("logins", LoginLinks)
+SESSION = web.RequestKey("session", Session)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+async def database(app: web.Application) -> AsyncIterator[None]:
+    """The SQL engine, migrated, for the app's lifetime (cleanup_ctx)."""
+    engine = make_engine(app[SETTINGS].sqlalchemy_url)
+    try:
+        await migrate(engine)
+    except (SQLAlchemyError, OSError) as exc:
+        # Serve anyway: /healthz then reports the database down instead of nothing answering.
+        log.error("database unavailable at start-up: %s", type(exc).__name__)
+    app[ENGINE] = engine
+    yield
+    await engine.dispose()
+
+
+def security_headers(response: web.StreamResponse) -> None:
+    """No framing, no inline scripts, no referrer (login links carry a token), no caching."""
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers.setdefault("Cache-Control", "no-store")
+
+
+async def _session(request: web.Request) -> Session | None:
+    """The visitor's session if it exists and they are still an expert or an admin."""
+    app = request.app
+    session = await app[SESSIONS].load(request.cookies.get(COOKIE, ""))
+    if session is None:
+        return None
+    admin = session.user_id in app[SETTINGS].admin_ids
+    if not admin and not await app[DESK].experts.is_expert(session.user_id):
+        await app[SESSIONS].end(session.session_id)  # removed from the pool meanwhile
+        return None
+    return session
+
+
+@web.middleware
+async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Dashboard paths need a session (else: how to log in) and a CSRF token on every POST."""
+    path = request.path
+    if not (path == PREFIX or path.startswith(PREFIX + "/")):
+        return await handler(request)
+    try:
+        if path not in PUBLIC_PATHS and not path.startswith(f"{PREFIX}/static/"):
+            session = await _session(request)
+            if session is None:
+                raise web.HTTPSeeOther(f"{PREFIX}/how")
+            if request.method == "POST":
+                form = await request.post()
+                token = form.get("csrf")
+                if not csrf_ok(session, token if isinstance(token, str) else None):
+                    raise web.HTTPForbidden(text="CSRF token missing or wrong")
+            request[SESSION] = session
+        response = await handler(request)
+    except web.HTTPException as exc:
+        security_headers(exc)
+        raise
+    security_headers(response)
+    return response
+
+
+def init_app(settings: Settings, desk: Desk, state: WebState | None = None,
+             app: web.Application | None = None) -> web.Application:
+    """The web application (or `app` extended with it): routes, templates, database."""
+    from bot.web import health, pages, trends, webhook
+
+    app = app if app is not None else web.Application()
+    app[SETTINGS] = settings
+    app[DESK] = desk
+    app[STATE] = state or WebState()
+    app[SESSIONS] = SessionStore(desk.redis)
+    app[LOGINS] = LoginLinks(desk.redis, settings.secret())
+    app.middlewares.append(guard)
+    app.cleanup_ctx.append(database)
+    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"),
+                         autoescape=jinja2.select_autoescape(["html", "svg"]),
+                         undefined=jinja2.StrictUndefined)
+    app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/metrics", health.metrics_page)
+    app.router.add_post("/telegram/webhook", webhook.receive)
+    pages.setup_routes(app)
+    trends.setup_routes(app)
+    app.router.add_static(f"{PREFIX}/static", HERE / "static")
+    return app

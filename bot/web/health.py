@@ -1,0 +1,82 @@
+"""GET /healthz for the load balancer and GET /metrics for Prometheus."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.exceptions import RedisError
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot import metrics
+from bot.web import keys as web_keys
+from bot.web.app import DESK, ENGINE, STATE
+from bot.worker import HEARTBEAT_KEY
+from handoff import handoff_keys
+from knowledge import keys as knowledge_keys
+
+log = logging.getLogger(__name__)
+CHECK_TIMEOUT = 2.0
+
+
+async def _redis_ok(request: web.Request) -> bool:
+    try:
+        return bool(await asyncio.wait_for(request.app[DESK].redis.ping(), CHECK_TIMEOUT))
+    except (RedisError, OSError, TimeoutError):
+        return False
+
+
+async def _database_ok(request: web.Request) -> bool:
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT), request.app[ENGINE].connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return True
+    except (SQLAlchemyError, OSError, TimeoutError):
+        return False
+
+
+async def _worker_ok(request: web.Request) -> bool:
+    try:
+        return bool(await asyncio.wait_for(
+            request.app[DESK].redis.exists(HEARTBEAT_KEY), CHECK_TIMEOUT))
+    except (RedisError, OSError, TimeoutError):
+        return False
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 when Redis, the database and the summariser worker answer; else 503 naming them."""
+    checks = {"redis": _redis_ok(request), "database": _database_ok(request)}
+    if request.app[STATE].expect_worker:
+        checks["worker"] = _worker_ok(request)
+    results = dict(zip(checks, await asyncio.gather(*checks.values()), strict=True))
+    down = sorted(name for name, ok in results.items() if not ok)
+    if down:
+        log.warning("health check failed: %s", ",".join(down))
+    return web.json_response({"status": "down" if down else "ok", "down": down},
+                             status=503 if down else 200,
+                             headers={"Cache-Control": "no-store"})
+
+
+async def metrics_gauges(request: web.Request) -> None:
+    """Refresh the gauges that are read from Redis at scrape time."""
+    desk = request.app[DESK]
+    waiting = await desk.handoff.queue()
+    urgent = sum(1 for ticket in waiting if ticket.urgent)
+    metrics.QUEUE.labels(urgency="urgent").set(urgent)
+    metrics.QUEUE.labels(urgency="normal").set(len(waiting) - urgent)
+    # Every consumer deletes an entry once it is done, so a stream's length is its backlog.
+    for name, stream in (("summaries", handoff_keys.summaries()),
+                         ("trends", knowledge_keys.trends()), ("webhook", web_keys.webhook())):
+        metrics.WORKER_LAG.labels(stream=name).set(await desk.redis.xlen(stream))
+
+
+async def metrics_page(request: web.Request) -> web.Response:
+    """Prometheus text format."""
+    try:
+        await metrics_gauges(request)
+    except RedisError as exc:
+        log.warning("metrics without Redis gauges: %s", type(exc).__name__)
+    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})

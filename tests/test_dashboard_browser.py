@@ -1,0 +1,120 @@
+"""The dashboard in a real headless Chromium: an expert logs in through the bot's link, sees
+a question arrive in the live queue, and after closing it finds it in summaries and trends."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import pytest
+from redis.asyncio import Redis
+
+from bot.runtime import demo_desk
+from bot.settings import Settings
+from handoff.database import make_engine, migrate
+from handoff.summaries import Summariser, SummaryWriter
+from handoff.trends import TrendWriter
+from knowledge.base import load_knowledge
+from tests.sandbox_client import DeskHarness
+from tests.test_handoff_e2e import make_expert, queued_user
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = [
+    pytest.mark.skipif(CHROMIUM is None,
+                       reason="Chromium is not installed (`make browser` installs it as root)"),
+    pytest.mark.timeout(180),
+]
+KB = load_knowledge()
+
+
+async def worker_until_summarised(redis: Redis, settings: Settings, anonymiser) -> None:
+    """What `vraagbaak worker` does, in this process: summaries and trend rows into SQL."""
+    engine = make_engine(settings.sqlalchemy_url)
+    await migrate(engine)
+    try:
+        writer = SummaryWriter(engine, anonymiser, settings.secret(), ZoneInfo(settings.timezone),
+                               lambda sid: [t.value for t in KB.snippets[sid].topics])
+        summariser = Summariser(redis, writer, "browser-test")
+        await summariser.ensure_group()
+        trends = TrendWriter(redis, engine, "browser-test")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            await trends.run_once()
+            if await summariser.run_once(block_ms=200):
+                await trends.run_once()
+                return
+        raise AssertionError("the summary job never arrived")
+    finally:
+        await engine.dispose()
+
+
+async def test_expert_follows_a_question_from_queue_to_trends(
+    settings: Settings, redis: Redis, anonymiser, tmp_path: Path,
+) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    async with demo_desk(settings, "127.0.0.1", 0, with_worker=False) as ready, \
+            aiohttp.ClientSession() as http:
+        harness = DeskHarness(ready.sandbox, ready.url, ready.desk, http, ready.settings,
+                              ready.app)
+        expert = await make_expert(harness, 3001, "Anna")
+        await expert.send("/dashboard")
+        link = re.search(r"(http://\S+)", (await expert.expect("dashboard/login"))["text"])
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=[
+                "--no-sandbox", "--disable-gpu", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update"])
+            try:
+                page = await browser.new_page(viewport={"width": 390, "height": 844},
+                                              locale="nl-NL")
+                await page.goto(link.group(1))
+                await page.get_by_role("button", name="Inloggen").click()
+                await expect(page.get_by_role("heading", name="Wachtrij (live)")).to_be_visible()
+                await expect(page.locator("#live")).to_contain_text("Niemand wacht")
+
+                user = await queued_user(harness, 3003, "Een leerling deelt steeds "
+                                                        "IS-filmpjes, hoe duid ik die signalen?")
+                # No reload: the page's script refreshes the queue.
+                waiting = page.locator("#waiting tbody tr")
+                await expect(waiting).to_have_count(1, timeout=10_000)
+                await expect(waiting.first).to_contain_text("Utrecht")
+                await expect(waiting.first).to_contain_text("Vraagsteller")
+                assert "IS-filmpjes" not in await page.content()
+                await page.screenshot(path=str(tmp_path / "queue.png"))
+
+                card = await expert.expect("Nieuwe vraag")
+                await expert.press_label(card, "Oppakken")
+                await expert.expect("📋")
+                await user.expect("leest nu je vraag")
+                await expect(page.locator("#experts")).to_contain_text("Vraagsteller",
+                                                                       timeout=10_000)
+                await expert.send("/sluit")
+                outcome = await expert.expect("uitkomst")
+                await expert.press_label(outcome, "Advies gegeven")
+                await expert.expect_edit(outcome, "samenvatting")
+                await expert.send("Docent geadviseerd over signalen en gesprek met ouders.")
+                await expert.expect("Afgesloten")
+                await worker_until_summarised(redis, ready.settings, anonymiser)
+
+                await page.get_by_role("link", name="Samenvattingen").click()
+                await expect(page.locator("article.summary")).to_contain_text(
+                    "Docent geadviseerd over signalen")
+                await page.get_by_label("Zoeken").fill("ouders")
+                await page.get_by_role("button", name="Filteren").click()
+                await expect(page.locator("article.summary")).to_have_count(1)
+
+                await page.get_by_role("link", name="Trends").click()
+                sectors = page.locator("#sectors table")
+                await expect(sectors).to_contain_text("onderwijs")
+                await expect(sectors.locator("td").first).to_have_text("< 5")
+                weekly = page.locator("#topics_weekly table")
+                await expect(weekly).to_contain_text("< 5")
+                await expect(page.locator("#topics_weekly svg")).to_be_visible()
+                await page.screenshot(path=str(tmp_path / "trends.png"), full_page=True)
+            finally:
+                await browser.close()
+    assert (tmp_path / "trends.png").stat().st_size > 10_000

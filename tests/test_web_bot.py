@@ -1,0 +1,137 @@
+"""The web app with the real bot: /dashboard links, and webhook mode against the sandbox
+(updates posted with and without the secret, and replayed after a crash)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from redis.asyncio import Redis
+
+from bot.polling import done_key
+from bot.runtime import DemoDesk, demo_desk, desk_services, running_bot, running_sandbox
+from bot.settings import Settings
+from bot.web import WebState, init_app
+from bot.web import keys as web_keys
+from bot.web.serving import listen, serving, url_of
+from bot.web.webhook import CONSUMER, GROUP, SECRET_HEADER
+
+pytestmark = pytest.mark.timeout(90)
+ADMIN = 3001
+
+
+async def bot_says(ready: DemoDesk, user_id: int, needle: str, timeout: float = 15.0) -> str:
+    """Wait until the bot has sent this user a message containing `needle`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for message in ready.sandbox.inbox(user_id):
+            if needle in message["text"]:
+                return message["text"]
+        await asyncio.sleep(0.05)
+    seen = [m["text"][:80] for m in ready.sandbox.inbox(user_id)]
+    raise AssertionError(f"no {needle!r} in {seen}")
+
+
+@pytest.fixture
+async def desk(settings: Settings, redis: Redis) -> AsyncIterator[DemoDesk]:
+    async with demo_desk(settings.model_copy(update={"admin_ids": [ADMIN]}), "127.0.0.1", 0,
+                         with_worker=False) as ready:
+        yield ready
+
+
+async def test_dashboard_command_sends_experts_a_one_time_login_link(desk: DemoDesk) -> None:
+    await desk.sandbox.user_sends(3002, "/dashboard", "Tom", "nl")
+    await bot_says(desk, 3002, "alleen voor de experts")
+    code = await desk.desk.experts.create_invite("Marieke", (), ("nl",))
+    await desk.sandbox.user_sends(3003, f"/start inv_{code}", "Marieke", "nl")
+    await desk.sandbox.user_sends(3003, "/dashboard")
+    text = await bot_says(desk, 3003, "/dashboard/login?t=")
+    link = re.search(r"(http://\S+/dashboard/login\?t=\S+)", text).group(1)
+    assert link.startswith(desk.url)
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(cookie_jar=jar) as http:
+        form = await (await http.get(link)).text()
+        token = re.search(r'name="t" value="([^"]+)"', form).group(1)
+        resp = await http.post(f"{desk.url}/dashboard/login", data={"t": token})
+        assert resp.url.path == "/dashboard/queue" and "Wachtrij" in await resp.text()
+    async with aiohttp.ClientSession() as stranger:
+        again = await stranger.post(f"{desk.url}/dashboard/login", data={"t": token})
+        assert again.url.path == "/dashboard/how"
+    assert "unknown" not in " ".join(m["text"] for m in desk.sandbox.inbox(3003)).lower()
+
+
+async def test_webhook_mode_takes_updates_only_with_the_secret(settings: Settings,
+                                                               redis: Redis) -> None:
+    async with demo_desk(settings, "127.0.0.1", 0, with_worker=False, webhook=True) as ready:
+        assert ready.sandbox.webhook_url == f"{ready.url}/telegram/webhook"
+        assert ready.sandbox.webhook_secret == ready.state.webhook_secret
+        await ready.sandbox.user_sends(4001, "/start", "Ann", "nl")
+        await bot_says(ready, 4001, "Welkom bij de Vraagbaak")
+        assert ready.sandbox.webhook_statuses and set(ready.sandbox.webhook_statuses) == {200}
+        forged = {"update_id": 1, "message": {
+            "message_id": 99, "date": int(time.time()), "text": "/start",
+            "chat": {"id": 4002, "type": "private", "first_name": "Eve"},
+            "from": {"id": 4002, "is_bot": False, "first_name": "Eve"},
+            "entities": [{"type": "bot_command", "offset": 0, "length": 6}]}}
+        ready.sandbox._user(4002, "Eve", "nl")
+        hook = f"{ready.url}/telegram/webhook"
+        async with aiohttp.ClientSession() as http:
+            for headers in ({}, {SECRET_HEADER: "wrong"}):
+                resp = await http.post(hook, json=forged, headers=headers)
+                assert resp.status == 403
+            right = {SECRET_HEADER: ready.state.webhook_secret}
+            for body in (b"{not json", b"[1, 2]", b'{"update_id": "x"}'):
+                resp = await http.post(hook, data=body, headers=right)
+                assert resp.status == 400
+        # The sandbox itself, posting with a wrong secret, is refused and keeps retrying.
+        ready.sandbox.webhook_secret = "wrong"
+        await ready.sandbox.user_sends(4001, "/privacy")
+        await asyncio.sleep(1.0)
+        assert ready.sandbox.webhook_statuses[-1] == 403
+        assert ready.sandbox.inbox(4002) == []
+        assert len(ready.sandbox.inbox(4001)) == 1
+        ready.sandbox.webhook_secret = ready.state.webhook_secret
+        await bot_says(ready, 4001, "bewaren")  # delivered once the secret is right again
+
+
+async def test_an_update_stored_before_a_crash_is_handled_after_restart(
+    settings: Settings, redis: Redis,
+) -> None:
+    def update(update_id: int, user_id: int) -> dict:
+        return {"update_id": update_id, "message": {
+            "message_id": update_id, "date": int(time.time()), "text": "/start",
+            "chat": {"id": user_id, "type": "private", "first_name": "Ann"},
+            "from": {"id": user_id, "is_bot": False, "first_name": "Ann", "language_code": "nl"},
+            "entities": [{"type": "bot_command", "offset": 0, "length": 6}]}}
+
+    # The web app answered 200 for two updates and the process died: one was read but not
+    # handled, one was handled but its acknowledgement was lost.
+    stream = web_keys.webhook()
+    await redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
+    await redis.xadd(stream, {"update": json.dumps(update(501, 4101))})
+    await redis.xadd(stream, {"update": json.dumps(update(502, 4102))})
+    await redis.xreadgroup(GROUP, CONSUMER, {stream: ">"}, count=10)
+    await redis.set(done_key(502), 1)
+    async with running_sandbox("127.0.0.1", 0) as (sandbox, url):
+        for user_id in (4101, 4102):
+            sandbox._user(user_id, "Ann", "nl")
+        sock = listen("127.0.0.1", 0)
+        web_url = url_of(sock)
+        bot_settings = settings.model_copy(update={
+            "telegram_api_url": url, "webhook_url": f"{web_url}/telegram/webhook"})
+        state = WebState(webhook_secret="s3cret", expect_worker=False)
+        async with desk_services(bot_settings) as desk, serving(
+                init_app(bot_settings, desk, state), sock), running_bot(
+                bot_settings, desk, sandbox.token, state.webhook_secret):
+            deadline = time.monotonic() + 15
+            while not sandbox.inbox(4101) and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert "Welkom" in sandbox.inbox(4101)[0]["text"]
+            await asyncio.sleep(0.3)
+            assert sandbox.inbox(4102) == []  # handled before the crash: not again
+            assert await redis.xlen(stream) == 0
