@@ -33,6 +33,7 @@ FEEDBACK_HELPS = "fb:1:"  # the desk's 'This helps' button marks an ordinary ans
 START_TIMEOUT = 180.0
 STOP_TIMEOUT = 20.0
 MAX_QUESTION = 3000
+LOAD_TIMEOUT = 180.0
 
 
 # -- the stand-in Telegram ----------------------------------------------------------------
@@ -389,94 +390,6 @@ async def calibrate(bot: BotProcess, texts: list[str], timeout: float
             groups[key].append(Question(text, answers[0][1]))
     messages = sum(sandbox.sent[chat] for chat in chats) / len(chats)
     return [groups[k] for k in sorted(groups)], messages
-
-
-@dataclass(frozen=True)
-class Load:
-    """How much one side-by-side run asks of each bot."""
-
-    burst_chats: int
-    burst_per_chat: int
-    paced_rates: tuple[int, ...]
-    paced_seconds: float
-    paced_chats: int
-    rounds: int
-    calibration: int  # dev-set questions used to calibrate (0: all)
-
-
-FULL_LOAD = Load(100, 20, (100, 200), 10.0, 100, 2, 0)
-QUICK_LOAD = Load(50, 10, (100, 200), 3.0, 50, 1, 0)
-TINY_LOAD = Load(4, 3, (20,), 0.5, 4, 1, 40)
-LOAD_TIMEOUT = 180.0
-
-
-@dataclass
-class SideBySide:
-    """Every phase of both bots, keyed by bot kind and load name."""
-
-    phases: dict[str, dict[str, list[Phase]]]
-    messages_per_question: float  # the desk over the whole calibration set, urgent included
-    calibration_questions: int
-    distinct_answers: int
-
-
-async def side_by_side(load: Load, workdir: Path, texts: list[str]) -> SideBySide:
-    """Both bots up at once, loads alternating which bot goes first."""
-    if load.calibration:
-        texts = texts[:load.calibration]
-    phases: dict[str, dict[str, list[Phase]]] = {"desk": defaultdict(list),
-                                                  "echo": defaultdict(list)}
-    async with bot_process("desk", workdir) as desk, bot_process("echo", workdir) as echo:
-        groups, per_question = await calibrate(desk, texts, LOAD_TIMEOUT)
-        if len(groups) < 2:
-            raise RuntimeError(f"calibration: only {len(groups)} distinct answers")
-        await calibrate(echo, texts, LOAD_TIMEOUT)  # the same warm-up for the peer
-        for r in range(load.rounds):
-            order = (desk, echo) if r % 2 == 0 else (echo, desk)
-            loads: list[tuple[str, int, int, float | None]] = [
-                ("burst", load.burst_chats, load.burst_per_chat, None)]
-            for rate in load.paced_rates:
-                per_chat = max(1, round(rate * load.paced_seconds / load.paced_chats))
-                loads.append((f"paced {rate}/s", load.paced_chats, per_chat, float(rate)))
-            for name, chats, per_chat, rate in loads:
-                for bot in order:
-                    questions = plan(bot, groups, chats, per_chat, r)
-                    schedule = (burst_schedule(questions) if rate is None
-                                else paced_schedule(questions, rate))
-                    expected = {c: keys_for(bot.kind, qs) for c, qs in questions.items()}
-                    timeout = LOAD_TIMEOUT + (schedule[-1][0] if schedule else 0)
-                    phases[bot.kind][name].append(
-                        await run_load(bot, schedule, expected, timeout))
-    return SideBySide({k: dict(v) for k, v in phases.items()}, per_question,
-                      sum(len(g) for g in groups), len(groups))
-
-
-async def whole_desk_rss(workdir: Path, wait: float) -> dict[str, float]:
-    """RSS of the desk with its summariser worker, once the worker has loaded (MB)."""
-    async with bot_process("desk", workdir, with_worker=True) as desk:
-        deadline = time.monotonic() + wait
-        samples: list[int] = []
-        while time.monotonic() < deadline:
-            samples.append(rss_bytes(desk.tree()))
-            # Loaded: three samples 2 s apart within 1 % of each other, worker present.
-            if len(samples) >= 3 and len(desk.tree()) >= 3 and \
-                    max(samples[-3:]) - min(samples[-3:]) < 0.01 * samples[-1]:
-                break
-            await asyncio.sleep(2.0)
-        procs = desk.tree()
-        worker = [p for p in procs if "worker" in " ".join(_cmdline(p))]
-        bot_only = [p for p in procs if p not in worker
-                    and not any(p in w.children(recursive=True) for w in worker)]
-        return {"whole_mb": rss_bytes(procs) / 2**20, "bot_mb": rss_bytes(bot_only) / 2**20,
-                "worker_mb": rss_bytes(worker) / 2**20,
-                "loaded": float(len(worker) > 0)}
-
-
-def _cmdline(proc: psutil.Process) -> list[str]:
-    try:
-        return proc.cmdline()
-    except psutil.Error:
-        return []
 
 
 def workspace() -> tempfile.TemporaryDirectory[str]:
