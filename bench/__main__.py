@@ -25,6 +25,7 @@ from bench.report import RESULTS, goals_table, table, write_results
 from bench.sidebyside import (
     FULL_LOAD,
     QUICK_LOAD,
+    TINY_LOAD,
     Load,
     measures,
     ordering,
@@ -48,6 +49,7 @@ class Plan:
 
 FULL = Plan(FULL_LOAD, 100_000, 100, 5)
 QUICK = Plan(QUICK_LOAD, 10_000, 100, 3)
+TINY = Plan(TINY_LOAD, 200, 20, 1)  # the test's: the machinery, not a measurement
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -141,6 +143,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.rounds:
         plan = replace(plan, load=replace(plan.load, rounds=args.rounds))
     setup_logging("WARNING")
+    command = [sys.executable, "-m", "bench", *(argv if argv is not None else sys.argv[1:])]
+    results = bench(plan, args.output, args.extra, command)
+    return 0 if all(v["ok"] for v in results["ordering"].values()) else 1
+
+
+def bench(plan: Plan, output: Path, extra: bool, command: list[str]) -> dict[str, Any]:
+    """Measure, print the tables, write the results file and return what it holds."""
     started = datetime.now(UTC)
     before = machine()
     began = time.monotonic()
@@ -153,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     texts = [text for text, _ in triage.dev_questions()]
     result, whole, claims = asyncio.run(run(plan, texts))
     found = measures(result) + claims
-    if args.extra:
+    if extra:
         found += extra_measures(3)
     order = ordering(result)
     by_name = {m.name: m for m in found}
@@ -172,10 +181,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rush: {result.rush.as_json()}")
     if whole is not None:
         print(f"with the summariser worker: {whole}")
-    write_results(args.output, {
+    results = {
         "started": started.isoformat(timespec="seconds"),
-        "command": [sys.executable, "-m", "bench", *(argv if argv is not None else sys.argv[1:])],
-        "quick": args.quick,
+        "command": command,
         "load": load.__dict__,
         "claim": {"big": plan.claim_big, "small": plan.claim_small, "claims": plan.claims},
         "seconds": elapsed,
@@ -188,9 +196,10 @@ def main(argv: list[str] | None = None) -> int:
         "whole_desk": whole,
         "calibration": {"questions": result.calibration_questions,
                         "distinct_answers": result.distinct_answers},
-    })
-    print(f"{elapsed:.0f} s; results in {args.output}")
-    return 0 if all(v["ok"] for v in order.values()) else 1
+    }
+    write_results(output, results)
+    print(f"{elapsed:.0f} s; results in {output}")
+    return results
 
 
 def extra_measures(repeat: int) -> list[Measure]:
