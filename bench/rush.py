@@ -24,6 +24,7 @@ from locales import translator
 STEP_TIMEOUT = 30.0
 POLL = 0.02
 QUEUE_AFTER = 5.0  # an expert with nothing to claim for this long asks for the queue
+RELAY_CHECK = 2.0
 EXPERT_BASE = 8_000_000
 PRO_BASE = 8_100_000
 
@@ -226,8 +227,15 @@ class Rush:
                                        timeout=QUEUE_AFTER)
             except TimeoutError:
                 continue  # someone else claimed it
+            seen = max(m.message_id for m in bot_messages(self.bot, user))
             await self.send(user, f"bench reply from expert {index}")
-            return
+            # A relayed reply gets no answer of its own; any answer but a new question
+            # means the reply reached no conversation (the claim did not hold): try again.
+            try:
+                await self.new_message(user, seen, "answer to a relayed reply", without=CLAIM,
+                                       timeout=RELAY_CHECK)
+            except TimeoutError:
+                return
         raise TimeoutError("no question claimed")
 
     async def run(self, experts: int) -> RushResult:
