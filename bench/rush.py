@@ -25,6 +25,7 @@ STEP_TIMEOUT = 30.0
 POLL = 0.02
 QUEUE_AFTER = 5.0  # an expert with nothing to claim for this long asks for the queue
 RELAY_CHECK = 2.0
+EXPERT_PATIENCE = 4 * STEP_TIMEOUT
 EXPERT_BASE = 8_000_000
 PRO_BASE = 8_100_000
 
@@ -171,8 +172,11 @@ class Rush:
         asked = time.perf_counter()
         await self.press(user, answer, talk)
         await self.intake(user, answer.message_id)
+        # As long as the experts keep trying (claims race; a queue is only looked at now
+        # and then), not just one step's time.
         await wait_for(lambda: any("bench reply" in m.text
-                                   for m in bot_messages(self.bot, user)), "expert reply")
+                                   for m in bot_messages(self.bot, user)), "expert reply",
+                       EXPERT_PATIENCE)
         self.handoff_seconds.append(time.perf_counter() - asked)
         self.handoffs_answered += 1
 
@@ -210,7 +214,7 @@ class Rush:
     async def expert(self, index: int, seen: int) -> None:
         """Claim one question (announced, or from the queue) and answer it."""
         user = EXPERT_BASE + index
-        deadline = time.monotonic() + 4 * STEP_TIMEOUT
+        deadline = time.monotonic() + EXPERT_PATIENCE
         while time.monotonic() < deadline:
             try:
                 offer = await self.new_message(user, seen, "claim button", with_button=CLAIM,
