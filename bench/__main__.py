@@ -1,8 +1,8 @@
-"""`python -m bench`: run the benchmarks, print a table, write bench/results/<timestamp>.json.
+"""`python -m bench`: the desk side by side with a bare PTB echo bot; a table and results.json.
 
 All traffic stays on 127.0.0.1; every wait has a time limit. The machine is shared and noisy,
-so each number is repeated and the ratios between numbers measured side by side matter more
-than any absolute value.
+so loads alternate between the two bots and the ratios between numbers measured side by side
+matter more than any absolute value.
 """
 
 from __future__ import annotations
@@ -13,65 +13,59 @@ import os
 import platform
 import sys
 import time
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
-from bench import desk, transport, triage
-from bench.report import table, write_results
-from bench.stats import Measure, median_ratio
+from bench import claim, transport, triage
+from bench.compare import workspace
+from bench.report import RESULTS, goals_table, table, write_results
+from bench.sidebyside import (
+    FULL_LOAD,
+    QUICK_LOAD,
+    TINY_LOAD,
+    Load,
+    measures,
+    ordering,
+    side_by_side,
+    whole_desk_rss,
+)
+from bench.stats import Measure
 from bot.logs import setup_logging
+from bot.runtime import knowledge
 
 
 @dataclass(frozen=True)
-class Sizes:
-    """How much work one repeat does."""
+class Plan:
+    """Everything one run does."""
 
-    calls: int
-    users: int
-    question_step: int  # every n-th dev-set question is used
-    load_time: bool
+    load: Load
+    claim_big: int
+    claim_small: int
+    claims: int
 
 
-FULL = Sizes(calls=2000, users=50, question_step=1, load_time=True)
-# The quick run skips the separate triage load timing: the desk start below is mostly that.
-QUICK = Sizes(calls=500, users=20, question_step=2, load_time=False)
+FULL = Plan(FULL_LOAD, 100_000, 100, 5)
+QUICK = Plan(QUICK_LOAD, 10_000, 100, 3)
+TINY = Plan(TINY_LOAD, 200, 20, 1)  # the test's: the machinery, not a measurement
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
-                        help="smaller bursts and no separate triage load timing (~40 s)")
-    parser.add_argument("--repeat", type=int, default=3, metavar="N",
-                        help="repeats of every measurement (default 3)")
+                        help="smaller loads, 10,000 tickets, no worker run (a smoke run)")
+    parser.add_argument("--rounds", type=int, metavar="N",
+                        help="alternating rounds of every load (default 2, quick 1)")
+    parser.add_argument("--extra", action="store_true",
+                        help="also the in-process benchmarks: transport, triage alone")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="the results file")
     args = parser.parse_args(argv)
-    if args.repeat < 1:
-        parser.error("--repeat must be at least 1")
+    if args.rounds is not None and args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     return args
-
-
-async def desk_and_triage(sizes: Sizes, repeat: int) -> tuple[list[Measure], desk.DeskResults]:
-    """Triage speed on the desk's own Triage, then the end-to-end bursts on the same desk."""
-    questions = triage.dev_questions()[::sizes.question_step]
-    async with desk.ready_desk() as ready:
-        started = Measure("desk: start (knowledge, triage model, Redis)", "s",
-                          (ready.start_seconds,), "once per run")
-        rate = triage.questions_per_second(ready.desk.triage, questions, repeat)
-        results = await desk.throughput(ready, sizes.users, repeat, questions)
-    ceiling = median_ratio("ratio: desk updates/s / triage questions/s",
-                           results.measures[0], rate)
-    return [*results.measures, started, rate, ceiling], results
-
-
-def ordering_line(ordering: dict[str, Any]) -> str:
-    """The per-chat ordering check in one line."""
-    verdict = "OK" if ordering["ok"] else "FAILED"
-    return (f"per-chat ordering: {verdict}: {ordering['users_in_order']}/"
-            f"{ordering['users_checked']} users got their answers in the order asked; "
-            f"{ordering['questions_answered']}/{ordering['questions_asked']} questions "
-            f"answered over {ordering['rounds']} bursts")
 
 
 def machine() -> dict[str, Any]:
@@ -79,55 +73,142 @@ def machine() -> dict[str, Any]:
     return {
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
+        "cpu_model": _cpu_model(),
         "loadavg": os.getloadavg(),
         "python-telegram-bot": version("python-telegram-bot"),
-        "httpx": version("httpx"),
         "aiohttp": version("aiohttp"),
+        "redis": version("redis"),
     }
 
 
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def goals(by_name: dict[str, Measure], order: dict[str, Any], plan: Plan,
+          whole: dict[str, float] | None) -> list[dict[str, Any]]:
+    """The issue's goals, each with the measured figure and whether it is met."""
+    def median(name: str) -> float | None:
+        return by_name[name].median if name in by_name else None
+
+    rates = plan.load.paced_rates
+    top = f"p95 latency, paced {max(rates)}/s"
+    rows = [
+        ("burst throughput >= 1.0x echo", median("ratio desk/echo: burst throughput"),
+         ">=", 1.0, "x"),
+        ("CPU per update <= 1.5x echo", median("ratio desk/echo: CPU per update (burst)"),
+         "<=", 1.5, "x"),
+        (f"paced {max(rates)}/s p95 < 100 ms", median(f"desk: {top}"), "<", 100.0, "ms"),
+        ("bot tree (no worker) <= 250 MB",
+         by_name["desk: RSS of the bot tree (bot + redis), peak"].high, "<=", 250.0, "MB"),
+        ("every chat's answers in order", float(order["desk"]["ok"]), "==", 1.0, "bool"),
+        ("one message per ordinary answer",
+         median("desk: messages per ordinary answer (burst)"), "==", 1.0, "msgs"),
+        (f"claim with {plan.claim_big:,} waiting <= 1.5x with {plan.claim_small:,}",
+         median(f"ratio: claim {plan.claim_big:,} / {plan.claim_small:,} waiting"),
+         "<=", 1.5, "x"),
+    ]
+    if whole is not None:
+        rows.append(("whole desk with worker (reported)", whole["whole_mb"], "info", 0.0, "MB"))
+    checks = {">=": float.__ge__, "<=": float.__le__, "<": float.__lt__, "==": float.__eq__}
+    out = []
+    for goal, value, op, target, unit in rows:
+        met = None if value is None or op == "info" else checks[op](float(value), target)
+        out.append({"goal": goal, "measured": value, "target": f"{op} {target:g}",
+                    "unit": unit, "met": met})
+    return out
+
+
+async def run(plan: Plan, texts: list[str]) -> tuple[Any, dict[str, float] | None,
+                                                     list[Measure]]:
+    """The side-by-side loads, the worker run and the claim latencies."""
+    with workspace() as tmp:
+        result = await side_by_side(plan.load, Path(tmp), texts)
+        whole = (await whole_desk_rss(Path(tmp), plan.load.worker_wait)
+                 if plan.load.worker_wait else None)
+    claims = await claim.measure(plan.claim_big, plan.claim_small, plan.claims)
+    return result, whole, claims
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run everything once; exit 1 if the ordering check fails."""
+    """Run once; exit 1 if some chat lost an answer or got them out of order."""
     args = parse_args(argv)
-    sizes = QUICK if args.quick else FULL
+    plan = QUICK if args.quick else FULL
+    if args.rounds:
+        plan = replace(plan, load=replace(plan.load, rounds=args.rounds))
     setup_logging("WARNING")
-    stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+    command = [sys.executable, "-m", "bench", *(argv if argv is not None else sys.argv[1:])]
+    results = bench(plan, args.output, args.extra, command)
+    return 0 if all(v["ok"] for v in results["ordering"].values()) else 1
+
+
+def bench(plan: Plan, output: Path, extra: bool, command: list[str]) -> dict[str, Any]:
+    """Measure, print the tables, write the results file and return what it holds."""
+    started = datetime.now(UTC)
     before = machine()
     began = time.monotonic()
-
-    print(f"transport: {args.repeat} x {sizes.calls} sendMessage per transport ...", flush=True)
-    with transport.sandbox_process() as sandbox:
-        measures = asyncio.run(transport.measure(sandbox, sizes.calls, args.repeat))
-    print(f"desk: {args.repeat} bursts of {sizes.users} users x {desk.PER_USER} questions ...",
-          flush=True)
-    desk_measures, desk_results = asyncio.run(desk_and_triage(sizes, args.repeat))
-    measures += desk_measures
-    if sizes.load_time:
-        print(f"triage load: {args.repeat} x 2 loads ...", flush=True)
-        measures += triage.load_time(args.repeat)
+    load = plan.load
+    print(f"desk vs echo bot: {load.rounds} round(s) of a burst of "
+          f"{load.burst_chats * load.burst_per_chat} questions from {load.burst_chats} chats and "
+          f"paced loads at {', '.join(map(str, load.paced_rates))}/s; a rush of "
+          f"{load.rush_professionals}; claim_next with {plan.claim_small:,} and "
+          f"{plan.claim_big:,} waiting ...", flush=True)
+    texts = [text for text, _ in triage.dev_questions()]
+    result, whole, claims = asyncio.run(run(plan, texts))
+    found = measures(result) + claims
+    if extra:
+        found += extra_measures(3)
+    order = ordering(result)
+    by_name = {m.name: m for m in found}
+    met = goals(by_name, order, plan, whole)
     elapsed = time.monotonic() - began
 
     print()
-    print(table(measures))
+    print(table(found))
     print()
-    print(ordering_line(desk_results.ordering))
-    path = write_results(stamp, {
-        "started": stamp,
-        "command": [sys.executable, "-m", "bench", *(argv if argv is not None else sys.argv[1:])],
-        "quick": args.quick,
-        "repeat": args.repeat,
-        "sizes": {"calls": sizes.calls, "users": sizes.users,
-                  "questions_per_user": desk.PER_USER, "question_step": sizes.question_step,
-                  "concurrency": transport.POOL_SIZE},
+    print(goals_table(met))
+    print()
+    for kind, verdict in order.items():
+        print(f"{kind}: {verdict['questions_answered']}/{verdict['questions_asked']} answered, "
+              f"{verdict['chats_out_of_order']} chats out of order")
+    if result.rush is not None:
+        print(f"rush: {result.rush.as_json()}")
+    if whole is not None:
+        print(f"with the summariser worker: {whole}")
+    results = {
+        "started": started.isoformat(timespec="seconds"),
+        "command": command,
+        "load": load.__dict__,
+        "claim": {"big": plan.claim_big, "small": plan.claim_small, "claims": plan.claims},
         "seconds": elapsed,
         "machine": before,
         "loadavg_after": os.getloadavg(),
-        "measures": [m.as_json() for m in measures],
-        "ordering": desk_results.ordering,
-        "desk_settings": desk_results.settings,
-    })
-    print(f"{elapsed:.0f} s; results in {path}")
-    return 0 if desk_results.ok else 1
+        "measures": [m.as_json() for m in found],
+        "goals": met,
+        "ordering": order,
+        "rush": result.rush.as_json() if result.rush else None,
+        "whole_desk": whole,
+        "calibration": {"questions": result.calibration_questions,
+                        "distinct_answers": result.distinct_answers},
+    }
+    write_results(output, results)
+    print(f"{elapsed:.0f} s; results in {output}")
+    return results
+
+
+def extra_measures(repeat: int) -> list[Measure]:
+    """The in-process benchmarks: transport against transport, triage alone."""
+    with transport.sandbox_process() as sandbox:
+        found = asyncio.run(transport.measure(sandbox, 2000, repeat))
+    _, model = knowledge()
+    found.append(triage.questions_per_second(model, triage.dev_questions(), repeat))
+    return found + triage.load_time(repeat)
 
 
 if __name__ == "__main__":

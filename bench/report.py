@@ -8,7 +8,7 @@ from typing import Any
 
 from bench.stats import Measure
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent / "results.json"
 _COLUMNS = ("benchmark", "median", "min", "max", "n", "unit")
 
 
@@ -32,9 +32,20 @@ def table(measures: list[Measure]) -> str:
     return "\n".join(lines)
 
 
-def write_results(stamp: str, results: dict[str, Any]) -> Path:
-    """Write bench/results/<stamp>.json and return its path."""
-    RESULTS_DIR.mkdir(exist_ok=True)
-    path = RESULTS_DIR / f"{stamp}.json"
+def goals_table(goals: list[dict[str, Any]]) -> str:
+    """Each goal with its measured figure and a verdict."""
+    width = max(len(g["goal"]) for g in goals)
+    lines = [f"{'goal':<{width}}  {'measured':>10}  {'target':>8}  verdict"]
+    lines.append("-" * len(lines[0]))
+    for g in goals:
+        value = g["measured"]
+        shown = "n/a" if value is None else _number(float(value))
+        verdict = {True: "met", False: "MISSED", None: ""}[g["met"]]
+        lines.append(f"{g['goal']:<{width}}  {shown:>10}  {g['target']:>8}  {verdict}")
+    return "\n".join(lines)
+
+
+def write_results(path: Path, results: dict[str, Any]) -> Path:
+    """Write the results file (the latest run; the README quotes it)."""
     path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path

@@ -45,11 +45,6 @@ def paired_ratio(name: str, numerator: Measure, denominator: Measure) -> Measure
     return Measure(name, "x", samples, "paired per repeat")
 
 
-def median_ratio(name: str, numerator: Measure, denominator: Measure) -> Measure:
-    """Ratio of the medians of two measures that were not taken side by side."""
-    return Measure(name, "x", (numerator.median / denominator.median,), "ratio of medians")
-
-
 def percentile(values: Sequence[float], pct: int) -> float:
     """The pct-th percentile (inclusive method) of at least one value."""
     if len(values) == 1:

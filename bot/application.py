@@ -5,6 +5,7 @@ from __future__ import annotations
 from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.request import BaseRequest
 
 import handlers
 from bot.processor import PerChatUpdateProcessor
@@ -18,15 +19,17 @@ ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY,
                    Update.CHANNEL_POST]
 
 
-def build_application(settings: Settings, desk: Desk, token: str) -> Application:  # type: ignore[type-arg]
-    """The Application with aiohttp transport, rate limiter, per-chat ordering and handlers."""
+def build_application(settings: Settings, desk: Desk, token: str,  # type: ignore[type-arg]
+                      request: BaseRequest | None = None) -> Application:
+    """The Application with aiohttp transport (unless another `request` is given), rate
+    limiter, per-chat ordering and handlers."""
 
     app = (
         ApplicationBuilder()
         .token(token)
         .base_url(settings.bot_base_url)
         .base_file_url(settings.bot_file_url)
-        .request(AiohttpRequest(connection_pool_size=64))
+        .request(request or AiohttpRequest(connection_pool_size=64))
         # Long polling holds its connection for the whole poll; give it its own small pool.
         .get_updates_request(AiohttpRequest(connection_pool_size=2, read_timeout=10.0))
         # bot.polling.ReliablePoller replaces PTB's Updater, which confirms updates too early.

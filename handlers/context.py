@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
-from telegram import Update
-from telegram.ext import Application, CallbackContext, ExtBot
+from telegram import Message, Update
+from telegram.ext import Application, ApplicationHandlerStop, CallbackContext, ExtBot
 
 from handoff.experts import ExpertStore
 from handoff.office_hours import OfficeHours
@@ -87,11 +87,20 @@ def esc(text: str) -> str:
 
 
 async def load_profile(update: Update, context: DeskContext) -> None:
-    """Before any handler: load the user's profile and pick their language."""
+    """Before any handler: load the user's profile and pick their language.
+
+    An update without a person (a channel post, an anonymous group admin) has nobody to
+    answer or to keep a profile for, and a button press on a message the desk cannot read
+    (too old, or inline mode, which the desk does not use) has nothing to act on: both stop
+    here, so no handler has to guard against them."""
     user = update.effective_user
     if user is None:
-        return
+        raise ApplicationHandlerStop
     profile = await context.desk.users.get(user.id)
     context.profile = profile
     context.locale = profile.lang or negotiate(
         user.language_code, context.desk.settings.default_locale)
+    query = update.callback_query
+    if query is not None and not isinstance(query.message, Message):
+        await query.answer(context.tr._("This button is no longer valid."), show_alert=True)
+        raise ApplicationHandlerStop
