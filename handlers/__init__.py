@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import (
-    Application,
-    ApplicationHandlerStop,
-    CallbackQueryHandler,
-    TypeHandler,
-)
+from telegram.ext import Application, CallbackQueryHandler, TypeHandler
 
 from handlers import ask, errors, expert, fallback, handoff, once, router, start, topics
 from handlers.context import load_profile
 
-# Handler groups: the prelude runs first for every update and never stops processing;
+# Handler groups: the prelude runs first for every update (it stops updates without a person
+# and presses on messages the desk cannot read, and otherwise never stops processing);
 # the once-guard then swallows a repeated press of a send-once button (handlers.once);
 # all features share the main group, where the first matching handler wins, so the deep-link
 # /start handlers (expert invites, topics) register before the plain /start, the text router
 # after every command, and `fallback` last.
-GROUP_SHAPE = -20  # drops update shapes no handler can serve
 GROUP_PRELUDE = -10
 GROUP_ONCE = -5
 GROUP_MAIN = 0
@@ -26,20 +21,8 @@ SWEEP_SECONDS = 20
 OUTBOX_SECONDS = 2
 
 
-async def unserved_shape(update: Update, context: object) -> None:
-    """Updates the desk cannot act on (no sender, or a button without its message, as in
-    inline mode) end here, politely, instead of reaching a handler that needs those parts."""
-    query = update.callback_query
-    if update.effective_user is None:
-        raise ApplicationHandlerStop
-    if query is not None and query.message is None:
-        await query.answer()
-        raise ApplicationHandlerStop
-
-
 def register_all(app: Application) -> None:  # type: ignore[type-arg]
     """Register every handler in the order the groups above describe."""
-    app.add_handler(TypeHandler(Update, unserved_shape), group=GROUP_SHAPE)
     app.add_handler(TypeHandler(Update, load_profile), group=GROUP_PRELUDE)
     app.add_handler(CallbackQueryHandler(once.guard, pattern=once.ONCE_PATTERN),
                     group=GROUP_ONCE)
