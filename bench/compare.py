@@ -179,6 +179,7 @@ def desk_env(url: str, token: str, data_dir: Path) -> dict[str, str]:
         "VRAAGBAAK_RATE_LIMIT_PER_SECOND": "100000",
         "VRAAGBAAK_SECRET_KEY": "bench",
         "VRAAGBAAK_LOG_LEVEL": "WARNING",
+        "VRAAGBAAK_WEB_PORT": "0",  # the test suite runs several side by side
     })
     return env
 

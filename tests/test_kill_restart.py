@@ -47,7 +47,8 @@ def start_bot(data_dir: Path, url: str) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VRAAGBAAK_")}
     env.update(VRAAGBAAK_TELEGRAM_TOKEN=TOKEN, VRAAGBAAK_TELEGRAM_API_URL=url,
                VRAAGBAAK_DATA_DIR=str(data_dir), VRAAGBAAK_OFFICE_HOURS="always",
-               VRAAGBAAK_SECRET_KEY="kill-test", VRAAGBAAK_LOG_LEVEL="WARNING")
+               VRAAGBAAK_SECRET_KEY="kill-test", VRAAGBAAK_LOG_LEVEL="WARNING",
+               VRAAGBAAK_WEB_PORT="0")  # several bots run side by side
     return subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--no-worker"], env=env)
 
 

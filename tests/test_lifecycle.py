@@ -48,7 +48,8 @@ async def test_fifty_starts_and_stops_never_hang(settings: Settings, redis: Redi
 def _env(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VRAAGBAAK_")}
     env.update(VRAAGBAAK_DATA_DIR=str(data_dir), VRAAGBAAK_SECRET_KEY="lifecycle-test",
-               VRAAGBAAK_LOG_LEVEL="WARNING", VRAAGBAAK_OFFICE_HOURS="always", **extra)
+               VRAAGBAAK_LOG_LEVEL="WARNING", VRAAGBAAK_OFFICE_HOURS="always",
+               VRAAGBAAK_WEB_PORT="0", **extra)
     return env
 
 

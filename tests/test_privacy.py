@@ -162,7 +162,7 @@ async def test_a_rejected_token_never_reaches_stderr(settings: Settings, tmp_pat
     async with running_sandbox("127.0.0.1", 0) as (_sandbox, url):
         env = {**os.environ, "VRAAGBAAK_TELEGRAM_TOKEN": TOKEN, "VRAAGBAAK_TELEGRAM_API_URL": url,
                "VRAAGBAAK_REDIS_URL": str(settings.redis_url), "VRAAGBAAK_LOG_LEVEL": "DEBUG",
-               "VRAAGBAAK_DATA_DIR": str(tmp_path / "data")}
+               "VRAAGBAAK_DATA_DIR": str(tmp_path / "data"), "VRAAGBAAK_WEB_PORT": "0"}
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot.cli", "run", "--no-worker", cwd=ROOT, env=env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)

@@ -19,7 +19,7 @@ from tests.sandbox_client import DeskHarness
 
 EVAL = Path(__file__).parent / "data" / "snippet_eval.yaml"
 # Floors just under the measured figures (see the README); they catch regressions.
-HIT1_FLOOR, HIT3_FLOOR = 0.84, 0.94
+HIT1_FLOOR, HIT3_FLOOR = 0.83, 0.92  # measured 0.854 / 0.942 after the knowledge merge
 
 
 @pytest.fixture(scope="module")
