@@ -12,8 +12,18 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from handlers.context import DeskContext, esc
-from handlers.notify import CLAIM, CLOSE, EXPERT_HELP, PICK, SNIPPET, TRANSFER, answer, deliver
-from handoff.notices import Result
+from handlers.notify import (
+    CLAIM,
+    CLOSE,
+    EXPERT_HELP,
+    PICK,
+    SNIPPET,
+    TRANSFER,
+    answer,
+    deliver,
+    refusal_text,
+)
+from handoff.notices import Refusal, Result
 
 log = logging.getLogger(__name__)
 
@@ -150,17 +160,19 @@ async def invite(update: Update, context: DeskContext) -> None:
     message = update.effective_message
     if user is None or message is None:
         return
-    if user.id not in context.desk.settings.admin_ids:
-        log.warning("refused invite from non-admin user=%s", context.log_id(update))
-        await message.reply_text(context.tr._("Only coordinators can invite experts."))
-        return
     args = context.args or []
+    if not context.desk.service.can_invite(user.id):
+        await message.reply_text(esc(refusal_text(context.tr, Refusal.NOT_ADMIN)))
+        return
     if not args:
         await message.reply_text(esc(context.tr._(
             "Usage: /uitnodigen NAME [expertise tags…], e.g. /uitnodigen Marieke jeugdhulp "
             "family")))
         return
-    code = await context.desk.experts.create_invite(args[0], tuple(args[1:]), ("nl", "en"))
+    code = await context.desk.service.create_invite(user.id, args[0], args[1:])
+    if isinstance(code, Refusal):
+        await message.reply_text(esc(refusal_text(context.tr, code)))
+        return
     link = f"https://t.me/{context.bot.username}?start={INVITE_LINK}{code}"
     await message.reply_text(context.tr._(
         "Single-use invite for {name}, valid for 7 days:\n{link}").format(

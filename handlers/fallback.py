@@ -23,10 +23,7 @@ async def not_text(update: Update, context: DeskContext) -> None:
     """Stickers, photos, voice notes, files, locations…"""
     if update.effective_message is None or update.effective_user is None:
         return
-    desk = context.desk
-    in_conversation = (
-        await desk.handoff.ticket_of_user(update.effective_user.id) is not None
-        or bool(await desk.handoff.active_for_expert(update.effective_user.id)))
+    in_conversation = await context.desk.service.in_conversation(update.effective_user.id)
     if in_conversation:
         text = context.tr._("Photos, voice messages and files are not passed on in a "
                             "conversation: they can contain personal details and the desk "

@@ -105,6 +105,7 @@ def refusal_text(tr: Translator, reason: Refusal) -> str:
     """The short answer to an operation that changed nothing."""
     return {
         Refusal.NOT_EXPERT: tr._("This is only for experts of Platform JEP."),
+        Refusal.NOT_ADMIN: tr._("Only coordinators can invite experts."),
         Refusal.IS_EXPERT: tr._("You are an expert here; /wachtrij shows the queue."),
         Refusal.NOT_YOURS: tr._("This conversation is not yours."),
         Refusal.GONE: tr._("This conversation has ended."),

@@ -81,6 +81,7 @@ class Refusal(StrEnum):
     """Why an operation changed nothing; rendered as a short answer to the actor."""
 
     NOT_EXPERT = "not_expert"
+    NOT_ADMIN = "not_admin"
     IS_EXPERT = "is_expert"
     NOT_YOURS = "not_yours"
     GONE = "gone"  # the conversation ended or never existed

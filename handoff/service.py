@@ -110,6 +110,24 @@ class HandoffService:
         """The one answer to 'is this person an expert': membership of the pool."""
         return await self.experts.is_expert(user_id)
 
+    async def in_conversation(self, user_id: int) -> bool:
+        """Whether someone is in (or waiting for) a conversation: an open request as an asker,
+        or a conversation held as an expert."""
+        return (await self.tickets.ticket_of_user(user_id) is not None
+                or bool(await self.tickets.active_for_expert(user_id)))
+
+    def can_invite(self, actor: int) -> bool:
+        """Coordinators (admins) manage the expert pool."""
+        return actor in self.admin_ids
+
+    async def create_invite(self, actor: int, display_name: str,
+                            expertise: Iterable[str]) -> str | Refusal:
+        """A single-use expert invite; only coordinators (admins) may create one."""
+        if not self.can_invite(actor):
+            log.warning("refused invite from a non-admin")
+            return Refusal.NOT_ADMIN
+        return await self.experts.create_invite(display_name, tuple(expertise), ("nl", "en"))
+
     async def availability(self) -> Availability:
         """Office hours now and how many experts are on duty."""
         now = datetime.fromtimestamp(self.clock(), self.zone)

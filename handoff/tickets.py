@@ -20,6 +20,8 @@ TRANSCRIPT_TTL_SECONDS = 7 * 24 * 3600
 # Queue score = band * _BAND_WIDTH + created_at. A band is wider than any Unix time in seconds,
 # so urgency, then "was requeued", decide before age; doubles keep microseconds at this size.
 _BAND_WIDTH = 1e10
+# claim_next reads the queue this many tickets at a time.
+_PAGE = 200
 
 Sender = Literal["user", "expert"]
 
@@ -385,18 +387,46 @@ class HandoffStore:
         Language first, then urgency; the expert's topics only reorder within an urgency tier.
         """
         wanted_topics, spoken = set(topics), set(languages)
-        waiting = await self.queue()
-        # sorted() is stable, so queue order (requeued first, then oldest) decides the rest.
-        ranked = sorted(waiting, key=lambda t: (t.lang not in spoken, not t.urgent,
-                                                t.topic not in wanted_topics))
-        for ticket in ranked:
-            result = await self.claim(ticket.id, expert_id, max_conversations)
+        failed: set[str] = set()
+        while True:
+            best = await self._best_waiting(wanted_topics, spoken, failed)
+            if best is None:
+                return None
+            result = await self.claim(best, expert_id, max_conversations)
             if result is ClaimResult.OK:
-                return await self.get(ticket.id)
+                return await self.get(best)
             if result is ClaimResult.FULL:
                 return None
-            # TAKEN or GONE: another expert or the user got there first; try the next one.
-        return None
+            failed.add(best)  # TAKEN or GONE: someone got there first; look again
+
+    async def _best_waiting(self, wanted_topics: set[str], spoken: set[str],
+                            skip: set[str]) -> str | None:
+        """The waiting ticket with the smallest (language not spoken, not urgent, topic not
+        wanted, queue place), reading the queue a page at a time and stopping as soon as no
+        later ticket can do better (the queue holds all urgent tickets before the others)."""
+        best: tuple[tuple[bool, bool, bool], str] | None = None
+        start = 0
+        while True:
+            page = await self.redis.zrange(keys.queue(), start, start + _PAGE - 1)
+            if not page:
+                break
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for ticket_id in page:
+                    pipe.hmget(keys.ticket(ticket_id), "lang", "urgent", "topic")
+                rows = await pipe.execute()
+            for ticket_id, (lang, urgent, topic) in zip(page, rows, strict=True):
+                if lang is None or ticket_id in skip:
+                    continue
+                rank = (lang not in spoken, urgent != "1", topic not in wanted_topics)
+                if best is None or rank < best[0]:
+                    best = (rank, ticket_id)
+                # Past the urgent tickets nothing can beat a spoken-language match any more;
+                # before that, only a perfect match is final.
+                if best[0] == (False, False, False) or (urgent != "1" and not best[0][0]
+                                                         and best[0][1:] <= (True, False)):
+                    return best[1]
+            start += _PAGE
+        return best[1] if best else None
 
     async def requeue(self, ticket_id: str, note: str | None = None) -> Ticket | None:
         """Put an active ticket back at the head of its urgency tier; None if it was not active."""

@@ -382,3 +382,24 @@ async def test_new_store_after_restart_continues(store: HandoffStore, settings: 
         assert [m["text"] for m in await restarted.transcript(talking.id)] == ["Ik ben er"]
     finally:
         await client.aclose(close_connection_pool=True)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+async def test_claim_next_pages_agree_with_ranking_the_whole_queue(
+        store: HandoffStore, clock: FakeClock, seed: int) -> None:
+    """claim_next reads the queue a page at a time and stops early; it must pick exactly what
+    ranking every waiting ticket would pick (more tickets than one page, mixed shapes)."""
+    import random
+
+    rng = random.Random(seed)
+    for user_id in range(450):
+        clock.advance(1)
+        await store.open(user_id, rng.choice(["nl", "nl", "nl", "en"]),
+                         rng.choice(["online", "family", "signals"]), "onderwijs", "Utrecht",
+                         rng.random() < 0.03 * seed, [])
+    for topics, languages in ((["online"], ["nl"]), (["family"], ["en"]), ([], ["de"])):
+        waiting = await store.queue()
+        expected = sorted(waiting, key=lambda t: (t.lang not in languages, not t.urgent,
+                                                  t.topic not in topics))[0]
+        taken = await store.claim_next(10_000 + len(languages), topics, languages, 1000)
+        assert taken is not None and taken.id == expected.id
