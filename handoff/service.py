@@ -41,6 +41,8 @@ MAX_NOTE = 300
 # Questions count as one session when no more than this lies between them.
 SESSION_GAP_SECONDS = 45 * 60
 DEFAULT_TOPIC = "signals"
+_ACTIVE = frozenset({TicketState.ACTIVE})
+_HELD = frozenset({TicketState.ACTIVE, TicketState.ENDED})  # ended: awaiting the summary
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,17 +344,25 @@ class HandoffService:
         return Result().add(Notice(actor, Kind.CONVERSATIONS, params={
             "tickets": held, "active": state.active}))
 
+    async def _held(self, actor: int, ticket_id: str, states: frozenset[TicketState],
+                    what: str) -> Ticket | Refusal:
+        """The ticket named by a button, if the actor holds it in one of `states`."""
+        tid = parse_ticket_id(ticket_id)
+        ticket = await self.tickets.get(tid) if tid else None
+        if ticket is None or ticket.state not in states:
+            return Refusal.GONE
+        if ticket.expert_id != actor:
+            log.warning("refused %s of a foreign ticket", what)
+            return Refusal.NOT_YOURS
+        return ticket
+
     async def pick(self, actor: int, ticket_id: str) -> Result:
         """Switch the conversation plain messages go to."""
         if await self._expert(actor) is None:
             return Result.refuse(Refusal.NOT_EXPERT)
-        tid = parse_ticket_id(ticket_id)
-        ticket = await self.tickets.get(tid) if tid else None
-        if ticket is None or ticket.state is not TicketState.ACTIVE:
-            return Result.refuse(Refusal.GONE)
-        if ticket.expert_id != actor:
-            log.warning("refused pick of a foreign ticket")
-            return Result.refuse(Refusal.NOT_YOURS)
+        ticket = await self._held(actor, ticket_id, _ACTIVE, "pick")
+        if isinstance(ticket, Refusal):
+            return Result.refuse(ticket)
         await self.states.set_active(actor, ticket.id)
         return Result().add(Notice(actor, Kind.SWITCHED, ticket, replace=True))
 
@@ -446,13 +456,9 @@ class HandoffService:
         """An outcome button: only for the closing step of a conversation the actor holds."""
         if await self._expert(actor) is None:
             return Result.refuse(Refusal.NOT_EXPERT)
-        tid = parse_ticket_id(ticket_id)
-        ticket = await self.tickets.get(tid) if tid else None
-        if ticket is None or ticket.state not in (TicketState.ACTIVE, TicketState.ENDED):
-            return Result.refuse(Refusal.GONE)
-        if ticket.expert_id != actor:
-            log.warning("refused outcome on a foreign ticket")
-            return Result.refuse(Refusal.NOT_YOURS)
+        ticket = await self._held(actor, ticket_id, _HELD, "outcome")
+        if isinstance(ticket, Refusal):
+            return Result.refuse(ticket)
         if outcome not in {o.value for o in EXPERT_OUTCOMES}:
             return Result.refuse(Refusal.INVALID)
         state = await self.states.get(actor)
@@ -566,13 +572,9 @@ class HandoffService:
         """A transfer button: back to the queue, or to another available expert."""
         if await self._expert(actor) is None:
             return Result.refuse(Refusal.NOT_EXPERT)
-        tid = parse_ticket_id(ticket_id)
-        ticket = await self.tickets.get(tid) if tid else None
-        if ticket is None or ticket.state is not TicketState.ACTIVE:
-            return Result.refuse(Refusal.GONE)
-        if ticket.expert_id != actor:
-            log.warning("refused transfer of a foreign ticket")
-            return Result.refuse(Refusal.NOT_YOURS)
+        ticket = await self._held(actor, ticket_id, _ACTIVE, "transfer")
+        if isinstance(ticket, Refusal):
+            return Result.refuse(ticket)
         state = await self.states.get(actor)
         if state.mode is not Mode.TRANSFER or state.ticket != ticket.id:
             return Result.refuse(Refusal.STALE)
@@ -633,12 +635,10 @@ class HandoffService:
         if resolved is None:
             return Result().add(Notice(actor, Kind.UNKNOWN_SNIPPET))
         if ticket_id is not None:
-            tid = parse_ticket_id(ticket_id)
-            ticket = await self.tickets.get(tid) if tid else None
-            if ticket is None or ticket.state is not TicketState.ACTIVE:
-                return Result.refuse(Refusal.GONE)
-            if ticket.expert_id != actor:
-                return Result.refuse(Refusal.NOT_YOURS)
+            held = await self._held(actor, ticket_id, _ACTIVE, "snippet")
+            if isinstance(held, Refusal):
+                return Result.refuse(held)
+            ticket = held
         else:
             ticket, instead = await self._target(actor)
             if ticket is None:

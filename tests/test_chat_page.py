@@ -10,6 +10,10 @@ import pytest
 from tests.sandbox_client import DeskHarness
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# Without the background-networking flags Chromium keeps dialling out on a closed network.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="Chromium is not installed (`make install` installs it as root)")
 
@@ -20,9 +24,7 @@ async def test_person_chats_and_presses_buttons_in_the_browser(
     from playwright.async_api import async_playwright, expect
 
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page(viewport={"width": 1400, "height": 900})
             await page.goto(harness.base_url + "/")
@@ -63,9 +65,7 @@ async def test_expert_replies_to_one_asker_with_the_reply_arrow(harness: DeskHar
     await first.send("Hij zegt dat alles gestuurd wordt.")
     await marieke.expect("alles gestuurd")
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page(viewport={"width": 1400, "height": 900})
             await page.goto(harness.base_url + "/")
