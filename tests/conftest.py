@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 from redis.asyncio import Redis
 
@@ -12,6 +13,7 @@ from bot.redis_server import EmbeddedRedis, make_client
 from bot.settings import Settings
 from tests.postgres import postgres  # noqa: F401  (session fixture)
 from tests.sandbox_client import DeskHarness
+from tests.sandbox_process import sandbox_process
 from tests.web_harness import web  # noqa: F401  (fixture)
 
 
@@ -70,3 +72,17 @@ async def database_url(request: pytest.FixtureRequest, settings: Settings) -> st
 
     cluster = request.getfixturevalue("postgres")
     return await fresh_database(cluster, f"vb_{abs(hash(request.node.nodeid)) % 10**12}")
+
+
+@pytest.fixture
+def sandbox_url() -> Iterator[str]:
+    """The sandbox Telegram in a process of its own, for bots run as separate processes."""
+    with sandbox_process() as url:
+        yield url
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """An HTTP client for talking to a sandbox."""
+    async with aiohttp.ClientSession() as client:
+        yield client

@@ -19,7 +19,7 @@ from bot.redis_server import EmbeddedRedis, make_client
 from bot.settings import Settings
 from bot.worker import WorkerSupervisor
 from tests.sandbox_client import DeskHarness, Person
-from tests.test_kill_restart import Chat, sandbox_url, session, start_bot  # noqa: F401
+from tests.test_kill_restart import Chat, start_bot
 
 UNAVAILABLE = "even niet bereikbaar"
 OUTAGE_SECONDS = 10
@@ -116,8 +116,8 @@ QUESTIONS = ("Een leerling deelt IS-filmpjes, is dit een signaal?",
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("seed", [1, 2, 3])
 async def test_kill_minus_nine_during_a_burst_handles_nothing_twice(
-        seed: int, tmp_path: Path, sandbox_url: str,  # noqa: F811 (fixtures)
-        session: aiohttp.ClientSession) -> None:  # noqa: F811
+        seed: int, tmp_path: Path, sandbox_url: str,
+        session: aiohttp.ClientSession) -> None:
     rng = random.Random(seed)
     data_dir = tmp_path / "d"
     users = [Chat(session, sandbox_url, 9000 + i) for i in range(30)]

@@ -8,39 +8,16 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
-import pytest
 
 from bot.redis_server import make_client
 from handoff.experts import ExpertStore
-
-TOKEN = "7000000001:sandbox-kill-test-token-abcdefghijkl"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def sandbox_url() -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "sandbox", "--port", str(port),
-                             "--token", TOKEN], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    assert "sandbox Telegram" in proc.stdout.readline()
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=10)
-    proc.stdout.close()
+from tests.sandbox_process import TOKEN
 
 
 def start_bot(data_dir: Path, url: str) -> subprocess.Popen[bytes]:
@@ -92,12 +69,6 @@ class Chat:
                 return now
             await asyncio.sleep(0.1)
         raise AssertionError(f"message never said {needle!r}")
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client:
-        yield client
 
 
 def redis_pid(data_dir: Path) -> int:

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -20,7 +19,7 @@ from redis.asyncio import Redis
 
 from bot.settings import Settings
 from tests.sandbox_client import DeskHarness
-from tests.test_kill_restart import TOKEN, free_port
+from tests.sandbox_process import TOKEN, free_port
 
 STOP_BOUND = 10.0  # generous: the point is hangs, a normal stop takes well under a second
 
@@ -113,17 +112,21 @@ def _none_left(procs: list[psutil.Process], timeout: float) -> bool:
     return False
 
 
-@pytest.fixture
-def sandbox_url() -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "sandbox", "--port", str(port),
-                             "--token", TOKEN], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    assert "sandbox Telegram" in proc.stdout.readline()
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=10)
-    proc.stdout.close()
+def _sigterm(bot: subprocess.Popen[str]) -> tuple[int, float]:
+    """Send SIGTERM; the exit code and how long the process took to exit."""
+    started = time.monotonic()
+    bot.send_signal(signal.SIGTERM)
+    code = bot.wait(timeout=30)
+    return code, time.monotonic() - started
+
+
+def _reap(bot: subprocess.Popen[str]) -> None:
+    """Make sure the process is gone and its pipe closed."""
+    if bot.poll() is None:
+        bot.kill()
+        bot.wait()
+    assert bot.stdout is not None
+    bot.stdout.close()
 
 
 def _start(kind: str, data_dir: Path, sandbox: str) -> subprocess.Popen[str]:
@@ -160,16 +163,9 @@ def test_sigterm_stops_everything_within_five_seconds(kind: str, tmp_path: Path,
         children = _running(bot, kind, tmp_path / "d")
         # The worker needs far longer than this to load: it is stopped while loading.
         assert any(_kind(c) == "worker" for c in _alive(children))
-        started = time.monotonic()
-        bot.send_signal(signal.SIGTERM)
-        code = bot.wait(timeout=30)
-        took = time.monotonic() - started
+        code, took = _sigterm(bot)
     finally:
-        if bot.poll() is None:
-            bot.kill()
-            bot.wait()
-        assert bot.stdout is not None
-        bot.stdout.close()
+        _reap(bot)
     print(f"\n{kind}: exit {took:.2f} s after SIGTERM")
     assert code == 0
     assert took < 5.0
@@ -183,16 +179,9 @@ def test_sigterm_during_start_up(kind: str, tmp_path: Path, sandbox_url: str) ->
     bot = _start(kind, tmp_path / "d", sandbox_url)
     try:
         children = _wait_for_children(psutil.Process(bot.pid), {"redis"})
-        started = time.monotonic()
-        bot.send_signal(signal.SIGTERM)
-        code = bot.wait(timeout=30)
-        took = time.monotonic() - started
+        code, took = _sigterm(bot)
     finally:
-        if bot.poll() is None:
-            bot.kill()
-            bot.wait()
-        assert bot.stdout is not None
-        bot.stdout.close()
+        _reap(bot)
     print(f"\n{kind}: exit {took:.2f} s after SIGTERM during start-up")
     assert code == 0
     assert took < 5.0

@@ -21,7 +21,7 @@ from bot.settings import Settings
 from handoff import handoff_keys as keys
 from handoff.database import make_engine, migrate
 from handoff.summaries import Summariser
-from tests.test_kill_restart import free_port
+from tests.sandbox_process import free_port
 from tests.test_summaries import closed_ticket, rows
 
 POSTGRES = shutil.which("postgres")
