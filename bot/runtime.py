@@ -191,8 +191,7 @@ def handoff_service(settings: Settings, redis: Redis, kb: KnowledgeBase,  # type
             idle=settings.conversation_idle_hours * 3600,
             summary=settings.conversation_idle_hours * 3600),
         admin_ids=settings.admin_ids,
-        topic_snippets=lambda topic: [s.id for s in kb.snippets.values()
-                                      if s.topic.value == topic],
+        topic_snippets=lambda topic: [s.id for s in kb.by_topic.get(topic, ())],
         resolve_snippet=lambda sid: snippet.id if (snippet := kb.resolve(sid)) else None,
     )
 

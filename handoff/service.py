@@ -255,7 +255,7 @@ class HandoffService:
             if moved is not None:
                 result.add(Notice(moved.user_id, Kind.REQUEUED_EXPERT_LEFT, moved))
                 result.add(*await self._announce_without(moved, expert_id))
-        for ticket in await self._ended_for_expert(expert_id):
+        for ticket in await self.tickets.ended_for_expert(expert_id):
             await self.tickets.close(ticket.id, "", Outcome.UNSUMMARISED.value, "expert_removed")
         removed = await self.experts.remove(expert_id)
         await self.states.forget(expert_id)
@@ -267,11 +267,6 @@ class HandoffService:
 
     async def _announce_without(self, ticket: Ticket, expert_id: int) -> list[Notice]:
         return [n for n in await self._announce(ticket) if n.to != expert_id]
-
-    async def _ended_for_expert(self, expert_id: int) -> list[Ticket]:
-        tickets = await self.tickets._get_many(await self.redis.smembers(keys.active()))
-        return [t for t in tickets
-                if t.state is TicketState.ENDED and t.expert_id == expert_id]
 
     # -- claiming ------------------------------------------------------------------------
 

@@ -534,6 +534,12 @@ class HandoffStore:
         tickets = await self._get_many(await self.redis.smembers(keys.expert_tickets(expert_id)))
         return sorted(tickets, key=lambda t: (t.claimed_at or 0.0, t.id))
 
+    async def ended_for_expert(self, expert_id: int) -> list[Ticket]:
+        """Conversations an asker ended that still wait for this expert's summary."""
+        tickets = await self._get_many(await self.redis.smembers(keys.active()))
+        return [t for t in tickets
+                if t.state is TicketState.ENDED and t.expert_id == expert_id]
+
     async def _mark_once(self, ticket: Ticket, stamp_field: str, stamp: float, flag: str) -> bool:
         marked = await self._mark(keys=[keys.ticket(ticket.id)],
                                   args=[ticket.state.value, stamp_field, _stamp(stamp), flag])
