@@ -101,6 +101,11 @@ def pack(lines: Iterable[str], limit: int = MESSAGE_LIMIT) -> list[str]:
     return messages
 
 
+def relayed(sender: str, text: str) -> list[Outgoing]:
+    """A relayed message, '💬 <b>sender</b>: text', in as many parts as it needs."""
+    return [Outgoing(f"💬 <b>{esc(sender)}</b>: {esc(piece)}") for piece in chunks(text)]
+
+
 def refusal_text(tr: Translator, reason: Refusal) -> str:
     """The short answer to an operation that changed nothing."""
     return {
@@ -288,8 +293,7 @@ class Renderer:
             return one(esc(tr._("Your expert is no longer available. Your question is back at "
                                 "the front of the queue; your messages so far stay with it.")))
         if k is Kind.FROM_EXPERT:
-            name = esc(str(p["expert_name"]))
-            return [Outgoing(f"💬 <b>{name}</b>: {esc(piece)}") for piece in chunks(p["text"])]
+            return relayed(str(p["expert_name"]), p["text"])
         if k is Kind.SNIPPET_FROM_EXPERT:
             snippet = self.desk.kb.snippets[p["snippet"]]
             intro = tr._("{name} shares this guidance with you:").format(name=p["expert_name"])
@@ -348,8 +352,7 @@ class Renderer:
                                   "/snippet sends guidance, /gesprekken switches.")))
             return many(lines)
         if k is Kind.FROM_ASKER and t is not None:
-            who = esc(self.asker(t))
-            return [Outgoing(f"💬 <b>{who}</b>: {esc(piece)}") for piece in chunks(p["text"])]
+            return relayed(self.asker(t), p["text"])
         if k is Kind.RECEIPT and t is not None:
             return one(f"→ {esc(self.asker(t))}")
         if k in (Kind.PICK_CONVERSATION, Kind.CONVERSATIONS):
