@@ -1,26 +1,31 @@
-"""Long polling that loses nothing: an update is confirmed to Telegram only once handled.
+"""Long polling that loses nothing and confirms at once: an update is kept in Redis before
+Telegram is told it arrived, and dropped from there once handled.
 
 PTB's Updater confirms a batch as soon as it fetched it, so updates waiting in memory are lost
-when the process dies. This poller keeps the confirmation offset at the oldest update not yet
-handled, and records handled update ids in Redis, so after a crash or kill -9 Telegram hands
-the unhandled ones over again and the handled ones are skipped.
-
-The order of steps is what makes this hold:
-- an update is taken in only after Redis said it was not handled before; when Redis cannot
-  answer, nothing advances (Telegram keeps the update) and the chat is told once that the desk
-  is briefly unavailable;
-- the handled mark is written before the update leaves the in-flight set, so the offset never
-  passes an update whose mark is not durable (a fetch in between sees it in flight or marked);
-- an update whose handling failed because Redis was unreachable is not marked: it is handed
-  to the handlers again once Redis answers.
+when the process dies. Holding the confirmation back instead (the offset at the oldest update
+still being handled) makes every poll hand back the whole unfinished window, which costs a
+parse per update per poll and lets one chat's backlog starve the others. So:
+- each fetched batch goes through one script that keeps every update not seen before in a
+  Redis hash (append-only file on) and skips those already pending or handled; only then does
+  the offset move past them, and the next long poll confirms them to Telegram;
+- when Redis cannot answer, nothing advances (Telegram keeps the updates) and each waiting
+  chat is told once that the desk is briefly unavailable;
+- a handled update gets its handled mark and leaves the hash in one transaction; marks are
+  written in batches by one writer, so a burst costs one round trip per batch, not per update;
+- after a crash or kill -9, the updates still in the hash are handed to the handlers again
+  at start-up, in order, and Telegram's own redelivery of them is recognised and skipped;
+- an update whose handling failed because Redis was unreachable is handed to the handlers
+  again once Redis answers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -36,17 +41,35 @@ from locales import negotiate, translator
 log = logging.getLogger(__name__)
 
 DONE_TTL_SECONDS = 2 * 24 * 3600  # longer than Telegram keeps unconfirmed updates (24 h)
+PENDING_KEY = "vb:updates:pending"  # update id -> the update's JSON, until handled
 _BACKOFF_MAX = 30.0
 # While Redis is down, try again often: users' messages must be answered within ~2 s of its
-# return, and a PING every second costs nothing.
+# return, and a PING every half second costs nothing.
 _REDIS_BACKOFF_MAX = 0.5
 STOP_TIMEOUT = 5.0
+# Updates taken in but not yet handled; above this the poller waits before fetching more, so
+# a flood cannot fill the memory (the flood gate drops a flooder's surplus quickly).
+MAX_IN_FLIGHT = 2000
 
 # Errors that mean "Redis is unreachable right now", not "this update is bad".
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 # An update that fails this often with Redis "down" is given up (marked handled), so a
 # handler that raises such an error for another reason cannot make it loop forever.
 _MAX_ATTEMPTS = 20
+
+# KEYS[1]: the pending hash; KEYS[1 + i]: the handled mark of update i; ARGV[2i - 1], ARGV[2i]:
+# its id and JSON. Keeps each update neither pending nor handled; returns their ids.
+_TAKE = """
+local fresh = {}
+for i = 1, #KEYS - 1 do
+  local id = ARGV[2 * i - 1]
+  if redis.call('EXISTS', KEYS[i + 1]) == 0
+      and redis.call('HSETNX', KEYS[1], id, ARGV[2 * i]) == 1 then
+    fresh[#fresh + 1] = id
+  end
+end
+return fresh
+"""
 
 
 def done_key(update_id: int) -> str:
@@ -62,7 +85,7 @@ def _unavailable_text(update: Update) -> str:
 
 
 class ReliablePoller:
-    """Fetches updates into the application's queue; confirms them after handling."""
+    """Fetches updates into the application's queue; keeps them in Redis until handled."""
 
     def __init__(self, app: Application, redis: Redis,  # type: ignore[type-arg]
                  allowed_updates: Sequence[str], timeout: int = 10) -> None:
@@ -70,16 +93,21 @@ class ReliablePoller:
         self.redis = redis
         self.allowed_updates = list(allowed_updates)
         self.timeout = timeout
-        self.in_flight: set[int] = set()
-        self.next_offset = 0  # one past the newest update taken in or found handled
-        self._unrecorded: set[int] = set()  # handled, mark not yet written (Redis was down)
+        self.in_flight: set[int] = set()  # taken in (kept in Redis), handled mark not written
+        self.next_offset = 0  # one past the newest update kept in Redis
+        self._take = redis.register_script(_TAKE)
+        self._to_mark: set[int] = set()  # handled; mark not yet written
+        self._writer: asyncio.Task[None] | None = None
         self._failed: set[int] = set()  # handling hit a Redis outage
         self._retry: dict[int, Update] = {}  # to hand to the handlers again
+        self._retrier: asyncio.Task[None] | None = None
         self._told: set[int] = set()  # chats told about the outage (until Redis is back)
         self._attempts: dict[int, int] = {}
+        self._replayed = False  # updates kept before the last stop were handed over
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._wake = asyncio.Event()
+        self._released = asyncio.Event()
 
     # -- called by the handling side -------------------------------------------------------
 
@@ -94,20 +122,51 @@ class ReliablePoller:
             if attempts < _MAX_ATTEMPTS:
                 # Redis was unreachable while handling it: hand it over again once it is back.
                 self._retry[update_id] = update
-                self._wake.set()
+                if self._retrier is None or self._retrier.done():
+                    self._retrier = asyncio.create_task(self._hand_over_again(),
+                                                        name="vraagbaak-poller-retry")
                 return
             log.error("giving up an update after %d attempts during a Redis outage", attempts)
         self._attempts.pop(update_id, None)
-        # The mark first, then the release: a fetch in between sees the update either still
-        # in flight or marked, never neither (that is how one update was handled twice).
-        try:
-            await self.redis.set(done_key(update_id), 1, ex=DONE_TTL_SECONDS)
-        except RedisError as exc:
-            # Keep holding the offset; the poll loop writes the mark once Redis answers.
-            log.warning("could not record a handled update: %s", type(exc).__name__)
-            self._unrecorded.add(update_id)
-            return
-        self.in_flight.discard(update_id)
+        self._to_mark.add(update_id)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_marks(), name="vraagbaak-marks")
+
+    async def _write_marks(self) -> None:
+        """Write every waiting handled mark, a batch per round trip, until none is left.
+
+        The mark and the removal from the pending hash are one transaction: a restart sees the
+        update either still pending (handled again) or marked (skipped), never neither."""
+        while self._to_mark:
+            ids = sorted(self._to_mark)
+            try:
+                async with self.redis.pipeline(transaction=True) as pipe:
+                    for update_id in ids:
+                        pipe.set(done_key(update_id), 1, ex=DONE_TTL_SECONDS)
+                    pipe.hdel(PENDING_KEY, *ids)
+                    await pipe.execute()
+            except RedisError as exc:
+                log.warning("could not record handled updates: %s", type(exc).__name__)
+                if self._stopping:
+                    return  # still pending in Redis: handled again after the restart
+                await asyncio.sleep(_REDIS_BACKOFF_MAX)
+                continue
+            self._to_mark.difference_update(ids)
+            self.in_flight.difference_update(ids)
+            self._released.set()
+
+    async def _hand_over_again(self) -> None:
+        """Once Redis answers again, put the updates whose handling it broke back in line."""
+        while self._retry and not self._stopping:
+            try:
+                await self.redis.ping()
+            except RedisError:
+                await asyncio.sleep(_REDIS_BACKOFF_MAX)
+                continue
+            self._told.clear()
+            retry, self._retry = self._retry, {}
+            for update_id in sorted(retry):
+                await self.app.update_queue.put(retry[update_id])
 
     async def on_error(self, update: object, context: object) -> None:
         """Error handler registered before all others: a Redis outage is not the update's fault.
@@ -136,77 +195,91 @@ class ReliablePoller:
 
     # -- the poll loop ---------------------------------------------------------------------
 
-    def _offset(self) -> int:
-        # Confirm everything before the oldest update still being handled, and no further.
-        return min(self.in_flight) if self.in_flight else self.next_offset
-
-    async def _flush_pending(self) -> None:
-        """Write marks that failed before, and hand failed updates over again (needs Redis)."""
-        if self._unrecorded:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                ids = sorted(self._unrecorded)
-                for update_id in ids:
-                    pipe.set(done_key(update_id), 1, ex=DONE_TTL_SECONDS)
-                await pipe.execute()
-            for update_id in ids:
-                self._unrecorded.discard(update_id)
-                self.in_flight.discard(update_id)
-        if self._retry:
-            await self.redis.ping()  # only once Redis answers again
-            self._told.clear()
-            retry, self._retry = self._retry, {}
-            for update_id in sorted(retry):
-                await self.app.update_queue.put(retry[update_id])
-
-    async def _fetch_once(self) -> None:
-        await self._flush_pending()
-        offset = self._offset()
-        # While older updates are being handled, Telegram returns them again at once;
-        # poll without waiting then, and pause a moment if nothing new came.
-        waiting = self.timeout if not self.in_flight else 0
-        updates = await self.app.bot.get_updates(
-            offset=offset or None, timeout=waiting, allowed_updates=self.allowed_updates,
-            read_timeout=waiting + 10)
-        if self._stopping:
-            return
-        # Updates not in flight were either never taken in or are already marked handled
-        # (marks are written before the release): one round trip tells which.
-        candidates = [u for u in updates if u.update_id not in self.in_flight
-                      and u.update_id >= self.next_offset]
+    def _parse(self, data: Any) -> Update | None:
         try:
-            if candidates:
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    for update in candidates:
-                        pipe.exists(done_key(update.update_id))
-                    handled = await pipe.execute()
-            else:
-                handled = []
-        except REDIS_DOWN:
-            # Telegram keeps them: nothing is confirmed. Tell each waiting chat once.
-            for update in candidates:
-                await self._tell_unavailable(update)
-            raise
-        if candidates and self._told and not self._failed and not self._retry:
-            self._told.clear()  # Redis answers again: a later outage is told anew
-        fresh = 0
-        for update, was_handled in zip(candidates, handled, strict=True):
+            return Update.de_json(data, self.app.bot)
+        except Exception as exc:  # not an update PTB can read: nothing to hand over
+            log.error("skipping an unreadable update (%s)", type(exc).__name__)
+            return None
+
+    async def _hand_over(self, batch: list[tuple[int, Any]]) -> None:
+        """Parse and queue kept updates, in id order; an unreadable one counts as handled."""
+        for update_id, data in sorted(batch, key=lambda item: item[0]):
             if self._stopping:
                 return
-            if not was_handled:
-                self.in_flight.add(update.update_id)
-                await self.app.update_queue.put(update)
-                fresh += 1
-            self.next_offset = max(self.next_offset, update.update_id + 1)
-        if self.in_flight and not fresh:
-            await self._sleep(0.1)
+            self.in_flight.add(update_id)
+            update = self._parse(data)
+            if update is None:
+                self._to_mark.add(update_id)
+                continue
+            await self.app.update_queue.put(update)
+        if self._to_mark and (self._writer is None or self._writer.done()):
+            self._writer = asyncio.create_task(self._write_marks(), name="vraagbaak-marks")
+
+    async def _replay(self) -> None:
+        """At start-up: hand over what was kept but not handled before the last stop."""
+        kept = await self.redis.hgetall(PENDING_KEY)
+        self._replayed = True
+        batch = []
+        for key, value in kept.items():
+            try:
+                batch.append((int(key), json.loads(value)))
+            except ValueError:
+                log.error("dropping an unreadable kept update")
+                await self.redis.hdel(PENDING_KEY, key)
+        if batch:
+            # The offset stays: Telegram hands over again what it did not see confirmed, and
+            # the take script skips those kept here.
+            log.info("handing over %d updates kept before the last stop", len(batch))
+            await self._hand_over(batch)
+
+    async def _fetch_once(self) -> None:
+        if not self._replayed:
+            await self._replay()
+        if len(self.in_flight) >= MAX_IN_FLIGHT:
+            self._released.clear()
+            await self._sleep_until(self._released, 1.0)
+            return
+        # The raw result is what is kept in Redis, so it is fetched unparsed: Bot._post is the
+        # step of Bot.get_updates before parsing (same request pool, no rate limiter).
+        # do_api_request, the public way to a raw result, refuses existing methods.
+        raw = await self.app.bot._post(
+            "getUpdates", {"offset": self.next_offset or None, "limit": 100,
+                           "timeout": self.timeout, "allowed_updates": self.allowed_updates},
+            read_timeout=self.timeout + 10)
+        if self._stopping or not raw:
+            return
+        batch = [(u["update_id"], u) for u in raw if isinstance(u.get("update_id"), int)]
+        if not batch:
+            return
+        try:
+            taken = await self._take(
+                keys=[PENDING_KEY, *(done_key(i) for i, _ in batch)],
+                args=[x for i, u in batch for x in (i, json.dumps(u, separators=(",", ":")))])
+        except REDIS_DOWN:
+            # Telegram keeps them: nothing is confirmed. Tell each waiting chat once.
+            for _, data in batch:
+                update = self._parse(data)
+                if update is not None:
+                    await self._tell_unavailable(update)
+            raise
+        if self._told and not self._failed and not self._retry:
+            self._told.clear()  # Redis answers again: a later outage is told anew
+        # Kept (or already pending or handled): the next poll may confirm them all.
+        self.next_offset = max(self.next_offset, max(i for i, _ in batch) + 1)
+        fresh = {int(i) for i in taken}
+        await self._hand_over([(i, u) for i, u in batch if i in fresh])
+
+    async def _sleep_until(self, event: asyncio.Event, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), seconds)
 
     async def _sleep(self, seconds: float) -> None:
-        """Sleep, waking early when stopping or when failed updates wait for a retry."""
+        """Sleep, waking early when stopping."""
         self._wake.clear()
         if self._stopping:
             return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+        await self._sleep_until(self._wake, seconds)
 
     async def _run(self) -> None:
         backoff = 1.0
@@ -218,7 +291,7 @@ class ReliablePoller:
                 log.error("Telegram refused the token; polling stops")
                 raise
             except REDIS_DOWN as exc:
-                log.warning("Redis unavailable (%s); retrying in %.0f s", type(exc).__name__,
+                log.warning("Redis unavailable (%s); retrying in %.1f s", type(exc).__name__,
                             _REDIS_BACKOFF_MAX)
                 await self._sleep(_REDIS_BACKOFF_MAX)
             except (TimedOut, NetworkError, Conflict, RedisError) as exc:
@@ -239,14 +312,19 @@ class ReliablePoller:
         self._task = asyncio.create_task(self._run(), name="vraagbaak-poller")
 
     async def stop(self, timeout: float = STOP_TIMEOUT) -> None:
-        """Stop fetching within `timeout` seconds; unhandled updates stay unconfirmed.
+        """Stop fetching within `timeout` seconds; unhandled updates stay kept in Redis.
 
         A stop flag ends the loop even when a cancellation is swallowed on the way (redis-py
         wraps calls in `asyncio.wait_for`, which on Python 3.11 can drop a cancel), the
         cancel is repeated while waiting, and the wait is bounded. A cancellation of the
-        caller itself propagates."""
+        caller itself propagates. Handled marks still come in while the handlers drain;
+        `flush` writes the last of them."""
         self._stopping = True
         self._wake.set()
+        self._released.set()
+        retrier, self._retrier = self._retrier, None
+        if retrier is not None:
+            retrier.cancel()
         task, self._task = self._task, None
         if task is None:
             return
@@ -261,3 +339,13 @@ class ReliablePoller:
             await asyncio.wait({task}, timeout=min(0.5, remaining))
         if not task.cancelled() and task.exception() is not None:
             log.error("the poller had ended with %s", type(task.exception()).__name__)
+
+    async def flush(self, timeout: float = 2.0) -> None:
+        """After the handlers drained: write the last handled marks (what is not written in
+        time stays pending and is handled again after the restart)."""
+        writer = self._writer
+        if writer is not None and not writer.done():
+            await asyncio.wait({writer}, timeout=timeout)
+            if not writer.done():
+                writer.cancel()
+                log.warning("%d handled marks not written before the stop", len(self._to_mark))

@@ -299,6 +299,7 @@ async def stop_bot(app: Application, feed: ReliablePoller | WebhookFeed,  # type
     started = time.monotonic()
     await feed.stop()
     await processor.drain(grace)
+    await feed.flush()
     jobs = app.job_queue
     if jobs is not None and jobs.scheduler.running:
         jobs.scheduler.pause()

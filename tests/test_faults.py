@@ -74,36 +74,32 @@ async def test_redis_outage_loses_nothing(tmp_path: Path, settings: Settings) ->
         server.stop()
 
 
-async def test_handled_mark_is_written_before_the_offset_moves(settings: Settings) -> None:
-    """The cause of 502 answers for 501 messages: the offset was released before the mark."""
+async def test_handled_mark_and_release_from_the_kept_updates_are_one_step(
+        settings: Settings) -> None:
+    """The cause of 502 answers for 501 messages was a release before the mark: the mark
+    and the removal from the kept updates are one transaction, and the update counts as in
+    flight until both are written."""
     from telegram import Update
 
-    from bot.polling import ReliablePoller, done_key
+    from bot.polling import PENDING_KEY, ReliablePoller, done_key
     from tests.factories import make_message_update
 
     assert settings.redis_url is not None
     redis = make_client(settings.redis_url)
-    seen_in_flight: list[bool] = []
-
-    class Spy:
-        def __init__(self) -> None:
-            self.inner = redis
-
-        async def set(self, key: str, *args: object, **kwargs: object) -> object:
-            # At the moment the mark is written, the update still holds the offset.
-            seen_in_flight.append(poller.in_flight == {7})
-            return await self.inner.set(key, *args, **kwargs)
-
-    poller = ReliablePoller(None, Spy(), [Update.MESSAGE])  # type: ignore[arg-type]
-    update = make_message_update(1, 1, "x", 7)
-    poller.in_flight.add(7)
-    await poller.mark_done(update)
+    poller = ReliablePoller(None, redis, [Update.MESSAGE])  # type: ignore[arg-type]
+    updates = [make_message_update(1, 1, "x", i) for i in (7, 8)]
+    await redis.hset(PENDING_KEY, mapping={"7": "{}", "8": "{}"})
+    poller.in_flight.update({7, 8})
     try:
-        assert seen_in_flight == [True]
+        for update in updates:
+            await poller.mark_done(update)
+        assert poller.in_flight == {7, 8}  # nothing written yet: both still held
+        await poller.flush()
         assert poller.in_flight == set()
-        assert await redis.exists(done_key(7)) == 1
+        assert await redis.exists(done_key(7), done_key(8)) == 2
+        assert await redis.hlen(PENDING_KEY) == 0
     finally:
-        await redis.delete(done_key(7))
+        await redis.delete(done_key(7), done_key(8), PENDING_KEY)
         await redis.aclose(close_connection_pool=True)
 
 

@@ -4,13 +4,14 @@ again by Telegram after a restart; updates already handled are not handled twice
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 
 from redis.asyncio import Redis
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, MessageHandler, filters
 
-from bot.polling import ReliablePoller, done_key
+from bot.polling import PENDING_KEY, ReliablePoller, done_key
 from bot.processor import PerChatUpdateProcessor
 from bot.request import AiohttpRequest
 from bot.runtime import running_sandbox
@@ -66,10 +67,12 @@ async def test_in_flight_updates_survive_a_crash_and_none_run_twice(redis: Redis
         await sandbox.user_sends(42, "slow")
         await sandbox.user_sends(42, "two")  # same chat: waits behind "slow"
         await wait_for(lambda: len(first.poller.in_flight) == 2)
-        one_id = min(u["update_id"] for u in sandbox.updates) - 1
+        # Kept in Redis, so the next poll confirmed them: Telegram holds nothing any more.
+        await wait_for(lambda: not sandbox.updates)
+        assert len(await redis.hkeys(PENDING_KEY)) == 2
         # The process dies mid-work: no more fetching, handling or confirming.
         await first.poller.stop()
-        assert await redis.exists(done_key(one_id)) == 1
+        assert len(await redis.keys(done_key(0).replace("0", "*"))) == 1  # "one" only
 
         second = MiniDesk(sandbox.token, url, redis, None)
         await second.start()
@@ -79,7 +82,43 @@ async def test_in_flight_updates_survive_a_crash_and_none_run_twice(redis: Redis
         finally:
             await second.close()
         assert "one" not in second.seen
+        assert await redis.hlen(PENDING_KEY) == 0
         # Let the abandoned first process finish so the test leaves nothing running.
         gate.set()
         await wait_for(lambda: "slow" in first.seen)
         await first.close()
+
+
+async def test_telegrams_redelivery_of_kept_or_handled_updates_is_skipped(redis: Redis) -> None:
+    """A kill between keeping (or marking) an update and confirming it: Telegram hands it
+    over again after the restart; a handled one is skipped, a kept one is handled once."""
+    async with running_sandbox("127.0.0.1", 0) as (sandbox, url):
+        await sandbox.user_sends(7, "handled before the kill")
+        await sandbox.user_sends(7, "kept before the kill")
+        handled, kept = sandbox.updates
+        await redis.set(done_key(handled["update_id"]), 1)
+        await redis.hset(PENDING_KEY, str(kept["update_id"]), json.dumps(kept))
+        desk = MiniDesk(sandbox.token, url, redis, None)
+        await desk.start()
+        try:
+            await wait_for(lambda: desk.seen == ["kept before the kill"])
+            await wait_for(lambda: not sandbox.updates and not desk.poller.in_flight)
+            await sandbox.user_sends(7, "after")
+            await wait_for(lambda: desk.seen == ["kept before the kill", "after"])
+        finally:
+            await desk.close()
+        assert await redis.hlen(PENDING_KEY) == 0
+
+
+async def test_an_unreadable_kept_update_is_dropped_not_looped(redis: Redis) -> None:
+    async with running_sandbox("127.0.0.1", 0) as (sandbox, url):
+        await redis.hset(PENDING_KEY, mapping={"5": "{not json", "x": "{}", "6": "{}"})
+        desk = MiniDesk(sandbox.token, url, redis, None)
+        await desk.start()
+        try:
+            await sandbox.user_sends(7, "still served")
+            await wait_for(lambda: desk.seen == ["still served"])
+            await wait_for(lambda: not desk.poller.in_flight)
+        finally:
+            await desk.close()
+        assert await redis.hlen(PENDING_KEY) == 0

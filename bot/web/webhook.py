@@ -87,6 +87,9 @@ class WebhookFeed:
         except RedisError as exc:
             log.warning("could not acknowledge a handled update: %s", type(exc).__name__)
 
+    async def flush(self, timeout: float = 2.0) -> None:
+        """Nothing to write at the end: each mark is written as its update finishes."""
+
     async def _ensure_group(self) -> None:
         try:
             await self.redis.xgroup_create(keys.webhook(), GROUP, id="0", mkstream=True)
