@@ -62,18 +62,11 @@ class Tokens:
     @cached_property
     def char_ngrams(self) -> list[str]:
         """Character n-grams of each space-padded folded word, as sklearn's char_wb makes
-        them: a word shorter than an n-gram size is counted once, whole."""
+        them: none longer than the padded word, which is itself the longest."""
         low, high = CHAR_NGRAMS
-        out: list[str] = []
-        for word in self.folded.split():
-            padded = f" {word} "
-            size = len(padded)
-            for n in range(low, high + 1):
-                if size <= n:
-                    out.append(padded)
-                    break
-                out.extend([padded[i:i + n] for i in range(size - n + 1)])
-        return out
+        padded = [f" {word} " for word in self.folded.split()]
+        return [p[i:i + n] for p in padded for n in range(low, min(high, len(p)) + 1)
+                for i in range(len(p) - n + 1)]
 
     @cached_property
     def word_ngrams(self) -> list[str]:

@@ -20,7 +20,7 @@ from threadpoolctl import threadpool_limits
 from knowledge import snapshot
 from knowledge.base import KnowledgeBase, load_knowledge
 from knowledge.features import CHAR_NGRAMS, StackedTfidf, TfidfBlock, Tokens, both_stems
-from knowledge.ranking import SnippetRanker, SparseWeights
+from knowledge.ranking import PrunedWeights, SnippetRanker
 from knowledge.text import fold
 from knowledge.topics import LANGS, Topic
 from knowledge.triage import Models, TopicModel, Triage
@@ -120,10 +120,8 @@ def train_ranker(kb: KnowledgeBase, features: StackedTfidf) -> SnippetRanker:
     with threadpool_limits(1):
         model.fit(feature_matrix(features, texts), labels)
     coef = np.where(np.abs(model.coef_) >= PRUNE, model.coef_, 0.0)
-    weights = sp.csr_matrix(coef.T.astype(np.float32))
     return SnippetRanker(kb, [str(c) for c in model.classes_],
-                         SparseWeights(weights.indptr, weights.indices, weights.data,
-                                       weights.shape[1]),
+                         PrunedWeights(coef.T.astype(np.float32)),
                          model.intercept_.astype(np.float32))
 
 

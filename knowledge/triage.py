@@ -92,13 +92,15 @@ class _Index:
         self.corrections: dict[str, str | None] = {}
         # Precomputed once: per stem, its BM25 term weight in each topic (vectorised scoring).
         self.topics = list(tf)
-        norms = [K1 * (1 - B + B * lengths[t] / avg_len) for t in self.topics]
-        self.weights: dict[str, np.ndarray] = {}
-        for s, idf in self.idf.items():
-            f = np.array([tf[t].get(s, 0.0) for t in self.topics])
-            self.weights[s] = idf * f * (K1 + 1) / (f + np.array(norms))
-        self.phrase_bonus = [(i, frozenset(p), PHRASE_BONUS * len(p))
-                             for i, t in enumerate(self.topics) for p in phrases[t]]
+        norms = np.array([K1 * (1 - B + B * lengths[t] / avg_len) for t in self.topics])
+        self.row_of = {s: i for i, s in enumerate(self.idf)}
+        f = np.array([[tf[t].get(s, 0.0) for t in self.topics] for s in self.idf])
+        self.weights = np.array(list(self.idf.values()))[:, None] * f * (K1 + 1) / (f + norms)
+        # Each phrase under one of its stems: only phrases whose stem is present are checked.
+        self.phrases: dict[str, list[tuple[int, frozenset[str], float]]] = defaultdict(list)
+        for i, t in enumerate(self.topics):
+            for p in phrases[t]:
+                self.phrases[p[0]].append((i, frozenset(p), PHRASE_BONUS * len(p)))
 
     def correct(self, stem: str) -> str | None:
         """The nearest known stem for a typo, or None."""
@@ -122,16 +124,17 @@ class _Index:
 
     def score(self, query: list[str]) -> dict[Topic, float]:
         """BM25 of the query against each topic, plus a bonus for whole phrases."""
-        known = [c for c in (self.correct(s) for s in query) if c is not None]
-        total = np.zeros(len(self.topics))
-        for s, q in Counter(known).items():
-            row = self.weights.get(s)
-            if row is not None:
-                total += row * (1 + 0.2 * (q - 1))
+        known = [c for c in map(self.correct, query) if c is not None]
+        if not known:
+            return dict.fromkeys(self.topics, 0.0)
+        rows, repeats = np.unique(np.fromiter(map(self.row_of.__getitem__, known), np.intp,
+                                              len(known)), return_counts=True)
+        total = (1 + 0.2 * (repeats - 1)) @ self.weights[rows]
         present = set(known)
-        for i, phrase, bonus in self.phrase_bonus:
-            if phrase <= present:
-                total[i] += bonus
+        for s in present:
+            for i, phrase, bonus in self.phrases.get(s, ()):
+                if phrase <= present:
+                    total[i] += bonus
         return dict(zip(self.topics, total.tolist(), strict=True))
 
 

@@ -8,13 +8,12 @@ from itertools import pairwise
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from knowledge.base import KnowledgeBase, load_knowledge
 from knowledge.features import SparseRow, StackedTfidf, TfidfBlock, Tokens
-from knowledge.ranking import SparseWeights
+from knowledge.ranking import PrunedWeights
 from knowledge.text import stems
 from knowledge.topics import LANGS
 from knowledge.training import (
@@ -118,11 +117,12 @@ def test_stacked_blocks_are_normalised_apart_and_offset() -> None:
     assert stacked.row(Tokens("zzz")).cols.tolist() == []
 
 
-def test_sparse_weights_equal_the_dense_product() -> None:
+def test_pruned_weights_equal_the_dense_product() -> None:
     rng = np.random.default_rng(7)
-    dense = rng.normal(size=(50, 9)) * (rng.random((50, 9)) < 0.2)
-    csr = sp.csr_matrix(dense)
-    weights = SparseWeights(csr.indptr, csr.indices, csr.data, 9)
-    for cols in ([], [3], [0, 7, 8, 20, 49], list(range(50))):
+    matrix = (rng.normal(size=(60, 9)) * (rng.random((60, 9)) < 0.3)).astype(np.float32)
+    matrix[:10] = rng.normal(size=(10, 9))  # rows full enough to be stored dense
+    weights = PrunedWeights(matrix, dense_from=6)
+    assert 10 <= len(weights.dense) < 60 and 0 < len(weights.data) < matrix.size
+    for cols in ([], [3], [0, 7, 8, 20, 59], [12, 30], list(range(60))):
         row = SparseRow(np.array(cols, dtype=np.intp), rng.random(len(cols)))
-        assert np.allclose(weights.times(row), row.dot(dense)), cols
+        assert np.allclose(weights.times(row), row.dot(matrix), rtol=1e-12), cols
