@@ -26,6 +26,7 @@ class Tokens:
     def __init__(self, text: str) -> None:
         self.text = text
         self._stems: dict[str, list[str]] = {}
+        self._counted: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
 
     @classmethod
     def of(cls, text: str | Tokens) -> Tokens:
@@ -74,6 +75,18 @@ class Tokens:
         tokens = _WORD_TOKEN.findall(self.folded)
         return tokens + [f"{a} {b}" for a, b in pairwise(tokens)]
 
+    def counted(self, kind: str, vocabulary: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct tokens of one kind that a vocabulary knows, as its ids in increasing
+        order, and how often each occurs; looked up once per vocabulary."""
+        key = (kind, id(vocabulary))
+        found = self._counted.get(key)
+        if found is None:
+            tokens = getattr(self, kind)
+            ids = np.fromiter(map(vocabulary.get, tokens, repeat(-1)), dtype=np.intp,
+                              count=len(tokens))
+            found = self._counted[key] = np.unique(ids[ids >= 0], return_counts=True)
+        return found
+
 
 def both_stems(text: str) -> list[str]:
     """The stem features of a text (the analyzer the stem vocabulary is fitted with)."""
@@ -81,7 +94,7 @@ def both_stems(text: str) -> list[str]:
 
 
 class SparseRow(NamedTuple):
-    """One message's feature row: the columns that are set, in increasing order, and values."""
+    """One message's feature row: the columns that are set, and their values."""
 
     cols: np.ndarray
     vals: np.ndarray
@@ -97,15 +110,32 @@ class TfidfBlock:
     def __init__(self, vocabulary: dict[str, int], idf: np.ndarray) -> None:
         self.vocabulary = vocabulary
         self.idf = np.asarray(idf, dtype=np.float64)
+        self.columns: np.ndarray | None = None  # set by share(): joint id -> column, or -1
 
     def __len__(self) -> int:
         return len(self.idf)
 
-    def row(self, tokens: list[str]) -> SparseRow:
-        """Sublinear tf times idf, L2-normalised (as TfidfVectorizer(sublinear_tf=True))."""
-        ids = np.fromiter(map(self.vocabulary.get, tokens, repeat(-1)), dtype=np.intp,
-                          count=len(tokens))
-        cols, counts = np.unique(ids[ids >= 0], return_counts=True)
+    @staticmethod
+    def share(blocks: list[TfidfBlock]) -> None:
+        """Give blocks that read the same kind of tokens one joint vocabulary, so a message's
+        tokens are looked up and counted once for all of them."""
+        joint: dict[str, int] = {}
+        for block in blocks:
+            for token in sorted(block.vocabulary, key=block.vocabulary.__getitem__):
+                joint.setdefault(token, len(joint))
+        for block in blocks:
+            columns = np.full(len(joint), -1, dtype=np.intp)
+            columns[[joint[t] for t in block.vocabulary]] = list(block.vocabulary.values())
+            block.vocabulary, block.columns = joint, columns
+
+    def row(self, tokens: Tokens, kind: str) -> SparseRow:
+        """Sublinear tf times idf, L2-normalised (as TfidfVectorizer(sublinear_tf=True)), of
+        the message's tokens of one kind."""
+        cols, counts = tokens.counted(kind, self.vocabulary)
+        if self.columns is not None:
+            cols = self.columns[cols]
+            known = cols >= 0
+            cols, counts = cols[known], counts[known]
         vals = (np.log(counts) + 1.0) * self.idf[cols]
         norm = np.sqrt(vals @ vals)
         if norm > 0:
@@ -125,6 +155,13 @@ class StackedTfidf:
 
     def row(self, tokens: Tokens) -> SparseRow:
         """The stacked feature row of one message."""
-        parts = [block.row(getattr(tokens, kind)) for kind, block in self.blocks]
+        parts = [block.row(tokens, kind) for kind, block in self.blocks]
         cols = [part.cols + offset for part, offset in zip(parts, self.offsets, strict=True)]
         return SparseRow(np.concatenate(cols), np.concatenate([part.vals for part in parts]))
+
+    def share_vocabularies(self, other: StackedTfidf) -> None:
+        """Blocks of both stacks that read the same kind of tokens share one vocabulary."""
+        theirs = dict(other.blocks)
+        for kind, block in self.blocks:
+            if kind in theirs:
+                TfidfBlock.share([block, theirs[kind]])

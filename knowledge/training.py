@@ -97,9 +97,11 @@ def feature_matrix(features: StackedTfidf, texts: list[str]) -> sp.csr_matrix:
     """The fitted features' rows of many texts, computed as triage computes one message's."""
     rows = [features.row(Tokens(text)) for text in texts]
     indptr = np.cumsum([0] + [len(row.cols) for row in rows])
-    return sp.csr_matrix((np.concatenate([row.vals for row in rows]),
-                          np.concatenate([row.cols for row in rows]), indptr),
-                         shape=(len(rows), features.width))
+    matrix = sp.csr_matrix((np.concatenate([row.vals for row in rows]),
+                            np.concatenate([row.cols for row in rows]), indptr),
+                           shape=(len(rows), features.width))
+    matrix.sort_indices()  # shared vocabularies give a block's columns out of order
+    return matrix
 
 
 def train_topics(matrix: sp.csr_matrix, labels: list[str]) -> TopicModel:
@@ -153,8 +155,12 @@ def train(kb: KnowledgeBase) -> Models:
     texts, labels = topic_texts(kb)
     # One vocabulary (the topic model's) for both models: each message is vectorised once.
     features, matrix = fit_features(texts)
-    return Models(features=features, topics=train_topics(matrix, labels),
-                  urgency=train_urgency(kb.urgency_examples), ranker=train_ranker(kb, features))
+    topics, ranker = train_topics(matrix, labels), train_ranker(kb, features)
+    urgency = train_urgency(kb.urgency_examples)
+    if urgency is not None:
+        # Both read the char n-grams: each message's are then looked up once.
+        features.share_vocabularies(urgency.features)
+    return Models(features=features, topics=topics, urgency=urgency, ranker=ranker)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -100,10 +100,28 @@ def test_rows_match_sklearn_tfidf(kb: KnowledgeBase, corpus: list[str]) -> None:
     block = TfidfBlock(vectorizer.vocabulary_, vectorizer.idf_)
     expected = vectorizer.transform(corpus)
     for i, text in enumerate(corpus):
-        row = block.row(Tokens(text).char_ngrams)
+        row = block.row(Tokens(text), "char_ngrams")
         want = expected.getrow(i)
         assert row.cols.tolist() == want.indices.tolist(), text
         assert np.allclose(row.vals, want.data, rtol=0, atol=1e-12), text
+
+
+@pytest.mark.timeout(120)
+def test_blocks_sharing_a_vocabulary_give_the_same_rows(kb: KnowledgeBase,
+                                                         corpus: list[str]) -> None:
+    urgency = [t for texts in kb.urgency_examples.values() for t in texts]
+    fitted = [char_vectorizer().fit(texts) for texts in (topic_texts(kb)[0], urgency)]
+    apart = [TfidfBlock(v.vocabulary_, v.idf_) for v in fitted]
+    shared = [TfidfBlock(dict(v.vocabulary_), v.idf_) for v in fitted]
+    TfidfBlock.share(shared)
+    assert shared[0].vocabulary is shared[1].vocabulary
+    for text in corpus[::7]:
+        tokens = Tokens(text)
+        for one, other in zip(apart, shared, strict=True):
+            want, got = one.row(tokens, "char_ngrams"), other.row(tokens, "char_ngrams")
+            order = np.argsort(got.cols)
+            assert got.cols[order].tolist() == want.cols.tolist(), text
+            assert np.allclose(got.vals[order], want.vals, rtol=0, atol=1e-15), text
 
 
 def test_stacked_blocks_are_normalised_apart_and_offset() -> None:
