@@ -31,6 +31,7 @@ from bot.application import ALLOWED_UPDATES, build_application
 from bot.files import private_dir
 from bot.observed import ObservedHandoffStore
 from bot.polling import ReliablePoller
+from bot.processes import die_with_parent
 from bot.processor import FloodGate, PerChatUpdateProcessor
 from bot.redis_server import redis_for, redis_url_for
 from bot.sandbox import SandboxTelegram, make_sandbox_app
@@ -116,10 +117,13 @@ def _train_in_child(path: Path) -> tuple[KnowledgeBase, Triage]:
         filter(None, (str(KNOWLEDGE_DIR.parent), os.environ.get("PYTHONPATH"))))
     started = time.monotonic()
     try:
+        # die_with_parent: a bot killed meanwhile takes the training with it (the signal is
+        # tied to this thread, which waits here until the child ends).
         done = subprocess.run(
             [sys.executable, "-m", "knowledge.training", "--write", str(path)], env=env,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            text=True, errors="replace", timeout=TRAINING_TIMEOUT, check=False)
+            text=True, errors="replace", timeout=TRAINING_TIMEOUT, check=False,
+            preexec_fn=die_with_parent)
     except subprocess.TimeoutExpired as exc:
         raise RuntimeError(f"training the triage took over {TRAINING_TIMEOUT} s") from exc
     for line in done.stderr.splitlines():

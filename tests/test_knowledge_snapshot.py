@@ -7,8 +7,10 @@ import json
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 import bot.runtime as runtime
@@ -27,6 +29,26 @@ print(json.dumps({"urgent": result.urgent, "top": result.top.value,
                   "snippets": len(result.snippets),
                   "imported": sorted(m for m in ("sklearn", "scipy") if m in sys.modules)}))
 """
+
+
+def _training_children(pid: int) -> list[psutil.Process]:
+    """The process's children that run the training (once they have exec'd it)."""
+    found = []
+    for child in psutil.Process(pid).children():
+        try:
+            if "knowledge.training" in child.cmdline():
+                found.append(child)
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+def _running(proc: psutil.Process) -> bool:
+    """Alive and not a zombie (whoever inherits an orphan may be slow to reap it)."""
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _fresh(code: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -68,6 +90,28 @@ def test_a_damaged_cache_is_trained_anew(tmp_path: Path) -> None:
     assert "ignoring the triage cache (UnpicklingError)" in done.stderr
     assert "triage trained in a child process" in done.stderr
     assert json.loads(done.stdout)["imported"] == []
+
+
+@pytest.mark.timeout(120)
+def test_a_killed_bot_takes_its_training_child_with_it(tmp_path: Path) -> None:
+    bot = subprocess.Popen([sys.executable, "-c", _LOAD, str(tmp_path), ACUTE],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not (children := _training_children(bot.pid)):
+            assert time.monotonic() < deadline and bot.poll() is None, "no training child"
+            time.sleep(0.02)
+        bot.kill()
+        bot.wait()
+        # SIGTERM ends it at once; left alone it would train for seconds more.
+        deadline = time.monotonic() + 1.5
+        while running := [c for c in children if _running(c)]:
+            assert time.monotonic() < deadline, running
+            time.sleep(0.02)
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+            bot.wait()
 
 
 @pytest.mark.timeout(60)
