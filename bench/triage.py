@@ -13,7 +13,7 @@ from knowledge.base import load_knowledge
 from knowledge.triage import Triage
 
 DEV_SET = Path(__file__).resolve().parent.parent / "tests" / "data" / "triage_dev.jsonl"
-WARM_UP = 32  # lingua loads its language models, and sklearn its checks, on first use
+WARM_UP = 32  # first calls fill caches (stems, spelling corrections)
 
 
 def dev_questions() -> list[tuple[str, str | None]]:

@@ -5,22 +5,21 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import copy
 import hashlib
 import logging
 import os
-import pickle
 import secrets
 import signal
+import subprocess
 import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 from aiohttp import web
-from lingua import LanguageDetectorBuilder
 from redis.asyncio import Redis
 from telegram import Update
 from telegram.constants import ChatType
@@ -28,11 +27,11 @@ from telegram.error import TelegramError
 from telegram.ext import Application
 
 import knowledge as knowledge_package
-import knowledge.triage as triage_module
 from bot.application import ALLOWED_UPDATES, build_application
 from bot.files import private_dir
 from bot.observed import ObservedHandoffStore
 from bot.polling import ReliablePoller
+from bot.processes import die_with_parent
 from bot.processor import FloodGate, PerChatUpdateProcessor
 from bot.redis_server import redis_for, redis_url_for
 from bot.sandbox import SandboxTelegram, make_sandbox_app
@@ -54,6 +53,7 @@ from handoff.sessions import SessionStore
 from handoff.states import StateStore
 from handoff.tickets import HandoffStore
 from handoff.users import UserStore
+from knowledge import snapshot
 from knowledge.asked import AskedStore
 from knowledge.base import KnowledgeBase, load_knowledge
 from knowledge.feedback import FeedbackStore
@@ -66,68 +66,73 @@ WORKER_KEY = "worker"  # bot_data: the WorkerSupervisor, or None when run withou
 
 
 KNOWLEDGE_DIR = Path(knowledge_package.__file__).parent
+_TRAINED_WITH = ("numpy", "scikit-learn", "lingua-language-detector")  # distributions
+TRAINING_TIMEOUT = 600  # seconds; ~2 s on an idle core, far longer on a busy small server
 
 
 def _knowledge_key() -> str:
     """Changes whenever the trained triage could: the knowledge code and data, Python, the
-    libraries that train it."""
-    import lingua
-    import numpy
-    import sklearn
-
+    libraries that train it (their versions read without importing them)."""
     digest = hashlib.sha256()
     for path in sorted(KNOWLEDGE_DIR.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts:
             digest.update(str(path.relative_to(KNOWLEDGE_DIR)).encode())
             digest.update(path.read_bytes())
-    versions = (sys.version, numpy.__version__, sklearn.__version__,
-                getattr(lingua, "__version__", ""))
+    versions = (sys.version, *(metadata.version(name) for name in _TRAINED_WITH))
     digest.update(repr(versions).encode())
     return digest.hexdigest()[:24]
 
 
 def _load_knowledge(cache_dir: Path | None) -> tuple[KnowledgeBase, Triage]:
     """Load the knowledge and the trained triage, from the cache under DATA_DIR when it
-    matches (a restart then takes a fraction of a second instead of ~10 s of training)."""
-    path = None
-    languages = getattr(triage_module, "_LINGUA", None)  # the detector is rebuilt from these
-    if cache_dir is not None and languages is not None:
+    matches (a restart then takes a fraction of a second instead of seconds of training).
+
+    With a cache directory, a missing cache is trained in a child process, so this process
+    never imports sklearn nor keeps the training's peak memory; without one, in-process."""
+    if cache_dir is None:
+        kb = load_knowledge()
+        triage = Triage(kb)
+    else:
         path = cache_dir / f"triage-{_knowledge_key()}.pickle"
         try:
-            # Our own file under the desk's private data directory (like the secret key).
-            with path.open("rb") as handle:
-                kb, triage = pickle.load(handle)
-            triage.detector = LanguageDetectorBuilder.from_languages(*languages).build()
-            triage.triage("warm up", None)
+            kb, triage = snapshot.read(path)
             log.info("knowledge and triage loaded from the cache")
-            return kb, triage
         except FileNotFoundError:
-            pass
+            kb, triage = _train_in_child(path)
         except Exception as exc:  # a cache from another version: train anew
             log.warning("ignoring the triage cache (%s)", type(exc).__name__)
-    kb = load_knowledge()
-    triage = Triage(kb)
-    # The language detector loads lazily on the first call (~0.5 s): pay it here.
-    triage.triage("warm up", None)
-    if path is not None:
-        try:
-            _write_cache(path, kb, triage)
-        except OSError as exc:
-            log.warning("could not write the triage cache: %s", exc.strerror or exc)
+            kb, triage = _train_in_child(path)
+    triage.triage("warm up", None)  # first calls fill the stem caches
     return kb, triage
 
 
-def _write_cache(path: Path, kb: KnowledgeBase, triage: Triage) -> None:
+def _train_in_child(path: Path) -> tuple[KnowledgeBase, Triage]:
+    """Train in `python -m knowledge.training`, which writes the cache, then load it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     for old in path.parent.glob("triage-*.pickle"):
         old.unlink(missing_ok=True)
-    bare = copy.copy(triage)
-    bare.detector = None  # a native object; rebuilt on load
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("wb") as handle:
-        os.fchmod(handle.fileno(), 0o600)
-        pickle.dump((kb, bare), handle, protocol=pickle.HIGHEST_PROTOCOL)
-    tmp.replace(path)
+    # The child imports the same code as this process, whatever its working directory.
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, (str(KNOWLEDGE_DIR.parent), os.environ.get("PYTHONPATH"))))
+    started = time.monotonic()
+    try:
+        # die_with_parent: a bot killed meanwhile takes the training with it (the signal is
+        # tied to this thread, which waits here until the child ends).
+        done = subprocess.run(
+            [sys.executable, "-m", "knowledge.training", "--write", str(path)], env=env,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            text=True, errors="replace", timeout=TRAINING_TIMEOUT, check=False,
+            preexec_fn=die_with_parent)
+    except subprocess.TimeoutExpired as exc:
+        raise RuntimeError(f"training the triage took over {TRAINING_TIMEOUT} s") from exc
+    for line in done.stderr.splitlines():
+        log.warning("triage training: %s", line)
+    if done.returncode != 0:
+        raise RuntimeError(f"training the triage failed (exit status {done.returncode}); "
+                           "its output is in the log above")
+    log.info("triage trained in a child process in %.1f s", time.monotonic() - started)
+    return snapshot.read(path)
 
 
 _loading: concurrent.futures.Future[tuple[KnowledgeBase, Triage]] | None = None

@@ -1,92 +1,167 @@
-"""The text features the learned triage models share: fitted once, computed once per message."""
+"""The text features the learned triage models share, with numpy only: a message is tokenised
+once (`Tokens`), and each fitted tf-idf block turns its tokens into a sparse row.
+
+Fitting the vocabularies is sklearn's job, in knowledge.training; the analyzers here reproduce
+the ones it fits with (tests/test_features.py compares them token for token)."""
 
 from __future__ import annotations
 
-import math
-from collections import Counter
-from collections.abc import Callable
-from itertools import pairwise
+import re
+from functools import cached_property
+from itertools import pairwise, repeat
+from typing import NamedTuple
 
 import numpy as np
-import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
 
-from knowledge.text import fold, stems
+from knowledge.text import fold, word_stems, words
 from knowledge.topics import LANGS
+
+CHAR_NGRAMS = (3, 5)  # sizes of the character n-grams (sklearn's char_wb analyzer)
+_WORD_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # sklearn's default token_pattern
+
+
+class Tokens:
+    """One message's text, folded and tokenised once for every model that reads it."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._stems: dict[str, list[str]] = {}
+        self._counted: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
+
+    @classmethod
+    def of(cls, text: str | Tokens) -> Tokens:
+        """The tokens of a text, or the tokens already made for it."""
+        return text if isinstance(text, Tokens) else cls(text)
+
+    @cached_property
+    def folded(self) -> str:
+        """Lowercased, accents stripped."""
+        return fold(self.text)
+
+    @cached_property
+    def words(self) -> list[str]:
+        """Folded alphanumeric words (what the stemmers and BM25 read)."""
+        return words(self.text)
+
+    def stems(self, lang: str) -> list[str]:
+        """Stems of the content words under one language's stemmer."""
+        found = self._stems.get(lang)
+        if found is None:
+            found = self._stems[lang] = word_stems(self.words, lang)
+        return found
+
+    @cached_property
+    def stem_features(self) -> list[str]:
+        """Stems and stem bigrams under both stemmers; the models learn which matter."""
+        out: list[str] = []
+        for lang in LANGS:
+            tokens = self.stems(lang)
+            out.extend([f"{lang}:{t}" for t in tokens])
+            out.extend([f"{lang}:{a}_{b}" for a, b in pairwise(tokens)])
+        return out
+
+    @cached_property
+    def char_ngrams(self) -> list[str]:
+        """Character n-grams of each space-padded folded word, as sklearn's char_wb makes
+        them: none longer than the padded word, which is itself the longest."""
+        low, high = CHAR_NGRAMS
+        padded = [f" {word} " for word in self.folded.split()]
+        return [p[i:i + n] for p in padded for n in range(low, min(high, len(p)) + 1)
+                for i in range(len(p) - n + 1)]
+
+    @cached_property
+    def word_ngrams(self) -> list[str]:
+        """Words of two or more characters and their bigrams (sklearn's default tokens)."""
+        tokens = _WORD_TOKEN.findall(self.folded)
+        return tokens + [f"{a} {b}" for a, b in pairwise(tokens)]
+
+    def counted(self, kind: str, vocabulary: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct tokens of one kind that a vocabulary knows, as its ids in increasing
+        order, and how often each occurs; looked up once per vocabulary."""
+        key = (kind, id(vocabulary))
+        found = self._counted.get(key)
+        if found is None:
+            tokens = getattr(self, kind)
+            ids = np.fromiter(map(vocabulary.get, tokens, repeat(-1)), dtype=np.intp,
+                              count=len(tokens))
+            found = self._counted[key] = np.unique(ids[ids >= 0], return_counts=True)
+        return found
 
 
 def both_stems(text: str) -> list[str]:
-    """Stems and stem bigrams under both stemmers; the models learn which matter."""
-    out: list[str] = []
-    for lang in LANGS:
-        tokens = stems(text, lang)
-        out.extend(f"{lang}:{t}" for t in tokens)
-        out.extend(f"{lang}:{a}_{b}" for a, b in pairwise(tokens))
-    return out
+    """The stem features of a text (the analyzer the stem vocabulary is fitted with)."""
+    return Tokens(text).stem_features
+
+
+class SparseRow(NamedTuple):
+    """One message's feature row: the columns that are set, and their values."""
+
+    cols: np.ndarray
+    vals: np.ndarray
+
+    def dot(self, dense: np.ndarray) -> np.ndarray:
+        """This row times a dense matrix (features x outputs), or a vector."""
+        return self.vals @ dense[self.cols]
 
 
 class TfidfBlock:
-    """One fitted tf-idf vectoriser, with a plain-Python path for a single message (sklearn's
-    transform spends most of its time validating input, ~10x the arithmetic)."""
+    """A fitted tf-idf vocabulary (token -> column) and each column's idf."""
 
-    def __init__(self, vectorizer: TfidfVectorizer, offset: int) -> None:
-        self.analyze: Callable[[str], list[str]] = vectorizer.build_analyzer()
-        self.vocabulary: dict[str, int] = vectorizer.vocabulary_
-        self.idf: list[float] = vectorizer.idf_.tolist()
-        self.offset = offset
+    def __init__(self, vocabulary: dict[str, int], idf: np.ndarray) -> None:
+        self.vocabulary = vocabulary
+        self.idf = np.asarray(idf, dtype=np.float64)
+        self.columns: np.ndarray | None = None  # set by share(): joint id -> column, or -1
 
-    @classmethod
-    def side_by_side(cls, vectorizers: list[TfidfVectorizer]) -> list[TfidfBlock]:
-        """Blocks for fitted vectorisers whose outputs are stacked left to right."""
-        blocks, offset = [], 0
-        for vectorizer in vectorizers:
-            blocks.append(cls(vectorizer, offset))
-            offset += len(vectorizer.vocabulary_)
-        return blocks
+    def __len__(self) -> int:
+        return len(self.idf)
 
-    def row(self, text: str) -> dict[int, float]:
-        """Column -> weight: sublinear tf times idf, L2-normalised (as TfidfVectorizer)."""
-        counts = Counter(j for j in map(self.vocabulary.get, self.analyze(text))
-                         if j is not None)
-        weights = {j: (1.0 + math.log(c)) * self.idf[j] for j, c in counts.items()}
-        norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-        return {self.offset + j: w / norm for j, w in weights.items()}
+    @staticmethod
+    def share(blocks: list[TfidfBlock]) -> None:
+        """Give blocks that read the same kind of tokens one joint vocabulary, so a message's
+        tokens are looked up and counted once for all of them."""
+        joint: dict[str, int] = {}
+        for block in blocks:
+            for token in sorted(block.vocabulary, key=block.vocabulary.__getitem__):
+                joint.setdefault(token, len(joint))
+        for block in blocks:
+            columns = np.full(len(joint), -1, dtype=np.intp)
+            columns[[joint[t] for t in block.vocabulary]] = list(block.vocabulary.values())
+            block.vocabulary, block.columns = joint, columns
 
-
-class TextFeatures:
-    """Tf-idf of word stems (meaning) and of character n-grams of the folded text (typos,
-    compounds), side by side. The topic model and the snippet ranker both read one vector."""
-
-    def __init__(self) -> None:
-        self.stems = TfidfVectorizer(analyzer=both_stems, sublinear_tf=True, min_df=1)
-        self.chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
-                                     min_df=2, preprocessor=fold)
-        self.blocks: list[TfidfBlock] = []
-        self.width = 0
-
-    def fit_transform(self, texts: list[str]) -> sp.csr_matrix:
-        """Learn the vocabularies from the training texts and return their rows."""
-        parts = [self.stems.fit_transform(texts), self.chars.fit_transform(texts)]
-        self.blocks = TfidfBlock.side_by_side([self.stems, self.chars])
-        self.width = sum(part.shape[1] for part in parts)
-        return sp.hstack(parts, format="csr")
-
-    def transform(self, texts: list[str]) -> sp.csr_matrix:
-        """Feature rows of many texts (training data)."""
-        return sp.hstack([self.stems.transform(texts), self.chars.transform(texts)],
-                         format="csr")
-
-    def vector(self, text: str) -> sp.csr_matrix:
-        """The feature row of one message."""
-        return one_row(self.blocks, text, self.width)
+    def row(self, tokens: Tokens, kind: str) -> SparseRow:
+        """Sublinear tf times idf, L2-normalised (as TfidfVectorizer(sublinear_tf=True)), of
+        the message's tokens of one kind."""
+        cols, counts = tokens.counted(kind, self.vocabulary)
+        if self.columns is not None:
+            cols = self.columns[cols]
+            known = cols >= 0
+            cols, counts = cols[known], counts[known]
+        vals = (np.log(counts) + 1.0) * self.idf[cols]
+        norm = np.sqrt(vals @ vals)
+        if norm > 0:
+            vals /= norm
+        return SparseRow(cols, vals)
 
 
-def one_row(blocks: list[TfidfBlock], text: str, width: int) -> sp.csr_matrix:
-    """The stacked tf-idf row of one text, as a 1 x width sparse matrix."""
-    cells: dict[int, float] = {}
-    for block in blocks:
-        cells.update(block.row(text))
-    columns = sorted(cells)
-    return sp.csr_matrix((np.array([cells[j] for j in columns], dtype=np.float64),
-                          np.array(columns, dtype=np.int32),
-                          np.array([0, len(columns)], dtype=np.int32)), shape=(1, width))
+class StackedTfidf:
+    """Tf-idf blocks side by side, each reading one kind of a message's tokens (the name of
+    a `Tokens` attribute) and normalised on its own, as sklearn stacks fitted vectorisers."""
+
+    def __init__(self, blocks: list[tuple[str, TfidfBlock]]) -> None:
+        self.blocks = blocks
+        ends = np.cumsum([len(block) for _, block in blocks])
+        self.offsets = ends - [len(block) for _, block in blocks]
+        self.width = int(ends[-1])
+
+    def row(self, tokens: Tokens) -> SparseRow:
+        """The stacked feature row of one message."""
+        parts = [block.row(tokens, kind) for kind, block in self.blocks]
+        cols = [part.cols + offset for part, offset in zip(parts, self.offsets, strict=True)]
+        return SparseRow(np.concatenate(cols), np.concatenate([part.vals for part in parts]))
+
+    def share_vocabularies(self, other: StackedTfidf) -> None:
+        """Blocks of both stacks that read the same kind of tokens share one vocabulary."""
+        theirs = dict(other.blocks)
+        for kind, block in self.blocks:
+            if kind in theirs:
+                TfidfBlock.share([block, theirs[kind]])

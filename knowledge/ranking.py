@@ -1,56 +1,69 @@
 """Ranks every snippet for a question, across all topics.
 
-A linear model learns from each snippet's example questions (knowledge/data/snippet_examples),
-its title and its answer; the topic classifier's probabilities add a prior that reorders but
-never cuts the list; the reader's role is a preference, not a filter."""
+A linear model learned from each snippet's example questions (knowledge/data/snippet_examples),
+its title and its answer scores them; the topic classifier's probabilities add a prior that
+reorders but never cuts the list; the reader's role is a preference, not a filter."""
 
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
-from sklearn.svm import LinearSVC
-from threadpoolctl import threadpool_limits
 
 from knowledge.base import Audience, KnowledgeBase, Snippet
-from knowledge.topics import LANGS, Topic
+from knowledge.features import SparseRow
+from knowledge.topics import Topic
 
-C_SVM = 0.5
 TEMPERATURE = 0.1  # margins are divided by this before the prior is added (log scale)
 PRIOR_WEIGHT = 0.6  # weight of log P(snippet's topics) in the score
 SECONDARY_PRIOR = 0.3  # share of a secondary topic's probability in a snippet's prior
 PRIOR_FLOOR = 1e-3  # a topic the classifier rules out still lets a strong snippet through
 AUDIENCE_BONUS = 1.0  # a snippet written for the reader's role (e.g. volunteer) moves up
 AUDIENCE_PENALTY = 3.0  # a snippet written for the other role moves down, but stays listed
-PRUNE = 0.01  # weights smaller than this are dropped: a sparse model, a fraction of the RAM
+DENSE_ROW = 32  # weights a feature needs for its row to be kept dense (of ~110 snippets)
 
 
-def training_texts(kb: KnowledgeBase) -> tuple[list[str], list[str]]:
-    """(text, snippet id) pairs: example questions, titles and answers in both languages."""
-    texts: list[str] = []
-    labels: list[str] = []
-    for snippet in kb.snippets.values():
-        examples = kb.snippet_examples.get(snippet.id, {})
-        for lang in LANGS:
-            text = snippet.text(lang)
-            for item in (*examples.get(lang, ()), text.title, text.answer):
-                texts.append(item)
-                labels.append(snippet.id)
-    return texts, labels
+class PrunedWeights:
+    """The snippet model's features x snippets weights after pruning (~7 % non-zero), in
+    numpy arrays: rows with many weights (common n-grams, which most messages contain) dense,
+    the long tail as compressed sparse rows. About the dense product's speed at 1/6 the RAM."""
+
+    def __init__(self, matrix: np.ndarray, dense_from: int = DENSE_ROW) -> None:
+        dense = np.count_nonzero(matrix, axis=1) >= dense_from
+        self.outputs = matrix.shape[1]
+        self.slot = np.full(len(matrix), -1, dtype=np.int32)  # row -> row of self.dense
+        self.slot[dense] = np.arange(np.count_nonzero(dense))
+        self.dense = np.ascontiguousarray(matrix[dense])
+        tail = np.where(dense[:, None], 0, matrix)
+        rows, indices = np.nonzero(tail)  # row by row
+        self.indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=len(matrix)))])
+        self.indices = indices.astype(np.int32)
+        self.data = tail[rows, indices]
+
+    def times(self, row: SparseRow) -> np.ndarray:
+        """The row times this matrix: one value per output."""
+        slot = self.slot[row.cols]
+        in_dense = slot >= 0
+        out = row.vals[in_dense] @ self.dense[slot[in_dense]]
+        cols, vals = row.cols[~in_dense], row.vals[~in_dense]
+        starts = self.indptr[cols]
+        lengths = self.indptr[cols + 1] - starts
+        ends = np.cumsum(lengths)
+        if len(ends) and ends[-1]:
+            # The positions of every stored weight of those columns, run after run.
+            at = np.arange(ends[-1]) + np.repeat(starts - ends + lengths, lengths)
+            out = out + np.bincount(self.indices[at], weights=self.data[at] * np.repeat(
+                vals, lengths), minlength=self.outputs)
+        return out
 
 
 class SnippetRanker:
-    """Scores all snippets for one message's feature vector."""
+    """Scores all snippets for one message's feature row (a linear model trained in
+    knowledge.training on each snippet's example questions, title and answer)."""
 
-    def __init__(self, kb: KnowledgeBase, matrix: sp.csr_matrix) -> None:
-        """Train on `matrix`, the feature rows of training_texts(kb) in that order."""
-        _, labels = training_texts(kb)
-        model = LinearSVC(C=C_SVM)
-        with threadpool_limits(1):
-            model.fit(matrix, labels)
-        coef = np.where(np.abs(model.coef_) >= PRUNE, model.coef_, 0.0)
-        self.weights = sp.csr_matrix(coef.T.astype(np.float32))
-        self.intercept = model.intercept_.astype(np.float32)
-        self.snippets: list[Snippet] = [kb.snippets[sid] for sid in model.classes_]
+    def __init__(self, kb: KnowledgeBase, snippet_ids: list[str], weights: PrunedWeights,
+                 intercept: np.ndarray) -> None:
+        self.weights = weights
+        self.intercept = intercept
+        self.snippets: list[Snippet] = [kb.snippets[sid] for sid in snippet_ids]
         topics = list(Topic)
         # prior = topic probabilities @ share: each snippet's primary and secondary topics.
         self.share = np.zeros((len(topics), len(self.snippets)), dtype=np.float64)
@@ -60,10 +73,10 @@ class SnippetRanker:
         self.topics = topics
         self.audiences = np.array([s.audience.value for s in self.snippets])
 
-    def scores(self, vector: sp.csr_matrix, topics: dict[Topic, float],
+    def scores(self, vector: SparseRow, topics: dict[Topic, float],
                audience: str | None = None) -> np.ndarray:
         """A log-scale score per snippet (in self.snippets order); higher is better."""
-        margins = (vector @ self.weights).toarray().ravel() + self.intercept
+        margins = self.weights.times(vector) + self.intercept
         probs = np.array([topics.get(t, 0.0) for t in self.topics])
         prior = np.log(probs @ self.share + PRIOR_FLOOR)
         score = margins / TEMPERATURE + PRIOR_WEIGHT * prior
@@ -74,7 +87,7 @@ class SnippetRanker:
                      - AUDIENCE_PENALTY * (self.audiences == other))
         return score
 
-    def rank(self, vector: sp.csr_matrix, topics: dict[Topic, float],
+    def rank(self, vector: SparseRow, topics: dict[Topic, float],
              audience: str | None = None, limit: int | None = None) -> list[Snippet]:
         """Snippets from every topic, best first, for a message's feature vector and topic
         probabilities; `audience` (a role) is a preference."""

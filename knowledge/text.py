@@ -52,5 +52,10 @@ def stem(word: str, lang: str) -> str:
 
 def stems(text: str, lang: str, keep_stopwords: bool = False) -> list[str]:
     """Stems of the content words of a text."""
+    return word_stems(words(text), lang, keep_stopwords)
+
+
+def word_stems(tokens: list[str], lang: str, keep_stopwords: bool = False) -> list[str]:
+    """Stems of the content words among already folded word tokens."""
     stop = STOPWORDS[lang]
-    return [stem(w, lang) for w in words(text) if keep_stopwords or w not in stop]
+    return [stem(w, lang) for w in tokens if keep_stopwords or w not in stop]

@@ -6,21 +6,19 @@ import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from itertools import chain
+from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
-from lingua import Language, LanguageDetectorBuilder
+from lingua import Language, LanguageDetector, LanguageDetectorBuilder
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
-from sklearn.svm import LinearSVC
-from threadpoolctl import threadpool_limits
 
 from knowledge.base import KnowledgeBase, Snippet
-from knowledge.features import TextFeatures
-from knowledge.ranking import SnippetRanker, training_texts
-from knowledge.text import stems, words
+from knowledge.features import SparseRow, StackedTfidf, Tokens
+from knowledge.ranking import SnippetRanker
+from knowledge.text import stems
 from knowledge.topics import LANGS, Topic
-from knowledge.urgency import UrgencyDetector
+from knowledge.urgency import UrgencyDetector, UrgencyModel
 
 # Field weights: the words people type (terms) say most about a topic; long answers least.
 W_TERMS, W_LABEL, W_DESCRIPTION, W_TITLE, W_ANSWER = 3.0, 2.0, 1.5, 1.5, 0.6
@@ -29,7 +27,6 @@ K1, B = 1.2, 0.5
 PHRASE_BONUS = 1.5
 OTHER_LANG = 0.35  # mixed-language messages: the other language's index counts a little
 MODEL_WEIGHT = 0.8  # share of the learned model in the final score; BM25 keeps the rest
-C_TOPICS = 0.3  # chosen on the development set (top-1 0.915); the holdout was not used
 TOPIC_TEMPERATURE = 0.1  # SVM margins / this -> softmax
 MAX_CORRECTIONS = 50_000  # unknown stems remembered with their nearest known stem
 SNIPPETS = 6  # snippets a triage result carries, best first across topics
@@ -95,13 +92,15 @@ class _Index:
         self.corrections: dict[str, str | None] = {}
         # Precomputed once: per stem, its BM25 term weight in each topic (vectorised scoring).
         self.topics = list(tf)
-        norms = [K1 * (1 - B + B * lengths[t] / avg_len) for t in self.topics]
-        self.weights: dict[str, np.ndarray] = {}
-        for s, idf in self.idf.items():
-            f = np.array([tf[t].get(s, 0.0) for t in self.topics])
-            self.weights[s] = idf * f * (K1 + 1) / (f + np.array(norms))
-        self.phrase_bonus = [(i, frozenset(p), PHRASE_BONUS * len(p))
-                             for i, t in enumerate(self.topics) for p in phrases[t]]
+        norms = np.array([K1 * (1 - B + B * lengths[t] / avg_len) for t in self.topics])
+        self.row_of = {s: i for i, s in enumerate(self.idf)}
+        f = np.array([[tf[t].get(s, 0.0) for t in self.topics] for s in self.idf])
+        self.weights = np.array(list(self.idf.values()))[:, None] * f * (K1 + 1) / (f + norms)
+        # Each phrase under one of its stems: only phrases whose stem is present are checked.
+        self.phrases: dict[str, list[tuple[int, frozenset[str], float]]] = defaultdict(list)
+        for i, t in enumerate(self.topics):
+            for p in phrases[t]:
+                self.phrases[p[0]].append((i, frozenset(p), PHRASE_BONUS * len(p)))
 
     def correct(self, stem: str) -> str | None:
         """The nearest known stem for a typo, or None."""
@@ -125,99 +124,100 @@ class _Index:
 
     def score(self, query: list[str]) -> dict[Topic, float]:
         """BM25 of the query against each topic, plus a bonus for whole phrases."""
-        known = [c for c in (self.correct(s) for s in query) if c is not None]
-        total = np.zeros(len(self.topics))
-        for s, q in Counter(known).items():
-            row = self.weights.get(s)
-            if row is not None:
-                total += row * (1 + 0.2 * (q - 1))
+        known = [c for c in map(self.correct, query) if c is not None]
+        if not known:
+            return dict.fromkeys(self.topics, 0.0)
+        rows, repeats = np.unique(np.fromiter(map(self.row_of.__getitem__, known), np.intp,
+                                              len(known)), return_counts=True)
+        total = (1 + 0.2 * (repeats - 1)) @ self.weights[rows]
         present = set(known)
-        for i, phrase, bonus in self.phrase_bonus:
-            if phrase <= present:
-                total[i] += bonus
+        for s in present:
+            for i, phrase, bonus in self.phrases.get(s, ()):
+                if phrase <= present:
+                    total[i] += bonus
         return dict(zip(self.topics, total.tolist(), strict=True))
 
 
-def topic_texts(kb: KnowledgeBase) -> tuple[list[str], list[str]]:
-    """(text, topic id) pairs: example questions, descriptions, terms and snippet titles."""
-    texts: list[str] = []
-    labels: list[str] = []
-    for topic in Topic:
-        for lang in LANGS:
-            for text in kb.examples.get(topic, {}).get(lang, ()):
-                texts.append(text)
-                labels.append(topic.value)
-            info = kb.topics[topic]
-            texts.append(info.description[lang])
-            labels.append(topic.value)
-            for term in info.terms[lang]:
-                texts.append(term)
-                labels.append(topic.value)
-        for snippet in kb.by_topic[topic]:
-            for lang in LANGS:
-                texts.append(snippet.text(lang).title)
-                labels.append(topic.value)
-    return texts, labels
+class TopicModel:
+    """A linear classifier over the text features (a linear SVM trained in
+    knowledge.training); a softmax over its margins gives the probabilities mixed with BM25."""
 
+    def __init__(self, coef: np.ndarray, intercept: np.ndarray, classes: list[Topic]) -> None:
+        self.coef = coef  # features x topics, dense
+        self.intercept = intercept
+        self.classes = classes
 
-class _ExampleModel:
-    """A linear classifier trained at start-up on example questions, topic terms and titles.
-
-    A linear SVM trains in well under a second where logistic regression took ~10 s, with
-    the same accuracy; a softmax over its margins gives the probabilities mixed with BM25."""
-
-    def __init__(self, matrix: sp.csr_matrix, labels: list[str]) -> None:
-        model = LinearSVC(C=C_TOPICS)
-        # BLAS threads fight each other on small machines: one thread trains faster here.
-        with threadpool_limits(1):
-            model.fit(matrix, labels)
-        self.coef = np.ascontiguousarray(model.coef_.T)
-        self.intercept = model.intercept_
-        self.classes = [Topic(c) for c in model.classes_]
-
-    def probabilities(self, vector: sp.csr_matrix) -> dict[Topic, float]:
-        """P(topic | text) from the message's feature vector."""
-        z = (np.asarray(vector @ self.coef).ravel() + self.intercept) / TOPIC_TEMPERATURE
+    def probabilities(self, vector: SparseRow) -> dict[Topic, float]:
+        """P(topic | text) from the message's feature row."""
+        z = (vector.dot(self.coef) + self.intercept) / TOPIC_TEMPERATURE
         z = np.exp(z - z.max())
         z /= z.sum()
         return dict(zip(self.classes, z.tolist(), strict=True))
 
 
+@dataclass(frozen=True, slots=True)
+class Models:
+    """The trained parts of triage: numpy arrays and plain Python only."""
+
+    features: StackedTfidf  # one vocabulary for the topic model and the snippet ranker
+    topics: TopicModel
+    urgency: UrgencyModel | None
+    ranker: SnippetRanker
+
+
+def _language_detector() -> LanguageDetector:
+    # Low accuracy mode reads trigrams only: ~10x faster, and nl/en are far apart.
+    return (LanguageDetectorBuilder.from_languages(*_LINGUA).with_low_accuracy_mode()
+            .with_preloaded_language_models().build())
+
+
 class Triage:
     """Topic ranking, language detection, urgency and snippet ranking; loads once.
 
-    Building it trains the models (a few seconds of CPU): construct it off the event loop."""
+    Without `models` it trains them (sklearn, a few seconds of CPU): construct it off the
+    event loop. Pickled without the language detector, which is rebuilt on loading."""
 
-    def __init__(self, kb: KnowledgeBase) -> None:
+    def __init__(self, kb: KnowledgeBase, models: Models | None = None) -> None:
+        if models is None:
+            from knowledge.training import train  # sklearn only where models are trained
+
+            models = train(kb)
         self.kb = kb
         self.index = {lang: _Index(kb, lang) for lang in LANGS}
-        # Low accuracy mode reads trigrams only: ~10x faster, and nl/en are far apart.
-        self.detector = (LanguageDetectorBuilder.from_languages(*_LINGUA)
-                         .with_low_accuracy_mode().with_preloaded_language_models().build())
-        self.urgency = UrgencyDetector(kb.urgency_examples)
-        texts, labels = topic_texts(kb)
-        # One vocabulary (the topic model's) for both models: each message is vectorised once.
-        self.features = TextFeatures()
-        self.model = _ExampleModel(self.features.fit_transform(texts), labels)
-        self.ranker = SnippetRanker(kb, self.features.transform(training_texts(kb)[0]))
+        self.detector = _language_detector()
+        self.urgency = UrgencyDetector(models.urgency)
+        self.features = models.features
+        self.model = models.topics
+        self.ranker = models.ranker
 
-    def detect_language(self, text: str, hint: str | None = None) -> str:
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["detector"]  # a native object
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.detector = _language_detector()
+
+    def detect_language(self, text: str | Tokens, hint: str | None = None) -> str:
         """The message's language; the user's setting wins unless the text clearly disagrees."""
-        if len(words(text)) < 3:
+        tokens = Tokens.of(text)
+        if len(tokens.words) < 3:
             return hint if hint in LANGS else "nl"
-        confidences = self.detector.compute_language_confidence_values(text)
+        confidences = self.detector.compute_language_confidence_values(tokens.text)
         best = confidences[0]
         lang = _LINGUA[best.language]
         if hint in LANGS and lang != hint and best.value < 0.9:
             return hint  # type: ignore[return-value]
         return lang
 
-    def rank(self, text: str, lang: str, vector: sp.csr_matrix | None = None
+    def rank(self, text: str | Tokens, lang: str, vector: SparseRow | None = None
              ) -> list[tuple[Topic, float]]:
         """All ten topics, best first, with scores that sum to 1."""
+        tokens = Tokens.of(text)
         other = "en" if lang == "nl" else "nl"
-        main = self.index[lang].score(stems(text, lang))
-        extra = self.index[other].score(stems(text, other))
+        main = self.index[lang].score(tokens.stems(lang))
+        extra = self.index[other].score(tokens.stems(other))
         raw = {t: main[t] + OTHER_LANG * extra[t] for t in Topic}
         peak = max(raw.values())
         if peak <= 0:
@@ -228,24 +228,26 @@ class Triage:
         total = sum(exp.values())
         scores = {t: e / total for t, e in exp.items()}
         if vector is None:
-            vector = self.features.vector(text)
+            vector = self.features.row(tokens)
         learned = self.model.probabilities(vector)
         scores = {t: MODEL_WEIGHT * learned[t] + (1 - MODEL_WEIGHT) * scores[t] for t in Topic}
         return sorted(scores.items(), key=lambda p: -p[1])
 
-    def rank_snippets(self, text: str, lang: str, audience: str | None = None,
+    def rank_snippets(self, text: str | Tokens, lang: str, audience: str | None = None,
                       limit: int | None = SNIPPETS) -> list[Snippet]:
         """Snippets from all topics, best first; `audience` (a role) is a preference."""
-        vector = self.features.vector(text)
-        topics = dict(self.rank(text, lang, vector))
+        tokens = Tokens.of(text)
+        vector = self.features.row(tokens)
+        topics = dict(self.rank(tokens, lang, vector))
         return self.ranker.rank(vector, topics, audience, limit)
 
     def triage(self, text: str, lang_hint: str | None = None,
                role: str | None = None) -> TriageResult:
         """Everything the desk needs to answer one message."""
-        lang = self.detect_language(text, lang_hint)
-        vector = self.features.vector(text)
-        topics = self.rank(text, lang, vector)
+        tokens = Tokens(text)  # tokenised once for every model below
+        lang = self.detect_language(tokens, lang_hint)
+        vector = self.features.row(tokens)
+        topics = self.rank(tokens, lang, vector)
         snippets = self.ranker.rank(vector, dict(topics), role, SNIPPETS)
-        return TriageResult(topics, self.urgency.is_urgent(text), [s.id for s in snippets],
+        return TriageResult(topics, self.urgency.is_urgent(tokens), [s.id for s in snippets],
                             lang)

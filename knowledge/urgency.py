@@ -10,16 +10,9 @@ from __future__ import annotations
 import math
 import re
 
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import cross_val_predict
-from sklearn.pipeline import FeatureUnion
-from threadpoolctl import threadpool_limits
+import numpy as np
 
-from knowledge.features import TfidfBlock, one_row
-from knowledge.text import fold
-
-MODEL_RECALL = 0.85  # share of acute training examples the model's threshold lets through
+from knowledge.features import StackedTfidf, Tokens
 
 
 def _rx(*patterns: str) -> re.Pattern[str]:
@@ -140,52 +133,34 @@ VEILED = _rx(
 _SENTENCE = re.compile(r"(?<=[.!?\n])\s+")
 
 
-class _UrgencyModel:
-    """A linear model over character n-grams and stems, trained on labelled example messages.
+class UrgencyModel:
+    """A linear model over words, word bigrams and character n-grams, trained on labelled
+    example messages (knowledge.training). It catches phrasings the rules do not know; the
+    threshold is set for recall on the training examples' own cross-validated scores."""
 
-    It catches phrasings the rules do not know; the threshold is set for recall, on the
-    training examples' own cross-validated scores, never on an evaluation set."""
+    def __init__(self, features: StackedTfidf, coef: np.ndarray, intercept: float,
+                 threshold: float) -> None:
+        self.features = features
+        self.coef = coef
+        self.intercept = intercept
+        self.threshold = threshold
 
-    def __init__(self, examples: dict[bool, tuple[str, ...]]) -> None:
-        texts = list(examples[True]) + list(examples[False])
-        labels = [1] * len(examples[True]) + [0] * len(examples[False])
-        self.vectorizer = FeatureUnion([
-            ("words", TfidfVectorizer(preprocessor=fold, ngram_range=(1, 2), sublinear_tf=True,
-                                      min_df=1)),
-            ("chars", TfidfVectorizer(preprocessor=fold, analyzer="char_wb", ngram_range=(3, 5),
-                                      sublinear_tf=True, min_df=2)),
-        ])
-        matrix = self.vectorizer.fit_transform(texts)
-        with threadpool_limits(1):
-            scores = cross_val_predict(
-                LogisticRegression(C=10.0, max_iter=3000, class_weight="balanced"), matrix,
-                labels, cv=5, method="predict_proba")[:, 1]
-            self.model = LogisticRegression(C=10.0, max_iter=3000, class_weight="balanced")
-            self.model.fit(matrix, labels)
-        # Scoring one message by hand skips sklearn's input checks (~10x the arithmetic).
-        self.blocks = TfidfBlock.side_by_side([t for _, t in self.vectorizer.transformer_list])
-        self.width = matrix.shape[1]
-        self.coef = self.model.coef_.ravel()
-        self.intercept = float(self.model.intercept_[0])
-        acute_scores = sorted(s for s, y in zip(scores, labels, strict=True) if y)
-        # The score that keeps MODEL_RECALL of the acute training examples above the line.
-        self.threshold = float(acute_scores[int(len(acute_scores) * (1 - MODEL_RECALL))])
-
-    def probability(self, text: str) -> float:
+    def probability(self, text: str | Tokens) -> float:
         """P(acute | text)."""
-        z = float((one_row(self.blocks, text, self.width) @ self.coef)[0]) + self.intercept
+        z = float(self.features.row(Tokens.of(text)).dot(self.coef)) + self.intercept
         return 1.0 / (1.0 + math.exp(-z))
 
 
 class UrgencyDetector:
     """Rules over cue families, or the learned model; recall matters most."""
 
-    def __init__(self, examples: dict[bool, tuple[str, ...]] | None = None) -> None:
-        self.model = _UrgencyModel(examples) if examples else None
+    def __init__(self, model: UrgencyModel | None = None) -> None:
+        self.model = model
 
-    def reasons(self, text: str) -> list[str]:
+    def reasons(self, text: str | Tokens) -> list[str]:
         """The cue groups that make this message acute (empty when it is not)."""
-        t = fold(text)
+        tokens = Tokens.of(text)
+        t = tokens.folded
         found = []
         plan = " ".join(s for s in _SENTENCE.split(t) if not NEWS.search(s))
         if SELF_HARM.search(plan):
@@ -206,10 +181,10 @@ class UrgencyDetector:
         if (weapon or act) and ((intent and (imminent or (weapon and act)))
                                 or (weapon and act and imminent)):
             found.append("violence_plan")
-        if self.model is not None and self.model.probability(text) >= self.model.threshold:
+        if self.model is not None and self.model.probability(tokens) >= self.model.threshold:
             found.append("model")
         return found
 
-    def is_urgent(self, text: str) -> bool:
+    def is_urgent(self, text: str | Tokens) -> bool:
         """Whether the message signals acute danger."""
         return bool(self.reasons(text))

@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from knowledge.base import DATA_DIR, KnowledgeBase, KnowledgeError, load_knowledge
-from knowledge.ranking import SnippetRanker, training_texts
+from knowledge.features import Tokens
+from knowledge.training import train_ranker
 from knowledge.triage import Triage
 from tests.sandbox_client import DeskHarness
 
@@ -107,12 +108,12 @@ def test_a_snippet_without_examples_is_still_ranked(kb: KnowledgeBase, triage: T
     bare = KnowledgeBase(kb.topics, kb.snippets, kb.referrals, kb.flow, kb.examples,
                          kb.urgency_examples,
                          {k: v for k, v in kb.snippet_examples.items() if k != "signals-phases"})
-    ranker = SnippetRanker(bare, triage.features.transform(training_texts(bare)[0]))
+    ranker = train_ranker(bare, triage.features)
     text = "in welke fase van radicalisering zit hij, verkenning of al lid van een groep?"
     topics = dict(triage.rank(text, "nl"))
-    ids = [s.id for s in ranker.rank(triage.features.vector(text), topics, limit=3)]
-    assert "signals-phases" in ids
-    assert len(ranker.rank(triage.features.vector(text), topics)) == len(kb.snippets)
+    row = triage.features.row(Tokens(text))
+    assert "signals-phases" in [s.id for s in ranker.rank(row, topics, limit=3)]
+    assert len(ranker.rank(row, topics)) == len(kb.snippets)
 
 
 @pytest.mark.timeout(60)

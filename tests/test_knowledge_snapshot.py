@@ -1,0 +1,123 @@
+"""The bot's triage without sklearn: importing the runtime, loading the cached snapshot and a
+first start that trains in a child process all leave sklearn and scipy out of the process."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+import bot.runtime as runtime
+
+ACUTE = "hij zegt dat hij morgen naar syrie vertrekt, ticket al geboekt"
+
+# Run in a fresh interpreter: this test process has imported sklearn for other tests.
+_LOAD = """
+import json, logging, sys
+from pathlib import Path
+logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+from bot.runtime import _load_knowledge
+kb, triage = _load_knowledge(Path(sys.argv[1]))
+result = triage.triage(sys.argv[2], "nl")
+print(json.dumps({"urgent": result.urgent, "top": result.top.value,
+                  "snippets": len(result.snippets),
+                  "imported": sorted(m for m in ("sklearn", "scipy") if m in sys.modules)}))
+"""
+
+
+def _training_children(pid: int) -> list[psutil.Process]:
+    """The process's children that run the training (once they have exec'd it)."""
+    found = []
+    for child in psutil.Process(pid).children():
+        try:
+            if "knowledge.training" in child.cmdline():
+                found.append(child)
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+def _running(proc: psutil.Process) -> bool:
+    """Alive and not a zombie (whoever inherits an orphan may be slow to reap it)."""
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _fresh(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          timeout=280, check=True)
+
+
+@pytest.mark.timeout(120)
+def test_importing_the_runtime_and_triage_leaves_sklearn_out() -> None:
+    done = _fresh("import sys, bot.runtime, knowledge.triage, knowledge.snapshot; "
+                  "print([m for m in ('sklearn', 'scipy') if m in sys.modules])")
+    assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.timeout(300)
+def test_the_bot_trains_in_a_child_and_then_loads_the_cache(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    stale = cache / "triage-0123456789abcdef01234567.pickle"
+    stale.write_bytes(b"an old version's cache")
+    first = _fresh(_LOAD, str(cache), ACUTE)
+    assert "triage trained in a child process" in first.stderr
+    out = json.loads(first.stdout)
+    assert out == {"urgent": True, "top": out["top"], "snippets": 6, "imported": []}
+    written = list(cache.iterdir())
+    assert [p.name for p in written] == [f"triage-{runtime._knowledge_key()}.pickle"]
+    assert stat.S_IMODE(written[0].stat().st_mode) == 0o600
+    second = _fresh(_LOAD, str(cache), ACUTE)
+    assert "loaded from the cache" in second.stderr
+    assert "trained" not in second.stderr
+    assert json.loads(second.stdout) == out
+
+
+@pytest.mark.timeout(300)
+def test_a_damaged_cache_is_trained_anew(tmp_path: Path) -> None:
+    path = tmp_path / f"triage-{runtime._knowledge_key()}.pickle"
+    path.write_bytes(b"\x80\x05 not a pickle")
+    done = _fresh(_LOAD, str(tmp_path), ACUTE)
+    assert "ignoring the triage cache (UnpicklingError)" in done.stderr
+    assert "triage trained in a child process" in done.stderr
+    assert json.loads(done.stdout)["imported"] == []
+
+
+@pytest.mark.timeout(120)
+def test_a_killed_bot_takes_its_training_child_with_it(tmp_path: Path) -> None:
+    bot = subprocess.Popen([sys.executable, "-c", _LOAD, str(tmp_path), ACUTE],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not (children := _training_children(bot.pid)):
+            assert time.monotonic() < deadline and bot.poll() is None, "no training child"
+            time.sleep(0.02)
+        bot.kill()
+        bot.wait()
+        # SIGTERM ends it at once; left alone it would train for seconds more.
+        deadline = time.monotonic() + 1.5
+        while running := [c for c in children if _running(c)]:
+            assert time.monotonic() < deadline, running
+            time.sleep(0.02)
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+            bot.wait()
+
+
+@pytest.mark.timeout(60)
+def test_training_that_overruns_its_time_is_a_clear_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runtime, "TRAINING_TIMEOUT", 0.05)
+    with pytest.raises(RuntimeError, match=r"training the triage took over 0\.05 s"):
+        runtime._load_knowledge(tmp_path)
+    assert not list(tmp_path.glob("triage-*"))
