@@ -20,8 +20,11 @@ TRANSCRIPT_TTL_SECONDS = 7 * 24 * 3600
 # Queue score = band * _BAND_WIDTH + created_at. A band is wider than any Unix time in seconds,
 # so urgency, then "was requeued", decide before age; doubles keep microseconds at this size.
 _BAND_WIDTH = 1e10
-# claim_next reads the queue this many tickets at a time.
-_PAGE = 200
+# claim_next reads the queue a page at a time: the best ticket is nearly always among the first
+# few, so the first page is small (one round trip costs about as much as reading 16 tickets) and
+# each further page doubles, up to a cap, for the rare long scan.
+_FIRST_PAGE = 16
+_MAX_PAGE = 512
 
 Sender = Literal["user", "expert"]
 
@@ -405,9 +408,9 @@ class HandoffStore:
         wanted, queue place), reading the queue a page at a time and stopping as soon as no
         later ticket can do better (the queue holds all urgent tickets before the others)."""
         best: tuple[tuple[bool, bool, bool], str] | None = None
-        start = 0
+        start, size = 0, _FIRST_PAGE
         while True:
-            page = await self.redis.zrange(keys.queue(), start, start + _PAGE - 1)
+            page = await self.redis.zrange(keys.queue(), start, start + size - 1)
             if not page:
                 break
             async with self.redis.pipeline(transaction=False) as pipe:
@@ -425,7 +428,8 @@ class HandoffStore:
                 if best[0] == (False, False, False) or (urgent != "1" and not best[0][0]
                                                          and best[0][1:] <= (True, False)):
                     return best[1]
-            start += _PAGE
+            start += size
+            size = min(2 * size, _MAX_PAGE)
         return best[1] if best else None
 
     async def requeue(self, ticket_id: str, note: str | None = None) -> Ticket | None:

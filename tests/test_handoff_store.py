@@ -403,3 +403,17 @@ async def test_claim_next_pages_agree_with_ranking_the_whole_queue(
                                                   t.topic not in topics))[0]
         taken = await store.claim_next(10_000 + len(languages), topics, languages, 1000)
         assert taken is not None and taken.id == expected.id
+
+
+async def test_claim_next_reads_only_the_head_of_a_long_queue(
+        store: HandoffStore, redis: Redis, clock: FakeClock) -> None:
+    """The best ticket is at the head: claiming it must not read hundreds of ticket hashes,
+    or claim latency grows with the queue (bench/claim.py measures it)."""
+    for user_id in range(600):
+        await ask(store, clock, user_id, urgent=user_id % 50 == 0)
+    await redis.config_resetstat()
+    taken = await store.claim_next(100, ["radicalisation"], ["nl"], MAX)
+    assert taken is not None and taken.user_id == 0
+    # Commandstats count the claim script's own HMGET too.
+    reads = (await redis.info("commandstats"))["cmdstat_hmget"]["calls"]
+    assert reads <= 16 + 1
