@@ -148,7 +148,8 @@ def _ticket(data: dict[str, str]) -> Ticket | None:
 # just before; if the holder changed in between they return -1 / 'retry' and the caller rereads.
 
 # Every queued ticket is in the queue and in its language-and-topic slice, with the same score:
-# the scripts that add to or remove from the one do the same to the other.
+# the scripts that add to or remove from the one do the same to the other. A ticket's language
+# and topic never change, so the slice key a caller passes cannot go stale.
 
 # The caller passes the pointer it saw; a stale pointer (its ticket gone) is replaced.
 # KEYS: user_ticket, new ticket, queue, user_history, ticket the pointer names (or the new one),
@@ -457,6 +458,7 @@ class HandoffStore:
                 pipe.zrange(keys.queue_slice(lang, topic), 0, len(skip), withscores=True)
             heads = await pipe.execute()
         best: tuple[tuple[bool, bool, bool, float, str], tuple[str, str]] | None = None
+        # The rank ends in (score, id), the queue's own order, so no two tickets tie.
         empty: list[str] = []
         for member, (lang, topic), head in zip(members, slices, heads, strict=True):
             if not head:
@@ -473,7 +475,10 @@ class HandoffStore:
             await self._prune(keys=[keys.queue_slices(),
                                     *(keys.queue_slice(*json.loads(m)) for m in empty)],
                               args=empty)
-        return None if best is None else (best[0][4], best[1])
+        if best is None:
+            return None
+        rank, where = best
+        return rank[-1], where
 
     async def _sort_into_slices(self) -> None:
         """Put tickets queued before slices existed into their slices, once per database."""
