@@ -47,8 +47,8 @@ class Plan:
     claims: int
 
 
-FULL = Plan(FULL_LOAD, 100_000, 100, 5)
-QUICK = Plan(QUICK_LOAD, 10_000, 100, 3)
+FULL = Plan(FULL_LOAD, 100_000, 100, 50)
+QUICK = Plan(QUICK_LOAD, 10_000, 100, 20)
 TINY = Plan(TINY_LOAD, 200, 20, 1)  # the test's: the machinery, not a measurement
 
 

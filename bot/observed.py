@@ -30,10 +30,11 @@ class ObservedHandoffStore(HandoffStore):
             await self.trends.handoff(user_id)
         return ticket
 
-    async def claim(self, ticket_id: str, expert_id: int, max_conversations: int) -> ClaimResult:
+    async def claim(self, ticket_id: str, expert_id: int, max_conversations: int,
+                    where: tuple[str, str] | None = None) -> ClaimResult:
         """Claim as HandoffStore does; count it and how long the asker waited."""
         before = await self.get(ticket_id)
-        result = await super().claim(ticket_id, expert_id, max_conversations)
+        result = await super().claim(ticket_id, expert_id, max_conversations, where)
         if result is ClaimResult.OK and before is not None and before.expert_id is None:
             metrics.CLAIMED.inc()
             metrics.TIME_TO_CLAIM.observe(max(0.0, self.clock() - before.queued_at))

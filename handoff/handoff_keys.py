@@ -13,6 +13,22 @@ def queue() -> str:
     return f"{PREFIX}:queue"
 
 
+def queue_slice(lang: str, topic: str) -> str:
+    """Sorted set of the queued tickets in one language and topic, scored as in the queue."""
+    return f"{PREFIX}:queue_slice:{lang}:{topic}"
+
+
+def queue_slices() -> str:
+    """Set of the (language, topic) slices that may hold queued tickets, each a JSON pair."""
+    return f"{PREFIX}:queue_slices"
+
+
+def queue_sliced() -> str:
+    """Exists once every queued ticket is also in its slice (set when the queue was empty, or
+    by the one-off sorting of tickets queued before slices existed)."""
+    return f"{PREFIX}:queue_sliced"
+
+
 def active() -> str:
     """Set of ticket ids that an expert holds, for the timeout sweep."""
     return f"{PREFIX}:active"

@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from redis.asyncio import Redis
+from redis.exceptions import WatchError
 
 from handoff import handoff_keys as keys
 from handoff.erasure import request_rewrite
@@ -20,8 +21,6 @@ TRANSCRIPT_TTL_SECONDS = 7 * 24 * 3600
 # Queue score = band * _BAND_WIDTH + created_at. A band is wider than any Unix time in seconds,
 # so urgency, then "was requeued", decide before age; doubles keep microseconds at this size.
 _BAND_WIDTH = 1e10
-# claim_next reads the queue this many tickets at a time.
-_PAGE = 200
 
 Sender = Literal["user", "expert"]
 
@@ -106,6 +105,14 @@ def _score(urgent: bool, requeued: bool, created_at: float) -> float:
     return band * _BAND_WIDTH + created_at
 
 
+def _urgent_score(score: float) -> bool:
+    return score < 2 * _BAND_WIDTH
+
+
+def _slice_member(lang: str, topic: str) -> str:
+    return json.dumps([lang, topic])
+
+
 def _ticket(data: dict[str, str]) -> Ticket | None:
     if not data:
         return None
@@ -140,9 +147,14 @@ def _ticket(data: dict[str, str]) -> Ticket | None:
 # Scripts that touch an expert's ticket set get that key from the caller, read from the hash
 # just before; if the holder changed in between they return -1 / 'retry' and the caller rereads.
 
+# Every queued ticket is in the queue and in its language-and-topic slice, with the same score:
+# the scripts that add to or remove from the one do the same to the other. A ticket's language
+# and topic never change, so the slice key a caller passes cannot go stale.
+
 # The caller passes the pointer it saw; a stale pointer (its ticket gone) is replaced.
-# KEYS: user_ticket, new ticket, queue, user_history, ticket the pointer names (or the new one)
-# ARGV: pointer seen ('' if none), ticket_id, score, history_ttl, field, value, ...
+# KEYS: user_ticket, new ticket, queue, user_history, ticket the pointer names (or the new one),
+#       queue_slice, queue_slices, queue_sliced
+# ARGV: pointer seen ('' if none), ticket_id, score, history_ttl, slice member, field, value, ...
 _OPEN = """
 local current = redis.call('GET', KEYS[1]) or ''
 if current ~= ARGV[1] then return '' end
@@ -150,15 +162,19 @@ if current ~= '' then
   local state = redis.call('HGET', KEYS[5], 'state')
   if state == 'queued' or state == 'active' then return current end
 end
-redis.call('HSET', KEYS[2], unpack(ARGV, 5))
+-- An empty queue has nothing a slice could miss.
+if redis.call('ZCARD', KEYS[3]) == 0 then redis.call('SET', KEYS[8], '1') end
+redis.call('HSET', KEYS[2], unpack(ARGV, 6))
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2])
+redis.call('ZADD', KEYS[6], ARGV[3], ARGV[2])
+redis.call('SADD', KEYS[7], ARGV[5])
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('SADD', KEYS[4], ARGV[2])
 redis.call('EXPIRE', KEYS[4], ARGV[4])
 return ARGV[2]
 """
 
-# KEYS: ticket, queue, expert_tickets, active
+# KEYS: ticket, queue, expert_tickets, active, queue_slice
 # ARGV: ticket_id, expert_id, max_conversations, now
 _CLAIM = """
 local ticket = redis.call('HMGET', KEYS[1], 'state', 'expert_id')
@@ -169,6 +185,7 @@ end
 if ticket[1] ~= 'queued' then return 'gone' end
 if redis.call('SCARD', KEYS[3]) >= tonumber(ARGV[3]) then return 'full' end
 redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[5], ARGV[1])
 redis.call('HSET', KEYS[1], 'state', 'active', 'expert_id', ARGV[2], 'claimed_at', ARGV[4])
 redis.call('HDEL', KEYS[1], 'reminded')
 redis.call('SADD', KEYS[3], ARGV[1])
@@ -193,8 +210,8 @@ if ARGV[6] == '1' then redis.call('HSET', KEYS[1], 'note', ARGV[7]) end
 return 'ok'
 """
 
-# KEYS: ticket, queue, active, expert_tickets
-# ARGV: ticket_id, expert_id, score, now, has_note, note
+# KEYS: ticket, queue, active, expert_tickets, queue_slice, queue_slices
+# ARGV: ticket_id, expert_id, score, now, has_note, note, slice member
 _REQUEUE = """
 local ticket = redis.call('HMGET', KEYS[1], 'state', 'expert_id')
 if ticket[1] ~= 'active' then return 0 end
@@ -205,6 +222,8 @@ redis.call('HSET', KEYS[1], 'state', 'queued', 'queued_at', ARGV[4], 'previous_e
 redis.call('HINCRBY', KEYS[1], 'requeues', 1)
 if ARGV[5] == '1' then redis.call('HSET', KEYS[1], 'note', ARGV[6]) end
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[5], ARGV[3], ARGV[1])
+redis.call('SADD', KEYS[6], ARGV[7])
 redis.call('SREM', KEYS[3], ARGV[1])
 redis.call('SREM', KEYS[4], ARGV[1])
 return 1
@@ -214,7 +233,8 @@ return 1
 # no user id, under a random job key that only this ticket's hash remembers (for a rating that
 # follows; it expires with the ticket; one drawn earlier is kept), so no SQL row can be
 # computed from a ticket id; cancelling drops the transcript, as nobody will summarise it.
-# KEYS: ticket, queue, active, user_ticket, user_history, transcript, summaries[, expert_tickets]
+# KEYS: ticket, queue, active, user_ticket, user_history, transcript, summaries, queue_slice
+#       [, expert_tickets]
 # ARGV: ticket_id, expert_id ('' if queued), new_state, now, ttl, summary, outcome, ended_by,
 #       job_key
 _FINISH = """
@@ -225,8 +245,9 @@ if closing and not held then return 0 end
 if not closing and ticket[1] ~= 'active' and ticket[1] ~= 'queued' then return 0 end
 if held and ticket[2] ~= ARGV[2] then return -1 end
 redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[8], ARGV[1])
 redis.call('SREM', KEYS[3], ARGV[1])
-if KEYS[8] then redis.call('SREM', KEYS[8], ARGV[1]) end
+if KEYS[9] then redis.call('SREM', KEYS[9], ARGV[1]) end
 if redis.call('GET', KEYS[4]) == ARGV[1] then redis.call('DEL', KEYS[4]) end
 redis.call('HSET', KEYS[1], 'state', ARGV[3], 'closed_at', ARGV[4])
 if ARGV[8] ~= '' then redis.call('HSETNX', KEYS[1], 'ended_by', ARGV[8]) end
@@ -300,6 +321,17 @@ if seen[1] ~= ARGV[1] or seen[2] ~= ARGV[3] then return 0 end
 return redis.call('HSETNX', KEYS[1], ARGV[4], '1')
 """
 
+# Forget slices that are empty now; one that a ticket entered meanwhile stays (_OPEN adds the
+# ticket and its slice in one step, so no slice with tickets can be forgotten).
+# KEYS: queue_slices, queue_slice, ...
+# ARGV: slice member of each queue_slice, in the same order
+_PRUNE = """
+for i = 2, #KEYS do
+  if redis.call('ZCARD', KEYS[i]) == 0 then redis.call('SREM', KEYS[1], ARGV[i - 1]) end
+end
+return 1
+"""
+
 
 class HandoffStore:
     """Tickets from a user's request to a closed conversation; every change is atomic."""
@@ -318,6 +350,8 @@ class HandoffStore:
         self._mark = redis.register_script(_MARK)
         self._end = redis.register_script(_END)
         self._rate_once = redis.register_script(_RATE_ONCE)
+        self._prune = redis.register_script(_PRUNE)
+        self._sliced = False  # known to hold: every queued ticket is in its slice
 
     async def open(self, user_id: int, lang: str, topic: str, sector: str, region: str,
                    urgent: bool, snippets: Iterable[str] = ()) -> Ticket:
@@ -336,9 +370,10 @@ class HandoffStore:
             flat = [item for pair in fields.items() for item in pair]
             opened = await self._open(
                 keys=[keys.user_ticket(user_id), keys.ticket(ticket_id), keys.queue(),
-                      keys.user_history(user_id), keys.ticket(seen or ticket_id)],
+                      keys.user_history(user_id), keys.ticket(seen or ticket_id),
+                      keys.queue_slice(lang, topic), keys.queue_slices(), keys.queue_sliced()],
                 args=[seen, ticket_id, _score(urgent, False, float(now)), self.transcript_ttl,
-                      *flat],
+                      _slice_member(lang, topic), *flat],
             )
             # Empty if the pointer moved meanwhile; None if /forget just removed the ticket.
             ticket = await self.get(opened) if opened else None
@@ -371,11 +406,19 @@ class HandoffStore:
         """Waiting tickets in the order experts should take them."""
         return await self._get_many(await self.redis.zrange(keys.queue(), 0, -1))
 
-    async def claim(self, ticket_id: str, expert_id: int, max_conversations: int) -> ClaimResult:
-        """Give a queued ticket to an expert; re-claiming one's own ticket is ok and a no-op."""
+    async def claim(self, ticket_id: str, expert_id: int, max_conversations: int,
+                    where: tuple[str, str] | None = None) -> ClaimResult:
+        """Give a queued ticket to an expert; re-claiming one's own ticket is ok and a no-op.
+
+        `where` is the ticket's (language, topic) if the caller knows it, saving a read."""
+        if where is None:
+            lang, topic = await self.redis.hmget(keys.ticket(ticket_id), "lang", "topic")
+            if lang is None or topic is None:
+                return ClaimResult.GONE
+            where = (lang, topic)
         result = await self._claim(
             keys=[keys.ticket(ticket_id), keys.queue(), keys.expert_tickets(expert_id),
-                  keys.active()],
+                  keys.active(), keys.queue_slice(*where)],
             args=[ticket_id, expert_id, max_conversations, _stamp(self.clock())],
         )
         return ClaimResult(result)
@@ -392,41 +435,78 @@ class HandoffStore:
             best = await self._best_waiting(wanted_topics, spoken, failed)
             if best is None:
                 return None
-            result = await self.claim(best, expert_id, max_conversations)
+            ticket_id, where = best
+            result = await self.claim(ticket_id, expert_id, max_conversations, where)
             if result is ClaimResult.OK:
-                return await self.get(best)
+                return await self.get(ticket_id)
             if result is ClaimResult.FULL:
                 return None
-            failed.add(best)  # TAKEN or GONE: someone got there first; look again
+            failed.add(ticket_id)  # TAKEN or GONE: someone got there first; look again
 
     async def _best_waiting(self, wanted_topics: set[str], spoken: set[str],
-                            skip: set[str]) -> str | None:
+                            skip: set[str]) -> tuple[str, tuple[str, str]] | None:
         """The waiting ticket with the smallest (language not spoken, not urgent, topic not
-        wanted, queue place), reading the queue a page at a time and stopping as soon as no
-        later ticket can do better (the queue holds all urgent tickets before the others)."""
-        best: tuple[tuple[bool, bool, bool], str] | None = None
-        start = 0
-        while True:
-            page = await self.redis.zrange(keys.queue(), start, start + _PAGE - 1)
-            if not page:
-                break
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for ticket_id in page:
-                    pipe.hmget(keys.ticket(ticket_id), "lang", "urgent", "topic")
-                rows = await pipe.execute()
-            for ticket_id, (lang, urgent, topic) in zip(page, rows, strict=True):
-                if lang is None or ticket_id in skip:
+        wanted, queue place), and its (language, topic).
+
+        Within one language-and-topic slice the queue place alone decides, so only the first
+        ticket of each slice not in `skip` is compared: a few reads, however long the queue."""
+        await self._sort_into_slices()
+        members = list(await self.redis.smembers(keys.queue_slices()))
+        slices = [tuple(json.loads(member)) for member in members]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for lang, topic in slices:
+                pipe.zrange(keys.queue_slice(lang, topic), 0, len(skip), withscores=True)
+            heads = await pipe.execute()
+        best: tuple[tuple[bool, bool, bool, float, str], tuple[str, str]] | None = None
+        # The rank ends in (score, id), the queue's own order, so no two tickets tie.
+        empty: list[str] = []
+        for member, (lang, topic), head in zip(members, slices, heads, strict=True):
+            if not head:
+                empty.append(member)
+            first = next(((tid, score) for tid, score in head if tid not in skip), None)
+            if first is None:
+                continue
+            ticket_id, score = first
+            rank = (lang not in spoken, not _urgent_score(score), topic not in wanted_topics,
+                    score, ticket_id)
+            if best is None or rank < best[0]:
+                best = (rank, (lang, topic))
+        if empty:
+            await self._prune(keys=[keys.queue_slices(),
+                                    *(keys.queue_slice(*json.loads(m)) for m in empty)],
+                              args=empty)
+        if best is None:
+            return None
+        rank, where = best
+        return rank[-1], where
+
+    async def _sort_into_slices(self) -> None:
+        """Put tickets queued before slices existed into their slices, once per database."""
+        if self._sliced:
+            return
+        async with self.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    # Any change to the queue meanwhile and the sorting starts over.
+                    await pipe.watch(keys.queue(), keys.queue_sliced())
+                    if not await pipe.exists(keys.queue_sliced()):
+                        waiting = await pipe.zrange(keys.queue(), 0, -1, withscores=True)
+                        async with self.redis.pipeline(transaction=False) as reads:
+                            for ticket_id, _ in waiting:
+                                reads.hmget(keys.ticket(ticket_id), "lang", "topic")
+                            found = await reads.execute()
+                        pipe.multi()
+                        for (ticket_id, score), (lang, topic) in zip(waiting, found,
+                                                                       strict=True):
+                            if lang is not None and topic is not None:
+                                pipe.zadd(keys.queue_slice(lang, topic), {ticket_id: score})
+                                pipe.sadd(keys.queue_slices(), _slice_member(lang, topic))
+                        pipe.set(keys.queue_sliced(), 1)
+                        await pipe.execute()
+                    break
+                except WatchError:
                     continue
-                rank = (lang not in spoken, urgent != "1", topic not in wanted_topics)
-                if best is None or rank < best[0]:
-                    best = (rank, ticket_id)
-                # Past the urgent tickets nothing can beat a spoken-language match any more;
-                # before that, only a perfect match is final.
-                if best[0] == (False, False, False) or (urgent != "1" and not best[0][0]
-                                                         and best[0][1:] <= (True, False)):
-                    return best[1]
-            start += _PAGE
-        return best[1] if best else None
+        self._sliced = True
 
     async def requeue(self, ticket_id: str, note: str | None = None) -> Ticket | None:
         """Put an active ticket back at the head of its urgency tier; None if it was not active."""
@@ -437,10 +517,12 @@ class HandoffStore:
             holder = data["expert_id"]
             done = await self._requeue(
                 keys=[keys.ticket(ticket_id), keys.queue(), keys.active(),
-                      keys.expert_tickets(int(holder))],
+                      keys.expert_tickets(int(holder)),
+                      keys.queue_slice(data["lang"], data["topic"]), keys.queue_slices()],
                 args=[ticket_id, holder,
                       _score(data["urgent"] == "1", True, float(data["created_at"])),
-                      _stamp(self.clock()), "0" if note is None else "1", note or ""],
+                      _stamp(self.clock()), "0" if note is None else "1", note or "",
+                      _slice_member(data["lang"], data["topic"])],
             )
             if done != -1:
                 return await self.get(ticket_id) if done else None
@@ -501,7 +583,8 @@ class HandoffStore:
             holder = data.get("expert_id", "") if held else ""
             script_keys = [keys.ticket(ticket_id), keys.queue(), keys.active(),
                            keys.user_ticket(user_id), keys.user_history(user_id),
-                           keys.transcript(ticket_id), keys.summaries()]
+                           keys.transcript(ticket_id), keys.summaries(),
+                           keys.queue_slice(data["lang"], data["topic"])]
             if holder:
                 script_keys.append(keys.expert_tickets(int(holder)))
             done = await self._finish_script(

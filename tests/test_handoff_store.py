@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from redis.asyncio import Redis
@@ -403,3 +404,110 @@ async def test_claim_next_pages_agree_with_ranking_the_whole_queue(
                                                   t.topic not in topics))[0]
         taken = await store.claim_next(10_000 + len(languages), topics, languages, 1000)
         assert taken is not None and taken.id == expected.id
+
+
+
+async def slices(redis: Redis) -> dict[str, float]:
+    """Every ticket in a queue slice with its score (a ticket in two slices fails the test)."""
+    found: dict[str, float] = {}
+    for member in await redis.smembers(keys.queue_slices()):
+        lang, topic = json.loads(member)
+        for ticket_id, score in await redis.zrange(keys.queue_slice(lang, topic), 0, -1,
+                                                   withscores=True):
+            assert ticket_id not in found
+            assert (await redis.hmget(keys.ticket(ticket_id), "lang", "topic")) == [lang, topic]
+            found[ticket_id] = score
+    return found
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_slices_follow_the_queue_through_every_change(
+        store: HandoffStore, redis: Redis, clock: FakeClock, seed: int) -> None:
+    """Opens, claims, requeues, cancels, closes and forgets in random order: the slices hold
+    exactly the queue, with its scores, and claim_next agrees with ranking the whole queue."""
+    import random
+
+    rng = random.Random(seed)
+    users = iter(range(1, 10_000))
+    for _ in range(300):
+        step = rng.random()
+        waiting = await store.queue()
+        if step < 0.45 or not waiting:
+            clock.advance(1)
+            await store.open(next(users), rng.choice(["nl", "en", "de"]),
+                             rng.choice(["online", "family", "signals"]), "onderwijs",
+                             "Utrecht", rng.random() < 0.2, [])
+        elif step < 0.7:
+            topics = rng.sample(["online", "family", "signals"], rng.randint(0, 2))
+            languages = rng.sample(["nl", "en", "de"], rng.randint(1, 2))
+            expected = sorted(waiting, key=lambda t: (t.lang not in languages, not t.urgent,
+                                                      t.topic not in topics))[0]
+            taken = await store.claim_next(rng.randint(100, 105), topics, languages, 1000)
+            assert taken is not None and taken.id == expected.id
+        elif step < 0.8:
+            held = [t for t in await store._get_many(await redis.smembers(keys.active()))
+                    if t.state is TicketState.ACTIVE]
+            if held:
+                await store.requeue(rng.choice(held).id, "back")
+        elif step < 0.9:
+            await store.cancel(rng.choice(waiting).id)
+        elif step < 0.95:
+            await store.forget_user(rng.choice(waiting).user_id)
+        else:
+            held = await store._get_many(await redis.smembers(keys.active()))
+            if held:
+                ticket = rng.choice(held)
+                await store.close(ticket.id, "summary", "advice")
+        queued = dict(await redis.zrange(keys.queue(), 0, -1, withscores=True))
+        assert await slices(redis) == queued
+
+
+async def test_tickets_queued_before_slices_are_sorted_in_once(
+        store: HandoffStore, redis: Redis, clock: FakeClock) -> None:
+    """A queue written by a version without slices: the first claim_next sorts it in."""
+    online = await ask(store, clock, 1, topic="online")
+    english = await ask(store, clock, 2, lang="en", urgent=True)
+    urgent = await ask(store, clock, 3, urgent=True)
+    await redis.delete(keys.queue_slices(), keys.queue_sliced(),
+                       *(keys.queue_slice(lang, topic) for lang, topic in
+                         (("nl", "online"), ("en", "radicalisation"),
+                          ("nl", "radicalisation"))))
+    upgraded = HandoffStore(redis, clock=clock, transcript_ttl=3600)
+    first = await upgraded.claim_next(100, ["online"], ["nl"], MAX)
+    assert first is not None and first.id == urgent.id
+    assert await slices(redis) == dict(await redis.zrange(keys.queue(), 0, -1, withscores=True))
+    assert await redis.exists(keys.queue_sliced())
+    taken = [await upgraded.claim_next(100, ["online"], ["nl"], MAX) for _ in range(2)]
+    assert [t.id for t in taken if t is not None] == [online.id, english.id]
+
+
+async def test_claim_next_reads_no_ticket_it_passes_over(
+        store: HandoffStore, redis: Redis, clock: FakeClock) -> None:
+    """600 urgent tickets in a language the expert does not speak, then theirs: the claim
+    compares the heads of three slices and reads no ticket hash but the one it claims, so its
+    cost does not grow with the queue (bench/claim.py measures it)."""
+    for user_id in range(600):
+        await ask(store, clock, user_id, lang="en", urgent=True,
+                  topic=("online", "family")[user_id % 2])
+    dutch = await ask(store, clock, 600, lang="nl")
+    await redis.config_resetstat()
+    taken = await store.claim_next(100, ["online"], ["nl"], MAX)
+    assert taken is not None and taken.id == dutch.id
+    stats = await redis.info("commandstats")
+    assert stats["cmdstat_hmget"]["calls"] == 1  # the claim script's check of the ticket
+    assert stats["cmdstat_zrange"]["calls"] == 3  # one head per slice
+    assert "cmdstat_hgetall" not in stats or stats["cmdstat_hgetall"]["calls"] == 1
+
+
+async def test_emptied_slices_are_forgotten(store: HandoffStore, redis: Redis,
+                                            clock: FakeClock) -> None:
+    first = await ask(store, clock, 1, lang="en")
+    await ask(store, clock, 2)
+    assert len(await redis.smembers(keys.queue_slices())) == 2
+    await store.cancel(first.id)
+    assert (await store.claim_next(100, [], ["nl"], MAX)) is not None
+    assert await redis.smembers(keys.queue_slices()) == {'["nl", "radicalisation"]'}
+    assert await store.claim_next(100, [], ["nl"], MAX) is None
+    assert await redis.smembers(keys.queue_slices()) == set()
+    again = await ask(store, clock, 3, lang="en")
+    assert (await store.claim_next(101, [], ["en"], MAX)).id == again.id  # type: ignore[union-attr]
