@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -14,6 +15,7 @@ from handoff.users import Role
 from knowledge.asked import LastAnswer
 from knowledge.preference import put_first
 from knowledge.smalltalk import SmallTalk, classify
+from locales import translator
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +29,14 @@ MAX_QUESTION = 3000
 def answer_keyboard(context: DeskContext, shown: str, more: list[tuple[str, str]]
                     ) -> InlineKeyboardMarkup:
     """More snippets, feedback, another topic, an expert."""
-    tr = context.tr
+    return _answer_keyboard(context.locale, shown, tuple(more))
+
+
+@functools.lru_cache(maxsize=4096)
+def _answer_keyboard(locale: str, shown: str, more: tuple[tuple[str, str], ...]
+                     ) -> InlineKeyboardMarkup:
+    # Telegram objects are immutable: one markup per answer shape serves every asker.
+    tr = translator(locale)
     rows = [[InlineKeyboardButton("➕ " + title, callback_data=SHOW + sid)]
             for sid, title in more]
     rows.append([
@@ -89,13 +98,16 @@ async def on_question(update: Update, context: DeskContext) -> None:
     more = [(s.id, s.text(result.lang).title) for s in ordered[1:1 + limit]]
     # What the user was offered, so an expert later sees which guidance came before.
     offered = (best.id, *(sid for sid, _ in more))
-    await desk.asked.remember(user.id, text, LastAnswer(
-        result.top.value, result.urgent, offered, result.lang))
+    # ... and, for the dashboard's trends, an anonymous row for this answered question:
+    # both in one round trip.
+    async with desk.redis.pipeline(transaction=True) as pipe:
+        desk.asked.queue_remember(pipe, user.id, text, LastAnswer(
+            result.top.value, result.urgent, offered, result.lang))
+        desk.trends.queue_answered(pipe, user.id, result.top.value, role, result.lang,
+                                   result.urgent, best.id)
+        await pipe.execute()
     log.info("question triaged user=%s topic=%s urgent=%s", context.log_id(update),
              result.top.value, result.urgent)
-    # Dashboard trends and metrics: an anonymous row for this answered question.
-    await desk.trends.answered(user.id, result.top.value, role, result.lang, result.urgent,
-                               best.id)
     metrics.TOPICS.labels(topic=result.top.value).inc()
     await message.reply_text(snippet_html(context, best, result.lang),
                              reply_markup=answer_keyboard(context, best.id, more))

@@ -18,13 +18,8 @@ async def on_text(update: Update, context: DeskContext) -> None:
     message = update.effective_message
     if user is None or message is None or message.text is None:
         return
-    service = context.desk.service
-    if await service.is_expert(user.id):
-        reply_to = message.reply_to_message.message_id if message.reply_to_message else None
-        await answer(context, update, await service.expert_text(user.id, message.text,
-                                                                reply_to))
-        return
-    result = await service.asker_text(user.id, message.text)
+    reply_to = message.reply_to_message.message_id if message.reply_to_message else None
+    result = await context.desk.service.text(user.id, message.text, reply_to)
     if result is not None:
         await answer(context, update, result)
         return

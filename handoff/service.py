@@ -388,6 +388,25 @@ class HandoffService:
 
     # -- relaying ------------------------------------------------------------------------
 
+    async def text(self, user_id: int, text: str, reply_to: int | None = None
+                   ) -> Result | None:
+        """Any plain message: an expert's step or reply, an asker's comment or message in a
+        conversation; None: it is a new question.
+
+        One round trip tells most messages apart: a non-expert with no step under way and no
+        open request is asking a new question. Anyone else goes through the operation that
+        fits, which checks its own preconditions as always."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.sismember(keys.experts(), user_id)
+            pipe.hget(keys.person_state(user_id), "mode")
+            pipe.exists(keys.user_ticket(user_id))
+            expert, mode, has_ticket = await pipe.execute()
+        if expert:
+            return await self.expert_text(user_id, text, reply_to)
+        if not has_ticket and mode in (None, "", Mode.IDLE.value):
+            return None
+        return await self.asker_text(user_id, text)
+
     async def asker_text(self, user_id: int, text: str) -> Result | None:
         """A plain message from someone who is not an expert; None: it is a new question."""
         state = await self.states.get(user_id)

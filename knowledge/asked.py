@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from knowledge import keys
 
@@ -35,21 +36,26 @@ class AskedStore:
 
     async def remember(self, user_id: int, text: str, answer: LastAnswer) -> None:
         """Keep the question and the triage outcome for a possible handoff."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            self.queue_remember(pipe, user_id, text, answer)
+            await pipe.execute()
+
+    def queue_remember(self, pipe: Pipeline, user_id: int, text: str,
+                       answer: LastAnswer) -> None:
+        """`remember`, as commands on the caller's pipeline (one round trip with others)."""
         last = {"topic": answer.topic, "urgent": int(answer.urgent),
                 "snippets": ",".join(answer.snippets), "lang": answer.lang}
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(keys.asked(user_id), json.dumps({"text": text, "at": self.clock()}))
-            pipe.ltrim(keys.asked(user_id), -MAX_ASKED, -1)
-            pipe.expire(keys.asked(user_id), ASKED_TTL_SECONDS)
-            if answer.urgent:
-                # Once urgent, the session stays urgent even if a later message is calm.
-                pipe.hset(keys.last_answer(user_id), mapping=last)
-            else:
-                pipe.hsetnx(keys.last_answer(user_id), "urgent", 0)
-                pipe.hset(keys.last_answer(user_id), mapping={
-                    k: v for k, v in last.items() if k != "urgent"})
-            pipe.expire(keys.last_answer(user_id), ASKED_TTL_SECONDS)
-            await pipe.execute()
+        pipe.rpush(keys.asked(user_id), json.dumps({"text": text, "at": self.clock()}))
+        pipe.ltrim(keys.asked(user_id), -MAX_ASKED, -1)
+        pipe.expire(keys.asked(user_id), ASKED_TTL_SECONDS)
+        if answer.urgent:
+            # Once urgent, the session stays urgent even if a later message is calm.
+            pipe.hset(keys.last_answer(user_id), mapping=last)
+        else:
+            pipe.hsetnx(keys.last_answer(user_id), "urgent", 0)
+            pipe.hset(keys.last_answer(user_id), mapping={
+                k: v for k, v in last.items() if k != "urgent"})
+        pipe.expire(keys.last_answer(user_id), ASKED_TTL_SECONDS)
 
     async def set_topic(self, user_id: int, topic: str) -> None:
         """The user picked a topic by hand."""
