@@ -57,6 +57,9 @@ REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 # handler that raises such an error for another reason cannot make it loop forever.
 _MAX_ATTEMPTS = 20
 
+# Batches a handler's own call writes before leaving the rest to a background writer.
+_DIRECT_ROUNDS = 2
+
 # KEYS[1]: the pending hash; KEYS[1 + i]: the handled mark of update i; ARGV[2i - 1], ARGV[2i]:
 # its id and JSON. Keeps each update neither pending nor handled; returns their ids.
 _TAKE = """
@@ -97,6 +100,7 @@ class ReliablePoller:
         self.next_offset = 0  # one past the newest update kept in Redis
         self._take = redis.register_script(_TAKE)
         self._to_mark: set[int] = set()  # handled; mark not yet written
+        self._writing = False
         self._writer: asyncio.Task[None] | None = None
         self._failed: set[int] = set()  # handling hit a Redis outage
         self._retry: dict[int, Update] = {}  # to hand to the handlers again
@@ -129,15 +133,32 @@ class ReliablePoller:
             log.error("giving up an update after %d attempts during a Redis outage", attempts)
         self._attempts.pop(update_id, None)
         self._to_mark.add(update_id)
-        if self._writer is None or self._writer.done():
+        if self._writing:
+            return  # a write is on its way; its writer takes this mark in its next round
+        # Written at once by the caller: between the answer going out and its mark being
+        # durable lies one round trip, the window in which a kill -9 repeats an answer.
+        await self._write_marks(_DIRECT_ROUNDS)
+        if self._to_mark and (self._writer is None or self._writer.done()):
             self._writer = asyncio.create_task(self._write_marks(), name="vraagbaak-marks")
 
-    async def _write_marks(self) -> None:
-        """Write every waiting handled mark, a batch per round trip, until none is left.
+    async def _write_marks(self, rounds: int | None = None) -> None:
+        """Write waiting handled marks, a batch per round trip (at most `rounds` batches).
 
         The mark and the removal from the pending hash are one transaction: a restart sees the
-        update either still pending (handled again) or marked (skipped), never neither."""
-        while self._to_mark:
+        update either still pending (handled again) or marked (skipped), never neither. While
+        one write is under way, marks of other updates gather for the next batch."""
+        if self._writing:
+            return
+        self._writing = True
+        try:
+            await self._write_rounds(rounds)
+        finally:
+            self._writing = False
+
+    async def _write_rounds(self, rounds: int | None) -> None:
+        while self._to_mark and (rounds is None or rounds > 0):
+            if rounds is not None:
+                rounds -= 1
             ids = sorted(self._to_mark)
             try:
                 async with self.redis.pipeline(transaction=True) as pipe:
@@ -147,8 +168,8 @@ class ReliablePoller:
                     await pipe.execute()
             except RedisError as exc:
                 log.warning("could not record handled updates: %s", type(exc).__name__)
-                if self._stopping:
-                    return  # still pending in Redis: handled again after the restart
+                if self._stopping or rounds is not None:
+                    break  # the background writer, or the restart, takes over
                 await asyncio.sleep(_REDIS_BACKOFF_MAX)
                 continue
             self._to_mark.difference_update(ids)
@@ -343,6 +364,8 @@ class ReliablePoller:
     async def flush(self, timeout: float = 2.0) -> None:
         """After the handlers drained: write the last handled marks (what is not written in
         time stays pending and is handled again after the restart)."""
+        if self._to_mark and not self._writing and (self._writer is None or self._writer.done()):
+            self._writer = asyncio.create_task(self._write_marks(), name="vraagbaak-marks")
         writer = self._writer
         if writer is not None and not writer.done():
             await asyncio.wait({writer}, timeout=timeout)
