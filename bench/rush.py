@@ -224,13 +224,11 @@ class Rush:
                 await self.send(user, "/wachtrij")
                 continue
             seen = max(m.message_id for m in bot_messages(self.bot, user))
-            await self.press(user, offer, button(offer, CLAIM) or "")
-            try:
-                # The card has no Claim button; a ticket taken by another expert sends nothing.
-                await self.new_message(user, seen, "handoff card", without=CLAIM,
-                                       timeout=QUEUE_AFTER)
-            except TimeoutError:
-                continue  # someone else claimed it
+            if not await self.claim(user, offer, seen):
+                # Someone else was quicker: look at the queue again at once, as a person
+                # who sees "already taken" would.
+                await self.send(user, "/wachtrij")
+                continue
             seen = max(m.message_id for m in bot_messages(self.bot, user))
             await self.send(user, f"bench reply from expert {index}")
             # A relayed reply gets no answer of its own; any answer but a new question
@@ -241,6 +239,26 @@ class Rush:
             except TimeoutError:
                 return
         raise TimeoutError("no question claimed")
+
+    async def claim(self, user: int, offer: ChatMessage, seen: int) -> bool:
+        """Press Claim; True once the conversation card came, False when the desk answered
+        the press without one (taken by another expert: a short notice on the button)."""
+        person = self.bot.sandbox.users[user]
+        person.last_callback_answer = None
+        await self.press(user, offer, button(offer, CLAIM) or "")
+
+        def card() -> ChatMessage | None:  # the card has no Claim button
+            return next((m for m in bot_messages(self.bot, user)
+                         if m.message_id > seen and not button(m, CLAIM)), None)
+
+        try:
+            await wait_for(lambda: card() or person.last_callback_answer, "claim outcome",
+                           QUEUE_AFTER)
+            # A won claim may answer the button too: give its card a moment to follow.
+            await wait_for(card, "handoff card", RELAY_CHECK)
+        except TimeoutError:
+            return False
+        return True
 
     async def run(self, experts: int) -> RushResult:
         """Everyone at once; failures are counted, not raised."""

@@ -75,6 +75,23 @@ return fresh
 """
 
 
+def scrub_names(value: Any) -> None:
+    """Blank the people's names and usernames in an update, in place, before it is kept in
+    Redis or handled: the desk never uses them, so they never reach its storage (Telegram
+    requires a first name, so it stays, empty)."""
+    if isinstance(value, dict):
+        if "first_name" in value:
+            value["first_name"] = ""
+        value.pop("last_name", None)
+        value.pop("username", None)
+        for item in value.values():
+            if isinstance(item, (dict, list)):
+                scrub_names(item)
+    elif isinstance(value, list):
+        for item in value:
+            scrub_names(item)
+
+
 def done_key(update_id: int) -> str:
     """Redis key marking an update as handled."""
     return f"vb:update_done:{update_id}"
@@ -273,6 +290,8 @@ class ReliablePoller:
         batch = [(u["update_id"], u) for u in raw if isinstance(u.get("update_id"), int)]
         if not batch:
             return
+        for _, data in batch:
+            scrub_names(data)
         try:
             taken = await self._take(
                 keys=[PENDING_KEY, *(done_key(i) for i, _ in batch)],

@@ -122,3 +122,18 @@ async def test_an_unreadable_kept_update_is_dropped_not_looped(redis: Redis) -> 
         finally:
             await desk.close()
         assert await redis.hlen(PENDING_KEY) == 0
+
+
+async def test_kept_updates_carry_no_names(redis: Redis) -> None:
+    async with running_sandbox("127.0.0.1", 0) as (sandbox, url):
+        gate = asyncio.Event()
+        desk = MiniDesk(sandbox.token, url, redis, gate)
+        await desk.start()
+        try:
+            await sandbox.user_sends(42, "slow", first_name="Fatima")
+            await wait_for(lambda: len(desk.poller.in_flight) == 1)
+            kept = await redis.hvals(PENDING_KEY)
+            assert len(kept) == 1 and "Fatima" not in kept[0] and '"text":"slow"' in kept[0]
+        finally:
+            gate.set()
+            await desk.close()

@@ -19,7 +19,7 @@ from redis.exceptions import RedisError, ResponseError
 from telegram import Update
 from telegram.ext import Application
 
-from bot.polling import DONE_TTL_SECONDS, done_key
+from bot.polling import DONE_TTL_SECONDS, done_key, scrub_names
 from bot.web import keys
 from bot.web.app import DESK, STATE
 
@@ -48,6 +48,7 @@ async def receive(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text="body is not JSON") from None
     if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
         raise web.HTTPBadRequest(text="not a Telegram update")
+    scrub_names(update)  # as the poller does: names never reach the desk's storage
     try:
         await request.app[DESK].redis.xadd(keys.webhook(), {"update": json.dumps(update)})
     except RedisError:
