@@ -21,6 +21,14 @@ from typing import Any
 
 from bench import claim, transport, triage
 from bench.compare import workspace
+from bench.flood import (
+    FULL_FLOOD,
+    QUICK_FLOOD,
+    TINY_FLOOD,
+    FloodLoad,
+    flood_measures,
+    flood_rounds,
+)
 from bench.report import RESULTS, goals_table, table, write_results
 from bench.sidebyside import (
     FULL_LOAD,
@@ -45,11 +53,12 @@ class Plan:
     claim_big: int
     claim_small: int
     claims: int
+    flood: FloodLoad | None
 
 
-FULL = Plan(FULL_LOAD, 100_000, 100, 50)
-QUICK = Plan(QUICK_LOAD, 10_000, 100, 20)
-TINY = Plan(TINY_LOAD, 200, 20, 1)  # the test's: the machinery, not a measurement
+FULL = Plan(FULL_LOAD, 100_000, 100, 50, FULL_FLOOD)
+QUICK = Plan(QUICK_LOAD, 10_000, 100, 20, QUICK_FLOOD)
+TINY = Plan(TINY_LOAD, 200, 20, 1, TINY_FLOOD)  # the test's: the machinery, not a measurement
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -110,6 +119,8 @@ def goals(by_name: dict[str, Measure], order: dict[str, Any], plan: Plan,
         ("every chat's answers in order", float(order["desk"]["ok"]), "==", 1.0, "bool"),
         ("one message per ordinary answer",
          median("desk: messages per ordinary answer (burst)"), "==", 1.0, "msgs"),
+        ("others' p95 during a 50 msgs/s flood <= 2x normal",
+         median("flood: ratio others' p95 flooded / normal"), "<=", 2.0, "x"),
         (f"claim with {plan.claim_big:,} waiting <= 1.5x with {plan.claim_small:,}",
          median(f"ratio: claim {plan.claim_big:,} / {plan.claim_small:,} waiting"),
          "<=", 1.5, "x"),
@@ -130,10 +141,12 @@ async def run(plan: Plan, texts: list[str]) -> tuple[Any, dict[str, float] | Non
     """The side-by-side loads, the worker run and the claim latencies."""
     with workspace() as tmp:
         result = await side_by_side(plan.load, Path(tmp), texts)
+        flooded = (flood_measures(await flood_rounds(Path(tmp), texts, plan.flood))
+                   if plan.flood else [])
         whole = (await whole_desk_rss(Path(tmp), plan.load.worker_wait)
                  if plan.load.worker_wait else None)
     claims = await claim.measure(plan.claim_big, plan.claim_small, plan.claims)
-    return result, whole, claims
+    return result, whole, flooded + claims
 
 
 def main(argv: list[str] | None = None) -> int:

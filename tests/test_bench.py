@@ -38,3 +38,7 @@ def test_tiny_run_writes_a_well_formed_result(tmp_path: Path) -> None:
     rush = results["rush"]
     assert rush["answered"] == rush["professionals"] == TINY.load.rush_professionals
     assert rush["failures"] == []
+    # The flood run: the flooder's surplus was not answered, every other chat was.
+    flood = {m["name"]: m for m in results["measures"] if m["name"].startswith("flood:")}
+    answered = flood["flood: flooder's messages answered"]
+    assert answered["median"] <= 5 and "others unanswered 0" in answered["note"]
