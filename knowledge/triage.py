@@ -16,7 +16,7 @@ from rapidfuzz.distance import Levenshtein
 from knowledge.base import KnowledgeBase, Snippet
 from knowledge.features import SparseRow, StackedTfidf, Tokens
 from knowledge.ranking import SnippetRanker
-from knowledge.text import stems
+from knowledge.text import STOPWORDS, stems
 from knowledge.topics import LANGS, Topic
 from knowledge.urgency import UrgencyDetector, UrgencyModel
 
@@ -30,6 +30,8 @@ MODEL_WEIGHT = 0.8  # share of the learned model in the final score; BM25 keeps 
 TOPIC_TEMPERATURE = 0.1  # SVM margins / this -> softmax
 MAX_CORRECTIONS = 50_000  # unknown stems remembered with their nearest known stem
 SNIPPETS = 6  # snippets a triage result carries, best first across topics
+# Function words that belong to one language only ("in", "is", "we" are in both lists).
+_OWN_STOPWORDS = {"nl": STOPWORDS["nl"] - STOPWORDS["en"], "en": STOPWORDS["en"] - STOPWORDS["nl"]}
 _LINGUA = {Language.DUTCH: "nl", Language.ENGLISH: "en"}
 
 
@@ -204,6 +206,13 @@ class Triage:
         tokens = Tokens.of(text)
         if len(tokens.words) < 3:
             return hint if hint in LANGS else "nl"
+        if hint in LANGS:
+            # Function words of the user's language and none of the other's: no need to ask
+            # the detector (which, reading trigrams, takes "youth club in Utrecht" for Dutch).
+            other = "en" if hint == "nl" else "nl"
+            own = sum(w in _OWN_STOPWORDS[hint] for w in tokens.words)
+            if own >= 2 and not any(w in _OWN_STOPWORDS[other] for w in tokens.words):
+                return hint  # type: ignore[return-value]
         confidences = self.detector.compute_language_confidence_values(tokens.text)
         best = confidences[0]
         lang = _LINGUA[best.language]

@@ -90,6 +90,18 @@ def test_language_detection_overrides_a_wrong_setting(triage: Triage) -> None:
     assert triage.triage("hoi", "en").lang == "en"
 
 
+@pytest.mark.parametrize(("text", "hint"), [
+    ("My colleague Sarah and I run a youth club in Utrecht.", "en"),
+    ("The mentor contacted Veilig Thuis and the GGZ after the incident.", "en"),
+    ("Algoritmes en radicalisering, hoe zit dat nou?", "nl"),
+])
+def test_function_words_of_the_set_language_keep_it(triage: Triage, text: str,
+                                                    hint: str) -> None:
+    """Dutch place and service names do not make an English question Dutch (the detector
+    alone got these wrong, with high confidence)."""
+    assert triage.detect_language(text, hint) == hint
+
+
 def test_cli_answers_each_line() -> None:
     lines = [{"text": "Mag ik informatie delen met de wijkagent?", "lang": "nl"},
              {"text": "what is accelerationism"}]
