@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -117,6 +118,7 @@ class ReliablePoller:
         self.next_offset = 0  # one past the newest update kept in Redis
         self._take = redis.register_script(_TAKE)
         self._to_mark: set[int] = set()  # handled; mark not yet written
+        self._written: set[int] = set()  # marked within a handler's own transaction
         self._writing = False
         self._writer: asyncio.Task[None] | None = None
         self._failed: set[int] = set()  # handling hit a Redis outage
@@ -132,11 +134,32 @@ class ReliablePoller:
 
     # -- called by the handling side -------------------------------------------------------
 
+    def queue_handled(self, pipe: Pipeline, update_id: int) -> bool:
+        """Add this update's handled mark (and its release from the kept updates) to a
+        handler's own transaction, so the mark is atomic with the handling's effects: a
+        restart then never repeats them. Call `handled_written` once it was executed."""
+        if update_id not in self.in_flight:
+            return False
+        pipe.set(done_key(update_id), 1, ex=DONE_TTL_SECONDS)
+        pipe.hdel(PENDING_KEY, update_id)
+        return True
+
+    def handled_written(self, update_id: int) -> None:
+        """The transaction with this update's mark was executed: `mark_done` has no write."""
+        self._written.add(update_id)
+
     async def mark_done(self, update: object) -> None:
         """Called when an update has been handled (or failed in a handler and was reported)."""
         if not isinstance(update, Update):
             return
         update_id = update.update_id
+        if update_id in self._written:
+            self._written.discard(update_id)
+            self._failed.discard(update_id)
+            self._attempts.pop(update_id, None)
+            self.in_flight.discard(update_id)
+            self._released.set()
+            return
         if update_id in self._failed:
             self._failed.discard(update_id)
             attempts = self._attempts[update_id] = self._attempts.get(update_id, 0) + 1

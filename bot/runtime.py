@@ -41,7 +41,7 @@ from bot.web import WebState, init_app
 from bot.web.serving import listen, serving, url_of
 from bot.web.webhook import WebhookFeed
 from bot.worker import WorkerSupervisor
-from handlers.context import Desk
+from handlers.context import FEED_KEY, Desk
 from handlers.menu import set_default_commands
 from handoff.erasure import AofRewriter
 from handoff.experts import ExpertStore
@@ -258,6 +258,7 @@ async def running_bot(settings: Settings, desk: Desk, token: str,
                            ALLOWED_UPDATES)
     else:
         feed = ReliablePoller(app, desk.redis, ALLOWED_UPDATES)
+    app.bot_data[FEED_KEY] = feed  # handlers mark an update inside their own transaction
     processor = app.update_processor
     assert isinstance(processor, PerChatUpdateProcessor)
     processor.on_done = feed.mark_done

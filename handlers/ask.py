@@ -5,11 +5,12 @@ from __future__ import annotations
 import functools
 import logging
 
+from redis.exceptions import RedisError
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot import metrics
-from handlers.context import DeskContext
+from handlers.context import DeskContext, closing_transaction
 from handlers.render import snippet_html, urgent_html
 from handoff.users import Role
 from knowledge.asked import LastAnswer
@@ -98,19 +99,24 @@ async def on_question(update: Update, context: DeskContext) -> None:
     more = [(s.id, s.text(result.lang).title) for s in ordered[1:1 + limit]]
     # What the user was offered, so an expert later sees which guidance came before.
     offered = (best.id, *(sid for sid, _ in more))
-    # ... and, for the dashboard's trends, an anonymous row for this answered question:
-    # both in one round trip.
-    async with desk.redis.pipeline(transaction=True) as pipe:
-        desk.asked.queue_remember(pipe, user.id, text, LastAnswer(
-            result.top.value, result.urgent, offered, result.lang))
-        desk.trends.queue_answered(pipe, user.id, result.top.value, role, result.lang,
-                                   result.urgent, best.id)
-        await pipe.execute()
+    await message.reply_text(snippet_html(context, best, result.lang),
+                             reply_markup=answer_keyboard(context, best.id, more))
+    # Remembered for a handoff, and an anonymous trend row for the dashboard: once the
+    # answer is out, in one transaction with the update's handled mark (the chat's next
+    # update, such as the expert button, waits for it).
+    try:
+        async with closing_transaction(context, update) as pipe:
+            desk.asked.queue_remember(pipe, user.id, text, LastAnswer(
+                result.top.value, result.urgent, offered, result.lang))
+            desk.trends.queue_answered(pipe, user.id, result.top.value, role, result.lang,
+                                       result.urgent, best.id)
+    except RedisError as exc:
+        # Redis went away after the answer went out: not handled again (the answer would
+        # come twice); only the memory for a handoff and the trend row are missing.
+        log.warning("question answered but not remembered: %s", type(exc).__name__)
     log.info("question triaged user=%s topic=%s urgent=%s", context.log_id(update),
              result.top.value, result.urgent)
     metrics.TOPICS.labels(topic=result.top.value).inc()
-    await message.reply_text(snippet_html(context, best, result.lang),
-                             reply_markup=answer_keyboard(context, best.id, more))
 
 
 async def show_snippet(update: Update, context: DeskContext) -> None:

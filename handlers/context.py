@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from telegram import Message, Update
 from telegram.ext import Application, ApplicationHandlerStop, CallbackContext, ExtBot
 
@@ -30,6 +33,15 @@ if TYPE_CHECKING:
     from bot.settings import Settings
 
 DESK_KEY = "desk"
+FEED_KEY = "feed"  # bot_data: what feeds updates in (the poller or the webhook feed)
+
+
+class HandledMarks(Protocol):
+    """The feed's side of marking an update handled inside a handler's own transaction."""
+
+    def queue_handled(self, pipe: Pipeline, update_id: int) -> bool: ...
+
+    def handled_written(self, update_id: int) -> None: ...
 
 
 @dataclass
@@ -84,6 +96,22 @@ class DeskContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], 
 def esc(text: str) -> str:
     """Escape text for Telegram's HTML parse mode."""
     return html.escape(text, quote=False)
+
+
+@contextlib.asynccontextmanager
+async def closing_transaction(context: DeskContext, update: Update
+                              ) -> AsyncIterator[Pipeline]:
+    """A Redis transaction for a handler's last effects that also marks the update handled:
+    both are written or neither, so a restart never repeats the effects, and the mark costs
+    no round trip of its own. Use it only after everything the user should get was sent."""
+    feed: HandledMarks | None = context.application.bot_data.get(FEED_KEY)
+    async with context.desk.redis.pipeline(transaction=True) as pipe:
+        marked = feed is not None and feed.queue_handled(pipe, update.update_id)
+        yield pipe
+        await pipe.execute()
+    if marked:
+        assert feed is not None
+        feed.handled_written(update.update_id)
 
 
 async def load_profile(update: Update, context: DeskContext) -> None:

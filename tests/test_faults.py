@@ -102,6 +102,38 @@ async def test_handled_mark_and_release_from_the_kept_updates_are_one_step(
         await redis.aclose(close_connection_pool=True)
 
 
+async def test_a_handlers_transaction_carries_the_handled_mark(settings: Settings) -> None:
+    """The effects of a question and its handled mark are written together: mark_done then
+    needs no write of its own (Redis may even be gone by then)."""
+    from telegram import Update
+
+    from bot.polling import PENDING_KEY, ReliablePoller, done_key
+    from tests.factories import make_message_update
+
+    assert settings.redis_url is not None
+    redis = make_client(settings.redis_url)
+    poller = ReliablePoller(None, redis, [Update.MESSAGE])  # type: ignore[arg-type]
+    gone = make_client("unix:///nonexistent.sock")
+    poller.in_flight.add(9)
+    await redis.hset(PENDING_KEY, "9", "{}")
+    try:
+        async with redis.pipeline(transaction=True) as pipe:
+            assert poller.queue_handled(pipe, 9)
+            assert not poller.queue_handled(pipe, 10)  # not taken in here: nothing to mark
+            pipe.set("vb:test:effect", 1)
+            await pipe.execute()
+        poller.handled_written(9)
+        poller.redis = gone
+        await poller.mark_done(make_message_update(1, 1, "x", 9))
+        assert poller.in_flight == set() and not poller._to_mark
+        assert await redis.exists(done_key(9), "vb:test:effect") == 2
+        assert await redis.hlen(PENDING_KEY) == 0
+    finally:
+        await redis.delete(done_key(9), "vb:test:effect", PENDING_KEY)
+        await redis.aclose(close_connection_pool=True)
+        await gone.aclose(close_connection_pool=True)
+
+
 QUESTIONS = ("Een leerling deelt IS-filmpjes, is dit een signaal?",
              "Hoe praat ik met ouders over radicalisering?",
              "Wat doe ik als een jongere complotdenken verspreidt?")

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError, ResponseError
 from telegram import Update
 from telegram.ext import Application
@@ -87,6 +88,20 @@ class WebhookFeed:
                 await pipe.execute()
         except RedisError as exc:
             log.warning("could not acknowledge a handled update: %s", type(exc).__name__)
+
+    def queue_handled(self, pipe: Pipeline, update_id: int) -> bool:
+        """Add the handled mark and the stream acknowledgement to a handler's transaction."""
+        entry_id = self.in_flight.get(update_id)
+        if entry_id is None:
+            return False
+        pipe.set(done_key(update_id), 1, ex=DONE_TTL_SECONDS)
+        pipe.xack(keys.webhook(), GROUP, entry_id)
+        pipe.xdel(keys.webhook(), entry_id)
+        return True
+
+    def handled_written(self, update_id: int) -> None:
+        """The transaction with this update's mark was executed: nothing left to write."""
+        self.in_flight.pop(update_id, None)
 
     async def flush(self, timeout: float = 2.0) -> None:
         """Nothing to write at the end: each mark is written as its update finishes."""
