@@ -305,7 +305,8 @@ class ReliablePoller:
         # step of Bot.get_updates before parsing (same request pool, no rate limiter).
         # do_api_request, the public way to a raw result, refuses existing methods.
         raw = await self.app.bot._post(
-            "getUpdates", {"offset": self.next_offset or None, "limit": 100,
+            "getUpdates", {"offset": self.next_offset or None,
+                           "limit": min(100, MAX_IN_FLIGHT - len(self.in_flight)),
                            "timeout": self.timeout, "allowed_updates": self.allowed_updates},
             read_timeout=self.timeout + 10)
         if self._stopping or not raw:

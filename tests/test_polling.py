@@ -7,10 +7,12 @@ import asyncio
 import json
 from collections.abc import Callable
 
+import pytest
 from redis.asyncio import Redis
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, MessageHandler, filters
 
+from bot import polling
 from bot.polling import PENDING_KEY, ReliablePoller, done_key
 from bot.processor import PerChatUpdateProcessor
 from bot.request import AiohttpRequest
@@ -134,6 +136,28 @@ async def test_kept_updates_carry_no_names(redis: Redis) -> None:
             await wait_for(lambda: len(desk.poller.in_flight) == 1)
             kept = await redis.hvals(PENDING_KEY)
             assert len(kept) == 1 and "Fatima" not in kept[0] and '"text":"slow"' in kept[0]
+        finally:
+            gate.set()
+            await desk.close()
+
+
+async def test_fetching_pauses_while_too_many_updates_are_in_flight(
+        redis: Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A backlog the handlers cannot keep up with waits at Telegram, not in memory."""
+    monkeypatch.setattr(polling, "MAX_IN_FLIGHT", 2)
+    async with running_sandbox("127.0.0.1", 0) as (sandbox, url):
+        gate = asyncio.Event()
+        desk = MiniDesk(sandbox.token, url, redis, gate)
+        await desk.start()
+        try:
+            for i in range(5):  # one chat: each waits behind the "slow" first one
+                await sandbox.user_sends(42, "slow" if i == 0 else f"m{i}")
+            await wait_for(lambda: len(desk.poller.in_flight) == 2)
+            await asyncio.sleep(0.5)
+            assert len(desk.poller.in_flight) == 2 and len(sandbox.updates) >= 3
+            gate.set()
+            await wait_for(lambda: desk.seen == ["slow", "m1", "m2", "m3", "m4"])
+            await wait_for(lambda: not sandbox.updates and not desk.poller.in_flight)
         finally:
             gate.set()
             await desk.close()
