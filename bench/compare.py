@@ -286,17 +286,11 @@ async def run_load(bot: BotProcess, schedule: Schedule, expected: dict[int, list
     before_sent = {chat: sandbox.sent[chat] for chat in chats}
     before_answers = {chat: len(sandbox.answers[chat]) for chat in chats}
     sandbox.expect(len(schedule))
-    sent_at: dict[int, list[float]] = defaultdict(list)
     procs = bot.tree()
     cpu_before = cpu_seconds(procs)
     rss_task = asyncio.create_task(_sample_rss(bot))
     start = time.perf_counter()
-    for offset, chat_id, text in schedule:
-        delay = start + offset - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        sent_at[chat_id].append(time.perf_counter())
-        await sandbox.user_sends(chat_id, text, "Bench", "nl")
+    sent_at = await send_on_schedule(sandbox, schedule)
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(sandbox.reached.wait(), timeout)
     end = time.perf_counter()
@@ -319,6 +313,20 @@ async def run_load(bot: BotProcess, schedule: Schedule, expected: dict[int, list
     messages = sum(sandbox.sent[chat] - before_sent[chat] for chat in chats)
     return Phase(len(schedule), answered, max((last if answered else end) - start, 1e-9), cpu,
                  latencies, messages, not out_of_order, bot.peak_rss, out_of_order)
+
+
+async def send_on_schedule(sandbox: SandboxTelegram, schedule: Schedule
+                           ) -> dict[int, list[float]]:
+    """Send each question at its time after now; when each chat's questions went out."""
+    sent_at: dict[int, list[float]] = defaultdict(list)
+    start = time.perf_counter()
+    for offset, chat_id, text in schedule:
+        delay = start + offset - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        sent_at[chat_id].append(time.perf_counter())
+        await sandbox.user_sends(chat_id, text, "Bench", "nl")
+    return sent_at
 
 
 async def _sample_rss(bot: BotProcess) -> None:

@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from bench.compare import LOAD_TIMEOUT, BotProcess, bot_process, calibrate, plan
+from bench.compare import (
+    LOAD_TIMEOUT,
+    BotProcess,
+    Question,
+    bot_process,
+    calibrate,
+    paced_schedule,
+    plan,
+    send_on_schedule,
+)
 from bench.stats import Measure, percentile
 
 FLOOD_RATE = 50.0  # the flooder's messages per second
@@ -47,17 +54,14 @@ class FloodRound:
     others_unanswered: int
 
 
-async def others_ask(bot: BotProcess, questions: dict[int, list[Any]], rate: float,
+async def others_ask(bot: BotProcess, questions: dict[int, list[Question]], rate: float,
                      flooder: int | None) -> tuple[list[float], int, int]:
     """The others' paced questions (and, with `flooder`, the flood alongside); their send ->
     answer latencies, the flood's size, and how many of the others' answers never came."""
     sandbox = bot.sandbox
     chats = list(questions)
-    schedule = [(i / rate, chat, q.text) for i, (chat, q) in enumerate(
-        (chat, qs[k]) for k in range(max(map(len, questions.values())))
-        for chat, qs in questions.items() if k < len(qs))]
+    schedule = paced_schedule(questions, rate)
     before = {chat: len(sandbox.answers[chat]) for chat in chats}
-    sent_at: dict[int, list[float]] = defaultdict(list)
     flood_sent = 0
     stop = asyncio.Event()
 
@@ -77,13 +81,7 @@ async def others_ask(bot: BotProcess, questions: dict[int, list[Any]], rate: flo
     flooding = asyncio.create_task(flood()) if flooder is not None else None
     if flooding is not None:
         await asyncio.sleep(0.5)  # the flood is under way before the others ask
-    start = time.perf_counter()
-    for offset, chat, text in schedule:
-        delay = start + offset - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        sent_at[chat].append(time.perf_counter())
-        await sandbox.user_sends(chat, text, "Bench", "nl")
+    sent_at = await send_on_schedule(sandbox, schedule)
     stop.set()
     if flooding is not None:
         await flooding
