@@ -22,7 +22,7 @@ async def dashboard_link(update: Update, context: DeskContext) -> None:
     message = update.effective_message
     assert user is not None and message is not None
     desk = context.desk
-    if user.id not in desk.settings.admin_ids and not await desk.experts.is_expert(user.id):
+    if not await desk.service.may_see_dashboard(user.id):
         log.info("dashboard link refused user=%s", context.log_id(update))
         await message.reply_text(context.tr._(
             "The dashboard is only for the desk's experts and coordinators."))

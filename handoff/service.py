@@ -118,17 +118,31 @@ class HandoffService:
         return (await self.tickets.ticket_of_user(user_id) is not None
                 or bool(await self.tickets.active_for_expert(user_id)))
 
-    def can_invite(self, actor: int) -> bool:
-        """Coordinators (admins) manage the expert pool."""
-        return actor in self.admin_ids
+    def can_invite(self, actor: int | None) -> bool:
+        """Coordinators (admins) manage the expert pool; None is the server's operator (the
+        command line), who manages it too."""
+        return actor is None or actor in self.admin_ids
 
-    async def create_invite(self, actor: int, display_name: str,
-                            expertise: Iterable[str]) -> str | Refusal:
+    async def may_see_dashboard(self, user_id: int) -> bool:
+        """The dashboard is for coordinators and the pool's experts (checked at every
+        request: someone removed from the pool loses it at once)."""
+        return user_id in self.admin_ids or await self.is_expert(user_id)
+
+    async def create_invite(self, actor: int | None, display_name: str,
+                            expertise: Iterable[str],
+                            languages: Iterable[str] = ("nl", "en")) -> str | Refusal:
         """A single-use expert invite; only coordinators (admins) may create one."""
         if not self.can_invite(actor):
             log.warning("refused invite from a non-admin")
             return Refusal.NOT_ADMIN
-        return await self.experts.create_invite(display_name, tuple(expertise), ("nl", "en"))
+        return await self.experts.create_invite(display_name, tuple(expertise),
+                                                tuple(languages))
+
+    async def pause_expert(self, actor: int | None, expert_id: int) -> Result:
+        """A coordinator takes an expert off duty (they keep what they hold)."""
+        if not self.can_invite(actor):
+            return Result.refuse(Refusal.NOT_ADMIN)
+        return await self.set_available(expert_id, False)
 
     async def availability(self) -> Availability:
         """Office hours now and how many experts are on duty."""
@@ -246,9 +260,12 @@ class HandoffService:
             return Result().add(Notice(actor, Kind.QUEUE_EMPTY))
         return Result().add(Notice(actor, Kind.QUEUE_LIST, params={"tickets": waiting}))
 
-    async def remove_expert(self, expert_id: int) -> Result:
+    async def remove_expert(self, expert_id: int, actor: int | None = None) -> Result:
         """Take someone out of the pool everywhere: their conversations go back to the front
-        of the queue (askers are told), ended ones are closed, then the profile goes."""
+        of the queue (askers are told), ended ones are closed, then the profile goes. Only
+        a coordinator (or the operator, `actor` None) may."""
+        if not self.can_invite(actor):
+            return Result.refuse(Refusal.NOT_ADMIN)
         result = Result()
         for ticket in await self.tickets.active_for_expert(expert_id):
             moved = await self.tickets.requeue(ticket.id, None)

@@ -305,6 +305,9 @@ ATTEMPTS: dict[str, Attempt] = {
     "rate_twice_digits": lambda s, t: s.rate(ASKER, t, "55"),
     "intake_forged": lambda s, t: s.intake_answer(EVE, "c", "1", "nl",
                                                    Triaged("", False, (), ())),
+    # Managing the pool is for coordinators, whatever front door offered it.
+    "pause_anna": lambda s, t: s.pause_expert(EVE, ANNA),
+    "remove_anna": lambda s, t: s.remove_expert(ANNA, EVE),
 }
 
 
@@ -406,3 +409,16 @@ async def test_forget_tells_the_expert_and_clears_their_step(service: HandoffSer
     assert not await redis.exists(keys.ticket(ticket_id), keys.transcript(ticket_id),
                                   keys.person_state(ASKER))
     assert ticket_id not in await redis.hkeys(keys.positions())
+
+
+async def test_only_coordinators_manage_the_pool_and_the_dashboard_follows_the_pool(
+        service: HandoffService) -> None:
+    await expert(service, ANNA, "Anna")
+    assert await service.create_invite(ANNA, "Nieuw", ()) is Refusal.NOT_ADMIN
+    assert isinstance(await service.create_invite(ADMIN, "Nieuw", (), ("en",)), str)
+    assert isinstance(await service.create_invite(None, "Nieuw", ()), str)  # the CLI
+    assert await service.may_see_dashboard(ANNA) and await service.may_see_dashboard(ADMIN)
+    assert not await service.may_see_dashboard(ASKER)
+    assert (await service.pause_expert(ADMIN, ANNA)).refused is None
+    assert (await service.remove_expert(ANNA, ADMIN)).refused is None
+    assert not await service.may_see_dashboard(ANNA)  # removed: the dashboard goes too

@@ -7,28 +7,30 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from handlers.context import Desk
-from handoff.notices import Kind
+from handoff.notices import Kind, Refusal
 
 
-async def invite_expert(desk: Desk, display_name: str, expertise: Iterable[str],
-                        languages: Iterable[str]) -> str:
-    """A single-use invite code, the same as /uitnodigen creates."""
-    return await desk.experts.create_invite(display_name, tuple(expertise), tuple(languages))
+async def invite_expert(desk: Desk, actor: int, display_name: str, expertise: Iterable[str],
+                        languages: Iterable[str]) -> str | None:
+    """A single-use invite code, the same as /uitnodigen creates; None if `actor` may not."""
+    code = await desk.service.create_invite(actor, display_name, expertise, languages)
+    return None if isinstance(code, Refusal) else code
 
 
-async def pause_expert(desk: Desk, expert_id: int) -> bool:
-    """Take an expert off duty (they keep the conversations they hold); False if unknown."""
-    result = await desk.service.set_available(expert_id, False)
+async def pause_expert(desk: Desk, actor: int, expert_id: int) -> bool:
+    """Take an expert off duty (they keep the conversations they hold); False if unknown or
+    `actor` may not."""
+    result = await desk.service.pause_expert(actor, expert_id)
     if result.refused is not None:
         return False
     await desk.outbox.put(result.notices)
     return True
 
 
-async def remove_expert(desk: Desk, expert_id: int) -> int | None:
+async def remove_expert(desk: Desk, actor: int, expert_id: int) -> int | None:
     """Requeue what the expert holds (askers are told), then drop them from the pool; the
-    number requeued, None if unknown."""
-    result = await desk.service.remove_expert(expert_id)
+    number requeued, None if unknown or `actor` may not."""
+    result = await desk.service.remove_expert(expert_id, actor)
     if result.refused is not None:
         return None
     await desk.outbox.put(result.notices)

@@ -78,8 +78,7 @@ async def _session(request: web.Request) -> Session | None:
     session = await app[SESSIONS].load(request.cookies.get(COOKIE, ""))
     if session is None:
         return None
-    admin = session.user_id in app[SETTINGS].admin_ids
-    if not admin and not await app[DESK].experts.is_expert(session.user_id):
+    if not await app[DESK].service.may_see_dashboard(session.user_id):
         await app[SESSIONS].end(session.session_id)  # removed from the pool meanwhile
         return None
     return session

@@ -86,7 +86,7 @@ async def login(request: web.Request) -> web.Response:
     user_id = await app[LOGINS].redeem(token) if isinstance(token, str) else None
     desk = app[DESK]
     admin = user_id is not None and user_id in app[SETTINGS].admin_ids
-    if user_id is None or not (admin or await desk.experts.is_expert(user_id)):
+    if user_id is None or not await desk.service.may_see_dashboard(user_id):
         raise web.HTTPSeeOther(f"{PREFIX}/how?expired=1")
     profile = await desk.users.get(user_id)
     lang = profile.lang or app[SETTINGS].default_locale
@@ -234,14 +234,17 @@ async def experts_get(request: web.Request) -> web.Response:
 
 async def invite(request: web.Request) -> web.Response:
     """POST: a single-use invite link, shown once on the page."""
-    admin_only(request)
+    session = admin_only(request)
     form = await request.post()
     name = str(form.get("name", "")).strip()[:60]
     expertise = [t for t in str(form.get("expertise", "")).replace(",", " ").split() if t][:10]
     languages = [lang for lang in ("nl", "en") if form.get(f"lang_{lang}")] or ["nl", "en"]
     if not name:
         return await experts_page(request, notice="name")
-    code = await actions.invite_expert(request.app[DESK], name, expertise, languages)
+    code = await actions.invite_expert(request.app[DESK], session.user_id, name, expertise,
+                                       languages)
+    if code is None:
+        raise web.HTTPForbidden(text="admins only")
     return await experts_page(request, invite=code)
 
 
@@ -254,16 +257,17 @@ def _expert_id(request: web.Request) -> int:
 
 async def pause(request: web.Request) -> web.Response:
     """POST: take an expert off duty."""
-    admin_only(request)
-    if not await actions.pause_expert(request.app[DESK], _expert_id(request)):
+    session = admin_only(request)
+    if not await actions.pause_expert(request.app[DESK], session.user_id, _expert_id(request)):
         raise web.HTTPNotFound()
     raise web.HTTPSeeOther(f"{PREFIX}/experts")
 
 
 async def remove(request: web.Request) -> web.Response:
     """POST: requeue an expert's conversations and remove them from the pool."""
-    admin_only(request)
-    if await actions.remove_expert(request.app[DESK], _expert_id(request)) is None:
+    session = admin_only(request)
+    if await actions.remove_expert(request.app[DESK], session.user_id,
+                                   _expert_id(request)) is None:
         raise web.HTTPNotFound()
     raise web.HTTPSeeOther(f"{PREFIX}/experts")
 
