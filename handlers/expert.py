@@ -12,6 +12,7 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from handlers.context import DeskContext, esc
+from handlers.menu import set_chat_commands
 from handlers.notify import (
     CLAIM,
     CLOSE,
@@ -49,6 +50,8 @@ async def join(update: Update, context: DeskContext) -> None:
                      "them only as a pseudonym. You are set to away: send /beschikbaar when "
                      "you can take questions.").format(name=esc(expert.display_name))
         + "\n\n" + esc(context.tr._(EXPERT_HELP)))
+    await set_chat_commands(context.bot, user.id, context.locale, True,
+                            context.desk.service.can_invite(user.id))
 
 
 def _actor(update: Update) -> int | None:

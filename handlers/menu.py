@@ -1,10 +1,16 @@
-"""The command menu shown in Telegram clients, per language."""
+"""The command menu shown in Telegram clients, per language, and per chat for experts and
+coordinators (whose commands an asker has no use for)."""
 
 from __future__ import annotations
 
+import logging
+
 from telegram import Bot, BotCommand, BotCommandScopeChat
+from telegram.error import TelegramError
 
 from locales import N_, SUPPORTED, translator
+
+log = logging.getLogger(__name__)
 
 # (Dutch command, English alias, description). Descriptions are translated at set time.
 USER_COMMANDS: tuple[tuple[str, str, str], ...] = (
@@ -20,11 +26,35 @@ USER_COMMANDS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def commands_for(locale: str) -> list[BotCommand]:
-    """The user menu in one language, with that language's command names."""
+EXPERT_COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("beschikbaar", "available", N_("On duty: new questions are announced to you")),
+    ("pauze", "away", N_("Off duty (you keep your conversations)")),
+    ("wachtrij", "queue", N_("Questions waiting")),
+    ("volgende", "next", N_("Take the next question that fits you")),
+    ("gesprekken", "chats", N_("Your conversations, to switch between them")),
+    ("sluit", "close", N_("Close the current conversation")),
+    ("overdragen", "transfer", N_("Hand the conversation to another expert")),
+    ("snippet", "snippet", N_("Share guidance from the knowledge base")),
+    ("dashboard", "dashboard", N_("A login link for the dashboard")),
+    ("taal", "language", N_("Nederlands / English")),
+    ("help", "help", N_("How the desk works")),
+)
+COORDINATOR_COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("uitnodigen", "invite", N_("Invite an expert")),
+    ("dashboard", "dashboard", N_("A login link for the dashboard")),
+)
+
+
+def commands_for(locale: str, expert: bool = False, coordinator: bool = False
+                 ) -> list[BotCommand]:
+    """The menu in one language, with that language's command names: an asker's, or an
+    expert's; a coordinator's adds the pool's management."""
     tr = translator(locale)
     index = 0 if locale == "nl" else 1
-    return [BotCommand(names[index], tr._(names[2])) for names in USER_COMMANDS]
+    rows = list(EXPERT_COMMANDS if expert else USER_COMMANDS)
+    if coordinator:
+        rows += [row for row in COORDINATOR_COMMANDS if row not in rows]
+    return [BotCommand(names[index], tr._(names[2])) for names in rows]
 
 
 async def set_default_commands(bot: Bot, default_locale: str) -> None:
@@ -34,6 +64,12 @@ async def set_default_commands(bot: Bot, default_locale: str) -> None:
     await bot.set_my_commands(commands_for(default_locale))
 
 
-async def set_chat_commands(bot: Bot, chat_id: int, locale: str) -> None:
-    """Give one chat the menu of the language its user chose."""
-    await bot.set_my_commands(commands_for(locale), scope=BotCommandScopeChat(chat_id))
+async def set_chat_commands(bot: Bot, chat_id: int, locale: str, expert: bool = False,
+                            coordinator: bool = False) -> None:
+    """Give one chat the menu of its user's language and place at the desk (a menu that
+    cannot be set is logged, never in the way of what the user asked for)."""
+    try:
+        await bot.set_my_commands(commands_for(locale, expert, coordinator),
+                                  scope=BotCommandScopeChat(chat_id))
+    except TelegramError as exc:
+        log.warning("could not set a chat's command menu: %s", type(exc).__name__)

@@ -17,6 +17,7 @@ from telegram.error import BadRequest, TelegramError
 
 from handlers.context import Desk, DeskContext, esc
 from handlers.keyboards import column, keyboard
+from handlers.menu import set_chat_commands
 from handlers.render import ADVICE_LINE, snippet_text
 from handoff.notices import Kind, Notice, Refusal, Result
 from handoff.tickets import Ticket
@@ -493,6 +494,12 @@ async def _locale(desk: Desk, notice: Notice, actor: int | None, actor_locale: s
 _ROUTABLE = frozenset({Kind.CARD, Kind.FROM_ASKER, Kind.RECEIPT, Kind.SWITCHED})
 
 
+async def _asker_menu(context: DeskContext, chat_id: int, locale: str) -> None:
+    """Someone left the pool: their menu is an asker's again (a coordinator keeps theirs)."""
+    await set_chat_commands(context.bot, chat_id, locale, False,
+                            context.desk.service.can_invite(chat_id))
+
+
 async def deliver(context: DeskContext, result: Result, update: Update | None = None) -> None:
     """Render and send every notice of a result (refusals are answered by the caller)."""
     desk = context.desk
@@ -502,6 +509,8 @@ async def deliver(context: DeskContext, result: Result, update: Update | None = 
     source = update.effective_message if update is not None and query is None else None
     for notice in result.notices:
         locale = await _locale(desk, notice, actor, context.locale)
+        if notice.kind is Kind.REMOVED_FROM_POOL:
+            await _asker_menu(context, notice.to, locale)
         messages = Renderer(desk, locale).render(notice)
         delivered = True
         for index, outgoing in enumerate(messages):

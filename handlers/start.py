@@ -57,6 +57,11 @@ async def start(update: Update, context: DeskContext) -> None:
         welcome_text(context) + "\n\n" + context.tr._("Who are you?"),
         reply_markup=role_keyboard(context),
     )
+    user = update.effective_user
+    if user is not None and user.id in context.desk.settings.admin_ids:
+        # A coordinator's menu adds /uitnodigen and /dashboard.
+        await set_chat_commands(context.bot, user.id, context.locale,
+                                await context.desk.service.is_expert(user.id), True)
 
 
 async def choose_role(update: Update, context: DeskContext) -> None:
@@ -164,7 +169,10 @@ async def choose_language(update: Update, context: DeskContext) -> None:
     await query.answer()
     await query.edit_message_text(context.tr._("Language set to English."))
     assert update.effective_chat is not None
-    await set_chat_commands(context.bot, update.effective_chat.id, lang)
+    user_id = update.effective_user.id
+    await set_chat_commands(context.bot, update.effective_chat.id, lang,
+                            await context.desk.service.is_expert(user_id),
+                            context.desk.service.can_invite(user_id))
 
 
 async def forget(update: Update, context: DeskContext) -> None:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.settings import Settings
+from bot.web import actions
 from handlers.context import DeskContext
 from handlers.expert import sweep
 from tests.sandbox_client import DeskHarness, Person
@@ -326,3 +327,30 @@ async def test_odd_update_shapes_raise_nothing(harness: DeskHarness,
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
     still = await harness.desk.handoff.get(ticket.id)
     assert still is not None and still.state == "active" and still.expert_id == 3801
+
+
+async def test_menus_follow_the_place_at_the_desk(harness: DeskHarness) -> None:
+    """Experts get the expert commands in their menu, in their language; leaving the pool
+    gives the asker's menu back; a coordinator's adds inviting and the dashboard."""
+    def menu(user_id: int) -> list[str]:
+        return [c["command"] for c in harness.sandbox.users[user_id].commands or []]
+
+    anna = await make_expert(harness, 3001, "Anna")
+    assert {"volgende", "gesprekken", "dashboard"} <= set(menu(3001))
+    assert "onderwerpen" not in menu(3001) and "uitnodigen" not in menu(3001)
+    await anna.send("/taal")
+    choice = await anna.expect("Kies je taal")
+    await anna.press(choice, "lang:en")
+    await anna.expect_edit(choice, "Language set")
+    assert {"next", "chats", "dashboard"} <= set(menu(3001))
+    # Removed from the dashboard (through the outbox, which the bot delivers).
+    assert await actions.remove_expert(harness.desk, 3999, 3001) == 0
+    for _ in range(250):
+        if "topics" in menu(3001):
+            break
+        await asyncio.sleep(0.04)
+    assert "topics" in menu(3001) and "next" not in menu(3001)
+    coordinator = harness.person(3999, "Coördinator", "nl")
+    await coordinator.send("/start")
+    await coordinator.expect("Welkom")
+    assert {"uitnodigen", "dashboard", "onderwerpen"} <= set(menu(3999))
