@@ -125,6 +125,51 @@ def refusal_text(tr: Translator, reason: Refusal) -> str:
     }[reason]
 
 
+# Notices that are one fixed sentence (their params, if any, fill it; {phone} is the advice
+# line's number).
+PLAIN: dict[Kind, str] = {
+    Kind.INTAKE_DECLINED: N_("Fine, nothing was sent to an expert. You can also call the "
+                             "advice line: {phone} (office hours)."),
+    Kind.INTAKE_EXPIRED: N_("This intake has expired; please start again with /expert."),
+    Kind.POSITION: N_("Update: you are now number {position} in the queue."),
+    Kind.REQUEUED_BY_EXPERT: N_("Your question is being passed to another expert. Your messages "
+                                "so far stay with it; you don't need to repeat anything."),
+    Kind.REQUEUED_SILENT: N_("Sorry for the wait: your question is back at the front of the "
+                             "queue for the next available expert."),
+    Kind.REQUEUED_EXPERT_LEFT: N_("Your expert is no longer available. Your question is back at "
+                                  "the front of the queue; your messages so far stay with it."),
+    Kind.ADDED: N_("Added to your question; the expert will read it."),
+    Kind.CANCELLED: N_("Your request has been withdrawn; no expert will contact you "
+                       "about it. You can always start again with /expert."),
+    Kind.YOU_ENDED: N_("You have ended the conversation with the expert. Thank you "
+                       "for your question."),
+    Kind.COMMENT_SAVED: N_("Thank you, your comment has been saved without your name."),
+    Kind.COMMENT_SKIPPED: N_("Okay. Thank you!"),
+    Kind.IDLE_CLOSED_ASKER: N_("This conversation was closed because it was quiet for a long "
+                               "time. You can always ask a new question."),
+    Kind.NO_REQUEST: N_("You have no open request. Type a question or use /expert."),
+    Kind.SUMMARY_PROMPT: N_("Now type a short summary for Platform JEP's trend reports (no "
+                            "names or details that identify anyone; they are removed "
+                            "anyway). Nothing you type now goes to the asker."),
+    Kind.STEP_STALE: N_("That conversation is no longer yours (it was closed, "
+                        "transferred or returned to the queue). Nothing was sent or "
+                        "changed."),
+    Kind.CLOSED: N_("Closed. Thank you! The anonymised summary goes to Platform "
+                    "JEP."),
+    Kind.RETURNED_TO_QUEUE: N_("Returned to the queue."),
+    Kind.REMOVED_FROM_POOL: N_("You are no longer in the expert pool of Vraagbaak. Your open "
+                               "conversations have gone back to the queue."),
+    Kind.AWAY: N_("You are away; you will not get new questions. Your open "
+                  "conversations stay yours."),
+    Kind.QUEUE_EMPTY: N_("The queue is empty."),
+    Kind.FULL: N_("You already have your maximum number of conversations."),
+    Kind.NO_CONVERSATION: N_("You have no open conversation. /wachtrij shows the queue."),
+    Kind.UNKNOWN_SNIPPET: N_("Unknown snippet id. Send /snippet without an id to choose from "
+                             "the guidance of the conversation's topic."),
+    Kind.NOT_DELIVERED: N_("Your message could not be delivered."),
+}
+
+
 class Renderer:
     """Notice → messages, in one language."""
 
@@ -222,6 +267,10 @@ class Renderer:
             return [Outgoing(m, markup if i == len(messages) - 1 else None)
                     for i, m in enumerate(messages)]
 
+        plain = PLAIN.get(k)
+        if plain is not None:
+            return one(esc(tr._(plain).format_map({"phone": ADVICE_LINE, **p})))
+
         if k is Kind.INTAKE_START:
             sectors = p["sectors"]
             first = tr._("1/3 · What kind of organisation are you with?") if p["volunteer"] \
@@ -245,11 +294,6 @@ class Renderer:
                 "share names or details that identify a young person. Do you agree?")),
                 keyboard([[(tr._p("button", "Yes, connect me"), f"{INTAKE}c:1"),
                            (tr._p("button", "No"), f"{INTAKE}c:0")]]))
-        if k is Kind.INTAKE_DECLINED:
-            return one(esc(tr._("Fine, nothing was sent to an expert. You can also call the "
-                                "advice line: {phone} (office hours).").format(phone=ADVICE_LINE)))
-        if k is Kind.INTAKE_EXPIRED:
-            return one(esc(tr._("This intake has expired; please start again with /expert.")))
         if k is Kind.STATUS and t is not None:
             if "expert_name" in p:
                 return one(esc(tr._("You are talking with {name}. Type your message; /stop ends "
@@ -273,9 +317,6 @@ class Renderer:
             lines.append(esc(tr._("You can keep typing: your messages are added for the "
                                   "expert. /stop cancels your request.")))
             return one("\n\n".join(lines))
-        if k is Kind.POSITION:
-            return one(esc(tr._("Update: you are now number {position} in the queue.").format(
-                position=p["position"])))
         if k is Kind.CLAIMED:
             return one(esc(tr._("{name}, an expert of Platform JEP, is now reading your question "
                                 "and will answer here. /stop ends the conversation.").format(
@@ -284,15 +325,6 @@ class Renderer:
             return one(esc(tr._("{name}, another expert of Platform JEP, takes over your "
                                 "conversation and will answer here.").format(
                 name=p["expert_name"])))
-        if k is Kind.REQUEUED_BY_EXPERT:
-            return one(esc(tr._("Your question is being passed to another expert. Your messages "
-                                "so far stay with it; you don't need to repeat anything.")))
-        if k is Kind.REQUEUED_SILENT:
-            return one(esc(tr._("Sorry for the wait: your question is back at the front of the "
-                                "queue for the next available expert.")))
-        if k is Kind.REQUEUED_EXPERT_LEFT:
-            return one(esc(tr._("Your expert is no longer available. Your question is back at "
-                                "the front of the queue; your messages so far stay with it.")))
         if k is Kind.FROM_EXPERT:
             return relayed(str(p["expert_name"]), p["text"])
         if k is Kind.SNIPPET_FROM_EXPERT:
@@ -300,14 +332,6 @@ class Renderer:
             intro = tr._("{name} shares this guidance with you:").format(name=p["expert_name"])
             body = snippet_text(self.desk.kb, tr, snippet, self.locale, show_topic=False)
             return many([f"💬 <b>{esc(intro)}</b>", "", body])
-        if k is Kind.ADDED:
-            return one(esc(tr._("Added to your question; the expert will read it.")))
-        if k is Kind.CANCELLED:
-            return one(esc(tr._("Your request has been withdrawn; no expert will contact you "
-                                "about it. You can always start again with /expert.")))
-        if k is Kind.YOU_ENDED:
-            return one(esc(tr._("You have ended the conversation with the expert. Thank you "
-                                "for your question.")))
         if k is Kind.RATE_PROMPT and t is not None:
             lead = tr._("The expert has closed the conversation. Thank you for your question.") \
                 if p.get("by_expert") else ""
@@ -318,15 +342,6 @@ class Renderer:
             return one(esc(tr._("Thank you: you gave {rating} out of 5. Would you like to add a "
                                 "short comment? Just type it now.").format(rating=p["rating"])),
                        keyboard([[(tr._p("button", "No comment"), NO_COMMENT)]]))
-        if k is Kind.COMMENT_SAVED:
-            return one(esc(tr._("Thank you, your comment has been saved without your name.")))
-        if k is Kind.COMMENT_SKIPPED:
-            return one(esc(tr._("Okay. Thank you!")))
-        if k is Kind.IDLE_CLOSED_ASKER:
-            return one(esc(tr._("This conversation was closed because it was quiet for a long "
-                                "time. You can always ask a new question.")))
-        if k is Kind.NO_REQUEST:
-            return one(esc(tr._("You have no open request. Type a question or use /expert.")))
         if k is Kind.ANNOUNCE and t is not None:
             title = tr._("Urgent question in the queue") if t.urgent else tr._(
                 "New question in the queue")
@@ -385,22 +400,11 @@ class Renderer:
                                 "outcome?").format(asker=self.asker(t))),
                        column((tr._(OUTCOME_LABELS[o]), f"{CLOSE}{t.id}:{o}")
                               for o in p.get("outcomes", ())))
-        if k is Kind.SUMMARY_PROMPT:
-            return one(esc(tr._("Now type a short summary for Platform JEP's trend reports (no "
-                                "names or details that identify anyone; they are removed "
-                                "anyway). Nothing you type now goes to the asker.")))
         if k is Kind.FINISH_STEP_FIRST:
             text = tr._("Please choose where the conversation goes first (buttons above); "
                         "nothing was sent.") if p.get("mode") == "transfer" else tr._(
                 "Please choose the outcome first (buttons above); nothing was sent.")
             return one(esc(text))
-        if k is Kind.STEP_STALE:
-            return one(esc(tr._("That conversation is no longer yours (it was closed, "
-                                "transferred or returned to the queue). Nothing was sent or "
-                                "changed.")))
-        if k is Kind.CLOSED:
-            return one(esc(tr._("Closed. Thank you! The anonymised summary goes to Platform "
-                                "JEP.")))
         if k is Kind.REMINDER and t is not None:
             minutes = int(p["minutes"])
             return one(esc(tr._n(
@@ -430,11 +434,6 @@ class Renderer:
                        column(rows))
         if k is Kind.TRANSFERRED:
             return one(esc(tr._("Transferred to {name}.").format(name=p["to_name"])))
-        if k is Kind.RETURNED_TO_QUEUE:
-            return one(esc(tr._("Returned to the queue.")))
-        if k is Kind.REMOVED_FROM_POOL:
-            return one(esc(tr._("You are no longer in the expert pool of Vraagbaak. Your open "
-                                "conversations have gone back to the queue.")))
         if k is Kind.UNCLAIMED_ALERT and t is not None:
             minutes = int(p["minutes"])
             return one(esc(tr._n(
@@ -447,9 +446,6 @@ class Renderer:
                 "You are available. {count} question is waiting. /volgende claims the next one.",
                 "You are available. {count} questions are waiting. /volgende claims the next "
                 "one.", waiting).format(count=waiting)))
-        if k is Kind.AWAY:
-            return one(esc(tr._("You are away; you will not get new questions. Your open "
-                                "conversations stay yours.")))
         if k is Kind.QUEUE_LIST:
             waiting = list(p["tickets"])
             lines = [esc(tr._("Waiting questions:"))]
@@ -457,12 +453,6 @@ class Renderer:
             return one("\n".join(lines), column(
                 (f"{tr._p('button', 'Claim')} #{i}", CLAIM + x.id)
                 for i, x in enumerate(waiting[:8], 1)))
-        if k is Kind.QUEUE_EMPTY:
-            return one(esc(tr._("The queue is empty.")))
-        if k is Kind.FULL:
-            return one(esc(tr._("You already have your maximum number of conversations.")))
-        if k is Kind.NO_CONVERSATION:
-            return one(esc(tr._("You have no open conversation. /wachtrij shows the queue.")))
         if k is Kind.SNIPPET_CHOICES and t is not None:
             snippets = [self.desk.kb.snippets[s] for s in p["snippets"]
                         if s in self.desk.kb.snippets]
@@ -473,11 +463,6 @@ class Renderer:
             title = self.desk.kb.snippets[p["snippet"]].text(self.locale).title
             return one(esc(tr._("Sent to {asker}: {title}").format(asker=self.asker(t),
                                                                    title=title)))
-        if k is Kind.UNKNOWN_SNIPPET:
-            return one(esc(tr._("Unknown snippet id. Send /snippet without an id to choose from "
-                                "the guidance of the conversation's topic.")))
-        if k is Kind.NOT_DELIVERED:
-            return one(esc(tr._("Your message could not be delivered.")))
         raise ValueError(f"no rendering for {k}")
 
 
