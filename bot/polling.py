@@ -98,6 +98,13 @@ def done_key(update_id: int) -> str:
     return f"vb:update_done:{update_id}"
 
 
+def _queue_marks(pipe: Pipeline, update_ids: list[int]) -> None:
+    """The handled marks of these updates, and their removal from the kept updates."""
+    for update_id in update_ids:
+        pipe.set(done_key(update_id), 1, ex=DONE_TTL_SECONDS)
+    pipe.hdel(PENDING_KEY, *update_ids)
+
+
 def _unavailable_text(update: Update) -> str:
     user = update.effective_user
     tr = translator(negotiate(user.language_code if user is not None else None))
@@ -140,8 +147,7 @@ class ReliablePoller:
         restart then never repeats them. Call `handled_written` once it was executed."""
         if update_id not in self.in_flight:
             return False
-        pipe.set(done_key(update_id), 1, ex=DONE_TTL_SECONDS)
-        pipe.hdel(PENDING_KEY, update_id)
+        _queue_marks(pipe, [update_id])
         return True
 
     def handled_written(self, update_id: int) -> None:
@@ -178,6 +184,10 @@ class ReliablePoller:
         # Written at once by the caller: between the answer going out and its mark being
         # durable lies one round trip, the window in which a kill -9 repeats an answer.
         await self._write_marks(_DIRECT_ROUNDS)
+        self._write_later()
+
+    def _write_later(self) -> None:
+        """Leave the waiting marks to a background writer, unless one is running."""
         if self._to_mark and (self._writer is None or self._writer.done()):
             self._writer = asyncio.create_task(self._write_marks(), name="vraagbaak-marks")
 
@@ -202,9 +212,7 @@ class ReliablePoller:
             ids = sorted(self._to_mark)
             try:
                 async with self.redis.pipeline(transaction=True) as pipe:
-                    for update_id in ids:
-                        pipe.set(done_key(update_id), 1, ex=DONE_TTL_SECONDS)
-                    pipe.hdel(PENDING_KEY, *ids)
+                    _queue_marks(pipe, ids)
                     await pipe.execute()
             except RedisError as exc:
                 log.warning("could not record handled updates: %s", type(exc).__name__)
@@ -274,8 +282,7 @@ class ReliablePoller:
                 self._to_mark.add(update_id)
                 continue
             await self.app.update_queue.put(update)
-        if self._to_mark and (self._writer is None or self._writer.done()):
-            self._writer = asyncio.create_task(self._write_marks(), name="vraagbaak-marks")
+        self._write_later()
 
     async def _replay(self) -> None:
         """At start-up: hand over what was kept but not handled before the last stop."""
@@ -407,8 +414,7 @@ class ReliablePoller:
     async def flush(self, timeout: float = 2.0) -> None:
         """After the handlers drained: write the last handled marks (what is not written in
         time stays pending and is handled again after the restart)."""
-        if self._to_mark and not self._writing and (self._writer is None or self._writer.done()):
-            self._writer = asyncio.create_task(self._write_marks(), name="vraagbaak-marks")
+        self._write_later()
         writer = self._writer
         if writer is not None and not writer.done():
             await asyncio.wait({writer}, timeout=timeout)

@@ -34,15 +34,10 @@ class AskedStore:
         self.redis = redis
         self.clock = clock
 
-    async def remember(self, user_id: int, text: str, answer: LastAnswer) -> None:
-        """Keep the question and the triage outcome for a possible handoff."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            self.queue_remember(pipe, user_id, text, answer)
-            await pipe.execute()
-
     def queue_remember(self, pipe: Pipeline, user_id: int, text: str,
                        answer: LastAnswer) -> None:
-        """`remember`, as commands on the caller's pipeline (one round trip with others)."""
+        """Keep the question and the triage outcome for a possible handoff: commands on the
+        caller's transaction (the answer's closing one)."""
         last = {"topic": answer.topic, "urgent": int(answer.urgent),
                 "snippets": ",".join(answer.snippets), "lang": answer.lang}
         pipe.rpush(keys.asked(user_id), json.dumps({"text": text, "at": self.clock()}))

@@ -59,6 +59,13 @@ async def receive(request: web.Request) -> web.Response:
     return web.Response(status=200)
 
 
+def _queue_mark(pipe: Pipeline, update_id: int, entry_id: str) -> None:
+    """The handled mark, and the update's acknowledgement and removal from the stream."""
+    pipe.set(done_key(update_id), 1, ex=DONE_TTL_SECONDS)
+    pipe.xack(keys.webhook(), GROUP, entry_id)
+    pipe.xdel(keys.webhook(), entry_id)
+
+
 class WebhookFeed:
     """Registers the webhook and feeds stored updates to the Application (no Updater)."""
 
@@ -82,9 +89,7 @@ class WebhookFeed:
             return
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.set(done_key(update.update_id), 1, ex=DONE_TTL_SECONDS)
-                pipe.xack(keys.webhook(), GROUP, entry_id)
-                pipe.xdel(keys.webhook(), entry_id)
+                _queue_mark(pipe, update.update_id, entry_id)
                 await pipe.execute()
         except RedisError as exc:
             log.warning("could not acknowledge a handled update: %s", type(exc).__name__)
@@ -94,9 +99,7 @@ class WebhookFeed:
         entry_id = self.in_flight.get(update_id)
         if entry_id is None:
             return False
-        pipe.set(done_key(update_id), 1, ex=DONE_TTL_SECONDS)
-        pipe.xack(keys.webhook(), GROUP, entry_id)
-        pipe.xdel(keys.webhook(), entry_id)
+        _queue_mark(pipe, update_id, entry_id)
         return True
 
     def handled_written(self, update_id: int) -> None:
