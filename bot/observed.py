@@ -34,6 +34,8 @@ class ObservedHandoffStore(HandoffStore):
                     where: tuple[str, str] | None = None) -> ClaimResult:
         """Claim as HandoffStore does; count it and how long the asker waited."""
         before = await self.get(ticket_id)
+        if where is None and before is not None:
+            where = (before.lang, before.topic)  # already read: the store need not read it
         result = await super().claim(ticket_id, expert_id, max_conversations, where)
         if result is ClaimResult.OK and before is not None and before.expert_id is None:
             metrics.CLAIMED.inc()
