@@ -245,18 +245,20 @@ class Triage:
     def rank_snippets(self, text: str | Tokens, lang: str, audience: str | None = None,
                       limit: int | None = SNIPPETS) -> list[Snippet]:
         """Snippets from all topics, best first; `audience` (a role) is a preference."""
-        tokens = Tokens.of(text)
+        return self._topics_and_snippets(Tokens.of(text), lang, audience, limit)[1]
+
+    def _topics_and_snippets(self, tokens: Tokens, lang: str, audience: str | None,
+                             limit: int | None) -> tuple[list[tuple[Topic, float]], list[Snippet]]:
+        # One feature row serves the topic model and the snippet ranker.
         vector = self.features.row(tokens)
-        topics = dict(self.rank(tokens, lang, vector))
-        return self.ranker.rank(vector, topics, audience, limit)
+        topics = self.rank(tokens, lang, vector)
+        return topics, self.ranker.rank(vector, dict(topics), audience, limit)
 
     def triage(self, text: str, lang_hint: str | None = None,
                role: str | None = None) -> TriageResult:
         """Everything the desk needs to answer one message."""
         tokens = Tokens(text)  # tokenised once for every model below
         lang = self.detect_language(tokens, lang_hint)
-        vector = self.features.row(tokens)
-        topics = self.rank(tokens, lang, vector)
-        snippets = self.ranker.rank(vector, dict(topics), role, SNIPPETS)
+        topics, snippets = self._topics_and_snippets(tokens, lang, role, SNIPPETS)
         return TriageResult(topics, self.urgency.is_urgent(tokens), [s.id for s in snippets],
                             lang)
