@@ -311,22 +311,18 @@ class Summariser:
                 if feedback is not None:
                     await feedback()  # type: ignore[misc]
                 backoff = 1.0
-            except (RedisConnectionError, RedisTimeoutError) as exc:
-                if stop.is_set():
-                    break
-                # Redis restarting: jobs stay in the stream; try again shortly.
-                log.warning("Redis unavailable (%s); retrying in %.0f s",
-                            type(exc).__name__, backoff)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), backoff)
-                backoff = min(backoff * 2, 30.0)
             except Exception as exc:
-                # Anything else (the database down, a bad row): never end the worker. Jobs
-                # not acknowledged stay pending and are reclaimed on a later round.
                 if stop.is_set():
                     break
-                log.error("summariser round failed (%s); retrying in %.0f s",
-                          type(exc).__name__, backoff)
+                if isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
+                    # Redis restarting: jobs stay in the stream; try again shortly.
+                    log.warning("Redis unavailable (%s); retrying in %.0f s",
+                                type(exc).__name__, backoff)
+                else:
+                    # Anything else (the database down, a bad row): never end the worker.
+                    # Jobs not acknowledged stay pending and are reclaimed on a later round.
+                    log.error("summariser round failed (%s); retrying in %.0f s",
+                              type(exc).__name__, backoff)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), backoff)
                 backoff = min(backoff * 2, 30.0)

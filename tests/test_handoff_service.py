@@ -187,14 +187,20 @@ async def test_ended_without_summary_is_closed_by_the_sweep_once(
     assert [j["outcome"] for j in jobs] == ["unsummarised"]
 
 
-async def test_rating_comment_versus_new_question(service: HandoffService,
-                                                  clock: Clock) -> None:
+async def closed_and_rated(service: HandoffService) -> str:
+    """Anna's conversation with the asker, closed with a summary and rated 4."""
     await expert(service, ANNA, "Anna")
     ticket_id = await in_conversation(service, ASKER, ANNA)
     await service.start_close(ANNA)
     await service.choose_outcome(ANNA, ticket_id, "advice")
     await service.expert_text(ANNA, "samenvatting")
     await service.rate(ASKER, ticket_id, "4")
+    return ticket_id
+
+
+async def test_rating_comment_versus_new_question(service: HandoffService,
+                                                  clock: Clock) -> None:
+    await closed_and_rated(service)
     assert (await service.states.get(ASKER)).mode is Mode.COMMENTING
     # Something that reads as a new question is a new question, not the comment.
     assert await service.asker_text(
@@ -355,12 +361,7 @@ async def test_garbage_ids_are_refused(service: HandoffService, data: str) -> No
 
 async def test_replays_after_completion_change_nothing(service: HandoffService,
                                                        redis: Redis) -> None:
-    await expert(service, ANNA, "Anna")
-    ticket_id = await in_conversation(service, ASKER, ANNA)
-    await service.start_close(ANNA)
-    await service.choose_outcome(ANNA, ticket_id, "advice")
-    await service.expert_text(ANNA, "samenvatting")
-    await service.rate(ASKER, ticket_id, "4")
+    ticket_id = await closed_and_rated(service)
     before = await snapshot(redis)
     assert (await service.claim(ANNA, ticket_id)).refused is Refusal.GONE
     assert (await service.pick(ANNA, ticket_id)).refused is Refusal.GONE
