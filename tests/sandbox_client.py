@@ -54,6 +54,13 @@ class Person:
                     return
         raise AssertionError(f"no button {label!r} in {message['buttons']}")
 
+    async def onboard(self, role_label: str) -> Message:
+        """/start, choose the role whose button contains `role_label`, wait for the
+        confirmation (Dutch) and return it."""
+        await self.send("/start")
+        await self.press_label(await self.expect("Wie ben je"), role_label)
+        return await self.expect("Typ je vraag")
+
     async def inbox(self, after: int = 0) -> list[Message]:
         """Bot messages with message_id > after, edits applied."""
         return (await self.harness.get("/sandbox/api/inbox",

@@ -123,9 +123,7 @@ async def test_topics_browsing_and_sharing_flow(harness: DeskHarness) -> None:
 
 async def test_volunteer_links_and_deep_link(harness: DeskHarness) -> None:
     youssef = harness.person(2009, "Youssef", "nl")
-    await youssef.send("/start")
-    await youssef.press_label(await youssef.expect("Wie ben je"), "vrijwilliger")
-    await youssef.expect("/links")
+    assert "/links" in (await youssef.onboard("vrijwilliger"))["text"]
     await youssef.send("/links")
     links = await youssef.expect("Hier kun je terecht")
     assert "070-333 45 58" in links["text"] and "112" in links["text"]

@@ -40,9 +40,7 @@ async def test_redis_outage_loses_nothing(tmp_path: Path, settings: Settings) ->
     try:
         async with DeskHarness.start(own) as harness:
             asker, newcomer = harness.person(801), harness.person(802)
-            await asker.send("/start")
-            await asker.press_label(await asker.expect("Wie ben je"), "professional")
-            await asker.expect("Typ je vraag")
+            await asker.onboard("professional")
 
             server.stop()
             down_at = time.monotonic()
@@ -263,9 +261,7 @@ async def test_a_flooder_gets_one_notice_and_does_not_slow_the_others(
     flooder = harness.person(901)
     others = [harness.person(910 + i) for i in range(5)]
     for person in (flooder, *others):
-        await person.send("/start")
-        await person.press_label(await person.expect("Wie ben je"), "professional")
-        await person.expect("Typ je vraag")
+        await person.onboard("professional")
     baseline = [await _ask(p, QUESTIONS[0]) for p in others]
 
     async def flood() -> None:  # 50 messages a second for 2 s

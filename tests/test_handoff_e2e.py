@@ -43,9 +43,7 @@ async def make_expert(harness: DeskHarness, user_id: int, name: str) -> Person:
 
 async def queued_user(harness: DeskHarness, user_id: int, question: str) -> Person:
     user = harness.person(user_id, "Sanne Jansen", "nl")
-    await user.send("/start")
-    await user.press_label(await user.expect("Wie ben je"), "professional")
-    await user.expect("Typ je vraag")
+    await user.onboard("professional")
     await user.send(question)
     answer = await user.expect("Onderwerp:")
     await user.press_label(answer, "Spreek een expert")

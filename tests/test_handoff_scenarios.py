@@ -197,8 +197,7 @@ async def test_transfer_with_note(harness: DeskHarness) -> None:
 
 async def test_no_expert_available_is_said_before_the_intake(harness: DeskHarness) -> None:
     user = harness.person(4501, "Sanne", "nl")
-    await user.send("/start")
-    await user.press_label(await user.expect("Wie ben je"), "professional")
+    await user.onboard("professional")
     await user.send("/expert")
     first = await user.expect("1/3")
     assert "geen expert aan het werk" in first["text"]
@@ -207,8 +206,7 @@ async def test_no_expert_available_is_said_before_the_intake(harness: DeskHarnes
 
 async def test_volunteer_intake_asks_for_the_kind_of_organisation(harness: DeskHarness) -> None:
     user = harness.person(4601, "Sanne", "nl")
-    await user.send("/start")
-    await user.press_label(await user.expect("Wie ben je"), "vrijwilliger")
+    await user.onboard("vrijwilliger")
     await user.send("/expert")
     first = await user.expect("1/3")
     labels = [b["text"] for row in first["buttons"] for b in row]
