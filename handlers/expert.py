@@ -51,7 +51,7 @@ async def join(update: Update, context: DeskContext) -> None:
                      "you can take questions.").format(name=esc(expert.display_name))
         + "\n\n" + esc(context.tr._(EXPERT_HELP)))
     await set_chat_commands(context.bot, user.id, context.locale, True,
-                            context.desk.service.can_invite(user.id))
+                            context.desk.service.may_manage_pool(user.id))
 
 
 def _actor(update: Update) -> int | None:
@@ -164,7 +164,7 @@ async def invite(update: Update, context: DeskContext) -> None:
     if user is None or message is None:
         return
     args = context.args or []
-    if not context.desk.service.can_invite(user.id):
+    if not context.desk.service.may_manage_pool(user.id):
         await message.reply_text(esc(refusal_text(context.tr, Refusal.NOT_ADMIN)))
         return
     if not args:

@@ -482,7 +482,7 @@ _ROUTABLE = frozenset({Kind.CARD, Kind.FROM_ASKER, Kind.RECEIPT, Kind.SWITCHED})
 async def _asker_menu(context: DeskContext, chat_id: int, locale: str) -> None:
     """Someone left the pool: their menu is an asker's again (a coordinator keeps theirs)."""
     await set_chat_commands(context.bot, chat_id, locale, False,
-                            context.desk.service.can_invite(chat_id))
+                            context.desk.service.may_manage_pool(chat_id))
 
 
 async def deliver(context: DeskContext, result: Result, update: Update | None = None) -> None:

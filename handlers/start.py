@@ -172,7 +172,7 @@ async def choose_language(update: Update, context: DeskContext) -> None:
     user_id = update.effective_user.id
     await set_chat_commands(context.bot, update.effective_chat.id, lang,
                             await context.desk.service.is_expert(user_id),
-                            context.desk.service.can_invite(user_id))
+                            context.desk.service.may_manage_pool(user_id))
 
 
 async def forget(update: Update, context: DeskContext) -> None:

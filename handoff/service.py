@@ -118,7 +118,7 @@ class HandoffService:
         return (await self.tickets.ticket_of_user(user_id) is not None
                 or bool(await self.tickets.active_for_expert(user_id)))
 
-    def can_invite(self, actor: int | None) -> bool:
+    def may_manage_pool(self, actor: int | None) -> bool:
         """Coordinators (admins) manage the expert pool; None is the server's operator (the
         command line), who manages it too."""
         return actor is None or actor in self.admin_ids
@@ -132,7 +132,7 @@ class HandoffService:
                             expertise: Iterable[str],
                             languages: Iterable[str] = ("nl", "en")) -> str | Refusal:
         """A single-use expert invite; only coordinators (admins) may create one."""
-        if not self.can_invite(actor):
+        if not self.may_manage_pool(actor):
             log.warning("refused invite from a non-admin")
             return Refusal.NOT_ADMIN
         return await self.experts.create_invite(display_name, tuple(expertise),
@@ -140,7 +140,7 @@ class HandoffService:
 
     async def pause_expert(self, actor: int | None, expert_id: int) -> Result:
         """A coordinator takes an expert off duty (they keep what they hold)."""
-        if not self.can_invite(actor):
+        if not self.may_manage_pool(actor):
             return Result.refuse(Refusal.NOT_ADMIN)
         return await self.set_available(expert_id, False)
 
@@ -264,7 +264,7 @@ class HandoffService:
         """Take someone out of the pool everywhere: their conversations go back to the front
         of the queue (askers are told), ended ones are closed, then the profile goes. Only
         a coordinator (or the operator, `actor` None) may."""
-        if not self.can_invite(actor):
+        if not self.may_manage_pool(actor):
             return Result.refuse(Refusal.NOT_ADMIN)
         result = Result()
         for ticket in await self.tickets.active_for_expert(expert_id):
