@@ -37,6 +37,7 @@ from telegram.constants import ChatType
 from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError, TimedOut
 from telegram.ext import Application, ApplicationHandlerStop
 
+from handoff.batch import Batch
 from locales import negotiate, translator
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ def done_key(update_id: int) -> str:
     return f"vb:update_done:{update_id}"
 
 
-def _queue_marks(pipe: Pipeline, update_ids: list[int]) -> None:
+def _queue_marks(pipe: Pipeline | Batch, update_ids: list[int]) -> None:
     """The handled marks of these updates, and their removal from the kept updates."""
     for update_id in update_ids:
         pipe.set(done_key(update_id), 1, ex=DONE_TTL_SECONDS)
@@ -141,7 +142,7 @@ class ReliablePoller:
 
     # -- called by the handling side -------------------------------------------------------
 
-    def queue_handled(self, pipe: Pipeline, update_id: int) -> bool:
+    def queue_handled(self, pipe: Batch, update_id: int) -> bool:
         """Add this update's handled mark (and its release from the kept updates) to a
         handler's own transaction, so the mark is atomic with the handling's effects: a
         restart then never repeats them. Call `handled_written` once it was executed."""

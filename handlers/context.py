@@ -9,15 +9,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 from telegram import Message, Update
 from telegram.ext import Application, ApplicationHandlerStop, CallbackContext, ExtBot
 
+from handoff.batch import Batch
 from handoff.experts import ExpertStore
 from handoff.office_hours import OfficeHours
 from handoff.outbox import Outbox
 from handoff.pseudonyms import Pseudonyms
-from handoff.service import HandoffService
+from handoff.service import HandoffService, Route
 from handoff.sessions import SessionStore
 from handoff.states import StateStore
 from handoff.tickets import HandoffStore
@@ -39,7 +39,7 @@ FEED_KEY = "feed"  # bot_data: what feeds updates in (the poller or the webhook 
 class HandledMarks(Protocol):
     """The feed's side of marking an update handled inside a handler's own transaction."""
 
-    def queue_handled(self, pipe: Pipeline, update_id: int) -> bool: ...
+    def queue_handled(self, pipe: Batch, update_id: int) -> bool: ...
 
     def handled_written(self, update_id: int) -> None: ...
 
@@ -69,13 +69,14 @@ class Desk:
 class DeskContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
     """CallbackContext with `desk`, `profile`, `locale` and `tr` (the user's translator)."""
 
-    __slots__ = ("locale", "profile")
+    __slots__ = ("locale", "profile", "route")
 
     def __init__(self, application: Application[Any, Any, Any, Any, Any, Any],
                  chat_id: int | None = None, user_id: int | None = None) -> None:
         super().__init__(application, chat_id, user_id)
         self.profile: Profile | None = None
         self.locale: str = self.desk.settings.default_locale
+        self.route: Route | None = None  # read with the profile for a plain text message
 
     @property
     def desk(self) -> Desk:
@@ -99,16 +100,15 @@ def esc(text: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def closing_transaction(context: DeskContext, update: Update
-                              ) -> AsyncIterator[Pipeline]:
-    """A Redis transaction for a handler's last effects that also marks the update handled:
+async def closing_transaction(context: DeskContext, update: Update) -> AsyncIterator[Batch]:
+    """An atomic batch for a handler's last effects that also marks the update handled:
     both are written or neither, so a restart never repeats the effects, and the mark costs
     no round trip of its own. Use it only after everything the user should get was sent."""
     feed: HandledMarks | None = context.application.bot_data.get(FEED_KEY)
-    async with context.desk.redis.pipeline(transaction=True) as pipe:
-        marked = feed is not None and feed.queue_handled(pipe, update.update_id)
-        yield pipe
-        await pipe.execute()
+    batch = Batch()
+    marked = feed is not None and feed.queue_handled(batch, update.update_id)
+    yield batch
+    await batch.run(context.desk.redis)
     if marked:
         assert feed is not None
         feed.handled_written(update.update_id)
@@ -124,10 +124,22 @@ async def load_profile(update: Update, context: DeskContext) -> None:
     user = update.effective_user
     if user is None:
         raise ApplicationHandlerStop
-    profile = await context.desk.users.get(user.id)
+    desk = context.desk
+    message = update.message
+    if message is not None and message.text and not message.text.startswith("/"):
+        # A plain text is routed by the handoff service next: its routing read goes in the
+        # same round trip as the profile (the chat's updates are handled one at a time, so
+        # nothing changes in between).
+        batch = Batch()
+        desk.users.queue_get(batch, user.id)
+        desk.service.queue_route(batch, user.id)
+        replies = await batch.run(desk.redis)
+        profile = desk.users.profile(user.id, replies[:2])
+        context.route = desk.service.route(replies[2:])
+    else:
+        profile = await desk.users.get(user.id)
     context.profile = profile
-    context.locale = profile.lang or negotiate(
-        user.language_code, context.desk.settings.default_locale)
+    context.locale = profile.lang or negotiate(user.language_code, desk.settings.default_locale)
     query = update.callback_query
     if query is not None and not isinstance(query.message, Message):
         await query.answer(context.tr._("This button is no longer valid."), show_alert=True)

@@ -19,7 +19,7 @@ async def on_text(update: Update, context: DeskContext) -> None:
     if user is None or message is None or message.text is None:
         return
     reply_to = message.reply_to_message.message_id if message.reply_to_message else None
-    result = await context.desk.service.text(user.id, message.text, reply_to)
+    result = await context.desk.service.text(user.id, message.text, reply_to, context.route)
     if result is not None:
         await answer(context, update, result)
         return

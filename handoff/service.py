@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from redis.asyncio import Redis
 
 from handoff import handoff_keys as keys
+from handoff.batch import Batch
 from handoff.experts import Expert, ExpertStore
 from handoff.notices import Kind, Notice, Refusal, Result
 from handoff.office_hours import OfficeHours
@@ -43,6 +44,21 @@ SESSION_GAP_SECONDS = 45 * 60
 DEFAULT_TOPIC = "signals"
 _ACTIVE = frozenset({TicketState.ACTIVE})
 _HELD = frozenset({TicketState.ACTIVE, TicketState.ENDED})  # ended: awaiting the summary
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """What one read tells about a person before their plain message is routed."""
+
+    expert: bool
+    mode: str | None
+    has_ticket: bool
+
+    @property
+    def new_question(self) -> bool:
+        """Not an expert, no step under way, no open request: a new question."""
+        return not self.expert and not self.has_ticket and self.mode in (
+            None, "", Mode.IDLE.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -405,24 +421,38 @@ class HandoffService:
 
     # -- relaying ------------------------------------------------------------------------
 
-    async def text(self, user_id: int, text: str, reply_to: int | None = None
-                   ) -> Result | None:
+    async def text(self, user_id: int, text: str, reply_to: int | None = None,
+                   route: Route | None = None) -> Result | None:
         """Any plain message: an expert's step or reply, an asker's comment or message in a
         conversation; None: it is a new question.
 
-        One round trip tells most messages apart: a non-expert with no step under way and no
-        open request is asking a new question. Anyone else goes through the operation that
-        fits, which checks its own preconditions as always."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.sismember(keys.experts(), user_id)
-            pipe.hget(keys.person_state(user_id), "mode")
-            pipe.exists(keys.user_ticket(user_id))
-            expert, mode, has_ticket = await pipe.execute()
-        if expert:
+        One read tells most messages apart: a non-expert with no step under way and no open
+        request is asking a new question. `route` is that read when the caller already made
+        it in the same update (batched with the profile). Anyone else goes through the
+        operation that fits, which checks its own preconditions as always."""
+        if route is None:
+            batch = Batch()
+            self.queue_route(batch, user_id)
+            route = self.route(await batch.run(self.redis))
+        if route.expert:
             return await self.expert_text(user_id, text, reply_to)
-        if not has_ticket and mode in (None, "", Mode.IDLE.value):
+        if route.new_question:
             return None
         return await self.asker_text(user_id, text)
+
+    @staticmethod
+    def queue_route(batch: Batch, user_id: int) -> None:
+        """The read `text` routes by, for a caller that batches it with its own reads
+        (three replies, which `route` reads)."""
+        batch.sismember(keys.experts(), user_id)
+        batch.hget(keys.person_state(user_id), "mode")
+        batch.exists(keys.user_ticket(user_id))
+
+    @staticmethod
+    def route(replies: list[object]) -> Route:
+        """The `Route` from the three replies of `queue_route`."""
+        expert, mode, has_ticket = replies
+        return Route(bool(expert), mode if isinstance(mode, str) else None, bool(has_ticket))
 
     async def asker_text(self, user_id: int, text: str) -> Result | None:
         """A plain message from someone who is not an expert; None: it is a new question."""

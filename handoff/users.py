@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from redis.asyncio import Redis
 
 from handoff import keys
+from handoff.batch import Batch, pairs
 from handoff.erasure import request_rewrite
 
 # Profiles of people who stopped using the desk fade away on their own.
@@ -38,10 +40,21 @@ class UserStore:
 
     async def get(self, user_id: int) -> Profile:
         """The profile, empty for a newcomer; reading it counts as use and renews its TTL."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hgetall(keys.user(user_id))
-            pipe.expire(keys.user(user_id), PROFILE_TTL_SECONDS)  # no-op for a newcomer
-            data, _ = await pipe.execute()
+        batch = Batch()
+        self.queue_get(batch, user_id)
+        return self.profile(user_id, await batch.run(self.redis))
+
+    @staticmethod
+    def queue_get(batch: Batch, user_id: int) -> None:
+        """`get` as commands for a caller that batches it with its own (two replies, which
+        `profile` reads)."""
+        batch.hgetall(keys.user(user_id))
+        batch.expire(keys.user(user_id), PROFILE_TTL_SECONDS)  # no-op for a newcomer
+
+    @staticmethod
+    def profile(user_id: int, replies: list[Any]) -> Profile:
+        """The `Profile` from the two replies of `queue_get`."""
+        data = pairs(replies[0])
         role = data.get("role")
         return Profile(user_id, Role(role) if role in Role.__members__.values() else None,
                        data.get("lang"))

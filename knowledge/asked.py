@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
+from handoff.batch import Batch
 from knowledge import keys
 
 # Questions are kept only long enough to hand them to an expert the same day.
@@ -34,7 +35,7 @@ class AskedStore:
         self.redis = redis
         self.clock = clock
 
-    def queue_remember(self, pipe: Pipeline, user_id: int, text: str,
+    def queue_remember(self, pipe: Pipeline | Batch, user_id: int, text: str,
                        answer: LastAnswer) -> None:
         """Keep the question and the triage outcome for a possible handoff: commands on the
         caller's transaction (the answer's closing one)."""

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
+from handoff.batch import Batch
 from knowledge import keys
 
 # Long enough to vote or ask for an expert after reading the answer, short enough to forget.
@@ -37,7 +38,7 @@ class TrendRecorder:
             self.queue_answered(pipe, user_id, topic, role, lang, urgent, snippet)
             await pipe.execute()
 
-    def queue_answered(self, pipe: Pipeline, user_id: int, topic: str, role: str | None,
+    def queue_answered(self, pipe: Pipeline | Batch, user_id: int, topic: str, role: str | None,
                        lang: str, urgent: bool, snippet: str) -> None:
         """`answered`, as commands on the caller's pipeline (one round trip with others)."""
         row = secrets.token_hex(16)

@@ -23,6 +23,7 @@ from telegram.ext import Application
 from bot.polling import DONE_TTL_SECONDS, done_key, scrub_names
 from bot.web import keys
 from bot.web.app import DESK, STATE
+from handoff.batch import Batch
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ async def receive(request: web.Request) -> web.Response:
     return web.Response(status=200)
 
 
-def _queue_mark(pipe: Pipeline, update_id: int, entry_id: str) -> None:
+def _queue_mark(pipe: Pipeline | Batch, update_id: int, entry_id: str) -> None:
     """The handled mark, and the update's acknowledgement and removal from the stream."""
     pipe.set(done_key(update_id), 1, ex=DONE_TTL_SECONDS)
     pipe.xack(keys.webhook(), GROUP, entry_id)
@@ -94,7 +95,7 @@ class WebhookFeed:
         except RedisError as exc:
             log.warning("could not acknowledge a handled update: %s", type(exc).__name__)
 
-    def queue_handled(self, pipe: Pipeline, update_id: int) -> bool:
+    def queue_handled(self, pipe: Batch, update_id: int) -> bool:
         """Add the handled mark and the stream acknowledgement to a handler's transaction."""
         entry_id = self.in_flight.get(update_id)
         if entry_id is None:
