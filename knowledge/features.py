@@ -7,6 +7,7 @@ the ones it fits with (tests/test_features.py compares them token for token)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import cached_property
 from itertools import pairwise, repeat
 from typing import NamedTuple
@@ -64,10 +65,7 @@ class Tokens:
     def char_ngrams(self) -> list[str]:
         """Character n-grams of each space-padded folded word, as sklearn's char_wb makes
         them: none longer than the padded word, which is itself the longest."""
-        low, high = CHAR_NGRAMS
-        padded = [f" {word} " for word in self.folded.split()]
-        return [p[i:i + n] for p in padded for n in range(low, min(high, len(p)) + 1)
-                for i in range(len(p) - n + 1)]
+        return [gram for word in self.folded.split() for gram in word_char_ngrams(word)]
 
     @cached_property
     def word_ngrams(self) -> list[str]:
@@ -75,17 +73,45 @@ class Tokens:
         tokens = _WORD_TOKEN.findall(self.folded)
         return tokens + [f"{a} {b}" for a, b in pairwise(tokens)]
 
-    def counted(self, kind: str, vocabulary: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    def counted(self, kind: str, vocabulary: dict[str, int],
+                by_word: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The distinct tokens of one kind that a vocabulary knows, as its ids in increasing
-        order, and how often each occurs; looked up once per vocabulary."""
+        order, and how often each occurs; looked up once per vocabulary. `by_word`: the
+        char n-gram ids of known words in this vocabulary (`StackedTfidf.index_words`)."""
         key = (kind, id(vocabulary))
         found = self._counted.get(key)
         if found is None:
-            tokens = getattr(self, kind)
-            ids = np.fromiter(map(vocabulary.get, tokens, repeat(-1)), dtype=np.intp,
-                              count=len(tokens))
-            found = self._counted[key] = np.unique(ids[ids >= 0], return_counts=True)
+            if kind == "char_ngrams" and by_word is not None:
+                ids = self._char_ngram_ids(vocabulary, by_word)
+            else:
+                ids = _ids(getattr(self, kind), vocabulary)
+            found = self._counted[key] = np.unique(ids, return_counts=True)
         return found
+
+    def _char_ngram_ids(self, vocabulary: dict[str, int], by_word: dict[str, np.ndarray]
+                        ) -> np.ndarray:
+        """The known char n-gram ids, word by word: a word seen in training has them ready,
+        any other word is looked up gram by gram."""
+        parts = [by_word.get(word) for word in self.folded.split()]
+        for i, ids in enumerate(parts):
+            if ids is None:
+                parts[i] = _ids(word_char_ngrams(self.folded.split()[i]), vocabulary)
+        return np.concatenate(parts) if parts else np.empty(0, dtype=np.intp)
+
+
+def word_char_ngrams(word: str) -> list[str]:
+    """The char_wb n-grams of one whitespace-delimited folded word."""
+    low, high = CHAR_NGRAMS
+    padded = f" {word} "
+    return [padded[i:i + n] for n in range(low, min(high, len(padded)) + 1)
+            for i in range(len(padded) - n + 1)]
+
+
+def _ids(tokens: list[str], vocabulary: dict[str, int]) -> np.ndarray:
+    """The ids of the tokens a vocabulary knows, in token order."""
+    ids = np.fromiter(map(vocabulary.get, tokens, repeat(-1)), dtype=np.intp,
+                      count=len(tokens))
+    return ids[ids >= 0]
 
 
 def both_stems(text: str) -> list[str]:
@@ -111,6 +137,7 @@ class TfidfBlock:
         self.vocabulary = vocabulary
         self.idf = np.asarray(idf, dtype=np.float64)
         self.columns: np.ndarray | None = None  # set by share(): joint id -> column, or -1
+        self.by_word: dict[str, np.ndarray] | None = None  # set by StackedTfidf.index_words
 
     def __len__(self) -> int:
         return len(self.idf)
@@ -131,7 +158,7 @@ class TfidfBlock:
     def row(self, tokens: Tokens, kind: str) -> SparseRow:
         """Sublinear tf times idf, L2-normalised (as TfidfVectorizer(sublinear_tf=True)), of
         the message's tokens of one kind."""
-        cols, counts = tokens.counted(kind, self.vocabulary)
+        cols, counts = tokens.counted(kind, self.vocabulary, self.by_word)
         if self.columns is not None:
             cols = self.columns[cols]
             known = cols >= 0
@@ -158,6 +185,23 @@ class StackedTfidf:
         parts = [block.row(tokens, kind) for kind, block in self.blocks]
         cols = [part.cols + offset for part, offset in zip(parts, self.offsets, strict=True)]
         return SparseRow(np.concatenate(cols), np.concatenate([part.vals for part in parts]))
+
+    def index_words(self, words: Iterable[str], *others: StackedTfidf) -> None:
+        """Look up the char n-grams of these words (the training texts') once, so a message
+        made of known words needs one lookup per word instead of one per n-gram (about
+        fifteen). Blocks sharing a vocabulary (`share_vocabularies`) share the index; the
+        rows are the same as without it."""
+        known = sorted(set(words))
+        indexes: dict[int, dict[str, np.ndarray]] = {}
+        for stack in (self, *others):
+            for kind, block in stack.blocks:
+                if kind == "char_ngrams":
+                    index = indexes.get(id(block.vocabulary))
+                    if index is None:
+                        index = indexes[id(block.vocabulary)] = {
+                            word: _ids(word_char_ngrams(word), block.vocabulary)
+                            for word in known}
+                    block.by_word = index
 
     def share_vocabularies(self, other: StackedTfidf) -> None:
         """Blocks of both stacks that read the same kind of tokens share one vocabulary."""

@@ -157,9 +157,15 @@ def train(kb: KnowledgeBase) -> Models:
     features, matrix = fit_features(texts)
     topics, ranker = train_topics(matrix, labels), train_ranker(kb, features)
     urgency = train_urgency(kb.urgency_examples)
+    others = []
     if urgency is not None:
         # Both read the char n-grams: each message's are then looked up once.
         features.share_vocabularies(urgency.features)
+        others.append(urgency.features)
+    # The words of the training texts get their char n-gram ids ready (no user's words).
+    training_texts = [*texts, *(t for group in kb.urgency_examples.values() for t in group)]
+    features.index_words((w for t in training_texts for w in Tokens(t).folded.split()),
+                         *others)
     return Models(features=features, topics=topics, urgency=urgency, ranker=ranker)
 
 

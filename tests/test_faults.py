@@ -106,6 +106,7 @@ async def test_a_handlers_transaction_carries_the_handled_mark(settings: Setting
     from telegram import Update
 
     from bot.polling import PENDING_KEY, ReliablePoller, done_key
+    from handoff.batch import Batch
     from tests.factories import make_message_update
 
     assert settings.redis_url is not None
@@ -115,11 +116,11 @@ async def test_a_handlers_transaction_carries_the_handled_mark(settings: Setting
     poller.in_flight.add(9)
     await redis.hset(PENDING_KEY, "9", "{}")
     try:
-        async with redis.pipeline(transaction=True) as pipe:
-            assert poller.queue_handled(pipe, 9)
-            assert not poller.queue_handled(pipe, 10)  # not taken in here: nothing to mark
-            pipe.set("vb:test:effect", 1)
-            await pipe.execute()
+        batch = Batch()
+        assert poller.queue_handled(batch, 9)
+        assert not poller.queue_handled(batch, 10)  # not taken in here: nothing to mark
+        batch.set("vb:test:effect", 1)
+        await batch.run(redis)
         poller.handled_written(9)
         poller.redis = gone
         await poller.mark_done(make_message_update(1, 1, "x", 9))
@@ -140,7 +141,7 @@ QUESTIONS = ("Een leerling deelt IS-filmpjes, is dit een signaal?",
 @pytest.mark.soak
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("seed", [1, 2, 3])
-async def test_kill_minus_nine_during_a_burst_handles_nothing_twice(
+async def test_kill_minus_nine_during_a_burst_repeats_at_most_the_answer_in_flight(
         seed: int, tmp_path: Path, sandbox_url: str,
         session: aiohttp.ClientSession) -> None:
     rng = random.Random(seed)
@@ -160,35 +161,44 @@ async def test_kill_minus_nine_during_a_burst_handles_nothing_twice(
     finally:
         bot.send_signal(signal.SIGKILL)
         bot.wait(timeout=10)
+    # What "Telegram" holds at the kill: a dead bot sends nothing more.
+    at_kill = [await answers_of(session, sandbox_url, user) for user in users]
     bot = start_bot(data_dir, sandbox_url)
     try:
-        counts = []
         for user in users:
             deadline = time.monotonic() + 120
-            while True:
-                async with session.get(f"{sandbox_url}/sandbox/api/inbox", params={
-                        "user_id": user.user_id, "after": 0}) as resp:
-                    texts = [m["text"] for m in (await resp.json())["messages"]]
-                answers = sum("Onderwerp:" in t for t in texts)
-                if answers >= len(QUESTIONS) or time.monotonic() > deadline:
-                    break
+            while (len(await answers_of(session, sandbox_url, user)) < len(QUESTIONS)
+                   and time.monotonic() < deadline):
                 await asyncio.sleep(0.2)
-            counts.append(answers)
         await asyncio.sleep(2.0)  # anything handled twice would show up by now
-        final = []
-        for user in users:
-            async with session.get(f"{sandbox_url}/sandbox/api/inbox", params={
-                    "user_id": user.user_id, "after": 0}) as resp:
-                texts = [m["text"] for m in (await resp.json())["messages"]]
-            final.append(sum("Onderwerp:" in t for t in texts))
+        final = [await answers_of(session, sandbox_url, user) for user in users]
     finally:
         bot.terminate()
         bot.wait(timeout=20)
-    duplicates = sum(max(0, n - len(QUESTIONS)) for n in final)
-    missing = sum(max(0, len(QUESTIONS) - n) for n in final)
+    duplicates = sum(max(0, len(got) - len(QUESTIONS)) for got in final)
+    missing = sum(max(0, len(QUESTIONS) - len(got)) for got in final)
     print(f"\nseed {seed}: {len(users) * len(QUESTIONS)} questions, {duplicates} duplicate "
           f"answers, {missing} unanswered")
-    assert missing == 0 and duplicates == 0, final
+    assert missing == 0, final
+    # The Bot API has no idempotent send: an answer Telegram accepted just before the kill,
+    # whose handled mark the bot had no time to write, is sent again after the restart. A
+    # chat's updates are handled one at a time, so that can only be the last answer the
+    # chat had at the kill, repeated once, as the first answer after the restart; anything
+    # else (an older answer again, two repeats) would be a mark lost or written too late.
+    for before, after in zip(at_kill, final, strict=True):
+        assert after[:len(before)] == before
+        repeated = len(after) - len(QUESTIONS)
+        assert repeated == 0 or (repeated == 1 and after[len(before)] == before[-1]), (
+            before, after)
+
+
+async def answers_of(session: aiohttp.ClientSession, sandbox_url: str, user: Chat
+                     ) -> list[str]:
+    """The answers (not prompts or notices) the sandbox holds for this user, in order."""
+    async with session.get(f"{sandbox_url}/sandbox/api/inbox", params={
+            "user_id": user.user_id, "after": 0}) as resp:
+        texts = [m["text"] for m in (await resp.json())["messages"]]
+    return [t for t in texts if "Onderwerp:" in t]
 
 
 def _worker(env_extra: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
