@@ -43,6 +43,7 @@ from bot.web.webhook import WebhookFeed
 from bot.worker import WorkerSupervisor
 from handlers.context import FEED_KEY, Desk
 from handlers.menu import set_default_commands
+from handoff.batch import BatchRunner
 from handoff.erasure import AofRewriter
 from handoff.experts import ExpertStore
 from handoff.office_hours import OfficeHours
@@ -230,6 +231,7 @@ async def desk_services(settings: Settings,
             service=service,
             outbox=Outbox(redis, service.tickets),
             trends=trends,
+            batches=BatchRunner(redis),
         )
 
 

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from telegram import Message, Update
 from telegram.ext import Application, ApplicationHandlerStop, CallbackContext, ExtBot
 
-from handoff.batch import Batch
+from handoff.batch import Batch, BatchRunner
 from handoff.experts import ExpertStore
 from handoff.office_hours import OfficeHours
 from handoff.outbox import Outbox
@@ -64,6 +64,7 @@ class Desk:
     service: HandoffService
     outbox: Outbox
     trends: TrendRecorder
+    batches: BatchRunner  # the hot path's reads and writes, grouped under a rush
 
 
 class DeskContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
@@ -108,7 +109,7 @@ async def closing_transaction(context: DeskContext, update: Update) -> AsyncIter
     batch = Batch()
     marked = feed is not None and feed.queue_handled(batch, update.update_id)
     yield batch
-    await batch.run(context.desk.redis)
+    await context.desk.batches.run(batch)
     if marked:
         assert feed is not None
         feed.handled_written(update.update_id)
@@ -133,7 +134,7 @@ async def load_profile(update: Update, context: DeskContext) -> None:
         batch = Batch()
         desk.users.queue_get(batch, user.id)
         desk.service.queue_route(batch, user.id)
-        replies = await batch.run(desk.redis)
+        replies = await desk.batches.run(batch)
         profile = desk.users.profile(user.id, replies[:2])
         context.route = desk.service.route(replies[2:])
     else:

@@ -6,9 +6,11 @@ import asyncio
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from handoff.batch import Batch, pairs
+from bot.redis_server import make_client
+from handoff.batch import Batch, BatchRunner, pairs
 from handoff.users import Role, UserStore
 
 pytestmark = pytest.mark.timeout(30)
@@ -79,3 +81,72 @@ async def test_a_profile_read_through_a_batch(redis: Redis) -> None:
     await users.set_lang(41, "en")
     profile = await users.get(41)
     assert (profile.role, profile.lang) == (Role.VOLUNTEER, "en")
+
+
+async def test_a_runner_groups_what_arrives_meanwhile_and_splits_the_replies(
+        redis: Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    evalsha = redis.evalsha
+
+    async def counted(*args: object) -> object:
+        calls.append(len(args))
+        return await evalsha(*args)
+
+    monkeypatch.setattr(redis, "evalsha", counted)
+    runner = BatchRunner(redis)
+
+    async def one(i: int) -> list[object]:
+        batch = Batch()
+        batch.set(f"t:g{i}", i)
+        batch.get(f"t:g{i}")
+        batch.hget("t:none", "x")
+        return await runner.run(batch)
+
+    replies = await asyncio.gather(*(one(i) for i in range(100)))
+    assert replies == [["OK", str(i), None] for i in range(100)]
+    # All 100 are queued before the runner's task starts: two calls of 64 and 36.
+    assert len(calls) == 2
+
+
+async def test_in_a_group_only_the_faulty_batch_sees_its_error(redis: Redis) -> None:
+    await redis.set("t:str", "x")
+    runner = BatchRunner(redis)
+
+    async def good(i: int) -> list[object]:
+        batch = Batch()
+        batch.incr(f"t:ok{i}")
+        return await runner.run(batch)
+
+    bad = Batch()
+    bad.hset("t:str", "f", "v")
+    results = await asyncio.gather(good(0), good(1), runner.run(bad), good(2),
+                                   return_exceptions=True)
+    assert results[0] == results[1] == results[3] == [1]  # each ran exactly once
+    assert isinstance(results[2], ResponseError)
+    assert [await redis.get(f"t:ok{i}") for i in range(3)] == ["1", "1", "1"]
+
+
+async def test_an_outage_reaches_every_waiter_and_the_runner_recovers(redis: Redis) -> None:
+    gone = make_client("unix:///nonexistent.sock")
+    runner = BatchRunner(gone)
+    batches = [Batch().incr("t:x") for _ in range(5)]
+    try:
+        results = await asyncio.gather(*(runner.run(b) for b in batches),
+                                       return_exceptions=True)
+        assert all(isinstance(r, RedisConnectionError) for r in results)
+        runner.redis = redis  # back again: the next batch runs
+        assert await runner.run(Batch().incr("t:x")) == [1]
+    finally:
+        await gone.aclose(close_connection_pool=True)
+
+
+async def test_a_cancelled_waiter_leaves_the_others_their_replies(redis: Redis) -> None:
+    runner = BatchRunner(redis)
+    first = asyncio.ensure_future(runner.run(Batch().incr("t:y")))
+    second = asyncio.ensure_future(runner.run(Batch().incr("t:y")))
+    third = asyncio.ensure_future(runner.run(Batch().incr("t:y")))
+    await asyncio.sleep(0)
+    second.cancel()
+    assert await first == [1]
+    assert await third in ([2], [3])  # the cancelled one may already have been sent
+    assert second.cancelled()

@@ -124,6 +124,33 @@ def test_blocks_sharing_a_vocabulary_give_the_same_rows(kb: KnowledgeBase,
             assert np.allclose(got.vals[order], want.vals, rtol=0, atol=1e-15), text
 
 
+@pytest.mark.timeout(120)
+def test_the_word_index_gives_the_same_rows(kb: KnowledgeBase, corpus: list[str]) -> None:
+    """Known words' char n-grams looked up in advance: every row exactly as without, for
+    texts of known words, unknown words, punctuation and odd characters alike."""
+    texts = topic_texts(kb)[0]
+    plain, _ = fit_features(texts)
+    indexed, _ = fit_features(texts)
+    indexed.index_words(w for t in texts[::2] for w in Tokens(t).folded.split())
+    assert all(b.by_word for k, b in indexed.blocks if k == "char_ngrams")
+    for text in [*corpus[::3], "onbekendwoord sjdhfg, Radicalisering?! 😀 x"]:
+        want, got = plain.row(Tokens(text)), indexed.row(Tokens(text))
+        assert got.cols.tolist() == want.cols.tolist(), text
+        assert np.array_equal(got.vals, want.vals), text
+
+
+@given(st.text(max_size=200))
+@settings(max_examples=300, deadline=None)
+def test_the_word_index_gives_the_same_rows_on_any_text(text: str) -> None:
+    vocabulary = {g: i for i, g in enumerate(["de ", " de", " ab", "ab ", "abc", " x "])}
+    plain = StackedTfidf([("char_ngrams", TfidfBlock(dict(vocabulary), np.ones(6)))])
+    indexed = StackedTfidf([("char_ngrams", TfidfBlock(dict(vocabulary), np.ones(6)))])
+    indexed.index_words(["de", "abc", "ab", "x"])
+    want, got = plain.row(Tokens(text)), indexed.row(Tokens(text))
+    assert got.cols.tolist() == want.cols.tolist()
+    assert np.array_equal(got.vals, want.vals)
+
+
 def test_stacked_blocks_are_normalised_apart_and_offset() -> None:
     first = TfidfBlock({"a": 0, "b": 1}, np.array([1.0, 2.0]))
     second = TfidfBlock({" a ": 0}, np.array([3.0]))
