@@ -11,6 +11,7 @@ from telegram.ext import Application, CallbackQueryHandler
 
 from bot import metrics
 from handlers.context import DeskContext, closing_transaction
+from handlers.keyboards import ReusedKeyboard
 from handlers.render import snippet_html, urgent_html
 from handoff.users import Role
 from knowledge.asked import LastAnswer
@@ -48,7 +49,7 @@ def _answer_keyboard(locale: str, shown: str, more: tuple[tuple[str, str], ...]
     rows.append([InlineKeyboardButton(tr._p("button", "Another topic"), callback_data=TOPICS)])
     rows.append([InlineKeyboardButton(tr._p("button", "Talk to an expert"),
                                       callback_data=EXPERT)])
-    return InlineKeyboardMarkup(rows)
+    return ReusedKeyboard(rows)
 
 
 def small_talk_reply(context: DeskContext, kind: SmallTalk) -> str:
