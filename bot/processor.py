@@ -34,7 +34,8 @@ class FloodGate:
     Counted by the time Telegram received each message (not when we see it), so a backlog
     after a restart is not mistaken for a flood. The first surplus message of an episode is
     reported (`notice`), the rest are silent; the episode ends once the rate is normal again.
-    Chats for which `exempt` says yes (experts, who relay and type fast) are never limited.
+    Chats for which `exempt` says yes (experts, and askers in a conversation with one: they
+    type to a person, often in short bursts) are never limited.
     """
 
     def __init__(self, limit: int, window: float) -> None:

@@ -266,7 +266,7 @@ async def running_bot(settings: Settings, desk: Desk, token: str,
     processor.on_done = feed.mark_done
     if settings.flood_messages:
         processor.flood = FloodGate(settings.flood_messages, settings.flood_seconds)
-        processor.is_exempt = desk.experts.is_expert
+        processor.is_exempt = desk.service.may_write_fast
 
         async def tell_flooder(update: Update) -> None:
             user, chat = update.effective_user, update.effective_chat

@@ -144,6 +144,16 @@ class HandoffService:
         request: someone removed from the pool loses it at once)."""
         return user_id in self.admin_ids or await self.is_expert(user_id)
 
+    async def may_write_fast(self, user_id: int) -> bool:
+        """Whether flood control lets this person write fast: an expert, or an asker in a
+        conversation with one. Their messages go to a person, not to triage, and dropping
+        them would lose part of the conversation; anyone else above the rate gets a notice
+        and their surplus is dropped."""
+        if await self.is_expert(user_id):
+            return True
+        ticket = await self.tickets.ticket_of_user(user_id)
+        return ticket is not None and ticket.state is TicketState.ACTIVE
+
     async def create_invite(self, actor: int | None, display_name: str,
                             expertise: Iterable[str],
                             languages: Iterable[str] = ("nl", "en")) -> str | Refusal:

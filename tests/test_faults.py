@@ -18,6 +18,7 @@ import pytest
 from bot.redis_server import EmbeddedRedis, make_client
 from bot.settings import Settings
 from bot.worker import WorkerSupervisor
+from handoff.experts import ExpertStore
 from tests.sandbox_client import DeskHarness, Person
 from tests.test_kill_restart import Chat, start_bot
 
@@ -356,3 +357,116 @@ async def test_a_ready_worker_keeps_a_heartbeat(tmp_path: Path, redis_server: Em
     finally:
         await supervisor.stop()
         await redis.aclose(close_connection_pool=True)
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(900)
+async def test_kill_minus_nine_at_random_moments_during_conversations(
+        tmp_path: Path, sandbox_url: str, session: aiohttp.ClientSession) -> None:
+    """Six askers in conversations with two experts keep writing for about a minute and a
+    half while the bot is killed with -9 at random moments and restarted each time: every
+    relayed message reaches the expert, the conversations (claims) survive every restart, and
+    a message is relayed twice only as a chat's message in flight at a kill."""
+    rng = random.Random(7)
+    data_dir = tmp_path / "d"
+    askers = [Chat(session, sandbox_url, 9100 + i) for i in range(6)]
+    experts = [Chat(session, sandbox_url, 9200 + i) for i in range(2)]
+    bot = start_bot(data_dir, sandbox_url)
+    try:
+        await askers[0].send("/start")  # answered: the bot and its Redis are up
+        await askers[0].expect("Wie ben je")
+        redis = make_client(f"unix://{(data_dir / 'redis' / 'redis.sock').resolve()}")
+        for i, expert in enumerate(experts):
+            code = await ExpertStore(redis).create_invite(f"Expert {i}", ("signals",), ("nl",))
+            await expert.send(f"/start inv_{code}")
+            await expert.expect("Welkom in de expertpool")
+            await expert.send("/beschikbaar")
+            await expert.expect("beschikbaar")
+        await redis.aclose(close_connection_pool=True)
+        for asker in askers:
+            await asker.send("/start")
+            await asker.press(await asker.expect("Wie ben je"), "professional")
+            await asker.send("Een leerling deelt IS-filmpjes, is dit een signaal?")
+            await asker.press(await asker.expect("Onderwerp:"), "Spreek een expert")
+            intake = await asker.expect("1/3")
+            await asker.press(intake, "Onderwijs")
+            await asker.press(await asker.edited(intake, "2/3"), "Utrecht")
+            await asker.press(await asker.edited(intake, "3/3"), "Ja")
+            await asker.expect("wachtrij")
+        for expert in experts:
+            for _ in range(3):
+                await expert.send("/volgende")
+                await expert.expect("📋")
+        for asker in askers:
+            await asker.expect("leest nu je vraag")
+    except BaseException:
+        bot.kill()
+        bot.wait(timeout=10)
+        raise
+
+    sent: dict[int, list[str]] = {asker.user_id: [] for asker in askers}
+    at_kills: list[dict[str, int]] = []
+    stop = asyncio.Event()
+
+    async def keep_writing(asker: Chat) -> None:
+        n = 0
+        while not stop.is_set():
+            text = f"bericht {asker.user_id}-{n}"
+            await asker.send(text)
+            sent[asker.user_id].append(text)
+            n += 1
+            await asyncio.sleep(rng.uniform(0.05, 0.4))
+
+    writers = [asyncio.create_task(keep_writing(asker)) for asker in askers]
+    try:
+        for _ in range(4):
+            await asyncio.sleep(rng.uniform(8, 20))
+            bot.send_signal(signal.SIGKILL)
+            bot.wait(timeout=10)
+            at_kills.append(await relayed(session, sandbox_url, experts))
+            await asyncio.sleep(rng.uniform(0.5, 3))  # askers keep writing to a dead bot
+            bot = start_bot(data_dir, sandbox_url)
+        await asyncio.sleep(10)
+    finally:
+        stop.set()
+        await asyncio.gather(*writers, return_exceptions=True)
+    try:
+        everything = [text for texts in sent.values() for text in texts]
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            got = await relayed(session, sandbox_url, experts)
+            if all(text in got for text in everything):
+                break
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(2.0)  # anything relayed twice would show up by now
+        got = await relayed(session, sandbox_url, experts)
+    finally:
+        bot.terminate()
+        bot.wait(timeout=20)
+    missing = [text for text in everything if text not in got]
+    twice = {text: n for text, n in got.items() if n > 1}
+    print(f"\n{len(everything)} messages relayed across 4 kills; {len(twice)} twice, "
+          f"{len(missing)} missing")
+    assert not missing
+    assert all(n == 2 for n in twice.values()), twice
+    # A repeat is a message that had reached the expert at a kill and was the newest of its
+    # asker's messages there: the one in flight when the mark had not been written yet.
+    for text in twice:
+        asker = int(text.split()[1].split("-")[0])
+        own = sent[asker]
+        assert any(text in at_kill and not any(
+            later in at_kill for later in own[own.index(text) + 1:]) for at_kill in at_kills), text
+
+
+async def relayed(session: aiohttp.ClientSession, sandbox_url: str, experts: list[Chat]
+                  ) -> dict[str, int]:
+    """How often each asker's numbered message reached an expert."""
+    counts: dict[str, int] = {}
+    for expert in experts:
+        async with session.get(f"{sandbox_url}/sandbox/api/inbox", params={
+                "user_id": expert.user_id, "after": 0}) as resp:
+            for message in (await resp.json())["messages"]:
+                for word in message["text"].split("bericht ")[1:]:
+                    key = "bericht " + word.split()[0].rstrip(".,")
+                    counts[key] = counts.get(key, 0) + 1
+    return counts

@@ -423,3 +423,17 @@ async def test_only_coordinators_manage_the_pool_and_the_dashboard_follows_the_p
     assert (await service.pause_expert(ADMIN, ANNA)).refused is None
     assert (await service.remove_expert(ANNA, ADMIN)).refused is None
     assert not await service.may_see_dashboard(ANNA)  # removed: the dashboard goes too
+
+
+async def test_who_may_write_fast_past_flood_control(service: HandoffService) -> None:
+    await expert(service, 900, "Anna")
+    await queued(service, 1)  # waiting: still limited (each message gets a notice)
+    await in_conversation(service, 2, 900)
+    assert await service.may_write_fast(900)  # experts
+    assert await service.may_write_fast(2)  # an asker talking to an expert
+    assert not await service.may_write_fast(1)
+    assert not await service.may_write_fast(3)  # anyone else
+    ticket = await service.tickets.ticket_of_user(2)
+    assert ticket is not None
+    await service.asker_stop(2)
+    assert not await service.may_write_fast(2)  # the conversation is over
