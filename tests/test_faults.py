@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -466,7 +467,7 @@ async def relayed(session: aiohttp.ClientSession, sandbox_url: str, experts: lis
         async with session.get(f"{sandbox_url}/sandbox/api/inbox", params={
                 "user_id": expert.user_id, "after": 0}) as resp:
             for message in (await resp.json())["messages"]:
-                for word in message["text"].split("bericht ")[1:]:
-                    key = "bericht " + word.split()[0].rstrip(".,")
+                for number in re.findall(r"bericht (\d+-\d+)", message["text"]):
+                    key = f"bericht {number}"
                     counts[key] = counts.get(key, 0) + 1
     return counts
