@@ -14,6 +14,10 @@ values, a missing value as None. A command Redis refuses raises its `ResponseErr
 rest of its batch is skipped (as a failing script stops; neither a script nor MULTI/EXEC
 undoes what ran before).
 
+The script names its keys in ARGV, not KEYS (a batch's keys are only known as its commands
+are queued): right for the single Redis server the desk runs on (embedded or by URL), not
+for Redis Cluster, which the desk does not support.
+
 A `BatchRunner` goes one step further under a rush: batches that arrive while its script call
 is under way wait and go together in the next call (group commit), so a hundred questions at
 once cost a few round trips, not a hundred. Alone, a batch goes at once.
