@@ -28,7 +28,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -99,11 +98,11 @@ def done_key(update_id: int) -> str:
     return f"vb:update_done:{update_id}"
 
 
-def _queue_marks(pipe: Pipeline | Batch, update_ids: list[int]) -> None:
+def _queue_marks(batch: Batch, update_ids: list[int]) -> None:
     """The handled marks of these updates, and their removal from the kept updates."""
     for update_id in update_ids:
-        pipe.set(done_key(update_id), 1, ex=DONE_TTL_SECONDS)
-    pipe.hdel(PENDING_KEY, *update_ids)
+        batch.set(done_key(update_id), 1, ex=DONE_TTL_SECONDS)
+    batch.hdel(PENDING_KEY, *update_ids)
 
 
 def _unavailable_text(update: Update) -> str:
@@ -142,13 +141,13 @@ class ReliablePoller:
 
     # -- called by the handling side -------------------------------------------------------
 
-    def queue_handled(self, pipe: Batch, update_id: int) -> bool:
+    def queue_handled(self, batch: Batch, update_id: int) -> bool:
         """Add this update's handled mark (and its release from the kept updates) to a
         handler's own transaction, so the mark is atomic with the handling's effects: a
         restart then never repeats them. Call `handled_written` once it was executed."""
         if update_id not in self.in_flight:
             return False
-        _queue_marks(pipe, [update_id])
+        _queue_marks(batch, [update_id])
         return True
 
     def handled_written(self, update_id: int) -> None:
@@ -211,10 +210,10 @@ class ReliablePoller:
             if rounds is not None:
                 rounds -= 1
             ids = sorted(self._to_mark)
+            batch = Batch()
+            _queue_marks(batch, ids)
             try:
-                async with self.redis.pipeline(transaction=True) as pipe:
-                    _queue_marks(pipe, ids)
-                    await pipe.execute()
+                await batch.run(self.redis)
             except RedisError as exc:
                 log.warning("could not record handled updates: %s", type(exc).__name__)
                 if self._stopping or rounds is not None:

@@ -106,10 +106,10 @@ async def on_question(update: Update, context: DeskContext) -> None:
     # answer is out, in one transaction with the update's handled mark (the chat's next
     # update, such as the expert button, waits for it).
     try:
-        async with closing_transaction(context, update) as pipe:
-            desk.asked.queue_remember(pipe, user.id, text, LastAnswer(
+        async with closing_transaction(context, update) as batch:
+            desk.asked.queue_remember(batch, user.id, text, LastAnswer(
                 result.top.value, result.urgent, offered, result.lang))
-            desk.trends.queue_answered(pipe, user.id, result.top.value, role, result.lang,
+            desk.trends.queue_answered(batch, user.id, result.top.value, role, result.lang,
                                        result.urgent, best.id)
     except RedisError as exc:
         # Redis went away after the answer went out: not handled again (the answer would

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 
 from handoff.batch import Batch
 from knowledge import keys
@@ -35,23 +34,23 @@ class AskedStore:
         self.redis = redis
         self.clock = clock
 
-    def queue_remember(self, pipe: Pipeline | Batch, user_id: int, text: str,
+    def queue_remember(self, batch: Batch, user_id: int, text: str,
                        answer: LastAnswer) -> None:
         """Keep the question and the triage outcome for a possible handoff: commands on the
         caller's transaction (the answer's closing one)."""
         last = {"topic": answer.topic, "urgent": int(answer.urgent),
                 "snippets": ",".join(answer.snippets), "lang": answer.lang}
-        pipe.rpush(keys.asked(user_id), json.dumps({"text": text, "at": self.clock()}))
-        pipe.ltrim(keys.asked(user_id), -MAX_ASKED, -1)
-        pipe.expire(keys.asked(user_id), ASKED_TTL_SECONDS)
+        batch.rpush(keys.asked(user_id), json.dumps({"text": text, "at": self.clock()}))
+        batch.ltrim(keys.asked(user_id), -MAX_ASKED, -1)
+        batch.expire(keys.asked(user_id), ASKED_TTL_SECONDS)
         if answer.urgent:
             # Once urgent, the session stays urgent even if a later message is calm.
-            pipe.hset(keys.last_answer(user_id), mapping=last)
+            batch.hset(keys.last_answer(user_id), mapping=last)
         else:
-            pipe.hsetnx(keys.last_answer(user_id), "urgent", 0)
-            pipe.hset(keys.last_answer(user_id), mapping={
+            batch.hsetnx(keys.last_answer(user_id), "urgent", 0)
+            batch.hset(keys.last_answer(user_id), mapping={
                 k: v for k, v in last.items() if k != "urgent"})
-        pipe.expire(keys.last_answer(user_id), ASKED_TTL_SECONDS)
+        batch.expire(keys.last_answer(user_id), ASKED_TTL_SECONDS)
 
     async def set_topic(self, user_id: int, topic: str) -> None:
         """The user picked a topic by hand."""

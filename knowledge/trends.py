@@ -13,7 +13,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 
 from handoff.batch import Batch
 from knowledge import keys
@@ -34,21 +33,21 @@ class TrendRecorder:
     async def answered(self, user_id: int, topic: str, role: str | None, lang: str,
                        urgent: bool, snippet: str) -> None:
         """Record one answered question (the user id only keys the short-lived pointer)."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            self.queue_answered(pipe, user_id, topic, role, lang, urgent, snippet)
-            await pipe.execute()
+        batch = Batch()
+        self.queue_answered(batch, user_id, topic, role, lang, urgent, snippet)
+        await batch.run(self.redis)
 
-    def queue_answered(self, pipe: Pipeline | Batch, user_id: int, topic: str, role: str | None,
+    def queue_answered(self, batch: Batch, user_id: int, topic: str, role: str | None,
                        lang: str, urgent: bool, snippet: str) -> None:
-        """`answered`, as commands on the caller's pipeline (one round trip with others)."""
+        """`answered`, as commands on the caller's batch (one round trip with others)."""
         row = secrets.token_hex(16)
         day = datetime.fromtimestamp(self.clock(), self.zone).date().isoformat()
-        pipe.xadd(keys.trends(), {"kind": "question", "row": row, "day": day,
+        batch.xadd(keys.trends(), {"kind": "question", "row": row, "day": day,
                                   "topic": topic, "role": role or "", "lang": lang,
                                   "urgent": "1" if urgent else "0"})
-        pipe.hset(keys.trend_last(user_id), mapping={"row": row, "snippet": snippet})
-        pipe.expire(keys.trend_last(user_id), LAST_TTL_SECONDS)
-        pipe.hincrby(keys.snippet_served(), snippet, 1)
+        batch.hset(keys.trend_last(user_id), mapping={"row": row, "snippet": snippet})
+        batch.expire(keys.trend_last(user_id), LAST_TTL_SECONDS)
+        batch.hincrby(keys.snippet_served(), snippet, 1)
 
     async def helped(self, user_id: int, helpful: bool) -> None:
         """The user voted on the guidance of their last question."""

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 
 from aiohttp import web
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError, ResponseError
 from telegram import Update
 from telegram.ext import Application
@@ -60,11 +59,11 @@ async def receive(request: web.Request) -> web.Response:
     return web.Response(status=200)
 
 
-def _queue_mark(pipe: Pipeline | Batch, update_id: int, entry_id: str) -> None:
+def _queue_mark(batch: Batch, update_id: int, entry_id: str) -> None:
     """The handled mark, and the update's acknowledgement and removal from the stream."""
-    pipe.set(done_key(update_id), 1, ex=DONE_TTL_SECONDS)
-    pipe.xack(keys.webhook(), GROUP, entry_id)
-    pipe.xdel(keys.webhook(), entry_id)
+    batch.set(done_key(update_id), 1, ex=DONE_TTL_SECONDS)
+    batch.xack(keys.webhook(), GROUP, entry_id)
+    batch.xdel(keys.webhook(), entry_id)
 
 
 class WebhookFeed:
@@ -88,19 +87,19 @@ class WebhookFeed:
         entry_id = self.in_flight.pop(update.update_id, None)
         if entry_id is None:
             return
+        batch = Batch()
+        _queue_mark(batch, update.update_id, entry_id)
         try:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                _queue_mark(pipe, update.update_id, entry_id)
-                await pipe.execute()
+            await batch.run(self.redis)
         except RedisError as exc:
             log.warning("could not acknowledge a handled update: %s", type(exc).__name__)
 
-    def queue_handled(self, pipe: Batch, update_id: int) -> bool:
+    def queue_handled(self, batch: Batch, update_id: int) -> bool:
         """Add the handled mark and the stream acknowledgement to a handler's transaction."""
         entry_id = self.in_flight.get(update_id)
         if entry_id is None:
             return False
-        _queue_mark(pipe, update_id, entry_id)
+        _queue_mark(batch, update_id, entry_id)
         return True
 
     def handled_written(self, update_id: int) -> None:
