@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from redis.asyncio import Redis
 from telegram import Message, Update
-from telegram.ext import Application, ApplicationHandlerStop, CallbackContext, ExtBot
+from telegram.ext import Application, ApplicationHandlerStop, CallbackContext, ExtBot, filters
 
 from handoff.batch import Batch, BatchRunner
 from handoff.experts import ExpertStore
@@ -34,12 +34,14 @@ if TYPE_CHECKING:
 
 DESK_KEY = "desk"
 FEED_KEY = "feed"  # bot_data: what feeds updates in (the poller or the webhook feed)
+# The messages the router hands to the handoff service (handlers.router).
+PLAIN_TEXT = filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE
 
 
 class HandledMarks(Protocol):
     """The feed's side of marking an update handled inside a handler's own transaction."""
 
-    def queue_handled(self, pipe: Batch, update_id: int) -> bool: ...
+    def queue_handled(self, batch: Batch, update_id: int) -> bool: ...
 
     def handled_written(self, update_id: int) -> None: ...
 
@@ -126,8 +128,7 @@ async def load_profile(update: Update, context: DeskContext) -> None:
     if user is None:
         raise ApplicationHandlerStop
     desk = context.desk
-    message = update.message
-    if message is not None and message.text and not message.text.startswith("/"):
+    if PLAIN_TEXT.check_update(update):
         # A plain text is routed by the handoff service next: its routing read goes in the
         # same round trip as the profile (the chat's updates are handled one at a time, so
         # nothing changes in between).

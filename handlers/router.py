@@ -5,10 +5,10 @@ otherwise it is a new question."""
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import Application, MessageHandler, filters
+from telegram.ext import Application, MessageHandler
 
 from handlers.ask import on_question
-from handlers.context import DeskContext
+from handlers.context import PLAIN_TEXT, DeskContext
 from handlers.notify import answer
 
 
@@ -28,5 +28,4 @@ async def on_text(update: Update, context: DeskContext) -> None:
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
     """The catch-all for plain text; registered after every command handler."""
-    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND
-                                   & filters.UpdateType.MESSAGE, on_text))
+    app.add_handler(MessageHandler(PLAIN_TEXT, on_text))
