@@ -92,10 +92,10 @@ class Tokens:
                         ) -> np.ndarray:
         """The known char n-gram ids, word by word: a word seen in training has them ready,
         any other word is looked up gram by gram."""
-        parts = [by_word.get(word) for word in self.folded.split()]
-        for i, ids in enumerate(parts):
-            if ids is None:
-                parts[i] = _ids(word_char_ngrams(self.folded.split()[i]), vocabulary)
+        parts = []
+        for word in self.folded.split():
+            ids = by_word.get(word)
+            parts.append(ids if ids is not None else _ids(word_char_ngrams(word), vocabulary))
         return np.concatenate(parts) if parts else np.empty(0, dtype=np.intp)
 
 
