@@ -19,7 +19,6 @@ import pytest
 from bot.redis_server import EmbeddedRedis, make_client
 from bot.settings import Settings
 from bot.worker import WorkerSupervisor
-from handoff.experts import ExpertStore
 from tests.sandbox_client import DeskHarness, Person
 from tests.test_kill_restart import Chat, start_bot
 
@@ -378,22 +377,12 @@ async def test_kill_minus_nine_at_random_moments_during_conversations(
         await askers[0].expect("Wie ben je")
         redis = make_client(f"unix://{(data_dir / 'redis' / 'redis.sock').resolve()}")
         for i, expert in enumerate(experts):
-            code = await ExpertStore(redis).create_invite(f"Expert {i}", ("signals",), ("nl",))
-            await expert.send(f"/start inv_{code}")
-            await expert.expect("Welkom in de expertpool")
-            await expert.send("/beschikbaar")
-            await expert.expect("beschikbaar")
+            await expert.join_pool(redis, f"Expert {i}")
         await redis.aclose(close_connection_pool=True)
         for asker in askers:
             await asker.send("/start")
             await asker.press(await asker.expect("Wie ben je"), "professional")
-            await asker.send("Een leerling deelt IS-filmpjes, is dit een signaal?")
-            await asker.press(await asker.expect("Onderwerp:"), "Spreek een expert")
-            intake = await asker.expect("1/3")
-            await asker.press(intake, "Onderwijs")
-            await asker.press(await asker.edited(intake, "2/3"), "Utrecht")
-            await asker.press(await asker.edited(intake, "3/3"), "Ja")
-            await asker.expect("wachtrij")
+            await asker.ask_an_expert("Een leerling deelt IS-filmpjes, is dit een signaal?")
         for expert in experts:
             for _ in range(3):
                 await expert.send("/volgende")

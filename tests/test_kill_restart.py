@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+from redis.asyncio import Redis
 
 from bot.redis_server import make_client
 from handoff.experts import ExpertStore
@@ -46,6 +47,24 @@ class Chat:
                 "user_id": self.user_id, "message_id": message["message_id"],
                 "data": data}) as resp:
             assert resp.status == 200, await resp.text()
+
+    async def join_pool(self, redis: Redis, name: str) -> None:
+        """Redeem an invite created through the desk's Redis and go on duty."""
+        code = await ExpertStore(redis).create_invite(name, ("signals",), ("nl",))
+        await self.send(f"/start inv_{code}")
+        await self.expect("Welkom in de expertpool")
+        await self.send("/beschikbaar")
+        await self.expect("beschikbaar")
+
+    async def ask_an_expert(self, question: str) -> None:
+        """Ask, press the expert button, answer the three intake steps: queued."""
+        await self.send(question)
+        await self.press(await self.expect("Onderwerp:"), "Spreek een expert")
+        intake = await self.expect("1/3")
+        await self.press(intake, "Onderwijs")
+        await self.press(await self.edited(intake, "2/3"), "Utrecht")
+        await self.press(await self.edited(intake, "3/3"), "Ja")
+        await self.expect("wachtrij")
 
     async def expect(self, needle: str, timeout: float = 60) -> dict:
         deadline = time.monotonic() + timeout
@@ -98,24 +117,14 @@ async def test_kill_minus_nine_mid_conversation(tmp_path: Path, sandbox_url: str
         await user.press(await user.expect("Wie ben je"), "professional")
         # An expert joins with an invite created through the same Redis.
         redis = make_client(f"unix://{(data_dir / 'redis' / 'redis.sock').resolve()}")
-        code = await ExpertStore(redis).create_invite("Anna", ("signals",), ("nl",))
+        await expert.join_pool(redis, "Anna")
         await redis.aclose(close_connection_pool=True)
-        await expert.send(f"/start inv_{code}")
-        await expert.expect("Welkom in de expertpool")
-        await expert.send("/beschikbaar")
-        await expert.expect("beschikbaar")
         for chat, question in ((user, "Een leerling deelt IS-filmpjes, is dit een signaal?"),
                                (waiting, "Hoe praat ik met ouders over radicalisering?")):
             if chat is waiting:
                 await chat.send("/start")
                 await chat.press(await chat.expect("Wie ben je"), "professional")
-            await chat.send(question)
-            await chat.press(await chat.expect("Onderwerp:"), "Spreek een expert")
-            intake = await chat.expect("1/3")
-            await chat.press(intake, "Onderwijs")
-            await chat.press(await chat.edited(intake, "2/3"), "Utrecht")
-            await chat.press(await chat.edited(intake, "3/3"), "Ja")
-            await chat.expect("wachtrij")
+            await chat.ask_an_expert(question)
         await expert.expect("Nieuwe vraag")
         await expert.send("/volgende")
         await expert.expect("📋")
