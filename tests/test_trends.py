@@ -8,7 +8,7 @@ import html
 import io
 import itertools
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from redis.asyncio import Redis
@@ -54,7 +54,7 @@ async def test_question_rows_reach_sql_without_text_or_id(
                                                                        True)
     assert family.helped is False and family.handoff is True
     assert online.helped is None and online.handoff is False and online.role == ""
-    assert family.day == date.today() and len(family.row_key) == 32
+    assert family.day == web.today() and len(family.row_key) == 32
     dumped = repr(family.model_dump()) + repr(online.model_dump())
     assert "7001" not in dumped and "7002" not in dumped
     assert await redis.xlen("vb:trends") == 0
@@ -65,7 +65,7 @@ async def test_question_rows_reach_sql_without_text_or_id(
 
 async def seed(web: Web) -> None:
     """23 ordinary questions and 12 conversations, plus one that stands out on every axis."""
-    today = date.today()
+    today = web.today()
     async with AsyncSession(web.client.app[ENGINE]) as db:
         for i in range(23):
             db.add(QuestionTrend(row_key=f"q{i}", day=today - timedelta(days=i % 3),
@@ -116,7 +116,7 @@ async def test_no_filter_or_export_singles_out_one_conversation(web: Web) -> Non
 
 
 async def test_rising_topics_compare_this_month_with_the_three_before(web: Web) -> None:
-    today = date.today()
+    today = web.today()
     first = today.replace(day=1)
     async with AsyncSession(web.client.app[ENGINE]) as db:
         for i in range(10):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import date, datetime
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -27,6 +28,10 @@ class Web:
     client: TestClient
     desk: Desk
     settings: Settings
+
+    def today(self) -> date:
+        """Today in the desk's time zone, the one its trend rows are dated in."""
+        return datetime.now(self.settings.zone).date()
 
     async def login(self, user_id: int) -> None:
         """Log in through a fresh one-time link, as the bot's /dashboard would issue it."""

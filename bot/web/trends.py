@@ -10,7 +10,7 @@ import csv
 import io
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from html import escape
 from typing import Any
 
@@ -21,7 +21,7 @@ from sqlalchemy import func
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.web.app import ENGINE, PREFIX
+from bot.web.app import DESK, ENGINE, PREFIX
 from bot.web.pages import page_context, topic_label
 from handoff.models import ConversationSummary, QuestionTrend
 from locales import translator
@@ -130,7 +130,8 @@ async def build_tables(request: web.Request, filters: Filters, lang: str) -> dic
     """All trend tables for these filters, protected."""
     _ = translator(lang)._
     engine = request.app[ENGINE]
-    today = date.today()
+    # The desk's day, as the rows were dated (not the server's: UTC on most servers).
+    today = datetime.now(request.app[DESK].settings.zone).date()
     since = filters.since(today)
     earliest = min(since, month_start(today, 3))
     counts = await _question_counts(engine, filters, earliest)
