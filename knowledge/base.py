@@ -15,6 +15,10 @@ from knowledge.topics import LANGS, Topic
 DATA_DIR = Path(__file__).parent / "data"
 _ID = re.compile(r"^[a-z0-9_-]+$")
 _URL = re.compile(r"^https?://[A-Za-z0-9.-]+\.[A-Za-z]{2,}(?::\d+)?(?:/[^\s<>\"]*)?$")
+_DATE = re.compile(r"^20\d\d-[01]\d-[0-3]\d$")
+# Where a fact may come from: a seed document, the desk's own policy, or a public page (with
+# the date it was read). A legal provision or any other outside fact needs its page.
+SEEDS = frozenset({"000", "001", "002", "003", "004"})
 _PHONE = re.compile(r"^(?:112|0\d{2,3}-?\d{3} ?\d{2} ?\d{2}|0\d{2,3}-\d{6,7}|0800-?\d{4,7})$")
 MAX_ANSWER = 900
 MAX_TITLE = 80
@@ -22,6 +26,21 @@ MAX_TITLE = 80
 
 class KnowledgeError(Exception):
     """A knowledge file is invalid; the message names the file and the problem."""
+
+
+class WorkRole(StrEnum):
+    """Who someone is at work, when they say so ("ik ben wijkagent"): a snippet written for
+    that role is preferred for them, and advice meant for others is not given to them."""
+
+    POLICE = "police"
+    SCHOOL = "school"
+    ATTENDANCE_OFFICER = "attendance_officer"
+    YOUTH_WORK = "youth_work"
+    YOUTH_CARE = "youth_care"
+    MENTAL_HEALTH = "mental_health"
+    MUNICIPALITY = "municipality"
+    SPORTS_CLUB = "sports_club"
+    FAITH_COMMUNITY = "faith_community"
 
 
 class Audience(StrEnum):
@@ -55,6 +74,7 @@ class Snippet:
     links: tuple[str, ...]
     sources: tuple[str, ...]
     replaces: tuple[str, ...] = ()
+    roles: tuple[WorkRole, ...] = ()  # written for these roles (empty: for anyone)
 
     @property
     def topic(self) -> Topic:
@@ -86,6 +106,7 @@ class Referral:
     audience: dict[str, str]
     url: str | None
     phone: str | None
+    sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +199,33 @@ class _Checker:
             out[lang] = tuple(self.text(i, f"{where}.{lang}") for i in items)
         return out
 
+    def source(self, value: Any, where: str) -> str:
+        """One source note: a seed with the place in it, the desk's own policy, or a public
+        page (`url`) with the date it was read (`checked`). Returned as a readable line."""
+        raw = self.mapping(value, where)
+        place = raw.get("where")
+        if not isinstance(place, str) or not place.strip():
+            raise self.fail(where, "a source needs 'where' (what it says, or where in it)")
+        url = raw.get("url")
+        if url is not None:
+            if not isinstance(url, str) or not _URL.match(url):
+                raise self.fail(where, f"broken source link {url!r}")
+            checked = str(raw.get("checked") or "")
+            if not _DATE.match(checked):
+                raise self.fail(where, "a source page needs 'checked: YYYY-MM-DD' (when it was "
+                                       "read)")
+            return f"{url} ({checked}): {place}"
+        seed = str(raw.get("seed") or "")
+        if seed in SEEDS or seed == "desk":
+            return f"seed {seed}: {place}"
+        raise self.fail(where, f"source {seed!r} is neither a seed (000-004) nor the desk's "
+                               "policy: a fact from elsewhere needs its 'url' and 'checked'")
+
+    def sources(self, value: Any, where: str) -> tuple[str, ...]:
+        if not isinstance(value, list) or not value:
+            raise self.fail(where, "no source notes")
+        return tuple(self.source(item, f"{where} #{i + 1}") for i, item in enumerate(value))
+
     def topic(self, value: Any, where: str) -> Topic:
         try:
             return Topic(value)
@@ -192,10 +240,9 @@ def _load_yaml(path: Path) -> Any:
         raise KnowledgeError(f"{path.name}: not valid YAML: {exc}") from None
 
 
-def _load_referrals(path: Path) -> dict[str, Referral]:
+def _load_referrals(path: Path, referrals: dict[str, Referral]) -> dict[str, Referral]:
     check = _Checker(path)
     data = check.mapping(_load_yaml(path), "file")
-    referrals: dict[str, Referral] = {}
     for i, raw in enumerate(data.get("referrals") or []):
         raw = check.mapping(raw, f"referral #{i + 1}")
         rid = raw.get("id")
@@ -208,12 +255,30 @@ def _load_referrals(path: Path) -> dict[str, Referral]:
             raise check.fail(rid, f"broken link {url!r}")
         if phone is not None and (not isinstance(phone, str) or not _PHONE.match(phone)):
             raise check.fail(rid, f"malformed phone number {phone!r}")
+        sources = check.sources(raw.get("sources"), f"{rid}.sources")
+        if (url or phone) and raw.get("contact") is None:
+            # Contact details are copied from somewhere checkable, never written from memory.
+            raise check.fail(rid, "a link or phone number needs 'contact': the seed or page "
+                                  "it was taken from")
+        contact = (check.source(raw["contact"], f"{rid}.contact"),) \
+            if raw.get("contact") is not None else ()
         referrals[rid] = Referral(
             rid, check.langs(raw.get("name"), f"{rid}.name"),
             check.langs(raw.get("offers"), f"{rid}.offers"),
-            check.langs(raw.get("audience"), f"{rid}.audience"), url, phone)
+            check.langs(raw.get("audience"), f"{rid}.audience"), url, phone,
+            contact + sources)
     if not referrals:
         raise check.fail("file", "no referrals")
+    return referrals
+
+
+def _load_directory(data_dir: Path) -> dict[str, Referral]:
+    """referrals.yaml, then any batch files in referrals/ (one id space)."""
+    referrals: dict[str, Referral] = {}
+    _load_referrals(data_dir / "referrals.yaml", referrals)
+    extra = data_dir / "referrals"
+    for path in sorted(extra.rglob("*.yaml")) if extra.is_dir() else ():
+        _load_referrals(path, referrals)
     return referrals
 
 
@@ -228,7 +293,26 @@ def _load_topic_file(path: Path, referrals: dict[str, Referral],
     info = TopicInfo(topic, check.langs(head.get("label"), "topic.label"),
                      check.langs(head.get("description"), "topic.description"),
                      check.lang_lists(head.get("terms"), "topic.terms"))
-    for i, raw in enumerate(data.get("snippets") or []):
+    _load_snippets(check, data.get("snippets"), topic, referrals, seen, files)
+    return info
+
+
+def _load_batch_file(path: Path, referrals: dict[str, Referral],
+                     seen: dict[str, Snippet], files: dict[str, Path]) -> None:
+    """A batch of snippets in a sub-folder (snippets/<batch>/<topic>.yaml): no topic head,
+    the file's name is the primary topic of every snippet in it."""
+    check = _Checker(path)
+    data = check.mapping(_load_yaml(path), "file")
+    if "topic" in data:
+        raise check.fail("topic", "a batch file has no topic head; name the file after the "
+                                  "primary topic instead")
+    topic = check.topic(path.stem, "file name")
+    _load_snippets(check, data.get("snippets"), topic, referrals, seen, files)
+
+
+def _load_snippets(check: _Checker, items: Any, topic: Topic, referrals: dict[str, Referral],
+                   seen: dict[str, Snippet], files: dict[str, Path]) -> None:
+    for i, raw in enumerate(items or []):
         raw = check.mapping(raw, f"snippet #{i + 1}")
         sid = raw.get("id")
         if not isinstance(sid, str) or not _ID.match(sid):
@@ -257,18 +341,19 @@ def _load_topic_file(path: Path, referrals: dict[str, Referral],
         for link in links:
             if link not in referrals:
                 raise check.fail(sid, f"unknown referral {link!r}")
-        sources = raw.get("sources")
-        if not isinstance(sources, list) or not sources:
-            raise check.fail(sid, "no source notes")
-        notes = tuple(f"seed {s.get('seed')}: {s.get('where')}" if isinstance(s, dict) else str(s)
-                      for s in sources)
+        notes = check.sources(raw.get("sources"), f"{sid}.sources")
         replaces = raw.get("replaces") or []
         if not isinstance(replaces, list) or not all(
                 isinstance(old, str) and _ID.match(old) for old in replaces):
             raise check.fail(sid, "replaces must be a list of snippet ids")
-        seen[sid] = Snippet(sid, parsed, audience, texts, links, notes, tuple(replaces))
-        files[sid] = path
-    return info
+        roles = raw.get("roles") or []
+        if not isinstance(roles, list) or not all(r in WorkRole.__members__.values()
+                                                  for r in roles):
+            raise check.fail(sid, "roles must be a list of: "
+                                  + ", ".join(r.value for r in WorkRole))
+        seen[sid] = Snippet(sid, parsed, audience, texts, links, notes, tuple(replaces),
+                            tuple(WorkRole(r) for r in roles))
+        files[sid] = check.path
 
 
 def _replace_path(snippets: dict[str, Snippet], start: str, goal: str) -> list[str] | None:
@@ -373,13 +458,17 @@ def _load_urgency_examples(path: Path) -> dict[bool, tuple[str, ...]]:
 
 def load_knowledge(data_dir: Path = DATA_DIR) -> KnowledgeBase:
     """Load every knowledge file, raising KnowledgeError naming the first bad file."""
-    referrals = _load_referrals(data_dir / "referrals.yaml")
+    referrals = _load_directory(data_dir)
     snippets: dict[str, Snippet] = {}
     files: dict[str, Path] = {}
     topics: dict[Topic, TopicInfo] = {}
     for path in sorted((data_dir / "snippets").glob("*.yaml")):
         info = _load_topic_file(path, referrals, snippets, files)
         topics[info.id] = info
+    # Batches (snippets/<batch>/<topic>.yaml) come after the topic files, in name order, so
+    # the topic's own file keeps the first places in browsing.
+    for path in sorted((data_dir / "snippets").glob("*/*.yaml")):
+        _load_batch_file(path, referrals, snippets, files)
     _check_replaces(snippets, files)
     missing = [t.value for t in Topic if t not in topics]
     if missing:
