@@ -11,6 +11,7 @@ import handlers
 from bot.processor import PerChatUpdateProcessor
 from bot.request import AiohttpRequest
 from bot.settings import Settings
+from bot.telegram_bot import DeskBot
 from handlers import dashboard, private_only
 from handlers.context import DESK_KEY, Desk, DeskContext
 
@@ -24,22 +25,25 @@ def build_application(settings: Settings, desk: Desk, token: str,  # type: ignor
     """The Application with aiohttp transport (unless another `request` is given), rate
     limiter, per-chat ordering and handlers."""
 
+    bot = DeskBot(
+        token,
+        base_url=settings.bot_base_url,
+        base_file_url=settings.bot_file_url,
+        request=request or AiohttpRequest(connection_pool_size=64),
+        # Long polling holds its connection for the whole poll; give it its own small pool.
+        get_updates_request=AiohttpRequest(connection_pool_size=2, read_timeout=10.0),
+        rate_limiter=AIORateLimiter(overall_max_rate=settings.rate_limit_per_second,
+                                    overall_time_period=1, max_retries=3),
+        defaults=Defaults(parse_mode=ParseMode.HTML,
+                          link_preview_options=LinkPreviewOptions(is_disabled=True)),
+    )
     app = (
         ApplicationBuilder()
-        .token(token)
-        .base_url(settings.bot_base_url)
-        .base_file_url(settings.bot_file_url)
-        .request(request or AiohttpRequest(connection_pool_size=64))
-        # Long polling holds its connection for the whole poll; give it its own small pool.
-        .get_updates_request(AiohttpRequest(connection_pool_size=2, read_timeout=10.0))
+        .bot(bot)
         # bot.polling.ReliablePoller replaces PTB's Updater, which confirms updates too early.
         .updater(None)
-        .rate_limiter(AIORateLimiter(overall_max_rate=settings.rate_limit_per_second,
-                                     overall_time_period=1, max_retries=3))
         .concurrent_updates(PerChatUpdateProcessor(settings.max_concurrent_chats))
         .context_types(ContextTypes(context=DeskContext))
-        .defaults(Defaults(parse_mode=ParseMode.HTML,
-                           link_preview_options=LinkPreviewOptions(is_disabled=True)))
         .build()
     )
     app.bot_data[DESK_KEY] = desk

@@ -86,17 +86,26 @@ async def conversations(update: Update, context: DeskContext) -> None:
         await answer(context, update, await context.desk.service.conversations(actor))
 
 
+def _replied(update: Update) -> int | None:
+    """The message a command was sent in reply to: it names the conversation meant."""
+    message = update.effective_message
+    replied = message.reply_to_message if message is not None else None
+    return replied.message_id if replied is not None else None
+
+
 async def close_command(update: Update, context: DeskContext) -> None:
     """/sluit: outcome, then summary."""
     if (actor := _actor(update)) is not None:
-        await answer(context, update, await context.desk.service.start_close(actor))
+        await answer(context, update,
+                     await context.desk.service.start_close(actor, _replied(update)))
 
 
 async def transfer_command(update: Update, context: DeskContext) -> None:
     """/overdragen [note]: a note, then back to the queue or to another expert."""
     if (actor := _actor(update)) is not None:
         note = " ".join(context.args or []).strip() or None
-        await answer(context, update, await context.desk.service.start_transfer(actor, note))
+        await answer(context, update, await context.desk.service.start_transfer(
+            actor, note, _replied(update)))
 
 
 async def snippet_command(update: Update, context: DeskContext) -> None:
@@ -105,8 +114,9 @@ async def snippet_command(update: Update, context: DeskContext) -> None:
         return
     service = context.desk.service
     args = context.args or []
-    result = await service.send_snippet(actor, args[0]) if args else \
-        await service.snippet_choices(actor)
+    replied = _replied(update)
+    result = await service.send_snippet(actor, args[0], reply_to=replied) if args else \
+        await service.snippet_choices(actor, replied)
     await answer(context, update, result)
 
 

@@ -12,14 +12,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from babel.dates import format_date, format_time
-from telegram import InlineKeyboardMarkup, Message, ReplyParameters, Update
-from telegram.error import BadRequest, TelegramError
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, ReplyParameters, Update
+from telegram.error import TelegramError
 
 from handlers.context import Desk, DeskContext, esc
 from handlers.keyboards import column, keyboard
 from handlers.menu import set_chat_commands
 from handlers.render import ADVICE_LINE, snippet_text
 from handoff.notices import Kind, Notice, Refusal, Result
+from handoff.service import Routing
 from handoff.tickets import Ticket
 from handoff.vocab import Outcome, Province, Sector
 from knowledge.topics import Topic
@@ -178,10 +179,58 @@ class Renderer:
         self.locale = locale
         self.tr = translator(locale)
 
-    def asker(self, ticket: Ticket) -> str:
-        """How experts see the asker: a pseudonym fresh per ticket."""
+    def asker(self, ticket: Ticket | str) -> str:
+        """How experts see the asker: a pseudonym fresh per ticket (or ticket id)."""
+        ticket_id = ticket if isinstance(ticket, str) else ticket.id
         return self.tr._("Asker {number}").format(
-            number=self.desk.pseudonyms.asker_number(ticket.id))
+            number=self.desk.pseudonyms.asker_number(ticket_id))
+
+    def routing_line(self, notice: Notice) -> str | None:
+        """Where the expert's plain messages go now, when that changed or could be unclear."""
+        routing = notice.params.get("routing")
+        if not isinstance(routing, Routing):
+            return None
+        tr = self.tr
+        active, held = routing.active, routing.held
+        if active is None:
+            if not held:
+                return None
+            return tr._n(
+                "You still have {count} conversation. Choose with /gesprekken where your "
+                "messages go; until then nothing is sent.",
+                "You still have {count} conversations. Choose with /gesprekken where your "
+                "messages go; until then nothing is sent.", len(held)).format(count=len(held))
+        if len(held) <= 1 and notice.ticket is not None and notice.ticket.id == active.id:
+            return None  # the only conversation, and this notice is about it
+        if routing.switched:
+            line = tr._("From now on your messages go to {asker}.").format(
+                asker=self.asker(active))
+        else:
+            line = tr._("Your messages still go to {asker}.").format(asker=self.asker(active))
+        if len(held) > 1:
+            line += " " + tr._("To switch: /gesprekken, or reply to a message of the asker.")
+            urgent = [t for t in held if t.urgent and t.id != active.id]
+            if urgent:
+                line += " " + tr._("Note: {askers} (urgent) also waits for you.").format(
+                    askers=", ".join(self.asker(t) for t in urgent))
+        return line
+
+    def not_held(self, ticket_id: str, state: str) -> str:
+        """Why a reply to this asker was not sent."""
+        tr = self.tr
+        asker = self.asker(ticket_id)
+        return {
+            "gone": tr._("Not sent: the conversation with {asker} no longer exists (the asker "
+                         "deleted their data, or it expired)."),
+            "queued": tr._("Not sent: {asker} is back in the queue; the conversation is no "
+                           "longer yours."),
+            "other_expert": tr._("Not sent: the conversation with {asker} is now with another "
+                                 "expert."),
+            "ended": tr._("Not sent: {asker} has ended the conversation."),
+            "closed": tr._("Not sent: the conversation with {asker} is closed."),
+            "cancelled": tr._("Not sent: {asker} has ended the conversation and deleted "
+                              "their data."),
+        }[state].format(asker=asker)
 
     def sector(self, code: str) -> str:
         """A sector or organisation kind in this language."""
@@ -251,7 +300,18 @@ class Renderer:
         return lines
 
     def render(self, notice: Notice) -> list[Outgoing]:
-        """The messages for a notice."""
+        """The messages for a notice, with the line on where an expert's messages go now."""
+        messages = self._render(notice)
+        line = self.routing_line(notice)
+        if line is None:
+            return messages
+        last = messages[-1]
+        text = f"{last.text}\n\n<b>{esc(line)}</b>"
+        if len(text) > MESSAGE_LIMIT:
+            return [*messages, Outgoing(f"<b>{esc(line)}</b>")]
+        return [*messages[:-1], Outgoing(text, last.markup)]
+
+    def _render(self, notice: Notice) -> list[Outgoing]:
         tr = self.tr
         t = notice.ticket
         p = notice.params
@@ -369,14 +429,24 @@ class Renderer:
             return many(lines)
         if k is Kind.FROM_ASKER and t is not None:
             return relayed(self.asker(t), p["text"])
+        if k is Kind.REPLY_NOT_HELD:
+            return one(esc(self.not_held(str(p["ticket_id"]), str(p["state"]))))
+        if k is Kind.ASKER_UNREACHABLE and t is not None:
+            return one(esc(tr._("{asker} could not be reached by the desk (they may have "
+                                "blocked the bot). Nothing you type reaches them until they "
+                                "write again.").format(asker=self.asker(t))))
         if k is Kind.RECEIPT and t is not None:
             return one(f"→ {esc(self.asker(t))}")
         if k in (Kind.PICK_CONVERSATION, Kind.CONVERSATIONS):
             tickets: list[Ticket] = list(p["tickets"])
-            if k is Kind.PICK_CONVERSATION:
-                head = tr._("You have several conversations. Nothing was sent: choose the "
-                            "conversation, then send your message again (or reply to one of "
-                            "the asker's messages).")
+            if k is Kind.PICK_CONVERSATION and p.get("reason") == "not_relayed":
+                head = tr._("Nothing was sent: the message you replied to is not a message "
+                            "from an asker. Choose the conversation, then send your message "
+                            "again (or reply to one of the asker's messages).")
+            elif k is Kind.PICK_CONVERSATION:
+                head = tr._("Nothing was sent: choose the conversation your messages go to, "
+                            "then send your message again (or reply to one of the asker's "
+                            "messages).")
             else:
                 head = tr._n("You have {count} conversation.", "You have {count} conversations.",
                              len(tickets)).format(count=len(tickets))
@@ -475,8 +545,9 @@ async def _locale(desk: Desk, notice: Notice, actor: int | None, actor_locale: s
     return profile.lang or desk.settings.default_locale
 
 
-# Messages to experts that belong to one conversation, so a reply to them routes there.
-_ROUTABLE = frozenset({Kind.CARD, Kind.FROM_ASKER, Kind.RECEIPT, Kind.SWITCHED})
+# Messages to experts that a reply routes by: only an asker's relayed message. A reply to
+# anything else (a card, a notice) asks which conversation is meant.
+_ROUTABLE = frozenset({Kind.FROM_ASKER})
 
 
 async def _asker_menu(context: DeskContext, chat_id: int, locale: str) -> None:
@@ -511,11 +582,6 @@ async def deliver(context: DeskContext, result: Result, update: Update | None = 
                     sent = await context.bot.send_message(notice.to, outgoing.text,
                                                           reply_markup=outgoing.markup,
                                                           reply_parameters=reply)
-            except BadRequest as exc:
-                if "not modified" in str(exc).lower():
-                    continue
-                delivered = False
-                log.warning("could not deliver a %s notice: %s", notice.kind, type(exc).__name__)
             except TelegramError as exc:
                 delivered = False
                 log.warning("could not deliver a %s notice: %s", notice.kind, type(exc).__name__)
@@ -525,6 +591,8 @@ async def deliver(context: DeskContext, result: Result, update: Update | None = 
                                                      notice.ticket.id)
         if not delivered and notice.failed is not None:
             await deliver(context, Result([notice.failed]), update)
+        elif delivered and notice.then is not None:
+            await deliver(context, Result([notice.then]), update)
 
 
 async def answer(context: DeskContext, update: Update, result: Result) -> None:
@@ -535,9 +603,19 @@ async def answer(context: DeskContext, update: Update, result: Result) -> None:
             log.warning("refused %s user=%s", result.refused, context.log_id(update))
         text = refusal_text(context.tr, result.refused)
         if query is not None:
-            await query.answer(text, show_alert=True)
+            await acknowledge(query, text, alert=True)
         elif update.effective_message is not None:
             await update.effective_message.reply_text(esc(text))
     elif query is not None:
-        await query.answer()
+        await acknowledge(query)
     await deliver(context, result, update)
+
+
+async def acknowledge(query: CallbackQuery, text: str | None = None, alert: bool = False
+                      ) -> None:
+    """Answer a button press. The operation is already done: whatever Telegram says to the
+    answer (an expired query, a network error) must not keep its notices from going out."""
+    try:
+        await query.answer(text, show_alert=alert)
+    except TelegramError as exc:
+        log.info("could not answer a callback query: %s", type(exc).__name__)

@@ -75,6 +75,8 @@ class Kind(StrEnum):
     SNIPPET_SENT = "snippet_sent"
     UNKNOWN_SNIPPET = "unknown_snippet"
     NOT_DELIVERED = "not_delivered"
+    REPLY_NOT_HELD = "reply_not_held"  # a reply to an asker whose conversation is not yours
+    ASKER_UNREACHABLE = "asker_unreachable"  # a claim's greeting could not be delivered
 
 
 class Refusal(StrEnum):
@@ -99,7 +101,8 @@ class Notice:
     """Tell `to` something of `kind` (about `ticket`, with `params`).
 
     `replace`: show it in place of the message whose button the actor pressed.
-    `failed`: what to tell whom if this notice cannot be delivered."""
+    `failed`: what to tell whom if this notice cannot be delivered.
+    `then`: what to tell whom only once this notice was delivered (a receipt)."""
 
     to: int
     kind: Kind
@@ -107,6 +110,7 @@ class Notice:
     params: Mapping[str, Any] = field(default_factory=dict)
     replace: bool = False
     failed: Notice | None = None
+    then: Notice | None = None
 
 
 @dataclass(slots=True)

@@ -91,6 +91,22 @@ class Triaged:
     questions: tuple[str, ...]  # this session's questions, oldest first
 
 
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """Where an expert's plain messages go from now on, told with every change to it.
+
+    `active`: the conversation they go to (None: nothing is sent until the expert chooses);
+    `held`: every conversation the expert holds; `switched`: `active` changed just now."""
+
+    active: Ticket | None
+    held: tuple[Ticket, ...]
+    switched: bool
+
+
+# Where a conversation an expert replied to stands, when it is no longer theirs.
+REPLY_STATES = ("gone", "queued", "other_expert", "ended", "closed", "cancelled")
+
+
 def looks_like_question(text: str) -> bool:
     """A text after the rating prompt that reads as a new question rather than a comment."""
     stripped = text.strip()
@@ -348,26 +364,70 @@ class HandoffService:
         ticket = await self.tickets.get(ticket_id)
         if ticket is None:
             return Result.refuse(Refusal.GONE)
-        await self.states.set_active(expert.expert_id, ticket.id)
+        # Claiming is the expert's own choice to answer this asker now: plain messages go
+        # here from now on, and the card says so (and how to switch back).
+        routing = await self._switch_to(expert.expert_id, ticket)
         await self.sessions.drop_position(ticket.id)
         await self.sessions.record_wait(self.clock() - ticket.queued_at)
-        result = Result().add(await self._card(expert.expert_id, ticket))
+        result = Result().add(await self._card(expert.expert_id, ticket, routing))
+        unreachable = Notice(expert.expert_id, Kind.ASKER_UNREACHABLE, ticket)
         if ticket.requeues == 0:
             result.add(Notice(ticket.user_id, Kind.CLAIMED, ticket,
-                              {"expert_name": expert.display_name}))
+                              {"expert_name": expert.display_name}, failed=unreachable))
         else:
             result.add(Notice(ticket.user_id, Kind.TAKEN_OVER, ticket,
-                              {"expert_name": expert.display_name}))
+                              {"expert_name": expert.display_name}, failed=unreachable))
         return result.add(*await self.position_notices())
 
-    async def _card(self, expert_id: int, ticket: Ticket) -> Notice:
+    async def _card(self, expert_id: int, ticket: Ticket, routing: Routing) -> Notice:
         previous = None
         if ticket.previous_expert_id is not None:
             before = await self.experts.get(ticket.previous_expert_id)
             previous = before.display_name if before else None
         return Notice(expert_id, Kind.CARD, ticket, {
             "transcript": await self.tickets.transcript(ticket.id),
-            "previous_expert": previous, "now": self.clock()})
+            "previous_expert": previous, "now": self.clock(), "routing": routing})
+
+    # -- where plain messages go ---------------------------------------------------------
+
+    async def _held_now(self, actor: int) -> list[Ticket]:
+        """The conversations the expert holds and may write in (active, theirs)."""
+        return [t for t in await self.tickets.active_for_expert(actor)
+                if t.state is TicketState.ACTIVE and t.expert_id == actor]
+
+    async def _switch_to(self, actor: int, ticket: Ticket) -> Routing:
+        """Make `ticket` the one plain messages go to."""
+        before = (await self.states.get(actor)).active
+        await self.states.set_active(actor, ticket.id)
+        return Routing(ticket, tuple(await self._held_now(actor)), before != ticket.id)
+
+    async def _receive(self, actor: int, ticket: Ticket) -> Routing:
+        """A conversation arrives that the expert did not choose (a transfer): it becomes
+        the active one only if nothing else is; the card says where messages go."""
+        held = await self._held_now(actor)
+        active = (await self.states.get(actor)).active
+        current = next((t for t in held if t.id == active and t.id != ticket.id), None)
+        if current is not None:
+            return Routing(current, tuple(held), False)
+        return await self._switch_to(actor, ticket)
+
+    async def _left(self, actor: int, ticket_id: str) -> Routing | None:
+        """A conversation is no longer the expert's to write in. If it was the active one,
+        the one left (if exactly one) becomes active, or the expert must choose; the
+        notice about it carries the new routing. None: where messages go did not change."""
+        state = await self.states.get(actor)
+        if state.active != ticket_id:
+            return None
+        await self.states.drop_active(actor, ticket_id)
+        held = await self._held_now(actor)
+        if len(held) == 1:
+            await self.states.set_active(actor, held[0].id)
+            return Routing(held[0], tuple(held), True)
+        return Routing(None, tuple(held), True)
+
+    @staticmethod
+    def _routed(routing: Routing | None) -> dict[str, object]:
+        return {} if routing is None else {"routing": routing}
 
     # -- choosing the conversation -------------------------------------------------------
 
@@ -401,28 +461,52 @@ class HandoffService:
         ticket = await self._held(actor, ticket_id, _ACTIVE, "pick")
         if isinstance(ticket, Refusal):
             return Result.refuse(ticket)
-        await self.states.set_active(actor, ticket.id)
-        return Result().add(Notice(actor, Kind.SWITCHED, ticket, replace=True))
+        routing = await self._switch_to(actor, ticket)
+        return Result().add(Notice(actor, Kind.SWITCHED, ticket, {"routing": routing},
+                                   replace=True))
 
     async def _target(self, actor: int, reply_to: int | None = None
                       ) -> tuple[Ticket | None, Result | None]:
-        """The conversation an expert's message or command is about, or what to say instead."""
-        held = await self.tickets.active_for_expert(actor)
+        """The conversation an expert's message or command is about, or what to say instead.
+
+        A reply goes to the conversation of the replied-to asker message or nowhere; a plain
+        message to the active conversation the desk announced or nowhere. Never a guess."""
+        held = await self._held_now(actor)
         if reply_to is not None:
             replied = await self.redis.get(keys.delivery(actor, reply_to))
+            if not replied:
+                # A card, a notice, or the expert's own message: which asker is meant?
+                return None, Result().add(
+                    Notice(actor, Kind.PICK_CONVERSATION,
+                           params={"tickets": held, "reason": "not_relayed"})
+                    if held else Notice(actor, Kind.NO_CONVERSATION))
             for ticket in held:
                 if ticket.id == replied:
                     return ticket, None
+            return None, Result().add(await self._not_held(actor, replied))
         if not held:
             return None, Result().add(Notice(actor, Kind.NO_CONVERSATION))
-        if len(held) == 1:
-            return held[0], None
         state = await self.states.get(actor)
         for ticket in held:
             if ticket.id == state.active:
                 return ticket, None
         return None, Result().add(Notice(actor, Kind.PICK_CONVERSATION,
                                          params={"tickets": held}))
+
+    async def _not_held(self, actor: int, ticket_id: str) -> Notice:
+        """Why a reply to that conversation's asker was not sent: its real state."""
+        ticket = await self.tickets.get(ticket_id)
+        if ticket is None:
+            where = "gone"
+        elif ticket.state is TicketState.ACTIVE:
+            where = "other_expert"
+        else:
+            where = {TicketState.QUEUED: "queued", TicketState.ENDED: "ended",
+                     TicketState.CLOSED: "closed", TicketState.CANCELLED: "cancelled"
+                     }[ticket.state]
+        log.info("reply to a conversation the expert no longer holds (%s)", where)
+        return Notice(actor, Kind.REPLY_NOT_HELD, params={"ticket_id": ticket_id,
+                                                          "state": where})
 
     async def remember_delivery(self, expert_id: int, message_id: int, ticket_id: str) -> None:
         """A message shown to an expert belongs to this conversation (for reply-to)."""
@@ -478,11 +562,14 @@ class HandoffService:
         ticket = await self.tickets.ticket_of_user(user_id)
         if ticket is None:
             return None
-        if not await self.tickets.add_message(ticket.id, "user", text):
+        appended = await self.tickets.add_message(ticket.id, "user", text)
+        if appended is None:
             return None
-        if ticket.state is TicketState.QUEUED or ticket.expert_id is None:
+        # The expert who holds it at the moment of the append gets it (not the one read
+        # before: a transfer may have happened in between).
+        if appended.expert_id is None:
             return Result().add(Notice(user_id, Kind.ADDED, ticket))
-        return Result().add(Notice(ticket.expert_id, Kind.FROM_ASKER, ticket, {"text": text},
+        return Result().add(Notice(appended.expert_id, Kind.FROM_ASKER, ticket, {"text": text},
                                    failed=Notice(user_id, Kind.NOT_DELIVERED, ticket)))
 
     async def expert_text(self, actor: int, text: str, reply_to: int | None = None) -> Result:
@@ -501,22 +588,25 @@ class HandoffService:
         ticket, instead = await self._target(actor, reply_to)
         if ticket is None:
             return instead or Result()
-        if not await self.tickets.add_message(ticket.id, "expert", text):
-            return Result.refuse(Refusal.GONE)
-        result = Result().add(Notice(ticket.user_id, Kind.FROM_EXPERT, ticket, {
-            "expert_name": expert.display_name, "text": text},
-            failed=Notice(actor, Kind.NOT_DELIVERED, ticket)))
-        if len(await self.tickets.active_for_expert(actor)) > 1:
-            result.add(Notice(actor, Kind.RECEIPT, ticket))
-        return result
+        # The append checks, in the same step, that the expert still holds the conversation:
+        # a transfer or close in between means nothing is sent.
+        if not await self.tickets.add_message(ticket.id, "expert", text, held_by=actor):
+            return Result().add(await self._not_held(actor, ticket.id))
+        several = len(await self._held_now(actor)) > 1
+        return Result().add(Notice(
+            ticket.user_id, Kind.FROM_EXPERT, ticket,
+            {"expert_name": expert.display_name, "text": text},
+            failed=Notice(actor, Kind.NOT_DELIVERED, ticket),
+            then=Notice(actor, Kind.RECEIPT, ticket) if several else None))
 
     # -- closing -------------------------------------------------------------------------
 
-    async def start_close(self, actor: int) -> Result:
-        """/sluit: ask the outcome of the current conversation."""
+    async def start_close(self, actor: int, reply_to: int | None = None) -> Result:
+        """/sluit: ask the outcome of the current conversation (or, sent as a reply to an
+        asker's message, of that asker's)."""
         if await self._expert(actor) is None:
             return Result.refuse(Refusal.NOT_EXPERT)
-        ticket, instead = await self._target(actor)
+        ticket, instead = await self._target(actor, reply_to)
         if ticket is None:
             return instead or Result()
         await self.states.set_step(actor, Mode.CLOSING, ticket.id)
@@ -553,10 +643,10 @@ class HandoffService:
         closed = await self.tickets.close(ticket.id, summary, outcome, "expert")
         if closed is None:
             return Result().add(Notice(actor, Kind.STEP_STALE))
-        await self.states.drop_active(actor, ticket.id)
+        routing = await self._left(actor, ticket.id)
         await self.sessions.drop_position(ticket.id)
         log.info("ticket closed ticket=%s outcome=%s", ticket.id, outcome)
-        result = Result().add(Notice(actor, Kind.CLOSED, closed))
+        result = Result().add(Notice(actor, Kind.CLOSED, closed, self._routed(routing)))
         if was_active:
             result.add(*await self._ask_rating(closed, by_expert=True))
         return result
@@ -582,14 +672,14 @@ class HandoffService:
         if ended is None or ended.expert_id is None:
             return Result().add(Notice(user_id, Kind.NO_REQUEST))
         expert_id = ended.expert_id
-        await self.states.drop_active(expert_id, ended.id)
+        routing = await self._left(expert_id, ended.id)
         if (await self.states.get(expert_id)).mode is Mode.IDLE:
             await self.states.set_step(expert_id, Mode.CLOSING, ended.id)
         log.info("conversation ended by the asker ticket=%s", ended.id)
         return Result().add(
             Notice(user_id, Kind.YOU_ENDED, ended),
             *await self._ask_rating(ended, by_expert=False),
-            Notice(expert_id, Kind.ASKER_ENDED, ended),
+            Notice(expert_id, Kind.ASKER_ENDED, ended, self._routed(routing)),
             Notice(expert_id, Kind.OUTCOME_PROMPT, ended, {"outcomes": EXPERT_OUTCOMES}))
 
     # -- rating --------------------------------------------------------------------------
@@ -617,11 +707,13 @@ class HandoffService:
 
     # -- transfer ------------------------------------------------------------------------
 
-    async def start_transfer(self, actor: int, note: str | None) -> Result:
-        """/overdragen [note]: ask for a note if none was given, then where to."""
+    async def start_transfer(self, actor: int, note: str | None,
+                             reply_to: int | None = None) -> Result:
+        """/overdragen [note]: ask for a note if none was given, then where to (the current
+        conversation, or the replied-to asker's)."""
         if await self._expert(actor) is None:
             return Result.refuse(Refusal.NOT_EXPERT)
-        ticket, instead = await self._target(actor)
+        ticket, instead = await self._target(actor, reply_to)
         if ticket is None:
             return instead or Result()
         if not note:
@@ -655,9 +747,10 @@ class HandoffService:
             if moved is None:
                 return Result.refuse(Refusal.GONE)
             await self.states.clear_step(actor)
-            await self.states.drop_active(actor, ticket.id)
+            routing = await self._left(actor, ticket.id)
             return Result().add(
-                Notice(actor, Kind.RETURNED_TO_QUEUE, moved, replace=True),
+                Notice(actor, Kind.RETURNED_TO_QUEUE, moved, self._routed(routing),
+                       replace=True),
                 Notice(moved.user_id, Kind.REQUEUED_BY_EXPERT, moved),
                 *await self._announce_without(moved, actor),
                 *await self.position_notices())
@@ -671,33 +764,32 @@ class HandoffService:
             return Result.refuse(Refusal.TARGET_UNAVAILABLE if outcome is ClaimResult.FULL
                                  else Refusal.GONE)
         await self.states.clear_step(actor)
-        await self.states.drop_active(actor, ticket.id)
+        routing = await self._left(actor, ticket.id)
         moved = await self.tickets.get(ticket.id)
         assert moved is not None
-        if (await self.states.get(other.expert_id)).active is None:
-            await self.states.set_active(other.expert_id, moved.id)
         log.info("ticket transferred ticket=%s", moved.id)
         return Result().add(
-            Notice(actor, Kind.TRANSFERRED, moved, {"to_name": other.display_name},
-                   replace=True),
-            await self._card(other.expert_id, moved),
+            Notice(actor, Kind.TRANSFERRED, moved,
+                   {"to_name": other.display_name, **self._routed(routing)}, replace=True),
+            await self._card(other.expert_id, moved,
+                             await self._receive(other.expert_id, moved)),
             Notice(moved.user_id, Kind.TAKEN_OVER, moved,
                    {"expert_name": other.display_name}))
 
     # -- guidance from the expert --------------------------------------------------------
 
-    async def snippet_choices(self, actor: int) -> Result:
+    async def snippet_choices(self, actor: int, reply_to: int | None = None) -> Result:
         """/snippet without an id: the snippets of the conversation's topic."""
         if await self._expert(actor) is None:
             return Result.refuse(Refusal.NOT_EXPERT)
-        ticket, instead = await self._target(actor)
+        ticket, instead = await self._target(actor, reply_to)
         if ticket is None:
             return instead or Result()
         return Result().add(Notice(actor, Kind.SNIPPET_CHOICES, ticket, {
             "snippets": self.topic_snippets(ticket.topic)}))
 
-    async def send_snippet(self, actor: int, snippet_id: str,
-                           ticket_id: str | None = None) -> Result:
+    async def send_snippet(self, actor: int, snippet_id: str, ticket_id: str | None = None,
+                           reply_to: int | None = None) -> Result:
         """Send guidance to the asker, as coming from the expert."""
         expert = await self._expert(actor)
         if expert is None:
@@ -711,15 +803,17 @@ class HandoffService:
                 return Result.refuse(held)
             ticket = held
         else:
-            ticket, instead = await self._target(actor)
+            ticket, instead = await self._target(actor, reply_to)
             if ticket is None:
                 return instead or Result()
-        await self.tickets.add_message(ticket.id, "expert", f"[snippet {resolved}]")
+        if not await self.tickets.add_message(ticket.id, "expert", f"[snippet {resolved}]",
+                                              held_by=actor):
+            return Result().add(await self._not_held(actor, ticket.id))
         return Result().add(
             Notice(ticket.user_id, Kind.SNIPPET_FROM_EXPERT, ticket, {
                 "expert_name": expert.display_name, "snippet": resolved},
-                failed=Notice(actor, Kind.NOT_DELIVERED, ticket)),
-            Notice(actor, Kind.SNIPPET_SENT, ticket, {"snippet": resolved}))
+                failed=Notice(actor, Kind.NOT_DELIVERED, ticket),
+                then=Notice(actor, Kind.SNIPPET_SENT, ticket, {"snippet": resolved})))
 
     # -- forgetting ----------------------------------------------------------------------
 
@@ -728,9 +822,9 @@ class HandoffService:
         result = Result()
         for ticket in await self.tickets.forget_user(user_id):
             assert ticket.expert_id is not None
-            await self.states.drop_active(ticket.expert_id, ticket.id)
+            routing = await self._left(ticket.expert_id, ticket.id)
             await self.states.clear_step(ticket.expert_id, ticket.id)
-            result.add(Notice(ticket.expert_id, Kind.ASKER_LEFT, ticket))
+            result.add(Notice(ticket.expert_id, Kind.ASKER_LEFT, ticket, self._routed(routing)))
         await self.sessions.forget(user_id)
         await self.states.forget(user_id)
         return result.add(*await self.position_notices())
@@ -756,9 +850,10 @@ class HandoffService:
             moved = await self.tickets.requeue(ticket.id, None)
             if moved is None or ticket.expert_id is None:
                 continue
-            await self.states.drop_active(ticket.expert_id, ticket.id)
+            routing = await self._left(ticket.expert_id, ticket.id)
             await self.states.clear_step(ticket.expert_id, ticket.id)
-            result.add(Notice(ticket.expert_id, Kind.REQUEUED_NO_ANSWER, ticket),
+            result.add(Notice(ticket.expert_id, Kind.REQUEUED_NO_ANSWER, ticket,
+                              self._routed(routing)),
                        Notice(moved.user_id, Kind.REQUEUED_SILENT, moved),
                        *await self._announce_without(moved, ticket.expert_id))
         for ticket in due.idle:
@@ -766,9 +861,10 @@ class HandoffService:
             if closed is None:
                 continue
             if ticket.expert_id is not None:
-                await self.states.drop_active(ticket.expert_id, ticket.id)
+                routing = await self._left(ticket.expert_id, ticket.id)
                 await self.states.clear_step(ticket.expert_id, ticket.id)
-                result.add(Notice(ticket.expert_id, Kind.IDLE_CLOSED_EXPERT, ticket))
+                result.add(Notice(ticket.expert_id, Kind.IDLE_CLOSED_EXPERT, ticket,
+                                  self._routed(routing)))
             result.add(Notice(ticket.user_id, Kind.IDLE_CLOSED_ASKER, ticket))
         for ticket in due.unsummarised:
             closed = await self.tickets.close(ticket.id, "", Outcome.UNSUMMARISED.value,

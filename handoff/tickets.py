@@ -80,6 +80,13 @@ class Ticket:
         return self.state in OPEN_STATES
 
 
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """A message was added to a conversation; `expert_id` holds it now (None: queued)."""
+
+    expert_id: int | None
+
+
 @dataclass(slots=True)
 class Due:
     """Tickets whose timeouts have passed, for the periodic sweep to act on."""
@@ -302,13 +309,18 @@ return 'ok'
 # Only open tickets get messages, so a late relay cannot revive a summarised transcript.
 # KEYS: ticket, transcript
 # ARGV: message_json, stamp_field, now, ttl
+# ARGV[5]: the expert who must hold the conversation (an expert's message), or ''. Returns nil
+# when nothing was stored, else '@' and the expert holding it now ('@' alone: queued).
 _ADD_MESSAGE = """
-local state = redis.call('HGET', KEYS[1], 'state')
-if state ~= 'queued' and state ~= 'active' then return 0 end
+local ticket = redis.call('HMGET', KEYS[1], 'state', 'expert_id')
+local state, holder = ticket[1], ticket[2] or ''
+if state ~= 'queued' and state ~= 'active' then return false end
+if ARGV[5] ~= '' and (state ~= 'active' or holder ~= ARGV[5]) then return false end
 redis.call('RPUSH', KEYS[2], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
 redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
-return 1
+if state == 'queued' then holder = '' end
+return '@' .. holder
 """
 
 # Set a once-only flag only if the ticket is still as the sweep saw it (same state and stamp);
@@ -597,15 +609,21 @@ class HandoffStore:
             if done != -1:
                 return await self.get(ticket_id) if done else None
 
-    async def add_message(self, ticket_id: str, sender: Sender, text: str) -> bool:
-        """Append to an open ticket's transcript; False (nothing stored) if it is not open."""
+    async def add_message(self, ticket_id: str, sender: Sender, text: str,
+                          held_by: int | None = None) -> Appended | None:
+        """Append to an open ticket's transcript; None (nothing stored) if it is not open, or
+        if `held_by` is given and that expert does not hold it as an active conversation."""
         now = self.clock()
         message = json.dumps({"sender": sender, "text": text, "at": now}, ensure_ascii=False)
         stored = await self._add_message(
             keys=[keys.ticket(ticket_id), keys.transcript(ticket_id)],
-            args=[message, f"last_{sender}_at", _stamp(now), self.transcript_ttl],
+            args=[message, f"last_{sender}_at", _stamp(now), self.transcript_ttl,
+                  "" if held_by is None else str(held_by)],
         )
-        return bool(stored)
+        if not stored:
+            return None
+        holder = str(stored)[1:]
+        return Appended(int(holder) if holder else None)
 
     async def transcript(self, ticket_id: str) -> list[dict[str, Any]]:
         """The conversation so far, oldest first: dicts with sender, text and at."""

@@ -40,17 +40,19 @@ class Person:
             body["reply_to_message_id"] = reply_to["message_id"]
         await self.harness.post("/sandbox/api/send", body)
 
-    async def press(self, message: Message, data: str) -> None:
-        """Press the button with that callback data on that message."""
+    async def press(self, message: Message, data: str, expired: bool = False) -> None:
+        """Press the button with that callback data on that message (`expired`: the query
+        reaches the bot too late for Telegram to accept its answer)."""
         await self.harness.post("/sandbox/api/press", {
-            "user_id": self.user_id, "message_id": message["message_id"], "data": data})
+            "user_id": self.user_id, "message_id": message["message_id"], "data": data,
+            "expired": expired})
 
-    async def press_label(self, message: Message, label: str) -> None:
+    async def press_label(self, message: Message, label: str, expired: bool = False) -> None:
         """Press the button whose label contains `label`."""
         for row in message["buttons"]:
             for button in row:
                 if label in button["text"]:
-                    await self.press(message, button["data"])
+                    await self.press(message, button["data"], expired)
                     return
         raise AssertionError(f"no button {label!r} in {message['buttons']}")
 
@@ -60,6 +62,11 @@ class Person:
         await self.send("/start")
         await self.press_label(await self.expect("Wie ben je"), role_label)
         return await self.expect("Typ je vraag")
+
+    async def block(self, blocked: bool = True) -> None:
+        """Block (or unblock) the bot: every message to this person then fails with 403."""
+        await self.harness.post("/sandbox/api/block", {"user_id": self.user_id,
+                                                       "blocked": blocked})
 
     async def inbox(self, after: int = 0) -> list[Message]:
         """Bot messages with message_id > after, edits applied."""

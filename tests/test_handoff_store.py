@@ -235,7 +235,7 @@ async def test_close_writes_one_job_without_user_id(store: HandoffStore, redis: 
     assert len(await store.transcript(ticket.id)) == 2
     assert await store.active_for_expert(100) == []
     assert await store.ticket_of_user(user_id) is None
-    assert await store.add_message(ticket.id, "user", "nog iets") is False
+    assert await store.add_message(ticket.id, "user", "nog iets") is None
     assert (await ask(store, clock, user_id)).id != ticket.id
 
 
@@ -280,7 +280,7 @@ async def test_messages_and_transcript(store: HandoffStore, redis: Redis,
         {"sender": "expert", "text": "Goedemiddag — ik kijk mee", "at": clock.now},
     ]
     assert 0 < await redis.ttl(keys.transcript(ticket.id)) <= 3600
-    assert await store.add_message("no-such-ticket", "user", "x") is False
+    assert await store.add_message("no-such-ticket", "user", "x") is None
     assert not await redis.exists(keys.ticket("no-such-ticket"), keys.transcript("no-such-ticket"))
 
 

@@ -25,6 +25,9 @@ _ALLOWED_TAGS = {
     "tg-spoiler", "span", "blockquote",
 }
 _PAGE = Path(__file__).with_name("page.html")
+# Telegram's own words for a callback query answered too late or never issued.
+_EXPIRED_QUERY = ("Bad Request: query is too old and response timeout expired or query ID is "
+                  "invalid")
 
 
 class BotApiError(Exception):
@@ -101,6 +104,7 @@ class SandboxUser:
     last_callback_answer: str | None = None
     chat_type: str = "private"
     left: bool = False  # the bot left this group (leaveChat)
+    blocked: bool = False  # the user blocked the bot: every send answers 403
 
     def as_user(self) -> dict[str, Any]:
         data: dict[str, Any] = {"id": self.user_id, "is_bot": False, "first_name": self.first_name}
@@ -239,8 +243,11 @@ class SandboxTelegram:
                 return await self._push({"edited_message": message})
         raise BotApiError(400, "no such user message")
 
-    async def user_presses(self, user_id: int, message_id: int, data: str) -> int:
-        """A user presses an inline button; 400 unless that message carries that button."""
+    async def user_presses(self, user_id: int, message_id: int, data: str,
+                           expired: bool = False) -> int:
+        """A user presses an inline button; 400 unless that message carries that button.
+        `expired`: the query reaches the bot too late to be answered, as after a restart
+        or a slow network (answerCallbackQuery then fails the way Telegram's does)."""
         user = self.users.get(user_id)
         msg = None if user is None else next(
             (m for m in user.messages if m.message_id == message_id and m.from_bot), None)
@@ -249,7 +256,8 @@ class SandboxTelegram:
         if not any(b.get("data") == data for row in msg.buttons for b in row):
             raise BotApiError(400, "that message has no button with this callback_data")
         query_id = str(next(self._callback_ids))
-        self._callbacks[query_id] = user_id
+        if not expired:
+            self._callbacks[query_id] = user_id
         query = {
             "id": query_id, "from": user.as_user(),
             "chat_instance": f"ci{user_id}", "data": data,
@@ -342,6 +350,8 @@ class SandboxTelegram:
             raise BotApiError(400, "Bad Request: chat not found")
         if user.left:
             raise BotApiError(403, "Forbidden: bot is not a member of the group chat")
+        if user.blocked:
+            raise BotApiError(403, "Forbidden: bot was blocked by the user")
         return user
 
     @staticmethod
@@ -473,11 +483,9 @@ class SandboxTelegram:
         return True
 
     async def api_answercallbackquery(self, params: dict[str, Any]) -> Any:
-        if not params.get("callback_query_id"):
-            raise BotApiError(400, "Bad Request: query is too old or query ID is invalid")
-        user_id = self._callbacks.pop(str(params["callback_query_id"]), None)
+        user_id = self._callbacks.pop(str(params.get("callback_query_id") or ""), None)
         if user_id is None:
-            raise BotApiError(400, "Bad Request: query is too old or query ID is invalid")
+            raise BotApiError(400, _EXPIRED_QUERY)
         self.users[user_id].last_callback_answer = params.get("text") or None
         return True
 
@@ -638,10 +646,19 @@ async def api_press(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text="data must be a string")
     try:
         update_id = await request.app[SANDBOX_KEY].user_presses(
-            _int(body, "user_id"), _int(body, "message_id"), data)
+            _int(body, "user_id"), _int(body, "message_id"), data, bool(body.get("expired")))
     except BotApiError as exc:
         raise web.HTTPBadRequest(text=exc.description) from None
     return web.json_response({"update_id": update_id})
+
+
+async def api_block(request: web.Request) -> web.Response:
+    """POST /sandbox/api/block {user_id, blocked}: a user blocks (or unblocks) the bot."""
+    body = await _json_body(request)
+    sandbox = request.app[SANDBOX_KEY]
+    user = sandbox._user(_int(body, "user_id"))
+    user.blocked = bool(body.get("blocked", True))
+    return web.json_response({"blocked": user.blocked})
 
 
 async def api_inbox(request: web.Request) -> web.Response:
@@ -686,6 +703,7 @@ def make_sandbox_app(sandbox: SandboxTelegram) -> web.Application:
     app.router.add_post("/sandbox/api/send_media", api_send_media)
     app.router.add_post("/sandbox/api/edit", api_edit)
     app.router.add_post("/sandbox/api/press", api_press)
+    app.router.add_post("/sandbox/api/block", api_block)
     app.router.add_get("/sandbox/api/inbox", api_inbox)
     app.router.add_get("/sandbox/api/history", api_history)
     app.router.add_get("/sandbox/api/commands", api_commands)
