@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from knowledge.base import Audience, KnowledgeBase, Snippet
+from knowledge.base import Audience, KnowledgeBase, Snippet, WorkRole
 from knowledge.features import SparseRow
 from knowledge.topics import Topic
 
@@ -18,6 +18,9 @@ SECONDARY_PRIOR = 0.3  # share of a secondary topic's probability in a snippet's
 PRIOR_FLOOR = 1e-3  # a topic the classifier rules out still lets a strong snippet through
 AUDIENCE_BONUS = 1.0  # a snippet written for the reader's role (e.g. volunteer) moves up
 AUDIENCE_PENALTY = 3.0  # a snippet written for the other role moves down, but stays listed
+ROLE_BONUS = 1.0  # a card written for the writer's own work role (wijkagent, ggz, ...) moves up
+ROLE_PENALTY = 4.0  # a card for another work role, or police advice to the police, moves down
+POLICE_ROUTE = "politie"  # the referral of the police's non-urgent route
 DENSE_ROW = 32  # weights a feature needs for its row to be kept dense (of ~110 snippets)
 
 
@@ -72,10 +75,17 @@ class SnippetRanker:
                 self.share[topics.index(topic), j] += 1.0 if i == 0 else SECONDARY_PRIOR
         self.topics = topics
         self.audiences = np.array([s.audience.value for s in self.snippets])
+        self.role_cards = {role: np.array([role in s.roles for s in self.snippets])
+                           for role in WorkRole}
+        self.for_roles = np.array([bool(s.roles) for s in self.snippets])
+        # Guidance whose next step is the police's non-urgent route: not for police officers.
+        self.police_route = np.array([POLICE_ROUTE in s.links for s in self.snippets])
 
     def scores(self, vector: SparseRow, topics: dict[Topic, float],
-               audience: str | None = None) -> np.ndarray:
-        """A log-scale score per snippet (in self.snippets order); higher is better."""
+               audience: str | None = None,
+               roles: frozenset[WorkRole] = frozenset()) -> np.ndarray:
+        """A log-scale score per snippet (in self.snippets order); higher is better.
+        `roles`: the work roles the writer named for themselves (knowledge.work_roles)."""
         margins = self.weights.times(vector) + self.intercept
         probs = np.array([topics.get(t, 0.0) for t in self.topics])
         prior = np.log(probs @ self.share + PRIOR_FLOOR)
@@ -85,12 +95,29 @@ class SnippetRanker:
             other = "professional" if own == "volunteer" else "volunteer"
             score = (score + AUDIENCE_BONUS * (self.audiences == own)
                      - AUDIENCE_PENALTY * (self.audiences == other))
+        # A card written for a role is for someone who says they have it, and for no one
+        # else (a teacher asking about the community officer is not that officer).
+        own_role = np.zeros(len(self.snippets), dtype=bool)
+        for role in roles:
+            own_role |= self.role_cards[role]
+        score = score + ROLE_BONUS * own_role - ROLE_PENALTY * (self.for_roles & ~own_role)
+        if WorkRole.POLICE in roles:
+            score = score - ROLE_PENALTY * self.police_route
         return score
 
     def rank(self, vector: SparseRow, topics: dict[Topic, float],
-             audience: str | None = None, limit: int | None = None) -> list[Snippet]:
+             audience: str | None = None, limit: int | None = None,
+             roles: frozenset[WorkRole] = frozenset()) -> list[Snippet]:
         """Snippets from every topic, best first, for a message's feature vector and topic
-        probabilities; `audience` (a role) is a preference."""
-        score = self.scores(vector, topics, audience)
+        probabilities; `audience` (a role) and the writer's work `roles` are preferences."""
+        return [snippet for snippet, _ in self.rank_scored(vector, topics, audience, limit,
+                                                           roles)]
+
+    def rank_scored(self, vector: SparseRow, topics: dict[Topic, float],
+                    audience: str | None = None, limit: int | None = None,
+                    roles: frozenset[WorkRole] = frozenset()) -> list[tuple[Snippet, float]]:
+        """As `rank`, with each snippet's score (how well it fits: the desk abstains when
+        even the best one fits poorly)."""
+        score = self.scores(vector, topics, audience, roles)
         order = np.argsort(-score, kind="stable")
-        return [self.snippets[i] for i in order[:limit]]
+        return [(self.snippets[i], float(score[i])) for i in order[:limit]]

@@ -19,6 +19,7 @@ from knowledge.ranking import SnippetRanker
 from knowledge.text import STOPWORDS, stems
 from knowledge.topics import LANGS, Topic
 from knowledge.urgency import UrgencyDetector, UrgencyModel
+from knowledge.work_roles import work_roles
 
 # Field weights: the words people type (terms) say most about a topic; long answers least.
 W_TERMS, W_LABEL, W_DESCRIPTION, W_TITLE, W_ANSWER = 3.0, 2.0, 1.5, 1.5, 0.6
@@ -43,6 +44,7 @@ class TriageResult:
     urgent: bool
     snippets: list[str]  # ids, best first across all topics
     lang: str
+    fit: float = 0.0  # the best snippet's score: how well the knowledge covers the question
 
     @property
     def top(self) -> Topic:
@@ -52,7 +54,8 @@ class TriageResult:
     def as_json(self) -> dict[str, object]:
         """The `vraagbaak triage` output line."""
         return {"topics": [{"id": t.value, "score": round(s, 4)} for t, s in self.topics],
-                "urgent": self.urgent, "snippets": self.snippets, "lang": self.lang}
+                "urgent": self.urgent, "snippets": self.snippets, "lang": self.lang,
+                "fit": round(self.fit, 4)}
 
 
 class _Index:
@@ -245,20 +248,23 @@ class Triage:
     def rank_snippets(self, text: str | Tokens, lang: str, audience: str | None = None,
                       limit: int | None = SNIPPETS) -> list[Snippet]:
         """Snippets from all topics, best first; `audience` (a role) is a preference."""
-        return self._topics_and_snippets(Tokens.of(text), lang, audience, limit)[1]
+        return [s for s, _ in self._topics_and_snippets(Tokens.of(text), lang, audience,
+                                                         limit)[1]]
 
     def _topics_and_snippets(self, tokens: Tokens, lang: str, audience: str | None,
-                             limit: int | None) -> tuple[list[tuple[Topic, float]], list[Snippet]]:
+                             limit: int | None
+                             ) -> tuple[list[tuple[Topic, float]], list[tuple[Snippet, float]]]:
         # One feature row serves the topic model and the snippet ranker.
         vector = self.features.row(tokens)
         topics = self.rank(tokens, lang, vector)
-        return topics, self.ranker.rank(vector, dict(topics), audience, limit)
+        return topics, self.ranker.rank_scored(vector, dict(topics), audience, limit,
+                                               work_roles(tokens.text))
 
     def triage(self, text: str, lang_hint: str | None = None,
                role: str | None = None) -> TriageResult:
         """Everything the desk needs to answer one message."""
         tokens = Tokens(text)  # tokenised once for every model below
         lang = self.detect_language(tokens, lang_hint)
-        topics, snippets = self._topics_and_snippets(tokens, lang, role, SNIPPETS)
-        return TriageResult(topics, self.urgency.is_urgent(tokens), [s.id for s in snippets],
-                            lang)
+        topics, scored = self._topics_and_snippets(tokens, lang, role, SNIPPETS)
+        return TriageResult(topics, self.urgency.is_urgent(tokens), [s.id for s, _ in scored],
+                            lang, scored[0][1] if scored else float("-inf"))

@@ -20,7 +20,7 @@ from tests.sandbox_client import DeskHarness
 
 EVAL = Path(__file__).parent / "data" / "snippet_eval.yaml"
 # Floors just under the measured figures (see the README); they catch regressions.
-HIT1_FLOOR, HIT3_FLOOR = 0.83, 0.92  # measured 0.854 / 0.942 after the knowledge merge
+HIT1_FLOOR, HIT3_FLOOR = 0.83, 0.92  # measured 0.860 / 0.942 with the practice cards
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +67,9 @@ def test_hit_rates_on_the_labelled_set(kb: KnowledgeBase, triage: Triage) -> Non
 @pytest.mark.parametrize(("text", "good"), [
     ("hoe bespreek ik complotdenken in de klas", {"online-conspiracy",
                                                   "conversation-conspiracy"}),
-    ("racist chants at a football club", {"polarisation-volunteer"}),
-    ("1488 op zijn schrift", {"ideologies-symbols"}),
+    ("racist chants at a football club", {"polarisation-volunteer",
+                                          "polarisation-hate-sport-volunteer"}),
+    ("1488 op zijn schrift", {"ideologies-symbols", "ideologies-symbols-far-right-codes"}),
     ("own support after aggression", {"professional_support-after-attack",
                                       "professional_support-loneliness"}),
 ])

@@ -1,0 +1,59 @@
+"""Who someone says they are at work ("ik ben wijkagent", "as a therapist"): the desk then
+prefers guidance written for that role and keeps advice meant for others away from them (a
+police officer is never told to call the police)."""
+
+from __future__ import annotations
+
+import re
+
+from knowledge.base import WorkRole
+from knowledge.text import fold
+
+# Self-descriptions only: "ik ben", "als", "ik werk bij/in/als", "i'm a", "as a", "i work in",
+# so that a teacher who mentions the community police officer is not taken for one.
+_SELF_NL = r"(?:ik ben (?:een |de )?|als |ik werk (?:als |bij |in |voor )(?:de |het |een )?)"
+_SELF_EN = r"(?:i'?m (?:a |an |the )?|i am (?:a |an |the )?|as (?:a |an |the )?|" \
+           r"i work (?:as (?:a |an )?|in |for |at )(?:the |a )?)"
+_WORDS: dict[WorkRole, tuple[str, str]] = {
+    WorkRole.POLICE: (r"(?:wijkagent|politieagent|agent|politieman|politievrouw|politie|"
+                      r"jeugdagent)",
+                      r"(?:community police officer|police officer|cop|police|"
+                      r"neighbourhood officer)"),
+    WorkRole.SCHOOL: (r"(?:docent|leraar|lerares|leerkracht|mentor|juf|meester|"
+                      r"zorgcoordinator|schoolleider|directeur van een school|conrector)",
+                      r"(?:teacher|school teacher|mentor|head teacher|school counsellor|"
+                      r"care coordinator at a school)"),
+    WorkRole.ATTENDANCE_OFFICER: (r"(?:leerplichtambtenaar|leerplicht)",
+                                  r"(?:attendance officer|school attendance officer)"),
+    WorkRole.YOUTH_WORK: (r"(?:jongerenwerker|jongerenwerk|straatwerker|jeugdwerker)",
+                          r"(?:youth worker|street worker|detached youth worker)"),
+    WorkRole.YOUTH_CARE: (r"(?:jeugdhulpverlener|jeugdzorg|jeugdhulp|gezinsvoogd|"
+                          r"jeugdbeschermer|groepsleider)",
+                          r"(?:youth care worker|youth care|social worker in youth care|"
+                          r"child protection worker)"),
+    WorkRole.MENTAL_HEALTH: (r"(?:ggz|jeugd-ggz|jeugdggz|psycholoog|psychiater|therapeut|"
+                             r"orthopedagoog|ggz-medewerker)",
+                             r"(?:psychologist|psychiatrist|therapist|mental health worker|"
+                             r"mental health|clinician)"),
+    WorkRole.MUNICIPALITY: (r"(?:gemeente|beleidsmedewerker|beleidsadviseur|ambtenaar|"
+                            r"wethouder)",
+                            r"(?:municipality|policy officer|policy adviser|council officer|"
+                            r"local government)"),
+    WorkRole.SPORTS_CLUB: (r"(?:trainer|coach|bestuurslid van (?:de|een|onze) \w*club|"
+                           r"vrijwilliger bij (?:de|een|onze) \w*club|jeugdtrainer)",
+                           r"(?:coach|trainer|volunteer coach|board member of (?:a|our) \w* ?"
+                           r"club)"),
+    WorkRole.FAITH_COMMUNITY: (r"(?:imam|moskeebestuur|bestuurslid van (?:de|een|onze) moskee|"
+                               r"dominee|pastor|jeugdleider (?:in|van|bij) (?:de|een|onze) "
+                               r"(?:kerk|gemeente|moskee))",
+                               r"(?:imam|pastor|priest|mosque board member|youth leader at "
+                               r"(?:a|our|the) (?:church|mosque))"),
+}
+_PATTERNS = {role: re.compile(rf"\b(?:{_SELF_NL}{nl}|{_SELF_EN}{en})\b")
+             for role, (nl, en) in _WORDS.items()}
+
+
+def work_roles(text: str) -> frozenset[WorkRole]:
+    """The work roles the writer names for themselves (usually none or one)."""
+    folded = fold(text)
+    return frozenset(role for role, pattern in _PATTERNS.items() if pattern.search(folded))
