@@ -10,6 +10,7 @@ caller at once."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from telegram import Message
@@ -46,17 +47,17 @@ class DeskBot(ExtBot[Any]):
             return False
 
     async def edit_message_text(self, *args: Any, **kwargs: Any) -> Message | bool:
-        try:
-            return await super().edit_message_text(*args, **kwargs)
-        except BadRequest as exc:
-            if not is_not_modified(exc):
-                raise
-            return True
+        return await _done_if_unchanged(super().edit_message_text(*args, **kwargs))
 
     async def edit_message_reply_markup(self, *args: Any, **kwargs: Any) -> Message | bool:
-        try:
-            return await super().edit_message_reply_markup(*args, **kwargs)
-        except BadRequest as exc:
-            if not is_not_modified(exc):
-                raise
-            return True
+        return await _done_if_unchanged(super().edit_message_reply_markup(*args, **kwargs))
+
+
+async def _done_if_unchanged(edit: Awaitable[Message | bool]) -> Message | bool:
+    """An edit's result; True when Telegram says it would change nothing."""
+    try:
+        return await edit
+    except BadRequest as exc:
+        if not is_not_modified(exc):
+            raise
+        return True

@@ -103,10 +103,6 @@ class Routing:
     switched: bool
 
 
-# Where a conversation an expert replied to stands, when it is no longer theirs.
-REPLY_STATES = ("gone", "queued", "other_expert", "ended", "closed", "cancelled")
-
-
 def looks_like_question(text: str) -> bool:
     """A text after the rating prompt that reads as a new question rather than a comment."""
     stripped = text.strip()
@@ -465,13 +461,15 @@ class HandoffService:
         return Result().add(Notice(actor, Kind.SWITCHED, ticket, {"routing": routing},
                                    replace=True))
 
-    async def _target(self, actor: int, reply_to: int | None = None
-                      ) -> tuple[Ticket | None, Result | None]:
-        """The conversation an expert's message or command is about, or what to say instead.
+    async def _target(self, actor: int, reply_to: int | None = None,
+                      held: list[Ticket] | None = None) -> tuple[Ticket | None, Result | None]:
+        """The conversation an expert's message or command is about, or what to say instead
+        (`held`: the expert's conversations, if the caller already read them).
 
         A reply goes to the conversation of the replied-to asker message or nowhere; a plain
         message to the active conversation the desk announced or nowhere. Never a guess."""
-        held = await self._held_now(actor)
+        if held is None:
+            held = await self._held_now(actor)
         if reply_to is not None:
             replied = await self.redis.get(keys.delivery(actor, reply_to))
             if not replied:
@@ -585,14 +583,15 @@ class HandoffService:
         if state.mode in EXPERT_STEPS:
             return Result().add(Notice(actor, Kind.FINISH_STEP_FIRST, params={
                 "mode": state.mode}))
-        ticket, instead = await self._target(actor, reply_to)
+        held = await self._held_now(actor)
+        ticket, instead = await self._target(actor, reply_to, held)
         if ticket is None:
             return instead or Result()
         # The append checks, in the same step, that the expert still holds the conversation:
         # a transfer or close in between means nothing is sent.
         if not await self.tickets.add_message(ticket.id, "expert", text, held_by=actor):
             return Result().add(await self._not_held(actor, ticket.id))
-        several = len(await self._held_now(actor)) > 1
+        several = len(held) > 1
         return Result().add(Notice(
             ticket.user_id, Kind.FROM_EXPERT, ticket,
             {"expert_name": expert.display_name, "text": text},

@@ -258,7 +258,7 @@ class Triage:
         vector = self.features.row(tokens)
         topics = self.rank(tokens, lang, vector)
         return topics, self.ranker.rank_scored(vector, dict(topics), audience, limit,
-                                               work_roles(tokens.text))
+                                               work_roles(tokens))
 
     def triage(self, text: str, lang_hint: str | None = None,
                role: str | None = None) -> TriageResult:

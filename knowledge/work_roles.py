@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from knowledge.base import WorkRole
-from knowledge.text import fold
+from knowledge.features import Tokens
 
 # Self-descriptions only: "ik ben", "als", "ik werk bij/in/als", "i'm a", "as a", "i work in",
 # so that a teacher who mentions the community police officer is not taken for one.
@@ -53,7 +53,7 @@ _PATTERNS = {role: re.compile(rf"\b(?:{_SELF_NL}{nl}|{_SELF_EN}{en})\b")
              for role, (nl, en) in _WORDS.items()}
 
 
-def work_roles(text: str) -> frozenset[WorkRole]:
+def work_roles(text: str | Tokens) -> frozenset[WorkRole]:
     """The work roles the writer names for themselves (usually none or one)."""
-    folded = fold(text)
+    folded = Tokens.of(text).folded  # the message's folded text, made once for every model
     return frozenset(role for role, pattern in _PATTERNS.items() if pattern.search(folded))
