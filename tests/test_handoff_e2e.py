@@ -4,6 +4,7 @@ rating; out of hours; timeouts with a test clock; restart; forged and unauthoris
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -13,7 +14,7 @@ from bot.settings import Settings
 from bot.web import actions
 from handlers.context import DeskContext
 from handlers.expert import sweep
-from tests.sandbox_client import DeskHarness, Person
+from tests.sandbox_client import DeskHarness, Message, Person
 
 
 class Clock:
@@ -41,11 +42,14 @@ async def make_expert(harness: DeskHarness, user_id: int, name: str) -> Person:
     return expert
 
 
-async def queued_user(harness: DeskHarness, user_id: int, question: str) -> Person:
+async def queued_user(harness: DeskHarness, user_id: int, question: str,
+                      answered: Callable[[Message], bool] | str = "Onderwerp:") -> Person:
+    """A professional asks `question`, waits for the answer (`answered`), asks for an expert
+    and goes through the intake."""
     user = harness.person(user_id, "Sanne Jansen", "nl")
     await user.onboard("professional")
     await user.send(question)
-    answer = await user.expect("Onderwerp:")
+    answer = await user.expect(answered)
     await user.press_label(answer, "Spreek een expert")
     sector = await user.expect("1/3")
     await user.press_label(sector, "Onderwijs")

@@ -40,6 +40,14 @@ async def relayed_to_expert(expert: Person, asker: Person, text: str) -> Message
     return await expert.expect(text)
 
 
+async def switch_to(expert: Person, listed: str, card: Message) -> None:
+    """/gesprekken (listing `listed`), then the button of the asker `card` names."""
+    await expert.send("/gesprekken")
+    listing = await expert.expect(listed)
+    await expert.press_label(listing, asker_name(card))
+    await expert.expect_edit(listing, asker_name(card))
+
+
 async def nothing_for(*people: Person) -> None:
     for person in people:
         assert not [m for m in await person.quiet(0.4) if m["text"].startswith("💬")], \
@@ -80,10 +88,7 @@ async def test_reply_after_close_does_not_reach_the_active_asker(harness: DeskHa
     card_c = await claim(eva)
     m_a = await relayed_to_expert(eva, a, "Hij is vijftien.")
     # Eva closes A's conversation (a reply names which), then switches to C.
-    await eva.send("/gesprekken")
-    listing = await eva.expect("3 gesprekken")
-    await eva.press_label(listing, asker_name(card_a))
-    await eva.expect_edit(listing, asker_name(card_a))
+    await switch_to(eva, "3 gesprekken", card_a)
     await eva.send("/sluit")
     outcome = await eva.expect("uitkomst")
     await eva.press_label(outcome, "Advies gegeven")
@@ -92,10 +97,7 @@ async def test_reply_after_close_does_not_reach_the_active_asker(harness: DeskHa
     closed = await eva.expect("Afgesloten")
     assert "/gesprekken" in closed["text"]  # two left, none active: she must choose
     await a.expect("1 = helemaal niet")
-    await eva.send("/gesprekken")
-    listing = await eva.expect("2 gesprekken")
-    await eva.press_label(listing, asker_name(card_c))
-    await eva.expect_edit(listing, asker_name(card_c))
+    await switch_to(eva, "2 gesprekken", card_c)
     # A reply to A's old message: not to C, and Eva is told A's conversation is closed.
     await eva.send("Bel de wijkagent", reply_to=m_a)
     refusal = await eva.expect("Niet verstuurd")
@@ -144,19 +146,11 @@ async def test_claiming_a_second_conversation_says_where_messages_go(
     harness: DeskHarness,
 ) -> None:
     eva = await make_expert(harness, 4401, "Eva")
-    urgent = harness.person(4402, "Sanne", "nl")
-    await urgent.onboard("professional")
-    await urgent.send("Een leerling zegt dat hij morgen met een mes naar school komt om een "
-                      "docent neer te steken.")
-    answer = await urgent.expect(lambda m: any("Spreek een expert" in b["text"]
-                                               for row in m["buttons"] for b in row))
-    await urgent.press_label(answer, "Spreek een expert")
-    sector = await urgent.expect("1/3")
-    await urgent.press_label(sector, "Onderwijs")
-    await urgent.expect_edit(sector, "2/3")
-    await urgent.press_label(await urgent.current(sector), "Utrecht")
-    await urgent.expect_edit(sector, "3/3")
-    await urgent.press_label(await urgent.current(sector), "Ja")
+    # An acute question: the 112 block, then the card with "Spreek een expert".
+    urgent = await queued_user(
+        harness, 4402, "Een leerling zegt dat hij morgen met een mes naar school komt om een "
+        "docent neer te steken.", lambda m: any("Spreek een expert" in b["text"]
+                                                for row in m["buttons"] for b in row))
     first = await claim(eva, "Urgente vraag")
     assert "Vanaf nu" not in first["text"]  # the only conversation: nothing to switch
     other = await queued_user(harness, 4403, "hoe praat ik met een jongen over complotten")

@@ -15,7 +15,9 @@ import asyncio
 import itertools
 import os
 import secrets
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -36,7 +38,7 @@ from bot.settings import Settings
 from handoff import tickets as tickets_module
 from handoff.notices import Kind, Notice, Result
 from handoff.service import HandoffService, Routing, Triaged
-from handoff.states import EXPERT_STEPS, Mode
+from handoff.states import EXPERT_STEPS
 from handoff.tickets import TicketState
 from knowledge.base import load_knowledge
 
@@ -119,6 +121,10 @@ class Routing_(RuleBasedStateMachine):
             return None
         return ticket.expert_id
 
+    def act(self, sender: int | None, operation: Coroutine[Any, Any, Result]) -> list[Notice]:
+        """Run one operation of `sender` (None: the desk itself) and deliver its result."""
+        return self.deliver(self.run(operation), sender)
+
     def deliver(self, result: Result, sender: int | None) -> list[Notice]:
         """Check and 'send' every notice; returns all that went out."""
         out: list[Notice] = []
@@ -161,13 +167,13 @@ class Routing_(RuleBasedStateMachine):
             code = self.run(self.service.experts.create_invite(
                 f"Expert {expert_id}", ("signals",), ("nl", "en"), max_conversations=3))
             assert self.run(self.service.experts.redeem_invite(code, expert_id)) is not None
-            self.deliver(self.run(self.service.set_available(expert_id, True)), expert_id)
+            self.act(expert_id, self.service.set_available(expert_id, True))
             self.seen[expert_id] = Seen()
         self.askers = ASKERS[:askers]
         for user in self.askers:  # everyone starts with a question waiting
             self._ask(user, urgent=user % 3 == 0)
         for expert_id in self.seen:  # and each expert with one conversation
-            self.deliver(self.run(self.service.claim_next(expert_id)), expert_id)
+            self.act(expert_id, self.service.claim_next(expert_id))
 
     def expert(self, data: st.DataObject) -> int:
         return data.draw(st.sampled_from(sorted(self.seen)), label="expert")
@@ -189,11 +195,11 @@ class Routing_(RuleBasedStateMachine):
 
     def _ask(self, user: int, urgent: bool) -> str:
         service = self.service
-        self.deliver(self.run(service.begin_intake(user, volunteer=False)), user)
+        self.act(user, service.begin_intake(user, volunteer=False))
         self.clock.now += 1  # tickets in the order they were asked
         found = Triaged("signals", urgent, (), (f"vraag {next(self.texts)}",))
         for step, value in (("s", "onderwijs"), ("r", "Utrecht"), ("c", "1")):
-            self.deliver(self.run(service.intake_answer(user, step, value, "nl", found)), user)
+            self.act(user, service.intake_answer(user, step, value, "nl", found))
         ticket = self.run(service.tickets.ticket_of_user(user))
         return ticket.id if ticket is not None else "none"
 
@@ -217,14 +223,14 @@ class Routing_(RuleBasedStateMachine):
         if not self.seldom(data):
             return
         user = self.asker(data)
-        self.deliver(self.run(self.service.asker_stop(user)), user)
+        self.act(user, self.service.asker_stop(user))
 
     @rule(data=st.data())
     def asker_forgets(self, data: st.DataObject) -> None:
         if not self.seldom(data):
             return
         user = self.asker(data)
-        self.deliver(self.run(self.service.forget(user)), user)
+        self.act(user, self.service.forget(user))
 
     # -- experts ---------------------------------------------------------------------------
 
@@ -233,7 +239,7 @@ class Routing_(RuleBasedStateMachine):
         """A Claim button, possibly stale, possibly pressed twice (a replayed update)."""
         actor = self.expert(data)
         for _ in range(2 if twice else 1):
-            self.deliver(self.run(self.service.claim(actor, ticket)), actor)
+            self.act(actor, self.service.claim(actor, ticket))
 
     @rule(data=st.data())
     def claim_waiting(self, data: st.DataObject) -> None:
@@ -242,30 +248,37 @@ class Routing_(RuleBasedStateMachine):
         if waiting:
             actor = self.expert(data)
             ticket = data.draw(st.sampled_from([t.id for t in waiting]), label="waiting")
-            self.deliver(self.run(self.service.claim(actor, ticket)), actor)
+            self.act(actor, self.service.claim(actor, ticket))
 
     @rule(data=st.data())
     def claim_next(self, data: st.DataObject) -> None:
         actor = self.expert(data)
-        self.deliver(self.run(self.service.claim_next(actor)), actor)
+        self.act(actor, self.service.claim_next(actor))
 
     @rule(data=st.data(), ticket=tickets)
     def pick(self, data: st.DataObject, ticket: str) -> None:
         actor = self.expert(data)
-        self.deliver(self.run(self.service.pick(actor, ticket)), actor)
+        self.act(actor, self.service.pick(actor, ticket))
 
     @rule(data=st.data())
     def list_and_switch(self, data: st.DataObject) -> None:
         """/gesprekken, then a button of the list (as it was when listed)."""
         actor = self.expert(data)
-        out = self.deliver(self.run(self.service.conversations(actor)), actor)
+        out = self.act(actor, self.service.conversations(actor))
         listed = [t for n in out if n.kind is Kind.CONVERSATIONS for t in n.params["tickets"]]
         if listed:
             choice = data.draw(st.sampled_from(listed), label="switch to")
-            self.deliver(self.run(self.service.pick(actor, choice.id)), actor)
+            self.act(actor, self.service.pick(actor, choice.id))
 
-    def _expect_relay(self, actor: int, text: str, meant: str | None, out: list[Notice],
-                      mode: Mode) -> None:
+    def _write(self, actor: int, reply_to: int | None = None) -> None:
+        """The expert types a text (as a reply to `reply_to`, if given); it must reach the
+        meant conversation's asker (the replied-to one, or the announced active one) or
+        nobody, and then the expert is told why."""
+        seen = self.seen[actor]
+        meant = seen.announced if reply_to is None else seen.relayed.get(reply_to)
+        mode = self.run(self.service.states.get(actor)).mode
+        text = f"expert {next(self.texts)}"
+        out = self.act(actor, self.service.expert_text(actor, text, reply_to))
         relays = [n for n in out if n.kind is Kind.FROM_EXPERT]
         if mode in EXPERT_STEPS or self.seen[actor].removed:
             assert not relays  # a step's answer (summary, note) or no expert any more
@@ -286,12 +299,7 @@ class Routing_(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def plain_text(self, data: st.DataObject) -> None:
-        actor = self.expert(data)
-        mode = self.run(self.service.states.get(actor)).mode
-        meant = self.seen[actor].announced
-        text = f"expert {next(self.texts)}"
-        out = self.deliver(self.run(self.service.expert_text(actor, text)), actor)
-        self._expect_relay(actor, text, meant, out, mode)
+        self._write(self.expert(data))
 
     @precondition(lambda self: any(s.relayed or s.other for s in self.seen.values()))
     @rule(data=st.data())
@@ -303,11 +311,7 @@ class Routing_(RuleBasedStateMachine):
         earlier = sorted(seen.relayed) if relayed else sorted([*seen.relayed, *seen.other])
         if not earlier:
             return
-        message_id = data.draw(st.sampled_from(earlier), label="reply to")
-        mode = self.run(self.service.states.get(actor)).mode
-        text = f"reply {next(self.texts)}"
-        out = self.deliver(self.run(self.service.expert_text(actor, text, message_id)), actor)
-        self._expect_relay(actor, text, seen.relayed.get(message_id), out, mode)
+        self._write(actor, data.draw(st.sampled_from(earlier), label="reply to"))
 
     @rule(data=st.data())
     def reply_to_a_conversation_that_moved(self, data: st.DataObject) -> None:
@@ -318,46 +322,41 @@ class Routing_(RuleBasedStateMachine):
         moved = sorted(m for m, t in seen.relayed.items() if self.run(self._holder(t)) != actor)
         if not moved:
             return
-        message_id = data.draw(st.sampled_from(moved), label="old message")
-        mode = self.run(self.service.states.get(actor)).mode
-        text = f"late reply {next(self.texts)}"
-        out = self.deliver(self.run(self.service.expert_text(actor, text, message_id)), actor)
-        self._expect_relay(actor, text, seen.relayed[message_id], out, mode)
+        self._write(actor, data.draw(st.sampled_from(moved), label="old message"))
 
     @rule(data=st.data(), to_queue=st.booleans())
     def transfer(self, data: st.DataObject, to_queue: bool) -> None:
         actor = self.expert(data)
-        out = self.deliver(self.run(self.service.start_transfer(actor, "notitie")), actor)
+        out = self.act(actor, self.service.start_transfer(actor, "notitie"))
         targets = [n for n in out if n.kind is Kind.TRANSFER_TARGETS]
         if not targets or targets[0].ticket is None:
             return
         others = [e.expert_id for e in targets[0].params["targets"]]
         target = "q" if to_queue or not others else str(data.draw(st.sampled_from(others)))
-        self.deliver(self.run(self.service.choose_transfer(
-            actor, targets[0].ticket.id, target)), actor)
+        self.act(actor, self.service.choose_transfer(
+            actor, targets[0].ticket.id, target))
 
     @rule(data=st.data(), ticket=tickets, where=st.sampled_from(["q", "202", "203"]))
     def stale_transfer_button(self, data: st.DataObject, ticket: str, where: str) -> None:
-        target = where
         actor = self.expert(data)
-        self.deliver(self.run(self.service.choose_transfer(actor, ticket, target)), actor)
+        self.act(actor, self.service.choose_transfer(actor, ticket, where))
 
     @rule(data=st.data())
     def start_close(self, data: st.DataObject) -> None:
         actor = self.expert(data)
-        self.deliver(self.run(self.service.start_close(actor)), actor)
+        self.act(actor, self.service.start_close(actor))
 
     @rule(data=st.data(), ticket=tickets)
     def outcome_button(self, data: st.DataObject, ticket: str) -> None:
         actor = self.expert(data)
-        self.deliver(self.run(self.service.choose_outcome(actor, ticket, "advice")), actor)
+        self.act(actor, self.service.choose_outcome(actor, ticket, "advice"))
 
     @rule(data=st.data())
     def send_snippet(self, data: st.DataObject) -> None:
         actor = self.expert(data)
         mode = self.run(self.service.states.get(actor)).mode
         meant = self.seen[actor].announced
-        out = self.deliver(self.run(self.service.send_snippet(actor, "signals-phases")), actor)
+        out = self.act(actor, self.service.send_snippet(actor, "signals-phases"))
         sent = [n for n in out if n.kind is Kind.SNIPPET_FROM_EXPERT]
         if sent:  # a command works in any step; it goes to the announced conversation only
             assert sent[0].ticket is not None and sent[0].ticket.id == meant, mode
@@ -369,7 +368,7 @@ class Routing_(RuleBasedStateMachine):
         actor = self.expert(data)
         if sum(not s.removed for s in self.seen.values()) <= 1:
             return
-        self.deliver(self.run(self.service.remove_expert(actor, None)), None)
+        self.act(None, self.service.remove_expert(actor, None))
         self.seen[actor].removed = True
         self.seen[actor].announced = None
 
@@ -378,7 +377,7 @@ class Routing_(RuleBasedStateMachine):
         if minutes > 11 and not self.seldom(data):
             minutes = 1
         self.clock.now += minutes * 60
-        self.deliver(self.run(self.service.sweep()), None)
+        self.act(None, self.service.sweep())
 
     # -- what must hold after every step --------------------------------------------------
 
