@@ -15,6 +15,7 @@ from handlers.keyboards import ReusedKeyboard
 from handlers.render import snippet_html, urgent_html
 from handoff.users import Role
 from knowledge.asked import LastAnswer
+from knowledge.followup import is_follow_up, with_context
 from knowledge.preference import put_first
 from knowledge.smalltalk import SmallTalk, classify
 from locales import translator
@@ -85,7 +86,11 @@ async def on_question(update: Update, context: DeskContext) -> None:
         return
     role = context.profile.role.value if context.profile and context.profile.role else None
     desk = context.desk
-    result = desk.triage.triage(text, context.locale, role)
+    # A short message that continues the question just asked is read with it (the case).
+    previous = context.previous
+    case = with_context(previous.context, text) if previous is not None and is_follow_up(
+        text, previous.at, desk.asked.clock()) else text
+    result = desk.triage.triage(case, context.locale, role)
     if result.lang != context.locale:
         # The text is clearly in the other language: answer in the language it was asked in.
         context.locale = result.lang
@@ -108,7 +113,7 @@ async def on_question(update: Update, context: DeskContext) -> None:
     try:
         async with closing_transaction(context, update) as batch:
             desk.asked.queue_remember(batch, user.id, text, LastAnswer(
-                result.top.value, result.urgent, offered, result.lang))
+                result.top.value, result.urgent, offered, result.lang), case)
             desk.trends.queue_answered(batch, user.id, result.top.value, role, result.lang,
                                        result.urgent, best.id)
     except RedisError as exc:

@@ -22,7 +22,7 @@ from handoff.sessions import SessionStore
 from handoff.states import StateStore
 from handoff.tickets import HandoffStore
 from handoff.users import Profile, UserStore
-from knowledge.asked import AskedStore
+from knowledge.asked import Asked, AskedStore
 from knowledge.base import KnowledgeBase
 from knowledge.feedback import FeedbackStore
 from knowledge.trends import TrendRecorder
@@ -72,7 +72,7 @@ class Desk:
 class DeskContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
     """CallbackContext with `desk`, `profile`, `locale` and `tr` (the user's translator)."""
 
-    __slots__ = ("locale", "profile", "route")
+    __slots__ = ("locale", "previous", "profile", "route")
 
     def __init__(self, application: Application[Any, Any, Any, Any, Any, Any],
                  chat_id: int | None = None, user_id: int | None = None) -> None:
@@ -80,6 +80,7 @@ class DeskContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], 
         self.profile: Profile | None = None
         self.locale: str = self.desk.settings.default_locale
         self.route: Route | None = None  # read with the profile for a plain text message
+        self.previous: Asked | None = None  # the user's latest question, likewise
 
     @property
     def desk(self) -> Desk:
@@ -135,9 +136,11 @@ async def load_profile(update: Update, context: DeskContext) -> None:
         batch = Batch()
         desk.users.queue_get(batch, user.id)
         desk.service.queue_route(batch, user.id)
+        desk.asked.queue_latest(batch, user.id)  # a follow-up is triaged with it
         replies = await desk.batches.run(batch)
         profile = desk.users.profile(user.id, replies[:2])
-        context.route = desk.service.route(replies[2:])
+        context.route = desk.service.route(replies[2:5])
+        context.previous = desk.asked.latest(replies[5])
     else:
         profile = await desk.users.get(user.id)
     context.profile = profile

@@ -18,6 +18,16 @@ MAX_ASKED = 10
 
 
 @dataclass(frozen=True, slots=True)
+class Asked:
+    """The user's latest question: its text, when, and the case it was triaged as (the
+    earlier question with it, for a follow-up)."""
+
+    text: str
+    at: float
+    context: str
+
+
+@dataclass(frozen=True, slots=True)
 class LastAnswer:
     """The outcome of the user's latest triage."""
 
@@ -35,12 +45,16 @@ class AskedStore:
         self.clock = clock
 
     def queue_remember(self, batch: Batch, user_id: int, text: str,
-                       answer: LastAnswer) -> None:
+                       answer: LastAnswer, context: str | None = None) -> None:
         """Keep the question and the triage outcome for a possible handoff: commands on the
-        caller's transaction (the answer's closing one)."""
+        caller's transaction (the answer's closing one). `context`: what it was triaged as,
+        when that was more than the text (a follow-up)."""
         last = {"topic": answer.topic, "urgent": int(answer.urgent),
                 "snippets": ",".join(answer.snippets), "lang": answer.lang}
-        batch.rpush(keys.asked(user_id), json.dumps({"text": text, "at": self.clock()}))
+        item: dict[str, object] = {"text": text, "at": self.clock()}
+        if context is not None and context != text:
+            item["context"] = context
+        batch.rpush(keys.asked(user_id), json.dumps(item))
         batch.ltrim(keys.asked(user_id), -MAX_ASKED, -1)
         batch.expire(keys.asked(user_id), ASKED_TTL_SECONDS)
         if answer.urgent:
@@ -51,6 +65,20 @@ class AskedStore:
             batch.hset(keys.last_answer(user_id), mapping={
                 k: v for k, v in last.items() if k != "urgent"})
         batch.expire(keys.last_answer(user_id), ASKED_TTL_SECONDS)
+
+    @staticmethod
+    def queue_latest(batch: Batch, user_id: int) -> None:
+        """The read of `latest`, for a caller that batches it with its own reads."""
+        batch.lindex(keys.asked(user_id), -1)
+
+    @staticmethod
+    def latest(reply: object) -> Asked | None:
+        """The user's latest question from the reply of `queue_latest`."""
+        if not isinstance(reply, str):
+            return None
+        item = json.loads(reply)
+        return Asked(item["text"], float(item.get("at", 0.0)),
+                     item.get("context") or item["text"])
 
     async def set_topic(self, user_id: int, topic: str) -> None:
         """The user picked a topic by hand."""
