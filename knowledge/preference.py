@@ -21,8 +21,11 @@ def put_first(kb: KnowledgeBase, ranked: list[Snippet], top: Topic, role: str | 
     if urgent and ACUTE_NOW in kb.snippets:
         front.append(kb.snippets[ACUTE_NOW])
     if role == Audience.VOLUNTEER:
-        # The volunteer card of the question's topic, even when relevance ranked it low.
-        front.extend(s for s in kb.by_topic[top] if s.audience is Audience.VOLUNTEER)
+        # A card written for volunteers first: the most relevant one the ranking found, else
+        # the question's topic's own (even when relevance ranked those low).
+        ranked_for_volunteers = [s for s in ranked if s.audience is Audience.VOLUNTEER][:1]
+        front.extend(ranked_for_volunteers or (
+            s for s in kb.by_topic[top] if s.audience is Audience.VOLUNTEER))
     ids = {s.id for s in front}
     return front + [s for s in ranked if s.id not in ids]
 

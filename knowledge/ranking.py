@@ -19,7 +19,7 @@ PRIOR_FLOOR = 1e-3  # a topic the classifier rules out still lets a strong snipp
 AUDIENCE_BONUS = 1.0  # a snippet written for the reader's role (e.g. volunteer) moves up
 AUDIENCE_PENALTY = 3.0  # a snippet written for the other role moves down, but stays listed
 ROLE_BONUS = 1.0  # a card written for the writer's own work role (wijkagent, ggz, ...) moves up
-ROLE_PENALTY = 4.0  # a card for another work role, or police advice to the police, moves down
+ROLE_PENALTY = 8.0  # a card for another work role, or police advice to the police, moves down
 POLICE_ROUTE = "politie"  # the referral of the police's non-urgent route
 DENSE_ROW = 32  # weights a feature needs for its row to be kept dense (of ~110 snippets)
 

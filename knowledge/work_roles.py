@@ -49,8 +49,13 @@ _WORDS: dict[WorkRole, tuple[str, str]] = {
                                r"(?:imam|pastor|priest|mosque board member|youth leader at "
                                r"(?:a|our|the) (?:church|mosque))"),
 }
-_PATTERNS = {role: re.compile(rf"\b(?:{_SELF_NL}{nl}|{_SELF_EN}{en})\b")
+# One word may stand between: "ik ben ervaren docent", "I'm a history teacher".
+_PATTERNS = {role: re.compile(rf"\b(?:{_SELF_NL}(?:\w+ )?{nl}|{_SELF_EN}(?:[\w-]+ )?{en})\b")
              for role, (nl, en) in _WORDS.items()}
+# Said with a verb instead: "ik train de JO15", "I coach our under-14s".
+_PATTERNS[WorkRole.SPORTS_CLUB] = re.compile(
+    rf"{_PATTERNS[WorkRole.SPORTS_CLUB].pattern}|\bik (?:train|coach) (?:de|het|een|onze|mijn)\b"
+    r"|\bi (?:coach|train) (?:a|the|our|my)\b")
 
 
 def work_roles(text: str | Tokens) -> frozenset[WorkRole]:
