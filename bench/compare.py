@@ -30,6 +30,7 @@ from bot.sandbox.server import BOT_ID
 
 ROOT = Path(__file__).resolve().parent.parent
 FEEDBACK_HELPS = "fb:1:"  # the desk's 'This helps' button marks an ordinary answer
+EXPERT, SHOW = "expert", "sn:"  # "no ready-made guidance": an expert, the nearest snippets
 START_TIMEOUT = 180.0
 STOP_TIMEOUT = 20.0
 MAX_QUESTION = 3000
@@ -40,14 +41,16 @@ LOAD_TIMEOUT = 180.0
 
 
 def answer_key(kind: str, message: dict[str, Any]) -> str | None:
-    """What identifies an answer: the echoed text, or the snippet of the desk's answer."""
+    """What identifies an answer: the echoed text, or the snippet of the desk's answer (for
+    "no ready-made guidance", the nearest snippets it offers)."""
     if kind == "echo":
         return message["text"]
-    for row in message.get("buttons", []):
-        for button in row:
-            data = button.get("data", "")
-            if data.startswith(FEEDBACK_HELPS):
-                return data.removeprefix(FEEDBACK_HELPS)
+    data = [button.get("data", "") for row in message.get("buttons", []) for button in row]
+    for item in data:
+        if item.startswith(FEEDBACK_HELPS):
+            return item.removeprefix(FEEDBACK_HELPS)
+    if EXPERT in data:
+        return "no card: " + ",".join(d.removeprefix(SHOW) for d in data if d.startswith(SHOW))
     return None
 
 

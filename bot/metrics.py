@@ -19,6 +19,8 @@ TIME_TO_CLAIM = Histogram("vraagbaak_time_to_claim_seconds",
                           buckets=(30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400))
 TOPICS = Counter("vraagbaak_triage_topics_total", "Questions answered, by triaged topic",
                  ["topic"])
+NO_CARD = Counter("vraagbaak_questions_without_card_total",
+                  "Questions the knowledge does not cover (the desk said so)")
 VOTES = Counter("vraagbaak_snippet_votes_total", "Helps / does not help votes", ["vote"])
 WORKER_LAG = Gauge("vraagbaak_worker_pending",
                    "Entries waiting in a work stream (summaries, trends, webhook)", ["stream"])

@@ -10,9 +10,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot import metrics
-from handlers.context import DeskContext, closing_transaction
+from handlers.context import DeskContext, closing_transaction, esc
 from handlers.keyboards import ReusedKeyboard
-from handlers.render import snippet_html, urgent_html
+from handlers.render import ADVICE_LINE, snippet_html, urgent_html
 from handoff.users import Role
 from knowledge.asked import LastAnswer
 from knowledge.followup import is_follow_up, with_context
@@ -53,6 +53,32 @@ def _answer_keyboard(locale: str, shown: str, more: tuple[tuple[str, str], ...]
     return ReusedKeyboard(rows)
 
 
+def no_card_html(context: DeskContext) -> str:
+    """When no card fits: say so, and where to go instead."""
+    return esc(context.tr._(
+        "I don't have ready-made guidance for this. The advice line of Platform JEP ({phone}, "
+        "office hours) or one of our experts can think along with you. Perhaps one of these "
+        "comes close:").format(phone=ADVICE_LINE))
+
+
+def no_card_keyboard(context: DeskContext, near: list[tuple[str, str]]
+                     ) -> InlineKeyboardMarkup:
+    """The nearest cards, an expert, another topic."""
+    return _no_card_keyboard(context.locale, tuple(near))
+
+
+@functools.lru_cache(maxsize=1024)
+def _no_card_keyboard(locale: str, near: tuple[tuple[str, str], ...]
+                      ) -> InlineKeyboardMarkup:
+    tr = translator(locale)
+    rows = [[InlineKeyboardButton("➕ " + title, callback_data=SHOW + sid)]
+            for sid, title in near]
+    rows.append([InlineKeyboardButton(tr._p("button", "Talk to an expert"),
+                                      callback_data=EXPERT)])
+    rows.append([InlineKeyboardButton(tr._p("button", "Another topic"), callback_data=TOPICS)])
+    return ReusedKeyboard(rows)
+
+
 def small_talk_reply(context: DeskContext, kind: SmallTalk) -> str:
     """A short friendly prompt for a greeting, thanks or an emoji: what the desk can do."""
     tr = context.tr
@@ -88,9 +114,11 @@ async def on_question(update: Update, context: DeskContext) -> None:
     desk = context.desk
     # A short message that continues the question just asked is read with it (the case).
     previous = context.previous
-    case = with_context(previous.context, text) if previous is not None and is_follow_up(
-        text, previous.at, desk.asked.clock()) else text
+    follow_up = previous is not None and is_follow_up(text, previous.at, desk.asked.clock())
+    case = with_context(previous.context, text) if follow_up and previous else text
     result = desk.triage.triage(case, context.locale, role)
+    # A follow-up on a case the knowledge covers stays covered (its words alone may not say).
+    covered = result.covered or bool(follow_up and previous and previous.covered)
     if result.lang != context.locale:
         # The text is clearly in the other language: answer in the language it was asked in.
         context.locale = result.lang
@@ -100,22 +128,30 @@ async def on_question(update: Update, context: DeskContext) -> None:
     # now comes straight after the 112 block; volunteers: their own card first.
     snippets = [desk.kb.snippets[sid] for sid in result.snippets]
     ordered = put_first(desk.kb, snippets, result.top, role, result.urgent)
-    best = ordered[0]
-    limit = 1 if role == Role.VOLUNTEER else 2
-    more = [(s.id, s.text(result.lang).title) for s in ordered[1:1 + limit]]
+    # Acute danger always gets its card; otherwise, when no card fits, the desk says so
+    # and offers the two nearest as buttons rather than presenting one as the answer.
+    best = ordered[0] if result.urgent or covered else None
+    if best is None:
+        more = [(s.id, s.text(result.lang).title) for s in ordered[:2]]
+        await message.reply_text(no_card_html(context),
+                                 reply_markup=no_card_keyboard(context, more))
+        metrics.NO_CARD.inc()
+    else:
+        limit = 1 if role == Role.VOLUNTEER else 2
+        more = [(s.id, s.text(result.lang).title) for s in ordered[1:1 + limit]]
+        await message.reply_text(snippet_html(context, best, result.lang),
+                                 reply_markup=answer_keyboard(context, best.id, more))
     # What the user was offered, so an expert later sees which guidance came before.
-    offered = (best.id, *(sid for sid, _ in more))
-    await message.reply_text(snippet_html(context, best, result.lang),
-                             reply_markup=answer_keyboard(context, best.id, more))
+    offered = (*((best.id,) if best is not None else ()), *(sid for sid, _ in more))
     # Remembered for a handoff, and an anonymous trend row for the dashboard: once the
     # answer is out, in one transaction with the update's handled mark (the chat's next
     # update, such as the expert button, waits for it).
     try:
         async with closing_transaction(context, update) as batch:
             desk.asked.queue_remember(batch, user.id, text, LastAnswer(
-                result.top.value, result.urgent, offered, result.lang), case)
+                result.top.value, result.urgent, offered, result.lang), case, best is not None)
             desk.trends.queue_answered(batch, user.id, result.top.value, role, result.lang,
-                                       result.urgent, best.id)
+                                       result.urgent, best.id if best is not None else None)
     except RedisError as exc:
         # Redis went away after the answer went out: not handled again (the answer would
         # come twice); only the memory for a handoff and the trend row are missing.

@@ -25,7 +25,7 @@ class Asked:
     text: str
     at: float
     context: str
-
+    covered: bool  # the knowledge had a card for it
 
 @dataclass(frozen=True, slots=True)
 class LastAnswer:
@@ -45,15 +45,18 @@ class AskedStore:
         self.clock = clock
 
     def queue_remember(self, batch: Batch, user_id: int, text: str,
-                       answer: LastAnswer, context: str | None = None) -> None:
+                       answer: LastAnswer, context: str | None = None,
+                       covered: bool = True) -> None:
         """Keep the question and the triage outcome for a possible handoff: commands on the
         caller's transaction (the answer's closing one). `context`: what it was triaged as,
-        when that was more than the text (a follow-up)."""
+        when that was more than the text (a follow-up); `covered`: whether a card fitted."""
         last = {"topic": answer.topic, "urgent": int(answer.urgent),
                 "snippets": ",".join(answer.snippets), "lang": answer.lang}
         item: dict[str, object] = {"text": text, "at": self.clock()}
         if context is not None and context != text:
             item["context"] = context
+        if not covered:
+            item["covered"] = 0
         batch.rpush(keys.asked(user_id), json.dumps(item))
         batch.ltrim(keys.asked(user_id), -MAX_ASKED, -1)
         batch.expire(keys.asked(user_id), ASKED_TTL_SECONDS)
@@ -78,7 +81,7 @@ class AskedStore:
             return None
         item = json.loads(reply)
         return Asked(item["text"], float(item.get("at", 0.0)),
-                     item.get("context") or item["text"])
+                     item.get("context") or item["text"], bool(item.get("covered", 1)))
 
     async def set_topic(self, user_id: int, topic: str) -> None:
         """The user picked a topic by hand."""

@@ -140,6 +140,8 @@ class KnowledgeBase:
     urgency_examples: dict[bool, tuple[str, ...]] = field(default_factory=dict)
     # Per snippet id: questions for which that snippet is a good first answer, per language.
     snippet_examples: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    # Questions outside what the desk knows (training for "no fitting card"), both languages.
+    out_of_scope: tuple[str, ...] = ()
     by_topic: dict[Topic, list[Snippet]] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
 
@@ -444,6 +446,13 @@ def _load_snippet_examples(directory: Path, snippets: dict[str, Snippet]
     return examples
 
 
+def _load_out_of_scope(path: Path) -> tuple[str, ...]:
+    if not path.exists():
+        return ()
+    lists = _Checker(path).lang_lists(_load_yaml(path), "file")
+    return lists["nl"] + lists["en"]
+
+
 def _load_urgency_examples(path: Path) -> dict[bool, tuple[str, ...]]:
     if not path.exists():
         return {}
@@ -477,7 +486,8 @@ def load_knowledge(data_dir: Path = DATA_DIR) -> KnowledgeBase:
                        _load_flow(data_dir / "information_sharing_flow.yaml"),
                        _load_examples(data_dir / "examples"),
                        _load_urgency_examples(data_dir / "urgency_examples.yaml"),
-                       _load_snippet_examples(data_dir / "snippet_examples", snippets))
+                       _load_snippet_examples(data_dir / "snippet_examples", snippets),
+                       out_of_scope=_load_out_of_scope(data_dir / "out_of_scope_examples.yaml"))
     for topic, items in kb.by_topic.items():
         if not items:
             raise KnowledgeError(f"snippets/{topic.value}.yaml: no snippets")

@@ -203,9 +203,10 @@ class StackedTfidf:
                             for word in known}
                     block.by_word = index
 
-    def share_vocabularies(self, other: StackedTfidf) -> None:
-        """Blocks of both stacks that read the same kind of tokens share one vocabulary."""
-        theirs = dict(other.blocks)
+    def share_vocabularies(self, *others: StackedTfidf) -> None:
+        """Blocks of these stacks that read the same kind of tokens as one of this stack's
+        share one vocabulary (all in one step: a shared block cannot be shared again)."""
         for kind, block in self.blocks:
-            if kind in theirs:
-                TfidfBlock.share([block, theirs[kind]])
+            theirs = [b for other in others for k, b in other.blocks if k == kind]
+            if theirs:
+                TfidfBlock.share([block, *theirs])

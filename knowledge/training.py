@@ -23,13 +23,15 @@ from knowledge.features import CHAR_NGRAMS, StackedTfidf, TfidfBlock, Tokens, bo
 from knowledge.ranking import PrunedWeights, SnippetRanker
 from knowledge.text import fold
 from knowledge.topics import LANGS, Topic
-from knowledge.triage import Models, TopicModel, Triage
+from knowledge.triage import Models, ScopeModel, TopicModel, Triage
 from knowledge.urgency import UrgencyModel
 
 C_TOPICS = 0.3  # chosen on the development set (top-1 0.915); the holdout was not used
 C_SNIPPETS = 0.5
 PRUNE = 0.01  # snippet weights smaller than this are dropped: a sparse model, a fraction of RAM
 C_URGENCY = 10.0
+C_SCOPE = 10.0  # chosen by 5-fold cross-validation on the training questions (AUC), not on
+# an evaluation set
 MODEL_RECALL = 0.85  # share of acute training examples the urgency threshold lets through
 
 
@@ -150,6 +152,32 @@ def train_urgency(examples: dict[bool, tuple[str, ...]]) -> UrgencyModel | None:
                         float(model.intercept_[0]), threshold)
 
 
+def scope_texts(kb: KnowledgeBase) -> tuple[list[str], list[int]]:
+    """(question, 1 = within the knowledge) pairs: the topic texts (example questions, the
+    words people use for each topic, titles: short questions are in scope too), the snippet
+    example questions, and the questions written as outside it."""
+    inside = topic_texts(kb)[0]
+    inside += [t for lists in kb.snippet_examples.values() for lang in LANGS
+               for t in lists.get(lang, ())]
+    outside = list(kb.out_of_scope)
+    return inside + outside, [1] * len(inside) + [0] * len(outside)
+
+
+def train_scope(kb: KnowledgeBase) -> ScopeModel | None:
+    """Logistic regression, in against out, classes balanced; None without examples."""
+    if not kb.out_of_scope:
+        return None
+    texts, labels = scope_texts(kb)
+    words, chars = word_vectorizer(), char_vectorizer()
+    matrix = sp.hstack([words.fit_transform(texts), chars.fit_transform(texts)], format="csr")
+    model = LogisticRegression(C=C_SCOPE, max_iter=3000, class_weight="balanced")
+    with threadpool_limits(1):
+        model.fit(matrix, labels)
+    return ScopeModel(StackedTfidf([("word_ngrams", _block(words)), ("char_ngrams",
+                                                                    _block(chars))]),
+                      np.ascontiguousarray(model.coef_.ravel()), float(model.intercept_[0]))
+
+
 def train(kb: KnowledgeBase) -> Models:
     """Every trained part of triage, from the knowledge base."""
     texts, labels = topic_texts(kb)
@@ -157,16 +185,17 @@ def train(kb: KnowledgeBase) -> Models:
     features, matrix = fit_features(texts)
     topics, ranker = train_topics(matrix, labels), train_ranker(kb, features)
     urgency = train_urgency(kb.urgency_examples)
-    others = []
-    if urgency is not None:
-        # Both read the char n-grams: each message's are then looked up once.
-        features.share_vocabularies(urgency.features)
-        others.append(urgency.features)
+    scope = train_scope(kb)
+    others = [model.features for model in (urgency, scope) if model is not None]
+    # They all read the char n-grams: each message's are then looked up once.
+    features.share_vocabularies(*others)
     # The words of the training texts get their char n-gram ids ready (no user's words).
-    training_texts = [*texts, *(t for group in kb.urgency_examples.values() for t in group)]
+    training_texts = [*texts, *(t for group in kb.urgency_examples.values() for t in group),
+                      *kb.out_of_scope]
     features.index_words((w for t in training_texts for w in Tokens(t).folded.split()),
                          *others)
-    return Models(features=features, topics=topics, urgency=urgency, ranker=ranker)
+    return Models(features=features, topics=topics, urgency=urgency, ranker=ranker,
+                  scope=scope)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -38,16 +38,18 @@ class TrendRecorder:
         await batch.run(self.redis)
 
     def queue_answered(self, batch: Batch, user_id: int, topic: str, role: str | None,
-                       lang: str, urgent: bool, snippet: str) -> None:
-        """`answered`, as commands on the caller's batch (one round trip with others)."""
+                       lang: str, urgent: bool, snippet: str | None) -> None:
+        """`answered`, as commands on the caller's batch (one round trip with others);
+        `snippet` None: no card fitted and the desk said so (nothing was served)."""
         row = secrets.token_hex(16)
         day = datetime.fromtimestamp(self.clock(), self.zone).date().isoformat()
         batch.xadd(keys.trends(), {"kind": "question", "row": row, "day": day,
                                   "topic": topic, "role": role or "", "lang": lang,
                                   "urgent": "1" if urgent else "0"})
-        batch.hset(keys.trend_last(user_id), mapping={"row": row, "snippet": snippet})
+        batch.hset(keys.trend_last(user_id), mapping={"row": row, "snippet": snippet or ""})
         batch.expire(keys.trend_last(user_id), LAST_TTL_SECONDS)
-        batch.hincrby(keys.snippet_served(), snippet, 1)
+        if snippet is not None:
+            batch.hincrby(keys.snippet_served(), snippet, 1)
 
     async def helped(self, user_id: int, helpful: bool) -> None:
         """The user voted on the guidance of their last question."""

@@ -16,6 +16,7 @@ from rapidfuzz.distance import Levenshtein
 from knowledge.base import KnowledgeBase, Snippet
 from knowledge.features import SparseRow, StackedTfidf, Tokens
 from knowledge.ranking import SnippetRanker
+from knowledge.subject import names_the_subject
 from knowledge.text import STOPWORDS, stems
 from knowledge.topics import LANGS, Topic
 from knowledge.urgency import UrgencyDetector, UrgencyModel
@@ -31,6 +32,10 @@ MODEL_WEIGHT = 0.8  # share of the learned model in the final score; BM25 keeps 
 TOPIC_TEMPERATURE = 0.1  # SVM margins / this -> softmax
 MAX_CORRECTIONS = 50_000  # unknown stems remembered with their nearest known stem
 SNIPPETS = 6  # snippets a triage result carries, best first across topics
+# Below this P(covered) the desk says it has no card instead of showing the nearest one.
+# Calibrated on the labelled sets (tests/test_scope.py): at most 5 % of questions that have a
+# fitting card abstain.
+SCOPE_THRESHOLD = 0.72
 # Function words that belong to one language only ("in", "is", "we" are in both lists).
 _OWN_STOPWORDS = {"nl": STOPWORDS["nl"] - STOPWORDS["en"], "en": STOPWORDS["en"] - STOPWORDS["nl"]}
 _LINGUA = {Language.DUTCH: "nl", Language.ENGLISH: "en"}
@@ -45,6 +50,12 @@ class TriageResult:
     snippets: list[str]  # ids, best first across all topics
     lang: str
     fit: float = 0.0  # the best snippet's score: how well the knowledge covers the question
+    in_scope: float = 1.0  # P(the knowledge covers the question), ScopeModel
+
+    @property
+    def covered(self) -> bool:
+        """Whether the knowledge has a card for this question (else the desk says so)."""
+        return self.in_scope >= SCOPE_THRESHOLD
 
     @property
     def top(self) -> Topic:
@@ -55,7 +66,7 @@ class TriageResult:
         """The `vraagbaak triage` output line."""
         return {"topics": [{"id": t.value, "score": round(s, 4)} for t, s in self.topics],
                 "urgent": self.urgent, "snippets": self.snippets, "lang": self.lang,
-                "fit": round(self.fit, 4)}
+                "fit": round(self.fit, 4), "in_scope": round(self.in_scope, 4)}
 
 
 class _Index:
@@ -160,6 +171,24 @@ class TopicModel:
         return dict(zip(self.classes, z.tolist(), strict=True))
 
 
+class ScopeModel:
+    """Whether a question is within what the desk knows: logistic regression over words and
+    character n-grams of its own (a vocabulary that also knows the words of questions outside
+    the desk's knowledge, which the topic features never saw), trained on the knowledge's
+    example questions (in) against questions written as outside it
+    (knowledge/data/out_of_scope_examples.yaml)."""
+
+    def __init__(self, features: StackedTfidf, coef: np.ndarray, intercept: float) -> None:
+        self.features = features
+        self.coef = coef
+        self.intercept = intercept
+
+    def probability(self, text: str | Tokens) -> float:
+        """P(the knowledge covers this question)."""
+        z = float(self.features.row(Tokens.of(text)).dot(self.coef)) + self.intercept
+        return 1.0 / (1.0 + math.exp(-z))
+
+
 @dataclass(frozen=True, slots=True)
 class Models:
     """The trained parts of triage: numpy arrays and plain Python only."""
@@ -168,6 +197,7 @@ class Models:
     topics: TopicModel
     urgency: UrgencyModel | None
     ranker: SnippetRanker
+    scope: ScopeModel | None = None  # None: no out-of-scope examples to learn from
 
 
 def _language_detector() -> LanguageDetector:
@@ -194,6 +224,7 @@ class Triage:
         self.features = models.features
         self.model = models.topics
         self.ranker = models.ranker
+        self.scope = models.scope
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -253,18 +284,22 @@ class Triage:
 
     def _topics_and_snippets(self, tokens: Tokens, lang: str, audience: str | None,
                              limit: int | None
-                             ) -> tuple[list[tuple[Topic, float]], list[tuple[Snippet, float]]]:
+                             ) -> tuple[list[tuple[Topic, float]], list[tuple[Snippet, float]],
+                                        float]:
         # One feature row serves the topic model and the snippet ranker.
         vector = self.features.row(tokens)
         topics = self.rank(tokens, lang, vector)
+        # A message that names the desk's subject is for this desk, however short.
+        in_scope = 1.0 if self.scope is None or names_the_subject(tokens) \
+            else self.scope.probability(tokens)
         return topics, self.ranker.rank_scored(vector, dict(topics), audience, limit,
-                                               work_roles(tokens))
+                                               work_roles(tokens)), in_scope
 
     def triage(self, text: str, lang_hint: str | None = None,
                role: str | None = None) -> TriageResult:
         """Everything the desk needs to answer one message."""
         tokens = Tokens(text)  # tokenised once for every model below
         lang = self.detect_language(tokens, lang_hint)
-        topics, scored = self._topics_and_snippets(tokens, lang, role, SNIPPETS)
+        topics, scored, in_scope = self._topics_and_snippets(tokens, lang, role, SNIPPETS)
         return TriageResult(topics, self.urgency.is_urgent(tokens), [s.id for s, _ in scored],
-                            lang, scored[0][1] if scored else float("-inf"))
+                            lang, scored[0][1] if scored else float("-inf"), in_scope)

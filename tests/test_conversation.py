@@ -57,7 +57,8 @@ async def test_withdrawal_and_news_questions_get_no_112_block(harness: DeskHarne
     await sanne.send(text)
     first = await sanne.expect(lambda m: True)
     assert "Bel direct 112" not in first["text"]
-    assert first["text"].startswith("Onderwerp:")
+    # A card, or (a vague message) the honest "no ready-made guidance" answer: never 112.
+    assert first["text"].startswith(("Onderwerp:", "Hier heb ik geen kant-en-klaar handvat"))
     last = await harness.desk.asked.last(5003)
     assert last is not None and not last.urgent
 

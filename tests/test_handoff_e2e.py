@@ -171,7 +171,8 @@ async def test_timeouts_with_a_test_clock(settings: Settings, redis: object) -> 
         admin = harness.person(3999, "Coordinator", "nl")
         await admin.send("/help")
         await admin.expect("Vraagbaak")
-        user = await queued_user(harness, 3301, "Een leerling trekt zich terug, signalen?")
+        user = await queued_user(harness, 3301, "Een leerling trekt zich terug en praat over "
+                                                "radicale ideeën, welke signalen?")
         await user.expect("wachtrij")
         ctx = DeskContext(harness.app)
         clock.now += 16 * 60

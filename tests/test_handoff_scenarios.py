@@ -133,7 +133,8 @@ async def test_close_by_timeout_and_stale_buttons(settings: Settings, redis: obj
     async with DeskHarness.start(settings, clock) as harness:
         anna = await make_expert(harness, 4301, "Anna")
         bram = await make_expert(harness, 4303, "Bram")
-        user = await queued_user(harness, 4302, "signalen bij een meisje van 16")
+        user = await queued_user(harness, 4302,
+                                 "signalen van radicalisering bij een meisje van 16")
         announce_bram = await bram.expect("Nieuwe vraag")
         await claimed(anna, user)
         # Anna picks an outcome and goes silent; the sweep requeues; Bram claims.

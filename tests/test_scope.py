@@ -1,0 +1,118 @@
+"""Knowing what the desk does not know: questions without a fitting card get "I don't have
+ready-made guidance for this", the advice line, an expert and the two nearest cards; questions
+with a fitting card get their card; acute danger always gets the 112 block and its card."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.settings import Settings
+from knowledge.base import KnowledgeBase, load_knowledge
+from knowledge.triage import SCOPE_THRESHOLD, Triage
+from tests.sandbox_client import DeskHarness
+
+DATA = Path(__file__).parent / "data"
+# Goals of issue 18: abstain on at most 5 % of questions that have a fitting card, on at
+# least 90 % of questions outside the desk's knowledge.
+MAX_ABSTAIN_COVERED = 0.05
+MIN_ABSTAIN_OUTSIDE = 0.90
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    return load_knowledge()
+
+
+@pytest.fixture(scope="module")
+def triage(kb: KnowledgeBase) -> Triage:
+    return Triage(kb)
+
+
+def covered_questions() -> list[tuple[str, str | None]]:
+    """Questions the knowledge has a card for: the ranking set, the practice set and the
+    topic sets (development and holdout)."""
+    ranking = yaml.safe_load((DATA / "snippet_eval.yaml").read_text(encoding="utf-8"))
+    practice = yaml.safe_load((DATA / "practice_eval.yaml").read_text(encoding="utf-8"))
+    topics = [json.loads(line) for name in ("triage_dev.jsonl", "triage_holdout.jsonl")
+              for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line]
+    return ([(r["q"], r["lang"]) for r in ranking["questions"]]
+            + [(r["question"], r["lang"]) for r in practice]
+            + [(r["text"], r.get("lang")) for r in topics])
+
+
+def abstains(triage: Triage, text: str, lang: str | None) -> bool:
+    """What the desk does: says it has no card (acute danger always gets the 112 block)."""
+    result = triage.triage(text, lang)
+    return not result.urgent and not result.covered
+
+
+@pytest.mark.timeout(300)
+def test_abstention_on_the_labelled_sets(triage: Triage) -> None:
+    covered = [(q, lang) for q, lang in covered_questions()
+               if not triage.triage(q, lang).urgent]
+    outside = yaml.safe_load((DATA / "out_of_scope.yaml").read_text(encoding="utf-8"))
+    abstain_covered = sum(abstains(triage, q, lang) for q, lang in covered)
+    abstain = {kind: [abstains(triage, r["question"], r["lang"])
+                      for r in outside if r["kind"] == kind] for kind in ("unrelated", "near")}
+    everything = abstain["unrelated"] + abstain["near"]
+    outside_rate = sum(everything) / len(everything)
+    report = (f"threshold {SCOPE_THRESHOLD}: abstains on {abstain_covered}/{len(covered)} "
+              f"covered questions ({abstain_covered / len(covered):.3f}); on "
+              f"{sum(everything)}/{len(everything)} outside ({outside_rate:.3f}:"
+              f" unrelated {sum(abstain['unrelated'])}/{len(abstain['unrelated'])}, near "
+              f"{sum(abstain['near'])}/{len(abstain['near'])})")
+    print(report)
+    assert abstain_covered / len(covered) <= MAX_ABSTAIN_COVERED, report
+    assert outside_rate >= MIN_ABSTAIN_OUTSIDE, report
+
+
+def test_the_training_questions_are_not_the_evaluation_questions(kb: KnowledgeBase) -> None:
+    outside = yaml.safe_load((DATA / "out_of_scope.yaml").read_text(encoding="utf-8"))
+    written_apart = {r["question"].strip().lower() for r in outside}
+    assert kb.out_of_scope
+    assert not written_apart & {q.strip().lower() for q in kb.out_of_scope}
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"office_hours": "always"})
+
+
+async def test_no_fitting_card_is_said_plainly(harness: DeskHarness) -> None:
+    user = harness.person(5101, "Sanne", "nl")
+    await user.onboard("professional")
+    await user.send("Hoe vraag ik bij de gemeente subsidie aan voor nieuwe doelen en ballen "
+                    "voor onze voetbalclub?")
+    answer = await user.expect("kant-en-klaar handvat")
+    assert "070-333 45 58" in answer["text"] and "Onderwerp:" not in answer["text"]
+    labels = [b["text"] for row in answer["buttons"] for b in row]
+    assert sum(label.startswith("➕") for label in labels) == 2
+    assert "Spreek een expert" in labels
+    assert not [label for label in labels if "Dit helpt" in label]  # nothing to vote on
+    # The nearest card opens as usual, and the expert is one press away.
+    await user.press(answer, answer["buttons"][0][0]["data"])
+    assert "Volgende stap" in (await user.expect("Volgende stap"))["text"]
+    await user.press_label(answer, "Spreek een expert")
+    await user.expect("1/3")
+
+
+async def test_a_covered_question_gets_its_card(harness: DeskHarness) -> None:
+    user = harness.person(5102, "Sanne", "nl")
+    await user.onboard("professional")
+    await user.send("Bij onze voetbalclub zongen spelers over joden die vergast moeten "
+                    "worden. Wat moet ik als trainer doen?")
+    answer = await user.expect("Onderwerp:")
+    assert "kant-en-klaar" not in answer["text"]
+
+
+async def test_acute_danger_always_gets_112_and_its_card(harness: DeskHarness) -> None:
+    user = harness.person(5103, "Sanne", "nl")
+    await user.onboard("professional")
+    await user.send("hij staat nu voor de deur met een mes")
+    await user.expect("112")
+    card = await user.expect("Onderwerp:")
+    assert "kant-en-klaar" not in card["text"]
