@@ -21,9 +21,9 @@ def put_first(kb: KnowledgeBase, ranked: list[Snippet], top: Topic, role: str | 
     if urgent and ACUTE_NOW in kb.snippets:
         front.append(kb.snippets[ACUTE_NOW])
     if role == Audience.VOLUNTEER:
-        # A card written for volunteers first: the most relevant one the ranking found, else
-        # the question's topic's own (even when relevance ranked those low).
-        ranked_for_volunteers = [s for s in ranked if s.audience is Audience.VOLUNTEER][:1]
+        # A card written for volunteers first: one the ranking put in its first two places,
+        # else the question's topic's own (even when relevance ranked those low).
+        ranked_for_volunteers = [s for s in ranked[:2] if s.audience is Audience.VOLUNTEER][:1]
         front.extend(ranked_for_volunteers or (
             s for s in kb.by_topic[top] if s.audience is Audience.VOLUNTEER))
     ids = {s.id for s in front}
