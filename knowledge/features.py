@@ -6,6 +6,7 @@ the ones it fits with (tests/test_features.py compares them token for token)."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from functools import cached_property
@@ -210,3 +211,18 @@ class StackedTfidf:
             theirs = [b for other in others for k, b in other.blocks if k == kind]
             if theirs:
                 TfidfBlock.share([block, *theirs])
+
+
+class LogisticModel:
+    """A logistic regression over a stack of tf-idf features of its own (trained in
+    knowledge.training): P(class | text)."""
+
+    def __init__(self, features: StackedTfidf, coef: np.ndarray, intercept: float) -> None:
+        self.features = features
+        self.coef = coef
+        self.intercept = intercept
+
+    def probability(self, text: str | Tokens) -> float:
+        """P(class | text)."""
+        z = float(self.features.row(Tokens.of(text)).dot(self.coef)) + self.intercept
+        return 1.0 / (1.0 + math.exp(-z))

@@ -14,7 +14,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from knowledge.base import KnowledgeBase, Snippet
-from knowledge.features import SparseRow, StackedTfidf, Tokens
+from knowledge.features import LogisticModel, SparseRow, StackedTfidf, Tokens
 from knowledge.ranking import SnippetRanker
 from knowledge.subject import names_the_subject
 from knowledge.text import STOPWORDS, stems
@@ -171,22 +171,12 @@ class TopicModel:
         return dict(zip(self.classes, z.tolist(), strict=True))
 
 
-class ScopeModel:
-    """Whether a question is within what the desk knows: logistic regression over words and
-    character n-grams of its own (a vocabulary that also knows the words of questions outside
-    the desk's knowledge, which the topic features never saw), trained on the knowledge's
-    example questions (in) against questions written as outside it
+class ScopeModel(LogisticModel):
+    """P(the knowledge covers this question): logistic regression over words and character
+    n-grams of its own (a vocabulary that also knows the words of questions outside the desk's
+    knowledge, which the topic features never saw), trained on the knowledge's example
+    questions (in) against questions written as outside it
     (knowledge/data/out_of_scope_examples.yaml)."""
-
-    def __init__(self, features: StackedTfidf, coef: np.ndarray, intercept: float) -> None:
-        self.features = features
-        self.coef = coef
-        self.intercept = intercept
-
-    def probability(self, text: str | Tokens) -> float:
-        """P(the knowledge covers this question)."""
-        z = float(self.features.row(Tokens.of(text)).dot(self.coef)) + self.intercept
-        return 1.0 / (1.0 + math.exp(-z))
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,12 +7,11 @@ Sentences framed as news, teaching or the past are left out before the violence 
 
 from __future__ import annotations
 
-import math
 import re
 
 import numpy as np
 
-from knowledge.features import StackedTfidf, Tokens
+from knowledge.features import LogisticModel, StackedTfidf, Tokens
 
 
 def _rx(*patterns: str) -> re.Pattern[str]:
@@ -133,22 +132,16 @@ VEILED = _rx(
 _SENTENCE = re.compile(r"(?<=[.!?\n])\s+")
 
 
-class UrgencyModel:
-    """A linear model over words, word bigrams and character n-grams, trained on labelled
-    example messages (knowledge.training). It catches phrasings the rules do not know; the
-    threshold is set for recall on the training examples' own cross-validated scores."""
+class UrgencyModel(LogisticModel):
+    """P(acute | text): a logistic model over words, word bigrams and character n-grams,
+    trained on labelled example messages (knowledge.training). It catches phrasings the rules
+    do not know; the threshold is set for recall on the training examples' own
+    cross-validated scores."""
 
     def __init__(self, features: StackedTfidf, coef: np.ndarray, intercept: float,
                  threshold: float) -> None:
-        self.features = features
-        self.coef = coef
-        self.intercept = intercept
+        super().__init__(features, coef, intercept)
         self.threshold = threshold
-
-    def probability(self, text: str | Tokens) -> float:
-        """P(acute | text)."""
-        z = float(self.features.row(Tokens.of(text)).dot(self.coef)) + self.intercept
-        return 1.0 / (1.0 + math.exp(-z))
 
 
 class UrgencyDetector:
