@@ -11,6 +11,8 @@ from redis.asyncio import Redis
 
 from bot.redis_server import EmbeddedRedis, make_client
 from bot.settings import Settings
+from knowledge.base import KnowledgeBase, load_knowledge
+from knowledge.triage import Triage
 from tests.postgres import postgres  # noqa: F401  (session fixture)
 from tests.sandbox_client import DeskHarness
 from tests.sandbox_process import sandbox_process
@@ -32,6 +34,18 @@ def anonymiser():
     from knowledge.anonymise import Anonymiser
 
     return Anonymiser()
+
+
+@pytest.fixture(scope="session")
+def kb() -> KnowledgeBase:
+    """The shipped knowledge, loaded once per test process."""
+    return load_knowledge()
+
+
+@pytest.fixture(scope="session")
+def triage(kb: KnowledgeBase) -> Triage:
+    """The triage trained on the shipped knowledge, once per test process (seconds of CPU)."""
+    return Triage(kb)
 
 
 @pytest.fixture

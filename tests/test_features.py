@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from knowledge.base import KnowledgeBase, load_knowledge
+from knowledge.base import KnowledgeBase
 from knowledge.features import SparseRow, StackedTfidf, TfidfBlock, Tokens
 from knowledge.ranking import PrunedWeights
 from knowledge.text import stems
@@ -44,10 +44,6 @@ def _stem_features_reference(text: str) -> list[str]:
         out.extend(f"{lang}:{a}_{b}" for a, b in pairwise(tokens))
     return out
 
-
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return load_knowledge()
 
 
 @pytest.fixture(scope="module")

@@ -16,10 +16,6 @@ pytestmark = pytest.mark.timeout(60)
 STABLE_IDS = Path(__file__).parent / "data" / "stable_snippet_ids.txt"
 
 
-@pytest.fixture(scope="module")
-def kb():
-    return load_knowledge()
-
 
 def test_every_snippet_is_complete(kb) -> None:
     assert len(kb.snippets) >= 60

@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from bot.settings import Settings
-from knowledge.base import KnowledgeBase, load_knowledge
+from knowledge.base import KnowledgeBase
 from knowledge.triage import SCOPE_THRESHOLD, Triage
-from tests.sandbox_client import DeskHarness
+from tests.sandbox_client import DeskHarness, Person
 
 DATA = Path(__file__).parent / "data"
 # Goals of issue 18: abstain on at most 5 % of questions that have a fitting card, on at
@@ -22,14 +22,6 @@ MAX_ABSTAIN_COVERED = 0.05
 MIN_ABSTAIN_OUTSIDE = 0.90
 
 
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return load_knowledge()
-
-
-@pytest.fixture(scope="module")
-def triage(kb: KnowledgeBase) -> Triage:
-    return Triage(kb)
 
 
 def covered_questions() -> list[tuple[str, str | None]]:
@@ -82,11 +74,17 @@ def settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"office_hours": "always"})
 
 
-async def test_no_fitting_card_is_said_plainly(harness: DeskHarness) -> None:
-    user = harness.person(5101, "Sanne", "nl")
+async def asking(harness: DeskHarness, user_id: int, question: str) -> Person:
+    """A professional who has just sent `question`."""
+    user = harness.person(user_id, "Sanne", "nl")
     await user.onboard("professional")
-    await user.send("Hoe vraag ik bij de gemeente subsidie aan voor nieuwe doelen en ballen "
-                    "voor onze voetbalclub?")
+    await user.send(question)
+    return user
+
+
+async def test_no_fitting_card_is_said_plainly(harness: DeskHarness) -> None:
+    user = await asking(harness, 5101, "Hoe vraag ik bij de gemeente subsidie aan voor nieuwe "
+                                       "doelen en ballen voor onze voetbalclub?")
     answer = await user.expect("kant-en-klaar handvat")
     assert "070-333 45 58" in answer["text"] and "Onderwerp:" not in answer["text"]
     labels = [b["text"] for row in answer["buttons"] for b in row]
@@ -101,18 +99,14 @@ async def test_no_fitting_card_is_said_plainly(harness: DeskHarness) -> None:
 
 
 async def test_a_covered_question_gets_its_card(harness: DeskHarness) -> None:
-    user = harness.person(5102, "Sanne", "nl")
-    await user.onboard("professional")
-    await user.send("Bij onze voetbalclub zongen spelers over joden die vergast moeten "
-                    "worden. Wat moet ik als trainer doen?")
+    user = await asking(harness, 5102, "Bij onze voetbalclub zongen spelers over joden die "
+                                       "vergast moeten worden. Wat moet ik als trainer doen?")
     answer = await user.expect("Onderwerp:")
     assert "kant-en-klaar" not in answer["text"]
 
 
 async def test_acute_danger_always_gets_112_and_its_card(harness: DeskHarness) -> None:
-    user = harness.person(5103, "Sanne", "nl")
-    await user.onboard("professional")
-    await user.send("hij staat nu voor de deur met een mes")
+    user = await asking(harness, 5103, "hij staat nu voor de deur met een mes")
     await user.expect("112")
     card = await user.expect("Onderwerp:")
     assert "kant-en-klaar" not in card["text"]

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from knowledge.base import KnowledgeBase, load_knowledge
+from knowledge.base import KnowledgeBase
 from knowledge.preference import ACUTE_NOW, places_for, put_first
 from knowledge.smalltalk import SmallTalk, classify
 from knowledge.topics import Topic
@@ -43,10 +43,6 @@ def test_small_talk_is_recognised(text: str, kind: SmallTalk) -> None:
 def test_questions_are_not_small_talk(text: str) -> None:
     assert classify(text) is None
 
-
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return load_knowledge()
 
 
 def test_acute_card_comes_first_when_urgent(kb: KnowledgeBase) -> None:

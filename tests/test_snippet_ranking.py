@@ -23,14 +23,6 @@ EVAL = Path(__file__).parent / "data" / "snippet_eval.yaml"
 HIT1_FLOOR, HIT3_FLOOR = 0.83, 0.92  # measured 0.836 / 0.930 with the practice cards
 
 
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return load_knowledge()
-
-
-@pytest.fixture(scope="module")
-def triage(kb: KnowledgeBase) -> Triage:
-    return Triage(kb)
 
 
 def _aliases(kb: KnowledgeBase) -> dict[str, str]:

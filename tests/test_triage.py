@@ -9,16 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.base import load_knowledge
 from knowledge.topics import Topic
 from knowledge.triage import Triage
 
 DEV = Path(__file__).parent / "data" / "triage_dev.jsonl"
 
-
-@pytest.fixture(scope="module")
-def triage() -> Triage:
-    return Triage(load_knowledge())
 
 
 def test_development_set_accuracy(triage: Triage) -> None:
