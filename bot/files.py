@@ -50,3 +50,10 @@ def read_or_create_secret(path: Path) -> bytes:
             tmp.unlink(missing_ok=True)
     tighten(path)
     return path.read_text().strip().encode()
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `path` owner-only (created 0600, never readable by others in between)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)

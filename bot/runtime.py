@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import hashlib
+import json
 import logging
 import os
 import secrets
@@ -14,13 +16,15 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 from aiohttp import web
 from redis.asyncio import Redis
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
@@ -28,12 +32,13 @@ from telegram.ext import Application
 
 import knowledge as knowledge_package
 from bot.application import ALLOWED_UPDATES, build_application
-from bot.files import private_dir
+from bot.files import private_dir, write_private
 from bot.observed import ObservedHandoffStore
 from bot.polling import ReliablePoller
 from bot.processes import die_with_parent
 from bot.processor import FloodGate, PerChatUpdateProcessor
 from bot.redis_server import redis_for, redis_url_for
+from bot.reload import KnowledgeReloader
 from bot.sandbox import SandboxTelegram, make_sandbox_app
 from bot.sandbox.server import BOT_ID, BOT_USERNAME
 from bot.settings import Settings
@@ -44,6 +49,7 @@ from bot.worker import WorkerSupervisor
 from handlers.context import FEED_KEY, Desk
 from handlers.menu import set_default_commands
 from handoff.batch import BatchRunner
+from handoff.database import make_engine, migrate
 from handoff.erasure import AofRewriter
 from handoff.experts import ExpertStore
 from handoff.office_hours import OfficeHours
@@ -56,8 +62,12 @@ from handoff.tickets import HandoffStore
 from handoff.users import UserStore
 from knowledge import snapshot
 from knowledge.asked import AskedStore
-from knowledge.base import KnowledgeBase, load_knowledge
+from knowledge.base import KnowledgeBase, Overlay, load_knowledge
+from knowledge.editorial import Editorial
 from knowledge.feedback import FeedbackStore
+from knowledge.gaps import GapQueue
+from knowledge.live import LiveKnowledge
+from knowledge.revisions import RevisionStore
 from knowledge.trends import TrendRecorder
 from knowledge.triage import Triage
 from locales import negotiate, translator
@@ -71,9 +81,9 @@ _TRAINED_WITH = ("numpy", "scikit-learn", "lingua-language-detector")  # distrib
 TRAINING_TIMEOUT = 600  # seconds; ~2 s on an idle core, far longer on a busy small server
 
 
-def _knowledge_key() -> str:
-    """Changes whenever the trained triage could: the knowledge code and data, Python, the
-    libraries that train it (their versions read without importing them)."""
+def _knowledge_key(overlay: Overlay | None = None) -> str:
+    """Changes whenever the trained triage could: the knowledge code and data, the published
+    edits, Python, the libraries that train it (their versions read without importing them)."""
     digest = hashlib.sha256()
     for path in sorted(KNOWLEDGE_DIR.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts:
@@ -81,33 +91,46 @@ def _knowledge_key() -> str:
             digest.update(path.read_bytes())
     versions = (sys.version, *(metadata.version(name) for name in _TRAINED_WITH))
     digest.update(repr(versions).encode())
+    if overlay:
+        digest.update(_overlay_json(overlay).encode())
     return digest.hexdigest()[:24]
 
 
-def _load_knowledge(cache_dir: Path | None) -> tuple[KnowledgeBase, Triage]:
-    """Load the knowledge and the trained triage, from the cache under DATA_DIR when it
-    matches (a restart then takes a fraction of a second instead of seconds of training).
+def _overlay_json(overlay: Overlay) -> str:
+    return json.dumps({"snippets": overlay.snippets, "referrals": overlay.referrals},
+                      ensure_ascii=False, sort_keys=True)
+
+
+def load_knowledge_now(cache_dir: Path | None,
+                       overlay: Overlay | None = None) -> tuple[KnowledgeBase, Triage]:
+    """Load the knowledge (the seed files with the published edits) and the trained triage,
+    from the cache under DATA_DIR when it matches (a restart then takes a fraction of a
+    second instead of seconds of training). Blocking: run it in a thread.
 
     With a cache directory, a missing cache is trained in a child process, so this process
     never imports sklearn nor keeps the training's peak memory; without one, in-process."""
     if cache_dir is None:
-        kb = load_knowledge()
+        kb = load_knowledge(overlay=overlay)
         triage = Triage(kb)
     else:
-        path = cache_dir / f"triage-{_knowledge_key()}.pickle"
+        path = cache_dir / f"triage-{_knowledge_key(overlay)}.pickle"
         try:
             kb, triage = snapshot.read(path)
             log.info("knowledge and triage loaded from the cache")
         except FileNotFoundError:
-            kb, triage = _train_in_child(path)
+            kb, triage = _train_in_child(path, overlay)
         except Exception as exc:  # a cache from another version: train anew
             log.warning("ignoring the triage cache (%s)", type(exc).__name__)
-            kb, triage = _train_in_child(path)
+            kb, triage = _train_in_child(path, overlay)
     triage.triage("warm up", None)  # first calls fill the stem caches
     return kb, triage
 
 
-def _train_in_child(path: Path) -> tuple[KnowledgeBase, Triage]:
+_load_knowledge = load_knowledge_now  # the name the snapshot tests use
+
+
+def _train_in_child(path: Path, overlay: Overlay | None = None,
+                    ) -> tuple[KnowledgeBase, Triage]:
     """Train in `python -m knowledge.training`, which writes the cache, then load it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     for old in path.parent.glob("triage-*.pickle"):
@@ -116,17 +139,24 @@ def _train_in_child(path: Path) -> tuple[KnowledgeBase, Triage]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         filter(None, (str(KNOWLEDGE_DIR.parent), os.environ.get("PYTHONPATH"))))
+    command = [sys.executable, "-m", "knowledge.training", "--write", str(path)]
+    edits = path.with_suffix(".overlay.json")
+    if overlay:
+        write_private(edits, _overlay_json(overlay))
+        command += ["--overlay", str(edits)]
     started = time.monotonic()
     try:
         # die_with_parent: a bot killed meanwhile takes the training with it (the signal is
         # tied to this thread, which waits here until the child ends).
         done = subprocess.run(
-            [sys.executable, "-m", "knowledge.training", "--write", str(path)], env=env,
+            command, env=env,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             text=True, errors="replace", timeout=TRAINING_TIMEOUT, check=False,
             preexec_fn=die_with_parent)
     except subprocess.TimeoutExpired as exc:
         raise RuntimeError(f"training the triage took over {TRAINING_TIMEOUT} s") from exc
+    finally:
+        edits.unlink(missing_ok=True)
     for line in done.stderr.splitlines():
         log.warning("triage training: %s", line)
     if done.returncode != 0:
@@ -141,7 +171,8 @@ _loading_lock = threading.Lock()
 
 
 def start_loading_knowledge(
-        cache_dir: Path | None = None) -> concurrent.futures.Future[tuple[KnowledgeBase, Triage]]:
+        cache_dir: Path | None = None, overlay: Overlay | None = None,
+) -> concurrent.futures.Future[tuple[KnowledgeBase, Triage]]:
     """Start loading (once per process) in a daemon thread: a stop while it still trains
     must not wait for it, as it would for the default executor at exit."""
     global _loading
@@ -155,7 +186,7 @@ def start_loading_knowledge(
     def work() -> None:
         future.set_running_or_notify_cancel()
         try:
-            future.set_result(_load_knowledge(cache_dir))
+            future.set_result(load_knowledge_now(cache_dir, overlay))
         except BaseException as exc:
             future.set_exception(exc)
 
@@ -168,17 +199,23 @@ def knowledge() -> tuple[KnowledgeBase, Triage]:
     return start_loading_knowledge().result()
 
 
-async def knowledge_async(cache_dir: Path | None = None) -> tuple[KnowledgeBase, Triage]:
+async def knowledge_async(cache_dir: Path | None = None, overlay: Overlay | None = None,
+                          ) -> tuple[KnowledgeBase, Triage]:
     """The same, awaited off the event loop (started at once, shared by every caller)."""
     # Shielded: a cancelled caller must not cancel the shared loading for everyone.
-    return await asyncio.shield(asyncio.wrap_future(start_loading_knowledge(cache_dir)))
+    return await asyncio.shield(asyncio.wrap_future(start_loading_knowledge(cache_dir,
+                                                                            overlay)))
 
 
-def handoff_service(settings: Settings, redis: Redis, kb: KnowledgeBase,  # type: ignore[type-arg]
+def handoff_service(settings: Settings, redis: Redis,  # type: ignore[type-arg]
+                    known: KnowledgeBase | LiveKnowledge,
                     clock: Callable[[], float] = time.time,
                     trends: TrendRecorder | None = None) -> HandoffService:
     """The handoff service and its stores, as every front door uses it (with `trends`, the
     ticket store also feeds the metrics and the dashboard's trend rows)."""
+    def kb() -> KnowledgeBase:  # the published knowledge now
+        return known.kb if isinstance(known, LiveKnowledge) else known
+
     ttl = settings.transcript_ttl_days * 24 * 3600
     tickets = HandoffStore(redis, clock, ttl) if trends is None else \
         ObservedHandoffStore(redis, clock, ttl).attach(trends)
@@ -197,42 +234,86 @@ def handoff_service(settings: Settings, redis: Redis, kb: KnowledgeBase,  # type
             idle=settings.conversation_idle_hours * 3600,
             summary=settings.conversation_idle_hours * 3600),
         admin_ids=settings.admin_ids,
-        topic_snippets=lambda topic: [s.id for s in kb.by_topic.get(topic, ())],
-        resolve_snippet=lambda sid: snippet.id if (snippet := kb.resolve(sid)) else None,
+        topic_snippets=lambda topic: [s.id for s in kb().by_topic.get(topic, ())],
+        resolve_snippet=lambda sid: snippet.id if (snippet := kb().resolve(sid)) else None,
     )
 
 
 @contextlib.asynccontextmanager
 async def desk_services(settings: Settings,
                         clock: Callable[[], float] = time.time) -> AsyncIterator[Desk]:
-    """Redis (embedded unless a URL is set) and the services built on it."""
+    """Redis (embedded unless a URL is set), the database, the published knowledge and the
+    services built on them; publications are reloaded while the block runs."""
     private_dir(settings.data_dir)
+    cache_dir = settings.data_dir / "cache"
+    engine = make_engine(settings.sqlalchemy_url)
+    revisions = RevisionStore(engine)
+    overlay = await _published_overlay(engine, revisions)
     # Trains (or reads the cache) while Redis starts.
-    loading = asyncio.ensure_future(knowledge_async(settings.data_dir / "cache"))
-    async with redis_for(settings.redis_url, settings.data_dir) as redis, \
-            aof_rewrites(redis):
-        trends = TrendRecorder(redis, settings.zone, clock)
-        kb, triage = await loading
-        service = handoff_service(settings, redis, kb, clock, trends)
-        yield Desk(
-            settings=settings,
-            redis=redis,
-            users=UserStore(redis),
-            pseudonyms=Pseudonyms(settings.secret(), clock, settings.zone),
-            kb=kb,
-            triage=triage,
-            feedback=FeedbackStore(redis),
-            asked=AskedStore(redis, clock),
-            handoff=service.tickets,
-            experts=service.experts,
-            sessions=service.sessions,
-            office_hours=service.office_hours,
-            states=service.states,
-            service=service,
-            outbox=Outbox(redis, service.tickets),
-            trends=trends,
-            batches=BatchRunner(redis),
-        )
+    loading = asyncio.ensure_future(knowledge_async(cache_dir, overlay))
+    try:
+        async with redis_for(settings.redis_url, settings.data_dir) as redis, \
+                aof_rewrites(redis):
+            trends = TrendRecorder(redis, settings.zone, clock)
+            kb, triage = await loading
+            # The generation counter is read after the overlay: a publication in between is
+            # loaded again by the reloader (twice rather than never).
+            live = LiveKnowledge(kb, triage, 0 if not overlay else -1)
+            service = handoff_service(settings, redis, live, clock, trends)
+            desk = Desk(
+                settings=settings,
+                redis=redis,
+                users=UserStore(redis),
+                pseudonyms=Pseudonyms(settings.secret(), clock, settings.zone),
+                knowledge=live,
+                feedback=FeedbackStore(redis),
+                asked=AskedStore(redis, clock),
+                handoff=service.tickets,
+                experts=service.experts,
+                sessions=service.sessions,
+                office_hours=service.office_hours,
+                states=service.states,
+                service=service,
+                outbox=Outbox(redis, service.tickets),
+                trends=trends,
+                batches=BatchRunner(redis),
+                editorial=Editorial(revisions, redis, service.experts, settings.admin_ids),
+                gaps=GapQueue(redis),
+            )
+            reloader = KnowledgeReloader(
+                live, redis, revisions,
+                functools.partial(load_knowledge_now, cache_dir))
+            async with background(reloader.run, "vraagbaak-knowledge-reload"):
+                yield desk
+    finally:
+        loading.cancel()
+        await engine.dispose()
+
+
+async def _published_overlay(engine: AsyncEngine, revisions: RevisionStore) -> Overlay:
+    """The coordinators' published edits (the schema brought up to date first); none when the
+    database cannot be reached: the desk then answers from the seed files, and the reloader
+    loads the edits once the database is back (a publication needs it anyway)."""
+    try:
+        await migrate(engine)
+        return await revisions.overlay()
+    except (SQLAlchemyError, OSError) as exc:
+        log.error("published knowledge unavailable, answering from the seed files: %s",
+                  type(exc).__name__)
+        return Overlay()
+
+
+@contextlib.asynccontextmanager
+async def background(run: Callable[[asyncio.Event], Awaitable[None]],
+                     name: str) -> AsyncIterator[None]:
+    """Run `run(stop)` as a task for the block; set `stop` and await it on the way out."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(stop), name=name)
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
 
 
 @contextlib.asynccontextmanager

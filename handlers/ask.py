@@ -116,7 +116,9 @@ async def on_question(update: Update, context: DeskContext) -> None:
     previous = context.previous
     follow_up = previous is not None and is_follow_up(text, previous.at, desk.asked.clock())
     case = with_context(previous.context, text) if follow_up and previous else text
-    result = desk.triage.triage(case, context.locale, role)
+    # One published version for the whole answer (a publication may swap it meanwhile).
+    version = desk.knowledge.current
+    result = version.triage.triage(case, context.locale, role)
     # A follow-up on a case the knowledge covers stays covered (its words alone may not say).
     covered = result.covered or bool(follow_up and previous and previous.covered)
     if result.lang != context.locale:
@@ -126,8 +128,8 @@ async def on_question(update: Update, context: DeskContext) -> None:
         await message.reply_text(urgent_html(context))
     # Ranked best first across all topics (the role already weighed in); acute: what to do
     # now comes straight after the 112 block; volunteers: their own card first.
-    snippets = [desk.kb.snippets[sid] for sid in result.snippets]
-    ordered = put_first(desk.kb, snippets, result.top, role, result.urgent)
+    snippets = [version.kb.snippets[sid] for sid in result.snippets]
+    ordered = put_first(version.kb, snippets, result.top, role, result.urgent)
     # Acute danger always gets its card; otherwise, when no card fits, the desk says so
     # and offers the two nearest as buttons rather than presenting one as the answer.
     best = ordered[0] if result.urgent or covered else None

@@ -24,7 +24,10 @@ from handoff.tickets import HandoffStore
 from handoff.users import Profile, UserStore
 from knowledge.asked import Asked, AskedStore
 from knowledge.base import KnowledgeBase
+from knowledge.editorial import Editorial
 from knowledge.feedback import FeedbackStore
+from knowledge.gaps import GapQueue
+from knowledge.live import LiveKnowledge
 from knowledge.trends import TrendRecorder
 from knowledge.triage import Triage
 from locales import Translator, negotiate, translator
@@ -54,8 +57,7 @@ class Desk:
     redis: Redis
     users: UserStore
     pseudonyms: Pseudonyms
-    kb: KnowledgeBase
-    triage: Triage
+    knowledge: LiveKnowledge  # the published knowledge and its triage, swapped on publication
     feedback: FeedbackStore
     asked: AskedStore
     handoff: HandoffStore
@@ -67,6 +69,18 @@ class Desk:
     outbox: Outbox
     trends: TrendRecorder
     batches: BatchRunner  # the hot path's reads and writes, grouped under a rush
+    editorial: Editorial  # drafts and publications of the knowledge (the dashboard's editor)
+    gaps: GapQueue  # consented questions the desk could not answer, to the worker
+
+    @property
+    def kb(self) -> KnowledgeBase:
+        """The knowledge now (take `knowledge.current` once where kb and triage must match)."""
+        return self.knowledge.kb
+
+    @property
+    def triage(self) -> Triage:
+        """The triage now."""
+        return self.knowledge.triage
 
 
 class DeskContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

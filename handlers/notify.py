@@ -23,6 +23,7 @@ from handoff.notices import Kind, Notice, Refusal, Result
 from handoff.service import Routing
 from handoff.tickets import Ticket
 from handoff.vocab import Outcome, Province, Sector
+from knowledge.base import Snippet
 from knowledge.topics import Topic
 from locales import N_, Translator, translator
 
@@ -388,7 +389,7 @@ class Renderer:
         if k is Kind.FROM_EXPERT:
             return relayed(str(p["expert_name"]), p["text"])
         if k is Kind.SNIPPET_FROM_EXPERT:
-            snippet = self.desk.kb.snippets[p["snippet"]]
+            snippet = self._card(p["snippet"])
             intro = tr._("{name} shares this guidance with you:").format(name=p["expert_name"])
             body = snippet_text(self.desk.kb, tr, snippet, self.locale, show_topic=False)
             return many([f"💬 <b>{esc(intro)}</b>", "", body])
@@ -530,10 +531,17 @@ class Renderer:
                 asker=self.asker(t))), column(
                 (s.text(self.locale).title[:60], f"{SNIPPET}{t.id}:{s.id}") for s in snippets))
         if k is Kind.SNIPPET_SENT and t is not None:
-            title = self.desk.kb.snippets[p["snippet"]].text(self.locale).title
+            title = self._card(p["snippet"]).text(self.locale).title
             return one(esc(tr._("Sent to {asker}: {title}").format(asker=self.asker(t),
                                                                    title=title)))
         raise ValueError(f"no rendering for {k}")
+
+    def _card(self, snippet_id: str) -> Snippet:
+        """A card by id, also one retired since (it resolves to its successor)."""
+        snippet = self.desk.kb.resolve(snippet_id)
+        if snippet is None:  # ids never disappear (tests/data/stable_snippet_ids.txt)
+            raise ValueError(f"unknown snippet {snippet_id!r}")
+        return snippet
 
 
 async def _locale(desk: Desk, notice: Notice, actor: int | None, actor_locale: str) -> str:

@@ -1,4 +1,5 @@
-"""SQL tables: anonymised conversation summaries and per-snippet feedback counts.
+"""SQL tables: anonymised conversation summaries, per-snippet feedback counts, trend rows,
+the coordinators' knowledge versions and the consented unanswered questions.
 
 Nothing here identifies a user: no Telegram id, no name, no ticket id, and nothing computable
 from one (the job key is random, drawn when the conversation closes, only to write each summary
@@ -7,9 +8,15 @@ once; the link from the ticket to it lives in Redis with the ticket and expires 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
+from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+
+def utc_now() -> datetime:
+    """Now in UTC, naive (the columns are plain timestamps in SQLite and PostgreSQL alike)."""
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class ConversationSummary(SQLModel, table=True):
@@ -61,3 +68,45 @@ class QuestionTrend(SQLModel, table=True):
     urgent: bool = False
     helped: bool | None = None
     handoff: bool = False
+
+
+class KnowledgeRevision(SQLModel, table=True):
+    """One version of a guidance card or a referral, written in the dashboard: a draft until an
+    admin publishes it; every published version is kept (restoring one publishes a copy).
+
+    `number` counts an item's versions (1, 2, …): a save names the number it was based on, and
+    the unique constraint makes the slower of two editors get a conflict, never a lost update."""
+
+    __tablename__ = "knowledge_revision"
+    __table_args__ = (UniqueConstraint("kind", "item_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=10)  # "snippet" | "referral"
+    item_id: str = Field(index=True, max_length=80)
+    number: int
+    state: str = Field(index=True, max_length=12)  # draft | published | superseded | discarded
+    body: str  # JSON in the seed files' layout (a card also carries its example questions)
+    author: str = Field(max_length=80)
+    created_at: datetime = Field(default_factory=utc_now)
+    published_by: str | None = Field(default=None, max_length=80)
+    published_at: datetime | None = None
+    note: str = Field(default="", max_length=200)
+
+
+class KnowledgeGap(SQLModel, table=True):
+    """A question the desk could not answer well, kept only because the asker said yes:
+    anonymised text, topic, language, role and week; nothing that links back to anyone."""
+
+    __tablename__ = "knowledge_gap"
+
+    id: int | None = Field(default=None, primary_key=True)
+    week: date = Field(index=True)  # the Monday of the week it was asked
+    topic: str = Field(index=True, max_length=40)
+    lang: str = Field(max_length=5)
+    role: str = Field(default="", max_length=20)
+    text: str = Field(max_length=1000)
+    shown: str = Field(default="", max_length=80)  # the card the desk answered with, if any
+    reason: str = Field(max_length=12)  # "no_card" | "not_helped"
+    state: str = Field(default="open", index=True, max_length=12)  # open|assigned|dismissed
+    assigned: str | None = Field(default=None, max_length=80)
+    expires_on: date = Field(index=True)

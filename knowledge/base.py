@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import yaml
@@ -14,8 +15,8 @@ from knowledge.topics import LANGS, Topic
 
 DATA_DIR = Path(__file__).parent / "data"
 _ID = re.compile(r"^[a-z0-9_-]+$")
-_URL = re.compile(r"^https?://[A-Za-z0-9.-]+\.[A-Za-z]{2,}(?::\d+)?(?:/[^\s<>\"]*)?$")
-_DATE = re.compile(r"^20\d\d-[01]\d-[0-3]\d$")
+URL_RE = re.compile(r"^https?://[A-Za-z0-9.-]+\.[A-Za-z]{2,}(?::\d+)?(?:/[^\s<>\"]*)?$")
+DATE_RE = re.compile(r"^20\d\d-[01]\d-[0-3]\d$")
 # Where a fact may come from: a seed document, the desk's own policy, or a public page (with
 # the date it was read). A legal provision or any other outside fact needs its page.
 SEEDS = frozenset({"000", "001", "002", "003", "004"})
@@ -162,10 +163,26 @@ class KnowledgeBase:
         return [s for s in self.by_topic[topic] if s.audience.suits(role)]
 
 
+@dataclass(frozen=True)
+class Overlay:
+    """The coordinators' published edits over the seed files, in the files' own layout: per
+    snippet id its card (with `examples: {nl: [...], en: [...]}`), or `{retired: true,
+    successor: id}`; per referral id its entry. Loaded with exactly the seed's validation."""
+
+    snippets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    referrals: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.snippets or self.referrals)
+
+
+EDITED = PurePath("kennisbank")  # where the loader's errors place an edited card
+
+
 class _Checker:
     """Validation helpers that name the file in every error."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: PurePath) -> None:
         self.path = path
 
     def fail(self, where: str, problem: str) -> KnowledgeError:
@@ -210,10 +227,10 @@ class _Checker:
             raise self.fail(where, "a source needs 'where' (what it says, or where in it)")
         url = raw.get("url")
         if url is not None:
-            if not isinstance(url, str) or not _URL.match(url):
+            if not isinstance(url, str) or not URL_RE.match(url):
                 raise self.fail(where, f"broken source link {url!r}")
             checked = str(raw.get("checked") or "")
-            if not _DATE.match(checked):
+            if not DATE_RE.match(checked):
                 raise self.fail(where, "a source page needs 'checked: YYYY-MM-DD' (when it was "
                                        "read)")
             return f"{url} ({checked}): {place}"
@@ -246,32 +263,38 @@ def _load_referrals(path: Path, referrals: dict[str, Referral]) -> dict[str, Ref
     check = _Checker(path)
     data = check.mapping(_load_yaml(path), "file")
     for i, raw in enumerate(data.get("referrals") or []):
-        raw = check.mapping(raw, f"referral #{i + 1}")
-        rid = raw.get("id")
-        if not isinstance(rid, str) or not _ID.match(rid):
-            raise check.fail(f"referral #{i + 1}", f"bad id {rid!r}")
-        if rid in referrals:
-            raise check.fail(rid, "duplicate id")
-        url, phone = raw.get("url"), raw.get("phone")
-        if url is not None and (not isinstance(url, str) or not _URL.match(url)):
-            raise check.fail(rid, f"broken link {url!r}")
-        if phone is not None and (not isinstance(phone, str) or not _PHONE.match(phone)):
-            raise check.fail(rid, f"malformed phone number {phone!r}")
-        sources = check.sources(raw.get("sources"), f"{rid}.sources")
-        if (url or phone) and raw.get("contact") is None:
-            # Contact details are copied from somewhere checkable, never written from memory.
-            raise check.fail(rid, "a link or phone number needs 'contact': the seed or page "
-                                  "it was taken from")
-        contact = (check.source(raw["contact"], f"{rid}.contact"),) \
-            if raw.get("contact") is not None else ()
-        referrals[rid] = Referral(
-            rid, check.langs(raw.get("name"), f"{rid}.name"),
-            check.langs(raw.get("offers"), f"{rid}.offers"),
-            check.langs(raw.get("audience"), f"{rid}.audience"), url, phone,
-            contact + sources)
+        referral = _referral(check, raw, f"referral #{i + 1}")
+        if referral.id in referrals:
+            raise check.fail(referral.id, "duplicate id")
+        referrals[referral.id] = referral
     if not referrals:
         raise check.fail("file", "no referrals")
     return referrals
+
+
+def _referral(check: _Checker, raw: Any, where: str) -> Referral:
+    """One directory entry, validated."""
+    raw = check.mapping(raw, where)
+    rid = raw.get("id")
+    if not isinstance(rid, str) or not _ID.match(rid):
+        raise check.fail(where, f"bad id {rid!r}")
+    url, phone = raw.get("url"), raw.get("phone")
+    if url is not None and (not isinstance(url, str) or not URL_RE.match(url)):
+        raise check.fail(rid, f"broken link {url!r}")
+    if phone is not None and (not isinstance(phone, str) or not _PHONE.match(phone)):
+        raise check.fail(rid, f"malformed phone number {phone!r}")
+    sources = check.sources(raw.get("sources"), f"{rid}.sources")
+    if (url or phone) and raw.get("contact") is None:
+        # Contact details are copied from somewhere checkable, never written from memory.
+        raise check.fail(rid, "a link or phone number needs 'contact': the seed or page "
+                              "it was taken from")
+    contact = (check.source(raw["contact"], f"{rid}.contact"),) \
+        if raw.get("contact") is not None else ()
+    return Referral(
+        rid, check.langs(raw.get("name"), f"{rid}.name"),
+        check.langs(raw.get("offers"), f"{rid}.offers"),
+        check.langs(raw.get("audience"), f"{rid}.audience"), url, phone,
+        contact + sources)
 
 
 def _load_directory(data_dir: Path) -> dict[str, Referral]:
@@ -285,7 +308,7 @@ def _load_directory(data_dir: Path) -> dict[str, Referral]:
 
 
 def _load_topic_file(path: Path, referrals: dict[str, Referral],
-                     seen: dict[str, Snippet], files: dict[str, Path]) -> TopicInfo:
+                     seen: dict[str, Snippet], files: dict[str, PurePath]) -> TopicInfo:
     check = _Checker(path)
     data = check.mapping(_load_yaml(path), "file")
     head = check.mapping(data.get("topic"), "topic")
@@ -300,7 +323,7 @@ def _load_topic_file(path: Path, referrals: dict[str, Referral],
 
 
 def _load_batch_file(path: Path, referrals: dict[str, Referral],
-                     seen: dict[str, Snippet], files: dict[str, Path]) -> None:
+                     seen: dict[str, Snippet], files: dict[str, PurePath]) -> None:
     """A batch of snippets in a sub-folder (snippets/<batch>/<topic>.yaml): no topic head,
     the file's name is the primary topic of every snippet in it."""
     check = _Checker(path)
@@ -313,49 +336,54 @@ def _load_batch_file(path: Path, referrals: dict[str, Referral],
 
 
 def _load_snippets(check: _Checker, items: Any, topic: Topic, referrals: dict[str, Referral],
-                   seen: dict[str, Snippet], files: dict[str, Path]) -> None:
+                   seen: dict[str, Snippet], files: dict[str, PurePath]) -> None:
     for i, raw in enumerate(items or []):
-        raw = check.mapping(raw, f"snippet #{i + 1}")
-        sid = raw.get("id")
-        if not isinstance(sid, str) or not _ID.match(sid):
-            raise check.fail(f"snippet #{i + 1}", f"bad id {sid!r}")
-        if sid in seen:
-            raise check.fail(sid, "duplicate snippet id")
-        topics = raw.get("topics")
-        if not isinstance(topics, list) or not topics:
-            raise check.fail(sid, "topics must be a non-empty list")
-        parsed = tuple(check.topic(t, f"{sid}.topics") for t in topics)
-        if parsed[0] is not topic:
-            raise check.fail(sid, f"primary topic must be {topic.value} in this file")
-        try:
-            audience = Audience(raw.get("audience"))
-        except ValueError:
-            raise check.fail(sid, f"unknown audience {raw.get('audience')!r}") from None
-        texts = {}
-        for lang in LANGS:
-            if lang not in raw:
-                raise check.fail(sid, f"missing translation '{lang}'")
-            body = check.mapping(raw[lang], f"{sid}.{lang}")
-            texts[lang] = Text(check.text(body.get("title"), f"{sid}.{lang}.title", MAX_TITLE),
-                               check.text(body.get("answer"), f"{sid}.{lang}.answer",
-                                          MAX_ANSWER))
-        links = tuple(raw.get("links") or ())
-        for link in links:
-            if link not in referrals:
-                raise check.fail(sid, f"unknown referral {link!r}")
-        notes = check.sources(raw.get("sources"), f"{sid}.sources")
-        replaces = raw.get("replaces") or []
-        if not isinstance(replaces, list) or not all(
-                isinstance(old, str) and _ID.match(old) for old in replaces):
-            raise check.fail(sid, "replaces must be a list of snippet ids")
-        roles = raw.get("roles") or []
-        if not isinstance(roles, list) or not all(r in WorkRole.__members__.values()
-                                                  for r in roles):
-            raise check.fail(sid, "roles must be a list of: "
-                                  + ", ".join(r.value for r in WorkRole))
-        seen[sid] = Snippet(sid, parsed, audience, texts, links, notes, tuple(replaces),
-                            tuple(WorkRole(r) for r in roles))
-        files[sid] = check.path
+        snippet = _snippet(check, raw, f"snippet #{i + 1}", referrals, topic)
+        if snippet.id in seen:
+            raise check.fail(snippet.id, "duplicate snippet id")
+        seen[snippet.id] = snippet
+        files[snippet.id] = check.path
+
+
+def _snippet(check: _Checker, raw: Any, where: str, referrals: dict[str, Referral],
+             topic: Topic | None = None) -> Snippet:
+    """One card, validated (its primary topic must be `topic` when given)."""
+    raw = check.mapping(raw, where)
+    sid = raw.get("id")
+    if not isinstance(sid, str) or not _ID.match(sid):
+        raise check.fail(where, f"bad id {sid!r}")
+    topics = raw.get("topics")
+    if not isinstance(topics, list) or not topics:
+        raise check.fail(sid, "topics must be a non-empty list")
+    parsed = tuple(check.topic(t, f"{sid}.topics") for t in topics)
+    if topic is not None and parsed[0] is not topic:
+        raise check.fail(sid, f"primary topic must be {topic.value} in this file")
+    try:
+        audience = Audience(raw.get("audience"))
+    except ValueError:
+        raise check.fail(sid, f"unknown audience {raw.get('audience')!r}") from None
+    texts = {}
+    for lang in LANGS:
+        if lang not in raw:
+            raise check.fail(sid, f"missing translation '{lang}'")
+        body = check.mapping(raw[lang], f"{sid}.{lang}")
+        texts[lang] = Text(check.text(body.get("title"), f"{sid}.{lang}.title", MAX_TITLE),
+                           check.text(body.get("answer"), f"{sid}.{lang}.answer", MAX_ANSWER))
+    links = tuple(raw.get("links") or ())
+    for link in links:
+        if link not in referrals:
+            raise check.fail(sid, f"unknown referral {link!r}")
+    notes = check.sources(raw.get("sources"), f"{sid}.sources")
+    replaces = raw.get("replaces") or []
+    if not isinstance(replaces, list) or not all(
+            isinstance(old, str) and _ID.match(old) for old in replaces):
+        raise check.fail(sid, "replaces must be a list of snippet ids")
+    roles = raw.get("roles") or []
+    if not isinstance(roles, list) or not all(r in WorkRole.__members__.values()
+                                              for r in roles):
+        raise check.fail(sid, "roles must be a list of: " + ", ".join(r.value for r in WorkRole))
+    return Snippet(sid, parsed, audience, texts, links, notes, tuple(replaces),
+                   tuple(WorkRole(r) for r in roles))
 
 
 def _replace_path(snippets: dict[str, Snippet], start: str, goal: str) -> list[str] | None:
@@ -373,7 +401,7 @@ def _replace_path(snippets: dict[str, Snippet], start: str, goal: str) -> list[s
     return None
 
 
-def _check_replaces(snippets: dict[str, Snippet], files: dict[str, Path]) -> None:
+def _check_replaces(snippets: dict[str, Snippet], files: dict[str, PurePath]) -> None:
     """Merged-away ids stay resolvable: each is retired once, never live, never in a cycle."""
     retired_by: dict[str, str] = {}
     for snippet in snippets.values():
@@ -465,11 +493,12 @@ def _load_urgency_examples(path: Path) -> dict[bool, tuple[str, ...]]:
     return out
 
 
-def load_knowledge(data_dir: Path = DATA_DIR) -> KnowledgeBase:
-    """Load every knowledge file, raising KnowledgeError naming the first bad file."""
+def load_knowledge(data_dir: Path = DATA_DIR, overlay: Overlay | None = None) -> KnowledgeBase:
+    """Load every knowledge file, and the coordinators' published edits over them, raising
+    KnowledgeError naming the first bad file (or edited card)."""
     referrals = _load_directory(data_dir)
     snippets: dict[str, Snippet] = {}
-    files: dict[str, Path] = {}
+    files: dict[str, PurePath] = {}
     topics: dict[Topic, TopicInfo] = {}
     for path in sorted((data_dir / "snippets").glob("*.yaml")):
         info = _load_topic_file(path, referrals, snippets, files)
@@ -478,6 +507,9 @@ def load_knowledge(data_dir: Path = DATA_DIR) -> KnowledgeBase:
     # the topic's own file keeps the first places in browsing.
     for path in sorted((data_dir / "snippets").glob("*/*.yaml")):
         _load_batch_file(path, referrals, snippets, files)
+    examples = _load_snippet_examples(data_dir / "snippet_examples", snippets)
+    if overlay:
+        snippets = _apply_overlay(overlay, referrals, snippets, files, examples)
     _check_replaces(snippets, files)
     missing = [t.value for t in Topic if t not in topics]
     if missing:
@@ -486,9 +518,65 @@ def load_knowledge(data_dir: Path = DATA_DIR) -> KnowledgeBase:
                        _load_flow(data_dir / "information_sharing_flow.yaml"),
                        _load_examples(data_dir / "examples"),
                        _load_urgency_examples(data_dir / "urgency_examples.yaml"),
-                       _load_snippet_examples(data_dir / "snippet_examples", snippets),
+                       examples,
                        out_of_scope=_load_out_of_scope(data_dir / "out_of_scope_examples.yaml"))
     for topic, items in kb.by_topic.items():
         if not items:
             raise KnowledgeError(f"snippets/{topic.value}.yaml: no snippets")
     return kb
+
+
+def card_examples(check: _Checker, raw: Mapping[str, Any], sid: str
+                  ) -> dict[str, tuple[str, ...]]:
+    """An edited card's example questions per language (either may be empty)."""
+    lists = check.mapping(raw.get("examples") or {}, f"{sid}.examples")
+    out = {}
+    for lang in LANGS:
+        items = lists.get(lang) or []
+        if not isinstance(items, list):
+            raise check.fail(f"{sid}.examples.{lang}", "expected a list")
+        out[lang] = tuple(check.text(i, f"{sid}.examples.{lang}") for i in items)
+    return out
+
+
+def _apply_overlay(overlay: Overlay, referrals: dict[str, Referral],
+                   snippets: dict[str, Snippet], files: dict[str, PurePath],
+                   examples: dict[str, dict[str, tuple[str, ...]]]) -> dict[str, Snippet]:
+    """The seed with the published edits: an edited card keeps its place, a new one comes
+    after its topic's cards, a retired one is dropped and its id resolves to its successor."""
+    check = _Checker(EDITED)
+    for rid, raw in overlay.referrals.items():
+        referral = _referral(check, raw, rid)
+        if referral.id != rid:
+            raise check.fail(rid, "a referral's id cannot change")
+        referrals[rid] = referral
+    edited: dict[str, Snippet] = {}
+    retired: dict[str, str] = {}
+    for sid, raw in overlay.snippets.items():
+        if raw.get("retired"):
+            successor = raw.get("successor")
+            if not isinstance(successor, str) or successor == sid:
+                raise check.fail(sid, "a retired card needs a successor card")
+            retired[sid] = successor
+            continue
+        snippet = _snippet(check, raw, sid, referrals)
+        if snippet.id != sid:
+            raise check.fail(sid, "a card's id cannot change")
+        edited[sid] = snippet
+        examples[sid] = card_examples(check, raw, sid)
+        files[sid] = check.path
+    out = {sid: edited.pop(sid, snippet) for sid, snippet in snippets.items()}
+    out.update(edited)
+    for sid, successor in retired.items():
+        gone = out.pop(sid, None)
+        examples.pop(sid, None)
+        if successor not in out:
+            raise check.fail(sid, f"successor {successor!r} is not a live card")
+        # The retired id, and the ids it had itself replaced, now resolve to the successor.
+        moved = (sid, *(gone.replaces if gone else ()))
+        live = out[successor]
+        out[successor] = replace(live, replaces=(*live.replaces,
+                                                 *(m for m in moved if m not in live.replaces)))
+    for sid in out:
+        files.setdefault(sid, check.path)
+    return out

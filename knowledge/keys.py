@@ -41,3 +41,23 @@ def snippet_served() -> str:
 def snippet_handoff() -> str:
     """Hash snippet id -> times a handoff to an expert followed it."""
     return f"{PREFIX}:snippet_handoff"
+
+
+def knowledge_generation() -> str:
+    """Counter raised by every publication: each desk process reloads when it changes."""
+    return f"{PREFIX}:knowledge:generation"
+
+
+def knowledge_status() -> str:
+    """Hash: the last reload's generation, outcome, duration and (on failure) reason."""
+    return f"{PREFIX}:knowledge:status"
+
+
+def knowledge_editors() -> str:
+    """Set of experts an admin allowed to write knowledge drafts."""
+    return f"{PREFIX}:knowledge:editors"
+
+
+def gaps() -> str:
+    """Stream of consented, not yet anonymised questions (no user id), for the worker."""
+    return f"{PREFIX}:gaps"

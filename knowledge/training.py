@@ -7,6 +7,7 @@ the bot can train in a child process and never hold sklearn or the training peak
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from sklearn.svm import LinearSVC
 from threadpoolctl import threadpool_limits
 
 from knowledge import snapshot
-from knowledge.base import KnowledgeBase, load_knowledge
+from knowledge.base import KnowledgeBase, Overlay, load_knowledge
 from knowledge.features import CHAR_NGRAMS, StackedTfidf, TfidfBlock, Tokens, both_stems
 from knowledge.ranking import PrunedWeights, SnippetRanker
 from knowledge.text import fold
@@ -199,14 +200,20 @@ def train(kb: KnowledgeBase) -> Models:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Train on the shipped knowledge and write the snapshot."""
+    """Train on the shipped knowledge (with the published edits) and write the snapshot."""
     parser = argparse.ArgumentParser(
         prog="python -m knowledge.training",
         description="Train the triage models and write the snapshot the bot loads.")
     parser.add_argument("--write", type=Path, required=True, metavar="PATH",
                         help="the snapshot file to write (replaced atomically)")
+    parser.add_argument("--overlay", type=Path, metavar="JSON",
+                        help="the coordinators' published edits to apply over the seed files")
     args = parser.parse_args(argv)
-    kb = load_knowledge()
+    overlay = None
+    if args.overlay is not None:
+        data = json.loads(args.overlay.read_text(encoding="utf-8"))
+        overlay = Overlay(data.get("snippets") or {}, data.get("referrals") or {})
+    kb = load_knowledge(overlay=overlay)
     snapshot.write(args.write, kb, Triage(kb, train(kb)))
 
 

@@ -276,8 +276,9 @@ async def test_migrations_reach_the_newest_revision(web: Web) -> None:
 
     async with web.client.app[ENGINE].connect() as conn:
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
-        count = (await conn.execute(text("SELECT count(*) FROM question_trend"))).scalar()
-    assert version == "0003" and count == 0
+        counts = [(await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar()
+                  for table in ("question_trend", "knowledge_revision", "knowledge_gap")]
+    assert version == "0004" and counts == [0, 0, 0]
 
 
 def test_json_log_lines_carry_no_token() -> None:
