@@ -74,6 +74,9 @@ SELF_HARM = _rx(
     # A suicide bomber is an attacker, not someone at risk of self-harm.
     r"\b(?:zelfmoord(?!aanslag)\w*|suicid\w*(?! bomb)|zelfdoding)\b",
     r"\ber (?:\w+ ){0,2}een (?:eind|einde) aan (?:maken|maakt|te maken)\b",
+    # The same with the verb first, as Dutch puts it after a time word ("vanavond maak ik er
+    # een eind aan").
+    r"\b(?:maak|maakt|maken) (?:ik|hij|ze|zij|we|jij) er (?:\w+ ){0,2}een (?:eind|einde) aan\b",
     r"\b(?:wil|wilt) (?:niet meer leven|dood)\b", r"\bniet meer (?:willen )?leven\b",
     r"\bzichzelf (?:iets )?(?:aan ?doen|aandoet|snijdt|gesneden|van kant|ophangen)\b",
     r"\b(?:pillen|medicijnen|tabletten) (?:\w+ ){0,3}(?:innemen|in ?nemen|slikken|sparen|"

@@ -43,6 +43,7 @@ def test_development_set_accuracy(triage: Triage) -> None:
     "hij zegt dat hij morgen naar syrie vertrekt, ticket al geboekt",
     "my student says he will shoot his classmates tomorrow, he has his father's gun",
     "ze appte dat ze er vanavond een eind aan maakt",
+    "hij stuurde net: ik kan niet meer, vanavond maak ik er een eind aan",
     "there is a fight going on right now and someone pulled a knife",
 ])
 def test_acute_messages_are_flagged(triage: Triage, text: str) -> None:
@@ -115,7 +116,9 @@ def test_cli_answers_each_line() -> None:
     assert out[1]["topics"][0]["id"] == "ideologies" and out[1]["lang"] == "en"
 
 
-@pytest.mark.parametrize("name", ["triage_holdout", "urgency_fresh"])
+# urgency_practice: 200 practitioner questions written apart from the training examples (and
+# never used to tune them), many with alarm words in a calm context.
+@pytest.mark.parametrize("name", ["triage_holdout", "urgency_fresh", "urgency_practice"])
 def test_urgency_on_sets_written_apart(triage: Triage, name: str) -> None:
     rows = [json.loads(line) for line in (DEV.parent / f"{name}.jsonl").read_text().splitlines()
             if line.strip()]
@@ -127,7 +130,8 @@ def test_urgency_on_sets_written_apart(triage: Triage, name: str) -> None:
     print(report)
     assert missed == 0, report
     # urgency_fresh's calm half is deliberately hard (news, lessons, past threats, games).
-    assert alarms / len(calm) <= (0.12 if name == "urgency_fresh" else 0.03), report
+    assert alarms / len(calm) <= {"urgency_fresh": 0.12, "urgency_practice": 0.04}.get(
+        name, 0.03), report
 
 
 def test_holdout_topic_accuracy(triage: Triage) -> None:
