@@ -49,7 +49,7 @@ from bot.worker import WorkerSupervisor
 from handlers.context import FEED_KEY, Desk
 from handlers.menu import set_default_commands
 from handoff.batch import BatchRunner
-from handoff.database import make_engine, migrate
+from handoff.database import make_engine, migrate, sqlite_path_exists
 from handoff.erasure import AofRewriter
 from handoff.experts import ExpertStore
 from handoff.office_hours import OfficeHours
@@ -171,8 +171,7 @@ _loading_lock = threading.Lock()
 
 
 def start_loading_knowledge(
-        cache_dir: Path | None = None, overlay: Overlay | None = None,
-) -> concurrent.futures.Future[tuple[KnowledgeBase, Triage]]:
+        cache_dir: Path | None = None) -> concurrent.futures.Future[tuple[KnowledgeBase, Triage]]:
     """Start loading (once per process) in a daemon thread: a stop while it still trains
     must not wait for it, as it would for the default executor at exit."""
     global _loading
@@ -186,7 +185,7 @@ def start_loading_knowledge(
     def work() -> None:
         future.set_running_or_notify_cancel()
         try:
-            future.set_result(load_knowledge_now(cache_dir, overlay))
+            future.set_result(load_knowledge_now(cache_dir))
         except BaseException as exc:
             future.set_exception(exc)
 
@@ -202,9 +201,10 @@ def knowledge() -> tuple[KnowledgeBase, Triage]:
 async def knowledge_async(cache_dir: Path | None = None, overlay: Overlay | None = None,
                           ) -> tuple[KnowledgeBase, Triage]:
     """The same, awaited off the event loop (started at once, shared by every caller)."""
+    if overlay:  # the published edits of this desk's database: loaded for it alone
+        return await asyncio.to_thread(load_knowledge_now, cache_dir, overlay)
     # Shielded: a cancelled caller must not cancel the shared loading for everyone.
-    return await asyncio.shield(asyncio.wrap_future(start_loading_knowledge(cache_dir,
-                                                                            overlay)))
+    return await asyncio.shield(asyncio.wrap_future(start_loading_knowledge(cache_dir)))
 
 
 def handoff_service(settings: Settings, redis: Redis,  # type: ignore[type-arg]
@@ -246,9 +246,11 @@ async def desk_services(settings: Settings,
     services built on them; publications are reloaded while the block runs."""
     private_dir(settings.data_dir)
     cache_dir = settings.data_dir / "cache"
+    # A SQLite file that does not exist yet holds no edits (the web app creates its schema).
+    fresh = not sqlite_path_exists(settings.sqlalchemy_url)
     engine = make_engine(settings.sqlalchemy_url)
     revisions = RevisionStore(engine)
-    overlay = await _published_overlay(engine, revisions)
+    overlay = Overlay() if fresh else await _published_overlay(engine, revisions)
     # Trains (or reads the cache) while Redis starts.
     loading = asyncio.ensure_future(knowledge_async(cache_dir, overlay))
     try:

@@ -23,6 +23,14 @@ def make_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_pre_ping=True)
 
 
+def sqlite_path_exists(url: str) -> bool:
+    """False only for a SQLite database whose file is not there yet (any other URL: True)."""
+    if not url.startswith("sqlite"):
+        return True
+    path = url.split("///", 1)[1]
+    return path == ":memory:" or Path(path).exists()
+
+
 def _create_private(path: Path) -> None:
     # SQLite would create the file with the process umask; create it owner-only first.
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))

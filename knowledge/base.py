@@ -539,6 +539,11 @@ def card_examples(check: _Checker, raw: Mapping[str, Any], sid: str
     return out
 
 
+def build_card(raw: Mapping[str, Any], referrals: Mapping[str, Referral]) -> Snippet:
+    """One edited card, validated as the loader validates the seed's (KnowledgeError)."""
+    return _snippet(_Checker(EDITED), raw, str(raw.get("id") or "card"), dict(referrals))
+
+
 def _apply_overlay(overlay: Overlay, referrals: dict[str, Referral],
                    snippets: dict[str, Snippet], files: dict[str, PurePath],
                    examples: dict[str, dict[str, tuple[str, ...]]]) -> dict[str, Snippet]:

@@ -21,6 +21,7 @@ from handoff.models import KnowledgeRevision
 from knowledge import keys
 from knowledge.base import DATA_DIR, KnowledgeBase, KnowledgeError, Overlay, load_knowledge
 from knowledge.revisions import Conflict, Kind, RevisionStore, State, body_of
+from knowledge.seed import read_seed
 from knowledge.style import Problem, card_problems, referral_problems
 
 ADMIN_AUTHOR = "coordinator"  # how an admin outside the pool is named as author
@@ -179,6 +180,32 @@ class Editorial:
                                       and draft.author == await self.author(actor)):
             return Refused("not_allowed")
         return None if await self.store.discard(revision_id) else Refused("not_draft")
+
+    async def add_example(self, actor: int, snippet_id: str, lang: str, text: str,
+                          kb: KnowledgeBase) -> Outcome:
+        """A real question becomes an example question of a card (the ranker learns it):
+        published at once by an admin, a draft from an editor."""
+        role = await self.role(actor)
+        if role < Role.EDITOR:
+            return Refused("not_allowed")
+        snippet = kb.resolve(snippet_id)
+        if snippet is None:
+            return Refused("not_found")
+        history = await self.store.history(Kind.SNIPPET, snippet.id)
+        published = next((r for r in history if r.state == State.PUBLISHED), None)
+        if published is not None:
+            body = body_of(published)
+        else:
+            body = dict(read_seed(self.data_dir).cards[snippet.id])
+        examples = {k: list(v) for k, v in (body.get("examples") or {}).items()}
+        if text not in examples.setdefault(lang, []):
+            examples[lang].append(text)
+        body["examples"] = examples
+        draft = await self.save(actor, Kind.SNIPPET, snippet.id, body,
+                                history[0].number if history else 0, note="example question")
+        if role < Role.ADMIN or not isinstance(draft, KnowledgeRevision):
+            return draft
+        return await self.publish(actor, draft.id or 0, kb)
 
     async def generation(self) -> int:
         """How many publications the desk has seen (0: the seed only)."""

@@ -160,6 +160,15 @@ class GapStore:
             await db.commit()
         return True
 
+    async def reopen(self, gap_id: int) -> None:
+        """Undo a settle whose follow-up failed (the gap is open again)."""
+        async with AsyncSession(self.engine) as db:
+            gap = await db.get(KnowledgeGap, gap_id, with_for_update=True)
+            if gap is not None:
+                gap.state, gap.assigned = OPEN, None
+                db.add(gap)
+                await db.commit()
+
     async def expire(self, today: date | None = None) -> int:
         """Delete rows past their keeping time; the number deleted."""
         async with AsyncSession(self.engine) as db:

@@ -21,6 +21,7 @@ from bot.web.auth import COOKIE, Session, SessionStore, csrf_ok
 from bot.web.login import LoginLinks
 from handlers.context import Desk
 from handoff.database import make_engine, migrate
+from knowledge.gaps import GapStore
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -43,6 +44,7 @@ SETTINGS = web.AppKey("settings", Settings)
 DESK = web.AppKey("desk", Desk)
 STATE = web.AppKey("state", WebState)
 ENGINE = web.AppKey("engine", AsyncEngine)
+GAPS = web.AppKey("gaps", GapStore)
 SESSIONS = web.AppKey("sessions", SessionStore)
 LOGINS = web.AppKey("logins", LoginLinks)
 SESSION = web.RequestKey("session", Session)
@@ -59,6 +61,7 @@ async def database(app: web.Application) -> AsyncIterator[None]:
         # Serve anyway: /healthz then reports the database down instead of nothing answering.
         log.error("database unavailable at start-up: %s", type(exc).__name__)
     app[ENGINE] = engine
+    app[GAPS] = GapStore(engine)
     yield
     await engine.dispose()
 
@@ -112,7 +115,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
 def init_app(settings: Settings, desk: Desk, state: WebState | None = None,
              app: web.Application | None = None) -> web.Application:
     """The web application (or `app` extended with it): routes, templates, database."""
-    from bot.web import health, pages, trends, webhook
+    from bot.web import editor, gaps, health, pages, trends, webhook
 
     app = app if app is not None else web.Application()
     app[SETTINGS] = settings
@@ -130,5 +133,7 @@ def init_app(settings: Settings, desk: Desk, state: WebState | None = None,
     app.router.add_post("/telegram/webhook", webhook.receive)
     pages.setup_routes(app)
     trends.setup_routes(app)
+    editor.setup_routes(app)
+    gaps.setup_routes(app)
     app.router.add_static(f"{PREFIX}/static", HERE / "static")
     return app

@@ -17,9 +17,7 @@ from bot.web.app import DESK, ENGINE, LOGINS, PREFIX, SESSION, SESSIONS, SETTING
 from bot.web.auth import COOKIE, Session, is_secure, set_cookie
 from handoff.models import ConversationSummary
 from handoff.summaries import expert_ref
-from knowledge.feedback import FeedbackStore
 from knowledge.topics import Topic
-from knowledge.trends import snippet_counts
 from locales import negotiate, translator
 
 MAX_SUMMARIES = 200
@@ -272,33 +270,6 @@ async def remove(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(f"{PREFIX}/experts")
 
 
-# -- knowledge ----------------------------------------------------------------------------------
-
-async def knowledge_page(request: web.Request) -> web.Response:
-    """Per snippet: times served, helps / does not help, handoffs that followed."""
-    desk = request.app[DESK]
-    served, handoffs = await snippet_counts(desk.redis)
-    votes = await FeedbackStore(desk.redis).counts()
-    context = page_context(request)
-    lang = context["lang"]
-    rows = []
-    for sid, snippet in desk.kb.snippets.items():
-        up, down = votes.get(sid, (0, 0))
-        shown = served.get(sid, 0)
-        followed = handoffs.get(sid, 0)
-        rows.append({
-            "id": sid, "title": snippet.text(lang).title,
-            "topic": topic_label(request, snippet.topic.value, lang), "served": shown,
-            "up": up, "down": down, "handoffs": followed,
-            "handoff_rate": round(100 * followed / shown) if shown else None,
-            "weak": (down > up) or (shown >= 5 and followed / shown >= 0.5),
-        })
-    # Weak snippets first, then the most served.
-    rows.sort(key=lambda r: (not r["weak"], -r["served"], r["id"]))
-    context["rows"] = rows
-    return aiohttp_jinja2.render_template("knowledge.html", request, context)
-
-
 def setup_routes(app: web.Application) -> None:
     """The dashboard's pages."""
     app.router.add_get(PREFIX, home)
@@ -314,4 +285,3 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post(f"{PREFIX}/experts/invite", invite)
     app.router.add_post(f"{PREFIX}/experts/{{expert_id}}/pause", pause)
     app.router.add_post(f"{PREFIX}/experts/{{expert_id}}/remove", remove)
-    app.router.add_get(f"{PREFIX}/knowledge", knowledge_page)
