@@ -8,6 +8,7 @@ import contextlib
 import json
 import sys
 from datetime import date
+from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from bot.files import private_umask
@@ -209,6 +210,59 @@ def cmd_experts(args: argparse.Namespace) -> int:
     return asyncio.run(_experts(args, settings))
 
 
+CLI_ACTOR = 0  # the server's operator: no Telegram id is 0
+
+
+async def _knowledge(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.redis_server import redis_for
+    from handoff.database import make_engine, migrate
+    from handoff.experts import ExpertStore
+    from knowledge.base import KnowledgeError, load_knowledge
+    from knowledge.editorial import Editorial, Invalid, Refused
+    from knowledge.revisions import RevisionStore
+    from knowledge.seed import changed, export, read_seed
+
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        await migrate(engine)
+        store = RevisionStore(engine)
+        overlay = await store.overlay()
+        if args.action == "export":
+            try:
+                files = export(args.directory, overlay)
+            except FileExistsError as exc:
+                print(f"vraagbaak: {exc}", file=sys.stderr)
+                return 1
+            print(f"exported {len(overlay.snippets)} edited cards and "
+                  f"{len(overlay.referrals)} edited referrals to {args.directory} "
+                  f"({len(files)} files changed against the seed)")
+            return 0
+        try:  # the same validation as at start-up, for the whole file set
+            load_knowledge(args.directory)
+        except KnowledgeError as exc:
+            print(f"vraagbaak: knowledge error: {exc}", file=sys.stderr)
+            return 1
+        edits = changed(read_seed(), read_seed(args.directory))
+        current = load_knowledge(overlay=overlay)
+        async with redis_for(settings.redis_url, settings.data_dir, reuse_running=True) as redis:
+            editorial = Editorial(store, redis, ExpertStore(redis), {CLI_ACTOR})
+            outcomes = await editorial.import_items(CLI_ACTOR, edits, current,
+                                                    note=f"import {args.directory.name}")
+        failed = [o for o in outcomes if isinstance(o, Invalid | Refused)]
+        for outcome in failed:
+            print(f"vraagbaak: not imported: {outcome}", file=sys.stderr)
+        print(f"published {len(outcomes) - len(failed)} changed items; running desks reload "
+              "within seconds")
+        return 1 if failed else 0
+    finally:
+        await engine.dispose()
+
+
+def cmd_knowledge(args: argparse.Namespace) -> int:
+    """Export the published knowledge as YAML files, or import such files."""
+    return asyncio.run(_knowledge(args, _settings()))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """All subcommands."""
     parser = argparse.ArgumentParser(prog="vraagbaak", description="Platform JEP's advice desk")
@@ -249,6 +303,15 @@ def build_parser() -> argparse.ArgumentParser:
     remove = actions.add_parser("remove", help="remove an expert")
     remove.add_argument("expert_id", type=int)
     experts.set_defaults(func=cmd_experts)
+    knowledge = sub.add_parser("knowledge", help="the published knowledge as YAML files")
+    knowledge_actions = knowledge.add_subparsers(dest="action", required=True)
+    knowledge_export = knowledge_actions.add_parser(
+        "export", help="write the seed files with the published edits to a new directory")
+    knowledge_export.add_argument("directory", type=Path)
+    knowledge_import = knowledge_actions.add_parser(
+        "import", help="validate a directory in the same layout and publish what changed")
+    knowledge_import.add_argument("directory", type=Path)
+    knowledge.set_defaults(func=cmd_knowledge)
     return parser
 
 

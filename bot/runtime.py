@@ -113,6 +113,8 @@ def load_knowledge_now(cache_dir: Path | None,
         kb = load_knowledge(overlay=overlay)
         triage = Triage(kb)
     else:
+        if overlay:  # a bad edit fails here, with the loader's message, before any training
+            load_knowledge(overlay=overlay)
         path = cache_dir / f"triage-{_knowledge_key(overlay)}.pickle"
         try:
             kb, triage = snapshot.read(path)

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import DateTime, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
 def utc_now() -> datetime:
-    """Now in UTC, naive (the columns are plain timestamps in SQLite and PostgreSQL alike)."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    """Now, in UTC."""
+    return datetime.now(UTC)
 
 
 class ConversationSummary(SQLModel, table=True):
@@ -87,9 +87,11 @@ class KnowledgeRevision(SQLModel, table=True):
     state: str = Field(index=True, max_length=12)  # draft | published | superseded | discarded
     body: str  # JSON in the seed files' layout (a card also carries its example questions)
     author: str = Field(max_length=80)
-    created_at: datetime = Field(default_factory=utc_now)
+    created_at: datetime = Field(default_factory=utc_now,
+                                 sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
     published_by: str | None = Field(default=None, max_length=80)
-    published_at: datetime | None = None
+    published_at: datetime | None = Field(
+        default=None, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
     note: str = Field(default="", max_length=200)
 
 

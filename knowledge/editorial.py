@@ -170,6 +170,47 @@ class Editorial:
             await self.store.discard(draft.id or 0)
         return outcome
 
+    async def restore_seed(self, actor: int, kind: Kind, item_id: str,
+                           kb: KnowledgeBase) -> Outcome:
+        """Publish the item as installed (the seed files' text) again, on top of the history."""
+        if await self.role(actor) < Role.ADMIN:
+            return Refused("not_allowed")
+        seed = read_seed(self.data_dir)
+        body = (seed.cards if kind is Kind.SNIPPET else seed.referrals).get(item_id)
+        if body is None:
+            return Refused("not_found")
+        latest = await self.store.latest_number(kind, item_id)
+        draft = await self.store.add(kind, item_id, body, await self.author(actor), latest,
+                                     note="as installed")
+        if not isinstance(draft, KnowledgeRevision):
+            return draft
+        outcome = await self.publish(actor, draft.id or 0, kb)
+        if not isinstance(outcome, KnowledgeRevision):
+            await self.store.discard(draft.id or 0)
+        return outcome
+
+    async def import_items(self, actor: int, overlay: Overlay, kb: KnowledgeBase,
+                           note: str = "import") -> list[Outcome]:
+        """Publish every item of `overlay` that differs from what is published now (an
+        import of exported files); the outcomes in order."""
+        if await self.role(actor) < Role.ADMIN:
+            return [Refused("not_allowed")]
+        current = await self.store.overlay()
+        seed = read_seed(self.data_dir)
+        outcomes: list[Outcome] = []
+        for kind, items, published, seeded in (
+                (Kind.REFERRAL, overlay.referrals, current.referrals, seed.referrals),
+                (Kind.SNIPPET, overlay.snippets, current.snippets, seed.cards)):
+            for item_id, body in items.items():
+                if dict(body) == dict(published.get(item_id) or seeded.get(item_id) or {}):
+                    continue
+                latest = await self.store.latest_number(kind, item_id)
+                draft = await self.store.add(kind, item_id, dict(body),
+                                             await self.author(actor), latest, note)
+                outcomes.append(draft if not isinstance(draft, KnowledgeRevision)
+                                else await self.publish(actor, draft.id or 0, kb))
+        return outcomes
+
     async def discard(self, actor: int, revision_id: int) -> Refused | None:
         """Drop a draft: its author, or an admin."""
         role = await self.role(actor)

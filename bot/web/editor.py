@@ -153,6 +153,8 @@ def _card_context(request: web.Request, role: Role, item_id: str, fields: dict[s
     context.setdefault("preview_error", None)
     context.setdefault("conflict", None)
     context.setdefault("saved", None)
+    context.setdefault("in_seed", False)
+    context.setdefault("retired", False)
     return context
 
 
@@ -171,7 +173,7 @@ async def card_page(request: web.Request) -> web.Response:
         item_id) or (body_of(newest) if newest else {})
     context = _card_context(request, role, item_id, card_fields(body),
                             newest.number if newest else 0, history, False,
-                            retired=bool(body.get("retired")))
+                            retired=bool(body.get("retired")), in_seed=item_id in seed().cards)
     return aiohttp_jinja2.render_template("card_edit.html", request, context)
 
 
@@ -256,6 +258,21 @@ async def retire_post(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(f"{KNOWLEDGE}/revisions/{outcome.id}?saved=1")
 
 
+async def installed_post(request: web.Request) -> web.Response:
+    """POST: publish a card or referral as installed again (admins)."""
+    kind = Kind.SNIPPET if request.match_info["kind"] == "cards" else Kind.REFERRAL
+    desk = request.app[DESK]
+    outcome = await desk.editorial.restore_seed(session_of(request).user_id, kind,
+                                                request.match_info["item_id"], desk.kb)
+    if isinstance(outcome, Refused):
+        raise (web.HTTPForbidden(text="admins only") if outcome.reason == "not_allowed"
+               else web.HTTPNotFound())
+    if isinstance(outcome, KnowledgeRevision):
+        raise web.HTTPSeeOther(f"{KNOWLEDGE}/revisions/{outcome.id}?published=1")
+    raise web.HTTPSeeOther(f"{KNOWLEDGE}/{request.match_info['kind']}/"
+                           f"{request.match_info['item_id']}?conflict=1")
+
+
 # -- referrals ----------------------------------------------------------------------------------
 
 async def referral_page(request: web.Request) -> web.Response:
@@ -274,7 +291,8 @@ async def referral_page(request: web.Request) -> web.Response:
     context = page_context(request, item_id=item_id, fields=referral_fields(body),
                            based_on=newest.number if newest else 0, history=history,
                            is_new=not item_id, admin=role >= Role.ADMIN,
-                           checks=invalid_view(translator("nl"), None), conflict=None)
+                           checks=invalid_view(translator("nl"), None), conflict=None,
+                           in_seed=item_id in seed().referrals)
     return aiohttp_jinja2.render_template("referral_edit.html", request, context)
 
 
@@ -314,7 +332,7 @@ async def referral_post(request: web.Request) -> web.Response:
                            based_on=based_on, history=history, is_new=is_new,
                            admin=role >= Role.ADMIN,
                            checks=invalid_view(tr, Invalid(problems) if problems else None),
-                           conflict=conflict)
+                           conflict=conflict, in_seed=item_id in seed().referrals)
     response = aiohttp_jinja2.render_template("referral_edit.html", request, context)
     response.set_status(409 if conflict else 200)
     return response
@@ -511,3 +529,5 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post(f"{KNOWLEDGE}/revisions/{{revision_id}}/restore", restore_post)
     app.router.add_post(f"{KNOWLEDGE}/revisions/{{revision_id}}/discard", discard_post)
     app.router.add_post(f"{KNOWLEDGE}/editors", editors_post)
+    app.router.add_post(f"{KNOWLEDGE}/{{kind:cards|referrals}}/{{item_id}}/installed",
+                        installed_post)

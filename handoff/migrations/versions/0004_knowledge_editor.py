@@ -25,9 +25,9 @@ def upgrade() -> None:
         sa.Column("state", sqlmodel.AutoString(length=12), nullable=False),
         sa.Column("body", sqlmodel.AutoString(), nullable=False),
         sa.Column("author", sqlmodel.AutoString(length=80), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("published_by", sqlmodel.AutoString(length=80), nullable=True),
-        sa.Column("published_at", sa.DateTime(), nullable=True),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("note", sqlmodel.AutoString(length=200), nullable=False),
         sa.UniqueConstraint("kind", "item_id", "number"),
     )
