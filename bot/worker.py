@@ -36,6 +36,8 @@ async def run_worker(settings: Settings) -> int:
     from knowledge.anonymise import Anonymiser
     from knowledge.base import load_knowledge
     from knowledge.feedback import FeedbackStore
+    from knowledge.gaps import GapStore, GapWriter
+    from knowledge.revisions import RevisionStore
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)
@@ -49,7 +51,9 @@ async def run_worker(settings: Settings) -> int:
               f"{_first_line(exc)}", file=sys.stderr, flush=True)
         return EXIT_CONFIG
     anonymiser = await asyncio.to_thread(Anonymiser)
-    kb = load_knowledge()
+    # The published knowledge (a card made in the dashboard after this start has no
+    # secondary topics in summaries until the worker restarts).
+    kb = load_knowledge(overlay=await RevisionStore(engine).overlay())
     log.info("summariser worker loaded in %.1f s", time.monotonic() - started)
 
     stop = asyncio.Event()
@@ -66,15 +70,18 @@ async def run_worker(settings: Settings) -> int:
                                     ttl_seconds=settings.transcript_ttl_days * 24 * 3600)
             feedback = FeedbackStore(redis)
             trends = TrendWriter(redis, engine, consumer=f"worker-{os.getpid()}")
+            gaps = GapWriter(redis, engine, anonymiser, consumer=f"worker-{os.getpid()}")
             last_copy = 0.0
 
             async def each_round() -> None:
                 nonlocal last_copy
                 # Between summary jobs: the dashboard's trend rows, and a sign of life.
                 await trends.run_once()
+                await gaps.run_once()  # consented questions, anonymised into SQL
                 await redis.set(HEARTBEAT_KEY, repr(time.time()), ex=HEARTBEAT_TTL_SECONDS)
                 if time.monotonic() - last_copy > FEEDBACK_EVERY_SECONDS:
                     await writer.copy_feedback(await feedback.counts())
+                    await GapStore(engine).expire()  # kept KEEP_DAYS, then gone
                     last_copy = time.monotonic()
 
             log.info("summariser worker ready")

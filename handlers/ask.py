@@ -6,16 +6,18 @@ import functools
 import logging
 
 from redis.exceptions import RedisError
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot import metrics
+from handlers.consent import ask_consent
 from handlers.context import DeskContext, closing_transaction, esc
 from handlers.keyboards import ReusedKeyboard
 from handlers.render import ADVICE_LINE, snippet_html, urgent_html
 from handoff.users import Role
 from knowledge.asked import LastAnswer
 from knowledge.followup import is_follow_up, with_context
+from knowledge.gaps import NO_CARD, NOT_HELPED
 from knowledge.preference import put_first
 from knowledge.smalltalk import SmallTalk, classify
 from locales import translator
@@ -138,6 +140,9 @@ async def on_question(update: Update, context: DeskContext) -> None:
         await message.reply_text(no_card_html(context),
                                  reply_markup=no_card_keyboard(context, more))
         metrics.NO_CARD.inc()
+        # What the desk could not answer teaches Platform JEP, if the asker agrees.
+        await ask_consent(message, context, user.id, text, result.top.value, result.lang,
+                          ordered[0].id if ordered else "", NO_CARD)
     else:
         limit = 1 if role == Role.VOLUNTEER else 2
         more = [(s.id, s.text(result.lang).title) for s in ordered[1:1 + limit]]
@@ -211,6 +216,20 @@ async def feedback(update: Update, context: DeskContext) -> None:
                 [InlineKeyboardButton(tr._p("button", "Talk to an expert"),
                                       callback_data=EXPERT)],
             ]))
+        if update.effective_user is not None and isinstance(query.message, Message):
+            await _consent_after_vote(query.message, context, update.effective_user.id,
+                                      snippet.id)
+
+
+async def _consent_after_vote(message: Message, context: DeskContext, user: int,
+                              snippet_id: str) -> None:
+    """After 'does not help' on the answer to the latest question: may it be kept?"""
+    last = await context.desk.asked.last(user)
+    questions = await context.desk.asked.questions(user)
+    if last is None or not questions or snippet_id not in last.snippets:
+        return  # a vote on an older answer: its question is not the one remembered
+    await ask_consent(message, context, user, questions[-1], last.topic, last.lang,
+                      snippet_id, NOT_HELPED)
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]

@@ -127,7 +127,10 @@ def privacy_text(context: DeskContext) -> str:
              "summarised, and at the latest after {days} days;\n"
              "• an anonymised summary of expert conversations (topic, sector, province, "
              "outcome), without names or anything that identifies you or a young person, so "
-             "Platform JEP can see which questions live in the field.").format(days=days),
+             "Platform JEP can see which questions live in the field;\n"
+             "• only if you say yes when the desk asks: a question it could not answer well, "
+             "anonymised, for 180 days, to improve the guidance. Nothing links it to you, so "
+             "/forget cannot find it.").format(days=days),
         tr._("Experts never see your Telegram name, username or number; they see a pseudonym. "
              "Do not type names, addresses, schools or other details that identify a young "
              "person or a family."),

@@ -117,5 +117,6 @@ class AskedStore:
         return session[::-1]
 
     async def forget(self, user_id: int) -> None:
-        """Delete the questions and the triage outcome."""
-        await self.redis.delete(keys.asked(user_id), keys.last_answer(user_id))
+        """Delete the questions, the triage outcome and a pending consent question."""
+        await self.redis.delete(keys.asked(user_id), keys.last_answer(user_id),
+                                keys.gap_consent(user_id))

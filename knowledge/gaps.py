@@ -8,6 +8,7 @@ and writes a `KnowledgeGap` row, kept `KEEP_DAYS`. Nothing links a row back to a
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Protocol
@@ -38,20 +39,63 @@ class Scrubber(Protocol):
     def anonymise(self, text: str) -> str: ...
 
 
+CONSENT_TTL_SECONDS = 3600  # a consent question unanswered for an hour lapses
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A question the desk asked to keep; `token` ties the yes/no buttons to it."""
+
+    token: str
+    text: str
+    topic: str
+    lang: str
+    role: str
+    shown: str
+    reason: str
+
+
 class GapQueue:
-    """The bot's side: one consented question onto the stream."""
+    """The bot's side: ask once per question, and on a yes put it onto the stream."""
 
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
 
-    async def put(self, text: str, topic: str, lang: str, role: str, shown: str,
-                  reason: str) -> None:
-        """Queue a consented question for anonymising and keeping (no user id in it)."""
+    async def offer(self, user_id: int, text: str, topic: str, lang: str, role: str,
+                    shown: str, reason: str) -> str | None:
+        """Remember the question to ask consent for; its token, or None when this question
+        was offered already (asked once, plainly, not after every vote)."""
+        key = keys.gap_consent(user_id)
+        current = await self.redis.hget(key, "text")
+        if current == text[:MAX_TEXT]:
+            return None
+        token = secrets.token_urlsafe(9)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(keys.gaps(), {"text": text[:MAX_TEXT], "topic": topic, "lang": lang,
-                                    "role": role, "shown": shown, "reason": reason})
-            pipe.expire(keys.gaps(), STREAM_TTL_SECONDS)
+            pipe.delete(key)
+            pipe.hset(key, mapping={"token": token, "text": text[:MAX_TEXT], "topic": topic,
+                                    "lang": lang, "role": role, "shown": shown,
+                                    "reason": reason, "answered": 0})
+            pipe.expire(key, CONSENT_TTL_SECONDS)
             await pipe.execute()
+        return token
+
+    async def answer(self, user_id: int, token: str, keep: bool) -> bool | None:
+        """The asker's yes or no: on yes the question goes to the worker (no user id with
+        it). True if kept, False if not, None if the question lapsed or was answered."""
+        key = keys.gap_consent(user_id)
+        data = await self.redis.hgetall(key)
+        if not data or data.get("token") != token or data.get("answered") == "1":
+            return None
+        async with self.redis.pipeline(transaction=True) as pipe:
+            # The text leaves the per-user key at once; the marker keeps it asked-once.
+            pipe.hset(key, mapping={"answered": 1, "token": ""})
+            pipe.hdel(key, "topic", "role", "shown", "reason")
+            if keep:
+                pipe.xadd(keys.gaps(), {k: data[k] for k in ("text", "topic", "lang", "role",
+                                                               "shown", "reason")})
+                pipe.expire(keys.gaps(), STREAM_TTL_SECONDS)
+            await pipe.execute()
+        return keep
 
 
 def monday(day: date) -> date:

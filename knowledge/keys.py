@@ -61,3 +61,8 @@ def knowledge_editors() -> str:
 def gaps() -> str:
     """Stream of consented, not yet anonymised questions (no user id), for the worker."""
     return f"{PREFIX}:gaps"
+
+
+def gap_consent(user_id: int) -> str:
+    """Hash: the question the desk asked this user's consent to keep, briefly (an hour)."""
+    return f"{PREFIX}:gap_consent:{user_id}"
