@@ -253,6 +253,28 @@ class Renderer:
                 f"{esc(self.region(ticket.region))} · "
                 + tr._("waiting {minutes} min").format(minutes=minutes))
 
+    def received_lines(self, ticket: Ticket) -> list[str]:
+        """The guidance cards the asker received before the handoff, in order, each with how
+        the asker marked it."""
+        tr = self.tr
+        # Ids and votes were stored alike; a card merged away since shows as its successor.
+        received = [(sid, snippet) for sid in ticket.snippets
+                    if (snippet := self.desk.kb.resolve(sid)) is not None]
+        if not received:
+            return [esc(tr._("The asker has not received any guidance card yet."))]
+        lines = [esc(tr._("Guidance already shown to the asker, in order:"))]
+        for number, (sid, snippet) in enumerate(received, 1):
+            title = snippet.text(self.locale).title
+            helped = ticket.votes.get(sid)
+            if helped is None:
+                line = title
+            elif helped:
+                line = tr._("{title} (marked by the asker: helps)").format(title=title)
+            else:
+                line = tr._("{title} (marked by the asker: does not help)").format(title=title)
+            lines.append(f"{number}. {esc(line)}")
+        return lines
+
     def when(self, moment: datetime, now: datetime) -> str:
         """'today at 9:00', 'tomorrow at 9:00' or 'Monday at 9:00' in this language."""
         clock = format_time(moment, "H:mm", locale=self.locale)
@@ -415,11 +437,7 @@ class Renderer:
             if t.note:
                 lines.append(esc(tr._("Note from the previous expert: {note}").format(
                     note=t.note)))
-            titles = [self.desk.kb.snippets[s].text(self.locale).title for s in t.snippets
-                      if s in self.desk.kb.snippets]
-            if titles:
-                lines.append(esc(tr._("Guidance already shown: {titles}").format(
-                    titles="; ".join(titles))))
+            lines += self.received_lines(t)
             transcript = self.transcript_lines(t, p.get("transcript", ()), previous)
             if transcript:
                 lines.append(esc(tr._("The conversation so far:")))

@@ -8,8 +8,8 @@ it, so a rule lives here once."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -87,8 +87,9 @@ class Triaged:
 
     topic: str
     urgent: bool
-    snippets: tuple[str, ...]
+    snippets: tuple[str, ...]  # the guidance cards the asker received, in order
     questions: tuple[str, ...]  # this session's questions, oldest first
+    votes: Mapping[str, bool] = field(default_factory=dict)  # card -> marked 'helps'
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,14 +193,18 @@ class HandoffService:
 
     # -- intake and queue ----------------------------------------------------------------
 
-    async def begin_intake(self, user_id: int, volunteer: bool) -> Result:
-        """/expert: say what will happen now, then ask the first intake question."""
+    async def begin_intake(self, user_id: int, volunteer: bool, topic: str = "") -> Result:
+        """/expert: say what will happen now, then ask the first intake question. `topic`:
+        that of the question being handed off (the latest one now); the conversation keeps
+        it, whatever the asker asks during the intake."""
         if await self.is_expert(user_id):
             return Result.refuse(Refusal.IS_EXPERT)
         ticket = await self.tickets.ticket_of_user(user_id)
         if ticket is not None:
             return Result().add(await self.status_notice(ticket))
         await self.sessions.take_intake(user_id)  # a fresh start
+        if topic:
+            await self.sessions.set_intake(user_id, "topic", topic)
         await self.states.set_step(user_id, Mode.INTAKE)
         return Result().add(Notice(user_id, Kind.INTAKE_START, params={
             "availability": await self.availability(),
@@ -231,6 +236,8 @@ class HandoffService:
             if "sector" not in answers or "region" not in answers:
                 return Result().add(Notice(user_id, Kind.INTAKE_EXPIRED, replace=True))
             found = triaged if isinstance(triaged, Triaged) else triaged()
+            if answers.get("topic"):
+                found = replace(found, topic=answers["topic"])
             return await self._queue(user_id, lang, Sector(answers["sector"]),
                                      Province(answers["region"]), found)
         return Result.refuse(Refusal.INVALID)
@@ -239,7 +246,7 @@ class HandoffService:
                      found: Triaged) -> Result:
         ticket = await self.tickets.open(user_id, lang, found.topic or DEFAULT_TOPIC,
                                          sector.value, region.value, found.urgent,
-                                         found.snippets)
+                                         found.snippets, found.votes)
         if not await self.tickets.transcript(ticket.id):
             for question in found.questions:
                 await self.tickets.add_message(ticket.id, "user", question)

@@ -1,0 +1,123 @@
+"""End to end through the sandbox: what experts and coordinators read is exact (issue 23):
+the handoff card's guidance, the conversation list, names, help and the summary's topic."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.settings import Settings
+from tests.sandbox_client import DeskHarness, Message, Person
+from tests.test_handoff_e2e import make_expert
+
+COORDINATOR = 3999
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"office_hours": "always",
+                                       "admin_ids": [COORDINATOR]})
+
+
+def _buttons(message: Message) -> list[dict[str, str]]:
+    return [b for row in message["buttons"] for b in row]
+
+
+async def _intake(user: Person, message: Message) -> None:
+    """From a message with 'Talk to an expert' through the intake to the queue."""
+    await user.press_label(message, "Spreek een expert")
+    sector = await user.expect("1/3")
+    await user.press_label(sector, "Onderwijs")
+    await user.expect_edit(sector, "2/3")
+    await user.press_label(await user.current(sector), "Utrecht")
+    await user.expect_edit(sector, "3/3")
+    await user.press_label(await user.current(sector), "Ja")
+    await user.expect("wachtrij")
+
+
+async def test_card_lists_the_guidance_received_in_order_with_votes(
+    harness: DeskHarness,
+) -> None:
+    kb = harness.desk.kb
+    anna = await make_expert(harness, 3001, "Anna")
+    user = harness.person(3002, "Sanne", "nl")
+    await user.onboard("professional")
+    await user.send("Een leerling gelooft in complotverhalen over vaccins en de overheid, hoe "
+                    "ga ik daarover in gesprek?")
+    answer = await user.expect("Onderwerp:")
+    first = next(b["data"] for b in _buttons(answer) if b["text"] == "Dit helpt")
+    first_id = first.removeprefix("fb:1:")
+    plus = [b for b in _buttons(answer) if b["text"].startswith("➕")]
+    assert len(plus) == 2
+    # The answer 'helps'; the asker opens the first extra card only and marks it 'does not
+    # help'. The second extra card stays unpressed. (A chat's updates are handled in order.)
+    await user.press(answer, first)
+    await user.press(answer, plus[0]["data"])
+    extra = await user.expect("Onderwerp:")
+    await user.press_label(extra, "Dit helpt niet")
+    await user.expect("niet hielp")
+    await _intake(user, answer)
+
+    await anna.send("/volgende")
+    card = await anna.expect("📋")
+    title = kb.snippets[first_id].text("nl").title
+    extra_title = kb.snippets[plus[0]["data"].removeprefix("sn:")].text("nl").title
+    unpressed = kb.snippets[plus[1]["data"].removeprefix("sn:")].text("nl").title
+    assert ("Al getoonde handvatten, op volgorde:\n"
+            f"1. {title} (door de vraagsteller gemarkeerd: helpt)\n"
+            f"2. {extra_title} (door de vraagsteller gemarkeerd: helpt niet)\n") in card["text"]
+    assert unpressed not in card["text"]
+
+
+async def test_card_says_when_no_guidance_was_received(harness: DeskHarness) -> None:
+    anna = await make_expert(harness, 3011, "Anna")
+    user = harness.person(3012, "Sanne", "nl")
+    await user.onboard("professional")
+    await user.send("/expert")
+    start = await user.expect("1/3")
+    await user.press_label(start, "Onderwijs")
+    await user.expect_edit(start, "2/3")
+    await user.press_label(await user.current(start), "Utrecht")
+    await user.expect_edit(start, "3/3")
+    await user.press_label(await user.current(start), "Ja")
+    await user.expect("wachtrij")
+    await anna.send("/volgende")
+    card = await anna.expect("📋")
+    assert "De vraagsteller heeft nog geen handvat ontvangen." in card["text"]
+
+
+async def test_conversation_keeps_the_topic_of_the_question_handed_off(
+    harness: DeskHarness,
+) -> None:
+    labels = {t.value: info.label["nl"] for t, info in harness.desk.kb.topics.items()}
+    anna = await make_expert(harness, 3021, "Anna")
+    user = harness.person(3022, "Sanne", "nl")
+    await user.onboard("professional")
+    await user.send("Een leerling deelt steeds IS-filmpjes in de klasgroep, hoe duid ik die "
+                    "signalen?")
+    answer = await user.expect("Onderwerp:")
+    first = await harness.desk.asked.last(3022)
+    await user.press_label(answer, "Spreek een expert")
+    sector = await user.expect("1/3")
+    # During the intake the asker asks something else (answered as a question).
+    await user.send("Hoe betrek ik de ouders van deze leerling als bondgenoot?")
+    await user.expect("Onderwerp:")
+    second = await harness.desk.asked.last(3022)
+    assert first is not None and second is not None and first.topic != second.topic
+    await user.press_label(sector, "Onderwijs")
+    await user.expect_edit(sector, "2/3")
+    await user.press_label(await user.current(sector), "Utrecht")
+    await user.expect_edit(sector, "3/3")
+    await user.press_label(await user.current(sector), "Ja")
+    await user.expect("wachtrij")
+
+    await anna.send("/volgende")
+    card = await anna.expect("📋")
+    assert card["text"].split("\n")[1].startswith(f"{labels[first.topic]} · Onderwijs · Utrecht")
+    await anna.send("/sluit")
+    outcome = await anna.expect("uitkomst")
+    await anna.press_label(outcome, "Advies gegeven")
+    await anna.expect_edit(outcome, "samenvatting")
+    await anna.send("Docent geadviseerd over de signalen.")
+    await anna.expect("Afgesloten")
+    jobs = [f for _, f in await harness.desk.redis.xrange("vb:summaries") if "kind" not in f]
+    assert [job["topic"] for job in jobs] == [first.topic]
