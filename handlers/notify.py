@@ -21,7 +21,7 @@ from handlers.menu import set_chat_commands
 from handlers.render import ADVICE_LINE, snippet_text
 from handoff.notices import Kind, Notice, Refusal, Result
 from handoff.service import Routing
-from handoff.tickets import Ticket
+from handoff.tickets import Ticket, TicketState
 from handoff.vocab import Outcome, Province, Sector
 from knowledge.topics import Topic
 from locales import N_, Translator, translator
@@ -241,17 +241,50 @@ class Renderer:
         """A province, or 'national / other'."""
         return self.tr._("National / other") if code == Province.NATIONAL else code
 
-    def ticket_line(self, ticket: Ticket, now: float) -> str:
-        """One ticket for experts: topic, sector, region, waiting time, urgency; no person."""
+    def ticket_head(self, ticket: Ticket) -> str:
+        """What a ticket is about, for experts: urgency, topic, sector, region; no person."""
         tr = self.tr
         topics = self.desk.kb.topics
         topic = topics[Topic(ticket.topic)].label[self.locale] \
             if ticket.topic in Topic.__members__.values() else ticket.topic
-        minutes = max(0, round((now - ticket.queued_at) / 60))
         urgent = "🔴 " + tr._("URGENT") + " · " if ticket.urgent else ""
         return (f"{urgent}<b>{esc(topic)}</b> · {esc(self.sector(ticket.sector))} · "
-                f"{esc(self.region(ticket.region))} · "
-                + tr._("waiting {minutes} min").format(minutes=minutes))
+                f"{esc(self.region(ticket.region))}")
+
+    def ticket_line(self, ticket: Ticket, now: float) -> str:
+        """One waiting ticket for experts: what it is about and how long it has waited."""
+        minutes = max(0, round((now - ticket.queued_at) / 60))
+        return (f"{self.ticket_head(ticket)} · "
+                + esc(self.tr._("waiting {minutes} min").format(minutes=minutes)))
+
+    def held_line(self, ticket: Ticket, now: float) -> str:
+        """One conversation an expert holds: what it is about and where it stands (a queue's
+        waiting time means nothing once it is taken)."""
+        tr = self.tr
+        if ticket.state is TicketState.ENDED:
+            state = tr._("ended by the asker at {time}; waiting for your summary").format(
+                time=self.clock(ticket.ended_at or now, now))
+            return f"{self.ticket_head(ticket)} · {esc(state)}"
+        parts = [tr._("yours since {time}").format(time=self.clock(ticket.claimed_at or now,
+                                                                    now))]
+        minutes = round((now - ticket.last_user_at) / 60) if ticket.last_user_at else None
+        if minutes is not None and minutes < 1:
+            parts.append(tr._("last message from the asker just now"))
+        elif minutes is not None:
+            parts.append(tr._n("last message from the asker {minutes} minute ago",
+                               "last message from the asker {minutes} minutes ago",
+                               minutes).format(minutes=minutes))
+        return f"{self.ticket_head(ticket)} · " + esc(" · ".join(parts))
+
+    def clock(self, moment: float, now: float) -> str:
+        """A moment's time of day ('9:12'), with its day when that is not today."""
+        zone = self.desk.settings.zone
+        at = datetime.fromtimestamp(moment, zone)
+        clock = format_time(at, "H:mm", locale=self.locale)
+        if at.date() == datetime.fromtimestamp(now, zone).date():
+            return clock
+        return self.tr._("{day} at {time}").format(
+            day=format_date(at, "EEEE d MMMM", locale=self.locale), time=clock)
 
     def received_lines(self, ticket: Ticket) -> list[str]:
         """The guidance cards the asker received before the handoff, in order, each with how
@@ -465,16 +498,27 @@ class Renderer:
                 head = tr._("Nothing was sent: choose the conversation your messages go to, "
                             "then send your message again (or reply to one of the asker's "
                             "messages).")
-            else:
+            elif tickets:
                 head = tr._n("You have {count} conversation.", "You have {count} conversations.",
                              len(tickets)).format(count=len(tickets))
+            else:
+                head = tr._("You have no open conversation.")
             active = p.get("active")
             lines = [esc(head)] + [
                 ("▶️ " if x.id == active else "• ") + esc(self.asker(x)) + " · "
-                + self.ticket_line(x, now) for x in tickets]
+                + self.held_line(x, now) for x in tickets]
+            ended: list[Ticket] = list(p.get("ended", ()))
+            if ended:
+                lines.append(esc(tr._n(
+                    "Ended, waiting for your summary (the outcome buttons of its closing "
+                    "message):",
+                    "Ended, waiting for your summary (the outcome buttons of their closing "
+                    "messages):", len(ended))))
+                lines += ["• " + esc(self.asker(x)) + " · " + self.held_line(x, now)
+                          for x in ended]
             return one("\n".join(lines), column(
                 (("▶️ " if x.id == active else "") + self.asker(x), PICK + x.id)
-                for x in tickets))
+                for x in tickets) if tickets else None)
         if k is Kind.SWITCHED and t is not None:
             return one(esc(tr._("Your messages now go to {asker}.").format(asker=self.asker(t))))
         if k is Kind.ASKER_ENDED and t is not None:

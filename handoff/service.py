@@ -435,15 +435,17 @@ class HandoffService:
     # -- choosing the conversation -------------------------------------------------------
 
     async def conversations(self, actor: int) -> Result:
-        """/gesprekken: the expert's conversations, with the active one marked."""
+        """/gesprekken: the expert's conversations, with the active one marked, and those the
+        asker ended that wait for the expert's summary."""
         if await self._expert(actor) is None:
             return Result.refuse(Refusal.NOT_EXPERT)
         held = await self.tickets.active_for_expert(actor)
-        if not held:
+        ended = await self.tickets.ended_for_expert(actor)
+        if not held and not ended:
             return Result().add(Notice(actor, Kind.NO_CONVERSATION))
         state = await self.states.get(actor)
         return Result().add(Notice(actor, Kind.CONVERSATIONS, params={
-            "tickets": held, "active": state.active}))
+            "tickets": held, "ended": ended, "active": state.active}))
 
     async def _held(self, actor: int, ticket_id: str, states: frozenset[TicketState],
                     what: str) -> Ticket | Refusal:

@@ -3,11 +3,14 @@ the handoff card's guidance, the conversation list, names, help and the summary'
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from bot.settings import Settings
 from tests.sandbox_client import DeskHarness, Message, Person
-from tests.test_handoff_e2e import make_expert
+from tests.test_handoff_e2e import Clock, make_expert, queued_user
 
 COORDINATOR = 3999
 
@@ -121,3 +124,42 @@ async def test_conversation_keeps_the_topic_of_the_question_handed_off(
     await anna.expect("Afgesloten")
     jobs = [f for _, f in await harness.desk.redis.xrange("vb:summaries") if "kind" not in f]
     assert [job["topic"] for job in jobs] == [first.topic]
+
+
+async def test_conversation_list_shows_the_state_of_each_held_conversation(
+    settings: Settings, redis: object,
+) -> None:
+    clock = Clock(datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Europe/Amsterdam")).timestamp())
+    async with DeskHarness.start(settings, clock) as harness:
+        labels = {t.value: info.label["nl"] for t, info in harness.desk.kb.topics.items()}
+        anna = await make_expert(harness, 3031, "Anna")
+        first = await queued_user(harness, 3032, "Een leerling deelt steeds IS-filmpjes, hoe "
+                                                 "duid ik die signalen?")
+        second = await queued_user(harness, 3033, "hoe praat ik met een jongen over complotten")
+        await anna.send("/volgende")
+        await anna.expect("📋")
+        clock.now += 3 * 60
+        await anna.send("/volgende")
+        await anna.expect("📋")
+        await first.send("Hij is vijftien.")
+        await anna.expect("Hij is vijftien")
+        clock.now += 7 * 60
+        await second.send("/stop")
+        await anna.expect("uitkomst")
+        clock.now += 2 * 60
+        await anna.send("/gesprekken")
+        listing = await anna.expect("gesprek")
+        held = await harness.desk.handoff.ticket_of_user(3032)
+        ended = await harness.desk.handoff.get(
+            (await harness.desk.handoff.ended_for_expert(3031))[0].id)
+        assert held is not None and ended is not None
+        asker = {t.id: f"Vraagsteller {harness.desk.pseudonyms.asker_number(t.id)}"
+                 for t in (held, ended)}
+        assert listing["text"] == (
+            "Je hebt 1 gesprek.\n"
+            f"▶️ {asker[held.id]} · {labels[held.topic]} · Onderwijs · Utrecht · "
+            "van jou sinds 10:00 · laatste bericht van de vraagsteller 9 minuten geleden\n"
+            "Beëindigd, wacht op je samenvatting (de uitkomstknoppen van het afsluitbericht):\n"
+            f"• {asker[ended.id]} · {labels[ended.topic]} · Onderwijs · Utrecht · "
+            "door de vraagsteller beëindigd om 10:10; wacht op je samenvatting")
+        assert "wacht 1" not in listing["text"] and "wacht 0" not in listing["text"]
