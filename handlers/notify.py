@@ -22,9 +22,10 @@ from handlers.render import ADVICE_LINE, snippet_text
 from handoff.notices import Kind, Notice, Refusal, Result
 from handoff.service import Routing
 from handoff.tickets import Ticket, TicketState
-from handoff.vocab import Outcome, Province, Sector
+from handoff.vocab import Province
 from knowledge.topics import Topic
 from locales import N_, Translator, translator
+from locales.vocabulary import Vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -41,28 +42,6 @@ SNIPPET = "xs:"
 # Telegram allows 4,096 characters per message; stay below it with room for markup.
 MESSAGE_LIMIT = 3800
 CHUNK = 3000
-
-SECTOR_LABELS: dict[Sector, str] = {
-    Sector.EDUCATION: N_("Education"), Sector.YOUTH_CARE: N_("Youth care"),
-    Sector.SOCIAL_WORK: N_("Youth and social work"),
-    Sector.CHILD_PROTECTION: N_("Child protection"),
-    Sector.MENTAL_HEALTH: N_("Mental health care"),
-    Sector.POLICE: N_("Police"), Sector.MUNICIPALITY: N_("Municipality"),
-    Sector.OTHER: N_("Other"), Sector.VOLUNTEER: N_("Other volunteer organisation"),
-    Sector.SPORTS_CLUB: N_("Sports club"), Sector.FAITH: N_("Mosque, church or other faith "
-                                                            "community"),
-    Sector.SELF_ORGANISATION: N_("Self-organisation or community group"),
-}
-OUTCOME_LABELS: dict[str, str] = {
-    Outcome.ADVICE: N_("Advice given"), Outcome.REFERRED: N_("Referred to another organisation"),
-    Outcome.FOLLOWUP: N_("Follow-up needed"),
-}
-EXPERT_HELP = N_(
-    "Expert commands: /beschikbaar or /pauze (availability), /wachtrij (queue), /volgende "
-    "(claim the next question), /gesprekken (your conversations, switch), /sluit (close with a "
-    "summary), /overdragen [note] (transfer), /snippet [id] (send guidance). Plain messages go "
-    "to your active conversation; reply to a message of an asker to answer that asker."
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +102,8 @@ def refusal_text(tr: Translator, reason: Refusal) -> str:
         Refusal.ALREADY_RATED: tr._("You have already rated this conversation. Thank you!"),
         Refusal.STALE: tr._("This step is already over; nothing was changed."),
         Refusal.TARGET_UNAVAILABLE: tr._("That expert cannot take it right now."),
+        Refusal.NAME_TAKEN: tr._("An expert with this name is already in the pool; choose "
+                                 "another name."),
     }[reason]
 
 
@@ -178,6 +159,7 @@ class Renderer:
         self.desk = desk
         self.locale = locale
         self.tr = translator(locale)
+        self.words = Vocabulary(locale)
 
     def asker(self, ticket: Ticket | str) -> str:
         """How experts see the asker: a pseudonym fresh per ticket (or ticket id)."""
@@ -234,12 +216,11 @@ class Renderer:
 
     def sector(self, code: str) -> str:
         """A sector or organisation kind in this language."""
-        label = SECTOR_LABELS.get(Sector(code)) if code in Sector.__members__.values() else None
-        return self.tr._(label) if label else code
+        return self.words.sector(code)
 
     def region(self, code: str) -> str:
         """A province, or 'national / other'."""
-        return self.tr._("National / other") if code == Province.NATIONAL else code
+        return self.words.region(code)
 
     def ticket_head(self, ticket: Ticket) -> str:
         """What a ticket is about, for experts: urgency, topic, sector, region; no person."""
@@ -530,7 +511,7 @@ class Renderer:
         if k is Kind.OUTCOME_PROMPT and t is not None:
             return one(esc(tr._("Closing the conversation with {asker}. What was the "
                                 "outcome?").format(asker=self.asker(t))),
-                       column((tr._(OUTCOME_LABELS[o]), f"{CLOSE}{t.id}:{o}")
+                       column((self.words.outcome(o), f"{CLOSE}{t.id}:{o}")
                               for o in p.get("outcomes", ())))
         if k is Kind.FINISH_STEP_FIRST:
             text = tr._("Please choose where the conversation goes first (buttons above); "

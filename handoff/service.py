@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 
 from handoff import handoff_keys as keys
 from handoff.batch import Batch
-from handoff.experts import Expert, ExpertStore
+from handoff.experts import Expert, ExpertStore, NameTaken
 from handoff.notices import Kind, Notice, Refusal, Result
 from handoff.office_hours import OfficeHours
 from handoff.sessions import SessionStore
@@ -174,8 +174,11 @@ class HandoffService:
         if not self.may_manage_pool(actor):
             log.warning("refused invite from a non-admin")
             return Refusal.NOT_ADMIN
-        return await self.experts.create_invite(display_name, tuple(expertise),
-                                                tuple(languages))
+        try:
+            return await self.experts.create_invite(display_name, tuple(expertise),
+                                                    tuple(languages))
+        except NameTaken:
+            return Refusal.NAME_TAKEN
 
     async def pause_expert(self, actor: int | None, expert_id: int) -> Result:
         """A coordinator takes an expert off duty (they keep what they hold)."""

@@ -10,7 +10,9 @@ import pytest
 
 from bot.settings import Settings
 from tests.sandbox_client import DeskHarness, Message, Person
+from tests.test_dashboard import add_summaries
 from tests.test_handoff_e2e import Clock, make_expert, queued_user
+from tests.web_harness import ADMIN, Web
 
 COORDINATOR = 3999
 
@@ -163,3 +165,95 @@ async def test_conversation_list_shows_the_state_of_each_held_conversation(
             f"• {asker[ended.id]} · {labels[ended.topic]} · Onderwijs · Utrecht · "
             "door de vraagsteller beëindigd om 10:10; wacht op je samenvatting")
         assert "wacht 1" not in listing["text"] and "wacht 0" not in listing["text"]
+
+
+async def test_display_names_are_unique_in_the_pool(harness: DeskHarness) -> None:
+    coordinator = harness.person(COORDINATOR, "Coordinator", "nl")
+    await coordinator.send("/uitnodigen Marieke onderwijs")
+    invite = await coordinator.expect("Eenmalige uitnodiging voor Marieke")
+    code = invite["text"].rsplit("inv_", 1)[1]
+    marieke = harness.person(3041, "Marieke", "nl")
+    await marieke.send(f"/start inv_{code}")
+    await marieke.expect("Welkom in de expertpool, Marieke.")
+    # Another Marieke (any case, any spacing) is refused with a way out.
+    await coordinator.send("/uitnodigen  marieke  jeugdhulp")
+    refused = await coordinator.expect("marieke")
+    assert refused["text"] == (
+        "Er zit al een expert met de naam marieke in de pool. Vraagstellers moeten experts uit "
+        "elkaar kunnen houden: kies een andere naam, bijvoorbeeld met een initiaal: "
+        '/uitnodigen "marieke B."')
+    await coordinator.send("/uitnodigen “Marieke B.” jeugdhulp")
+    await coordinator.expect("Eenmalige uitnodiging voor Marieke B., 7 dagen geldig")
+    # Two invites for one new name, both redeemed: the second joins under a free name.
+    codes = []
+    for _ in range(2):
+        await coordinator.send("/uitnodigen Sam")
+        codes.append((await coordinator.expect("uitnodiging voor Sam"))["text"]
+                     .rsplit("inv_", 1)[1])
+    for user_id, code in zip((3042, 3043), codes, strict=True):
+        await harness.person(user_id, "Sam", "nl").send(f"/start inv_{code}")
+    await harness.person(3043).expect("Welkom in de expertpool, Sam 2.")
+    names = sorted(e.display_name for e in await harness.desk.experts.list())
+    assert names == ["Marieke", "Sam", "Sam 2"]
+
+
+EXPERT_HELP = """Jouw commando's als expert:
+• /beschikbaar: {beschikbaar}
+• /pauze: {pauze}
+• /wachtrij: {wachtrij}
+• /volgende: {volgende}
+• /gesprekken: {gesprekken}
+• /sluit: {sluit}
+• /overdragen: {overdragen}
+• /snippet: {snippet}
+• /dashboard: {dashboard}
+Gewone berichten gaan naar je actieve gesprek; beantwoord een bericht van een vraagsteller om \
+die vraagsteller te antwoorden."""
+
+
+async def test_experts_and_coordinators_get_their_own_help(harness: DeskHarness) -> None:
+    from handlers.menu import EXPERT_COMMANDS
+    from locales import translator
+
+    tr = translator("nl")
+    descriptions = {names[0]: tr._(names[2]) for names in EXPERT_COMMANDS}
+    anna = await make_expert(harness, 3051, "Anna")
+    await anna.send("/help")
+    help_text = await anna.expect("commando's")
+    assert help_text["text"] == EXPERT_HELP.format(**descriptions)
+    assert "/onderwerpen" not in help_text["text"]
+
+    coordinator = harness.person(COORDINATOR, "Coordinator", "nl")
+    await coordinator.send("/help")
+    coordinator_help = (await coordinator.expect("coördinator"))["text"]
+    assert coordinator_help.startswith(
+        "Jouw commando's als coördinator:\n"
+        "• /uitnodigen: Een expert uitnodigen\n"
+        "• /dashboard: Een inloglink voor het dashboard\n"
+        "/uitnodigen NAAM [expertise…] maakt een eenmalige uitnodigingslink; een naam met een "
+        "spatie zet je tussen aanhalingstekens. Het dashboard toont de wachtrij, de "
+        "samenvattingen, de experts en de trends.\n\n")
+    assert "/expert" in coordinator_help  # outside the pool they can ask as anyone can
+    await coordinator.send("/start")
+    await coordinator.expect("Wie ben je?")
+    start = await coordinator.expect("coördinator")
+    assert start["text"].startswith("Je bent coördinator van de Vraagbaak: je nodigt experts "
+                                    "uit voor de pool en volgt de Vraagbaak op het dashboard.")
+    assert "• /uitnodigen: Een expert uitnodigen" in start["text"]
+
+
+async def test_dashboard_shows_codes_in_words(web: Web) -> None:
+    await add_summaries(web, [{"sector": "ggz", "outcome": "followup", "province": "landelijk"}])
+    await web.login(ADMIN)
+    page = await (await web.client.get("/dashboard/summaries")).text()
+    assert "· GGZ · Landelijk / anders · Vervolg nodig" in page
+    assert "<p>1 samenvatting</p>" in page
+    assert '<option value="followup">Vervolg nodig</option>' in page
+    assert '<option value="ggz">GGZ</option>' in page
+    assert ">ggz<" not in page and ">followup<" not in page and "· followup" not in page
+    experts = await (await web.client.get("/dashboard/experts")).text()
+    row = experts[experts.index("Marieke"):experts.index("</tr>", experts.index("Marieke"))]
+    assert "<td>Onderwijs<br><small>Nederlands</small></td>" in row
+    trends = await (await web.client.get("/dashboard/trends")).text()
+    assert '<option value="volunteer">Vrijwilliger</option>' in trends
+    assert '<option value="en">English</option>' in trends
