@@ -17,6 +17,7 @@ from handlers.menu import set_chat_commands, staff_help
 from handlers.notify import (
     CLAIM,
     CLOSE,
+    CLOSE_TOPIC,
     PICK,
     SNIPPET,
     TRANSFER,
@@ -150,6 +151,15 @@ async def close_outcome(update: Update, context: DeskContext) -> None:
                      await context.desk.service.choose_outcome(actor, ticket_id, outcome))
 
 
+async def close_topic(update: Update, context: DeskContext) -> None:
+    """A topic button of the summary step (ct:<ticket>:<topic>)."""
+    if (parsed := _callback(update, CLOSE_TOPIC)) is not None:
+        actor, data = parsed
+        ticket_id, _, topic = data.rpartition(":")
+        await answer(context, update,
+                     await context.desk.service.choose_topic(actor, ticket_id, topic))
+
+
 async def transfer_choice(update: Update, context: DeskContext) -> None:
     """A transfer button (tr:<ticket>:q or tr:<ticket>:<expert id>)."""
     if (parsed := _callback(update, TRANSFER)) is not None:
@@ -238,5 +248,6 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(CallbackQueryHandler(claim, pattern=f"^{CLAIM}"))
     app.add_handler(CallbackQueryHandler(pick, pattern=f"^{PICK}"))
     app.add_handler(CallbackQueryHandler(close_outcome, pattern=f"^{CLOSE}"))
+    app.add_handler(CallbackQueryHandler(close_topic, pattern=f"^{CLOSE_TOPIC}"))
     app.add_handler(CallbackQueryHandler(transfer_choice, pattern=f"^{TRANSFER}"))
     app.add_handler(CallbackQueryHandler(snippet_choice, pattern=f"^{SNIPPET}"))

@@ -38,6 +38,7 @@ PICK = "pk:"
 CLOSE = "cx:"
 TRANSFER = "tr:"
 SNIPPET = "xs:"
+CLOSE_TOPIC = "ct:"  # ct:<ticket>:<topic>, the topic a closed conversation is filed under
 
 # Telegram allows 4,096 characters per message; stay below it with room for markup.
 MESSAGE_LIMIT = 3800
@@ -130,9 +131,6 @@ PLAIN: dict[Kind, str] = {
     Kind.IDLE_CLOSED_ASKER: N_("This conversation was closed because it was quiet for a long "
                                "time. You can always ask a new question."),
     Kind.NO_REQUEST: N_("You have no open request. Type a question or use /expert."),
-    Kind.SUMMARY_PROMPT: N_("Now type a short summary for Platform JEP's trend reports (no "
-                            "names or details that identify anyone; they are removed "
-                            "anyway). Nothing you type now goes to the asker."),
     Kind.STEP_STALE: N_("That conversation is no longer yours (it was closed, "
                         "transferred or returned to the queue). Nothing was sent or "
                         "changed."),
@@ -513,6 +511,19 @@ class Renderer:
                                 "outcome?").format(asker=self.asker(t))),
                        column((self.words.outcome(o), f"{CLOSE}{t.id}:{o}")
                               for o in p.get("outcomes", ())))
+        if k is Kind.SUMMARY_PROMPT and t is not None:
+            labels = {topic.value: info.label[self.locale]
+                      for topic, info in self.desk.kb.topics.items()}
+            lines = [
+                tr._("Topic: {topic}. Is that right? If not, choose the topic this conversation "
+                     "was about below.").format(topic=labels.get(t.topic, t.topic)),
+                tr._("Now type a short summary for Platform JEP's trend reports (no names or "
+                     "details that identify anyone; they are removed anyway). Nothing you type "
+                     "now goes to the asker.")]
+            buttons = [(("✓ " if code == t.topic else "") + label, f"{CLOSE_TOPIC}{t.id}:{code}")
+                       for code, label in labels.items()]
+            return one(esc("\n\n".join(lines)),
+                       keyboard(buttons[i:i + 2] for i in range(0, len(buttons), 2)))
         if k is Kind.FINISH_STEP_FIRST:
             text = tr._("Please choose where the conversation goes first (buttons above); "
                         "nothing was sent.") if p.get("mode") == "transfer" else tr._(

@@ -34,6 +34,7 @@ from handoff.vocab import (
     parse_ticket_id,
     parse_user_id,
 )
+from knowledge.topics import Topic
 
 log = logging.getLogger(__name__)
 
@@ -641,6 +642,25 @@ class HandoffService:
             return Result.refuse(Refusal.STALE)
         await self.states.set_step(actor, Mode.SUMMARY, ticket.id, outcome=outcome)
         return Result().add(Notice(actor, Kind.SUMMARY_PROMPT, ticket, replace=True))
+
+    async def choose_topic(self, actor: int, ticket_id: str, topic: str) -> Result:
+        """A topic button of the summary step: the conversation is filed under this topic
+        (the one handed off is offered first, to confirm or change)."""
+        if await self._expert(actor) is None:
+            return Result.refuse(Refusal.NOT_EXPERT)
+        ticket = await self._held(actor, ticket_id, _HELD, "topic")
+        if isinstance(ticket, Refusal):
+            return Result.refuse(ticket)
+        if topic not in Topic.__members__.values():
+            return Result.refuse(Refusal.INVALID)
+        state = await self.states.get(actor)
+        if not (state.mode is Mode.SUMMARY and state.ticket == ticket.id):
+            return Result.refuse(Refusal.STALE)
+        changed = await self.tickets.set_topic(ticket.id, actor, topic)
+        if changed is None:
+            return Result.refuse(Refusal.STALE)
+        log.info("conversation topic set ticket=%s topic=%s", ticket.id, topic)
+        return Result().add(Notice(actor, Kind.SUMMARY_PROMPT, changed, replace=True))
 
     async def _close_with_summary(self, actor: int, ticket_id: str, outcome: str,
                                   summary: str) -> Result:

@@ -300,6 +300,18 @@ return 1
 # A rating is given once, by the asker, on a conversation an expert held that has ended.
 # KEYS: ticket
 # ARGV: user_id
+# The holding expert sets the topic of a conversation they close (queued tickets keep theirs:
+# the queue's slices are by topic).
+# KEYS: ticket
+# ARGV: expert_id, topic
+_SET_TOPIC = """
+local ticket = redis.call('HMGET', KEYS[1], 'state', 'expert_id')
+if ticket[1] ~= 'active' and ticket[1] ~= 'ended' then return 0 end
+if ticket[2] ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'topic', ARGV[2])
+return 1
+"""
+
 _RATE_ONCE = """
 local t = redis.call('HMGET', KEYS[1], 'state', 'user_id')
 if t[1] ~= 'closed' and t[1] ~= 'ended' then return 'state' end
@@ -364,6 +376,7 @@ class HandoffStore:
         self._mark = redis.register_script(_MARK)
         self._end = redis.register_script(_END)
         self._rate_once = redis.register_script(_RATE_ONCE)
+        self._set_topic = redis.register_script(_SET_TOPIC)
         self._prune = redis.register_script(_PRUNE)
         self._sliced = False  # known to hold: every queued ticket is in its slice
 
@@ -584,6 +597,12 @@ class HandoffStore:
                 args=[ticket_id, holder, _stamp(self.clock()), ended_by])
             if done != -1:
                 return await self.get(ticket_id) if done else None
+
+    async def set_topic(self, ticket_id: str, expert_id: int, topic: str) -> Ticket | None:
+        """The topic of a conversation `expert_id` holds (active, or ended awaiting their
+        summary), as they confirm it when closing; None if they do not hold it."""
+        done = await self._set_topic(keys=[keys.ticket(ticket_id)], args=[expert_id, topic])
+        return await self.get(ticket_id) if done else None
 
     async def rate_once(self, ticket_id: str, user_id: int) -> str:
         """Mark a conversation rated: 'ok' the first time, else 'state', 'owner' or 'again'."""

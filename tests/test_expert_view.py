@@ -121,11 +121,45 @@ async def test_conversation_keeps_the_topic_of_the_question_handed_off(
     await anna.send("/sluit")
     outcome = await anna.expect("uitkomst")
     await anna.press_label(outcome, "Advies gegeven")
-    await anna.expect_edit(outcome, "samenvatting")
+    prompt = await anna.expect_edit(outcome, "samenvatting")
+    # The topic handed off is offered to confirm (typing the summary does) or to change.
+    assert prompt["text"].startswith(
+        f"Onderwerp: {labels[first.topic]}. Klopt dat? Zo niet, kies hieronder het onderwerp "
+        "waar dit gesprek over ging.\n\nTyp nu een korte samenvatting")
+    assert f"✓ {labels[first.topic]}" in [b["text"] for b in _buttons(prompt)]
     await anna.send("Docent geadviseerd over de signalen.")
     await anna.expect("Afgesloten")
     jobs = [f for _, f in await harness.desk.redis.xrange("vb:summaries") if "kind" not in f]
     assert [job["topic"] for job in jobs] == [first.topic]
+
+
+async def test_expert_changes_the_topic_when_closing(harness: DeskHarness) -> None:
+    labels = {t.value: info.label["nl"] for t, info in harness.desk.kb.topics.items()}
+    anna = await make_expert(harness, 3061, "Anna")
+    user = await queued_user(harness, 3062, "Een leerling deelt steeds IS-filmpjes, hoe duid "
+                                            "ik die signalen?")
+    await user.expect("wachtrij")
+    topic = (await harness.desk.handoff.ticket_of_user(3062)).topic  # type: ignore[union-attr]
+    await anna.send("/volgende")
+    await anna.expect("📋")
+    await anna.send("/sluit")
+    outcome = await anna.expect("uitkomst")
+    await anna.press_label(outcome, "Vervolg nodig")
+    prompt = await anna.expect_edit(outcome, "samenvatting")
+    other = next(code for code in labels if code != topic)
+    await anna.press_label(prompt, labels[other])
+    changed = await anna.expect_edit(outcome, f"Onderwerp: {labels[other]}.")
+    assert f"✓ {labels[other]}" in [b["text"] for b in _buttons(changed)]
+    assert labels[topic] in [b["text"] for b in _buttons(changed)]
+    await anna.send("Vervolggesprek met de mentor afgesproken.")
+    await anna.expect("Afgesloten")
+    jobs = [f for _, f in await harness.desk.redis.xrange("vb:summaries") if "kind" not in f]
+    assert [(job["topic"], job["outcome"]) for job in jobs] == [(other, "followup")]
+    # Once closed, the topic buttons change nothing.
+    await anna.press_label(changed, labels[topic])
+    await anna.quiet()
+    assert harness.sandbox.users[3061].last_callback_answer == "Dit gesprek is afgelopen."
+    assert (await harness.desk.handoff.get(jobs[0]["ticket_id"])).topic == other  # type: ignore[union-attr]
 
 
 async def test_conversation_list_shows_the_state_of_each_held_conversation(
