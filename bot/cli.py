@@ -107,7 +107,7 @@ def cmd_triage(args: argparse.Namespace) -> int:
 async def _experts(args: argparse.Namespace, settings: Settings) -> int:
     from bot.redis_server import redis_for
     from bot.sandbox.server import BOT_USERNAME
-    from handoff.experts import ExpertStore
+    from handoff.experts import ExpertStore, NameTaken
 
     async with redis_for(settings.redis_url, settings.data_dir, reuse_running=True) as redis:
         store = ExpertStore(redis)
@@ -116,7 +116,14 @@ async def _experts(args: argparse.Namespace, settings: Settings) -> int:
             if not languages:
                 print("vraagbaak: --languages must list nl and/or en", file=sys.stderr)
                 return 2
-            code = await store.create_invite(args.name, tuple(args.expertise or ()), languages)
+            try:
+                code = await store.create_invite(args.name, tuple(args.expertise or ()),
+                                                 languages)
+            except NameTaken:
+                print(f"vraagbaak: an expert named {args.name!r} is already in the pool; "
+                      "askers must tell experts apart (try an initial, e.g. "
+                      f"{args.name + ' B.'!r})", file=sys.stderr)
+                return 2
             username = args.bot or BOT_USERNAME
             print(f"https://t.me/{username}?start=inv_{code}")
             print(f"single use, valid 7 days; in the sandbox send: /start inv_{code}",

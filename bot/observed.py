@@ -4,7 +4,7 @@ Wiring only: every rule stays in HandoffStore; this records that something happe
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from bot import metrics
 from handoff.tickets import ClaimResult, HandoffStore, Ticket
@@ -22,10 +22,12 @@ class ObservedHandoffStore(HandoffStore):
         return self
 
     async def open(self, user_id: int, lang: str, topic: str, sector: str, region: str,
-                   urgent: bool, snippets: Iterable[str] = ()) -> Ticket:
+                   urgent: bool, snippets: Iterable[str] = (),
+                   votes: Mapping[str, bool] | None = None) -> Ticket:
         """Open as HandoffStore does; a new ticket marks the user's last question row."""
         had_open = await self.ticket_of_user(user_id) is not None
-        ticket = await super().open(user_id, lang, topic, sector, region, urgent, snippets)
+        ticket = await super().open(user_id, lang, topic, sector, region, urgent, snippets,
+                                    votes)
         if not had_open:
             await self.trends.handoff(user_id)
         return ticket

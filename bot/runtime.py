@@ -51,7 +51,7 @@ from handlers.menu import set_default_commands
 from handoff.batch import BatchRunner
 from handoff.database import make_engine, migrate, sqlite_path_exists
 from handoff.erasure import AofRewriter
-from handoff.experts import ExpertStore
+from handoff.experts import ExpertStore, NameTaken
 from handoff.office_hours import OfficeHours
 from handoff.outbox import Outbox
 from handoff.pseudonyms import Pseudonyms
@@ -561,9 +561,13 @@ async def demo(settings: Settings, host: str, port: int, with_worker: bool = Tru
     ) as ready, worker_running(worker):
         ready.app.bot_data[WORKER_KEY] = worker  # worker.status()
         # A ready invite, so the page's expert pane can join the pool straight away.
-        code = await ready.desk.experts.create_invite("Marieke", (), ("nl", "en"))
+        try:
+            code = await ready.desk.experts.create_invite("Marieke", (), ("nl", "en"))
+            join = f"To act as an expert, send in the Expert pane: /start inv_{code}"
+        except NameTaken:  # a data directory kept from an earlier demo: she joined then
+            join = "Marieke is already in the expert pool (the Expert pane)"
         print(f"Vraagbaak sandbox: open {ready.url}/ in your browser (Ctrl+C stops)\n"
-              f"To act as an expert, send in the Expert pane: /start inv_{code}\n"
+              f"{join}\n"
               f"Then send /dashboard there for a link to {ready.url}/dashboard",
               flush=True)
         await stop.wait()

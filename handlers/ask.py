@@ -148,7 +148,7 @@ async def on_question(update: Update, context: DeskContext) -> None:
         more = [(s.id, s.text(result.lang).title) for s in ordered[1:1 + limit]]
         await message.reply_text(snippet_html(context, best, result.lang),
                                  reply_markup=answer_keyboard(context, best.id, more))
-    # What the user was offered, so an expert later sees which guidance came before.
+    # What the user was offered (the answer and the buttons under it).
     offered = (*((best.id,) if best is not None else ()), *(sid for sid, _ in more))
     # Remembered for a handoff, and an anonymous trend row for the dashboard: once the
     # answer is out, in one transaction with the update's handled mark (the chat's next
@@ -157,6 +157,8 @@ async def on_question(update: Update, context: DeskContext) -> None:
         async with closing_transaction(context, update) as batch:
             desk.asked.queue_remember(batch, user.id, text, LastAnswer(
                 result.top.value, result.urgent, offered, result.lang), case, best is not None)
+            if best is not None:
+                desk.asked.queue_received(batch, user.id, best.id)
             desk.trends.queue_answered(batch, user.id, result.top.value, role, result.lang,
                                        result.urgent, best.id if best is not None else None)
     except RedisError as exc:
@@ -179,6 +181,13 @@ async def show_snippet(update: Update, context: DeskContext) -> None:
     await query.answer()
     await query.message.reply_text(snippet_html(context, snippet, context.locale),
                                    reply_markup=answer_keyboard(context, snippet.id, []))
+    assert update.effective_user is not None
+    try:
+        async with closing_transaction(context, update) as batch:
+            context.desk.asked.queue_received(batch, update.effective_user.id, snippet.id)
+    except RedisError as exc:
+        # As for an answer: the card went out; only the memory for a handoff is missing.
+        log.warning("card shown but not remembered: %s", type(exc).__name__)
 
 
 async def feedback(update: Update, context: DeskContext) -> None:
@@ -195,9 +204,11 @@ async def feedback(update: Update, context: DeskContext) -> None:
         return
     helpful = helpful_flag == "1"
     await context.desk.feedback.record(snippet.id, helpful)
-    # Dashboard trends and metrics: the vote, on the user's last anonymous question row.
+    # Dashboard trends and metrics: the vote, on the user's last anonymous question row;
+    # and the user's own vote, briefly, for an expert who may take over.
     if update.effective_user is not None:
         await context.desk.trends.helped(update.effective_user.id, helpful)
+        await context.desk.asked.vote(update.effective_user.id, snippet.id, helpful)
     metrics.VOTES.labels(vote="helps" if helpful else "does_not_help").inc()
     await query.answer(context.tr._("Thank you for your feedback."))
     # Drop the feedback row so one message cannot be voted on twice.

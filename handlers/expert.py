@@ -7,16 +7,17 @@ handlers.notify render and send what it returns."""
 from __future__ import annotations
 
 import logging
+import shlex
 
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from handlers.context import DeskContext, esc
-from handlers.menu import set_chat_commands
+from handlers.menu import set_chat_commands, staff_help
 from handlers.notify import (
     CLAIM,
     CLOSE,
-    EXPERT_HELP,
+    CLOSE_TOPIC,
     PICK,
     SNIPPET,
     TRANSFER,
@@ -49,7 +50,8 @@ async def join(update: Update, context: DeskContext) -> None:
         context.tr._("Welcome to the expert pool, {name}. Users see you as {name}; you see "
                      "them only as a pseudonym. You are set to away: send /beschikbaar when "
                      "you can take questions.").format(name=esc(expert.display_name))
-        + "\n\n" + esc(context.tr._(EXPERT_HELP)))
+        + "\n\n" + esc("\n".join(staff_help(context.locale, True,
+                                              context.desk.service.may_manage_pool(user.id)))))
     await set_chat_commands(context.bot, user.id, context.locale, True,
                             context.desk.service.may_manage_pool(user.id))
 
@@ -149,6 +151,15 @@ async def close_outcome(update: Update, context: DeskContext) -> None:
                      await context.desk.service.choose_outcome(actor, ticket_id, outcome))
 
 
+async def close_topic(update: Update, context: DeskContext) -> None:
+    """A topic button of the summary step (ct:<ticket>:<topic>)."""
+    if (parsed := _callback(update, CLOSE_TOPIC)) is not None:
+        actor, data = parsed
+        ticket_id, _, topic = data.rpartition(":")
+        await answer(context, update,
+                     await context.desk.service.choose_topic(actor, ticket_id, topic))
+
+
 async def transfer_choice(update: Update, context: DeskContext) -> None:
     """A transfer button (tr:<ticket>:q or tr:<ticket>:<expert id>)."""
     if (parsed := _callback(update, TRANSFER)) is not None:
@@ -173,23 +184,40 @@ async def invite(update: Update, context: DeskContext) -> None:
     message = update.effective_message
     if user is None or message is None:
         return
-    args = context.args or []
+    args = invite_args(message.text or "")
     if not context.desk.service.may_manage_pool(user.id):
         await message.reply_text(esc(refusal_text(context.tr, Refusal.NOT_ADMIN)))
         return
     if not args:
         await message.reply_text(esc(context.tr._(
             "Usage: /uitnodigen NAME [expertise tags…], e.g. /uitnodigen Marieke jeugdhulp "
-            "family")))
+            "family. A name with a space goes in quotes: /uitnodigen \"Marieke B.\" family")))
         return
-    code = await context.desk.service.create_invite(user.id, args[0], args[1:])
+    name = args[0]
+    code = await context.desk.service.create_invite(user.id, name, args[1:])
+    if code is Refusal.NAME_TAKEN:
+        await message.reply_text(esc(context.tr._(
+            "An expert named {name} is already in the pool. Askers must be able to tell experts "
+            "apart: choose another name, for instance with an initial: /uitnodigen \"{name} "
+            "B.\"").format(name=name)))
+        return
     if isinstance(code, Refusal):
         await message.reply_text(esc(refusal_text(context.tr, code)))
         return
     link = f"https://t.me/{context.bot.username}?start={INVITE_LINK}{code}"
     await message.reply_text(context.tr._(
         "Single-use invite for {name}, valid for 7 days:\n{link}").format(
-            name=esc(args[0]), link=esc(link)))
+            name=esc(name), link=esc(link)))
+
+
+def invite_args(text: str) -> list[str]:
+    """The words after /uitnodigen; a name with a space may be quoted ("Marieke B.", also
+    with the curly quotes phones type)."""
+    rest = text.partition(" ")[2].replace("“", '"').replace("”", '"')
+    try:
+        return shlex.split(rest)
+    except ValueError:  # an unclosed quote: plain words
+        return rest.split()
 
 
 async def sweep(context: DeskContext) -> None:
@@ -220,5 +248,6 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(CallbackQueryHandler(claim, pattern=f"^{CLAIM}"))
     app.add_handler(CallbackQueryHandler(pick, pattern=f"^{PICK}"))
     app.add_handler(CallbackQueryHandler(close_outcome, pattern=f"^{CLOSE}"))
+    app.add_handler(CallbackQueryHandler(close_topic, pattern=f"^{CLOSE_TOPIC}"))
     app.add_handler(CallbackQueryHandler(transfer_choice, pattern=f"^{TRANSFER}"))
     app.add_handler(CallbackQueryHandler(snippet_choice, pattern=f"^{SNIPPET}"))

@@ -27,18 +27,23 @@ async def start_intake(update: Update, context: DeskContext) -> None:
             await update.callback_query.answer()
         return
     volunteer = context.profile is not None and context.profile.role is Role.VOLUNTEER
-    result = await context.desk.service.begin_intake(user.id, volunteer)
+    last = await context.desk.asked.last(user.id)
+    result = await context.desk.service.begin_intake(user.id, volunteer,
+                                                     last.topic if last is not None else "")
     await answer(context, update, result)
 
 
 async def _triaged(context: DeskContext, user_id: int) -> Triaged:
-    """What the knowledge side found for this session's questions."""
+    """What the knowledge side found for this session's questions, and the guidance cards
+    the asker received in it (with their votes)."""
     asked = context.desk.asked
     last = await asked.last(user_id)
-    questions = await asked.session_questions(user_id, SESSION_GAP_SECONDS)
+    session = await asked.session(user_id, SESSION_GAP_SECONDS)
+    received = tuple(r.snippet for r in session.received)
+    votes = {r.snippet: r.helped for r in session.received if r.helped is not None}
     if last is None:
-        return Triaged("", False, (), tuple(questions))
-    return Triaged(last.topic, last.urgent, last.snippets, tuple(questions))
+        return Triaged("", False, received, session.questions, votes)
+    return Triaged(last.topic, last.urgent, received, session.questions, votes)
 
 
 async def intake_answer(update: Update, context: DeskContext) -> None:

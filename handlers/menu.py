@@ -45,6 +45,31 @@ COORDINATOR_COMMANDS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+def staff_help(locale: str, expert: bool, coordinator: bool) -> list[str]:
+    """The /help of an expert or coordinator: their commands, from the menu's own rows (the
+    language and help commands left out: everyone has those)."""
+    tr = translator(locale)
+    index = 0 if locale == "nl" else 1
+    lines: list[str] = []
+    if expert:
+        lines.append(tr._("Your commands as an expert:"))
+        lines += [f"• /{names[index]}: {tr._(names[2])}" for names in EXPERT_COMMANDS
+                  if names[0] not in ("taal", "help")]
+        lines.append(tr._("Plain messages go to your active conversation; reply to a message "
+                          "of an asker to answer that asker."))
+    if coordinator:
+        if lines:
+            lines.append("")
+        lines.append(tr._("Your commands as a coordinator:"))
+        lines += [f"• /{names[index]}: {tr._(names[2])}" for names in COORDINATOR_COMMANDS
+                  if not (expert and names in EXPERT_COMMANDS)]
+        lines.append(tr._("/{command} NAME [expertise…] makes a single-use invite link; a name "
+                          "with a space goes in quotes. The dashboard shows the queue, the "
+                          "summaries, the experts and the trends.").format(
+                              command=COORDINATOR_COMMANDS[0][index]))
+    return lines
+
+
 def commands_for(locale: str, expert: bool = False, coordinator: bool = False
                  ) -> list[BotCommand]:
     """The menu in one language, with that language's command names: an asker's, or an

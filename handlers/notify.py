@@ -21,11 +21,12 @@ from handlers.menu import set_chat_commands
 from handlers.render import ADVICE_LINE, snippet_text
 from handoff.notices import Kind, Notice, Refusal, Result
 from handoff.service import Routing
-from handoff.tickets import Ticket
-from handoff.vocab import Outcome, Province, Sector
+from handoff.tickets import Ticket, TicketState
+from handoff.vocab import Province
 from knowledge.base import Snippet
 from knowledge.topics import Topic
 from locales import N_, Translator, translator
+from locales.vocabulary import Vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -38,32 +39,11 @@ PICK = "pk:"
 CLOSE = "cx:"
 TRANSFER = "tr:"
 SNIPPET = "xs:"
+CLOSE_TOPIC = "ct:"  # ct:<ticket>:<topic>, the topic a closed conversation is filed under
 
 # Telegram allows 4,096 characters per message; stay below it with room for markup.
 MESSAGE_LIMIT = 3800
 CHUNK = 3000
-
-SECTOR_LABELS: dict[Sector, str] = {
-    Sector.EDUCATION: N_("Education"), Sector.YOUTH_CARE: N_("Youth care"),
-    Sector.SOCIAL_WORK: N_("Youth and social work"),
-    Sector.CHILD_PROTECTION: N_("Child protection"),
-    Sector.MENTAL_HEALTH: N_("Mental health care"),
-    Sector.POLICE: N_("Police"), Sector.MUNICIPALITY: N_("Municipality"),
-    Sector.OTHER: N_("Other"), Sector.VOLUNTEER: N_("Other volunteer organisation"),
-    Sector.SPORTS_CLUB: N_("Sports club"), Sector.FAITH: N_("Mosque, church or other faith "
-                                                            "community"),
-    Sector.SELF_ORGANISATION: N_("Self-organisation or community group"),
-}
-OUTCOME_LABELS: dict[str, str] = {
-    Outcome.ADVICE: N_("Advice given"), Outcome.REFERRED: N_("Referred to another organisation"),
-    Outcome.FOLLOWUP: N_("Follow-up needed"),
-}
-EXPERT_HELP = N_(
-    "Expert commands: /beschikbaar or /pauze (availability), /wachtrij (queue), /volgende "
-    "(claim the next question), /gesprekken (your conversations, switch), /sluit (close with a "
-    "summary), /overdragen [note] (transfer), /snippet [id] (send guidance). Plain messages go "
-    "to your active conversation; reply to a message of an asker to answer that asker."
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +104,8 @@ def refusal_text(tr: Translator, reason: Refusal) -> str:
         Refusal.ALREADY_RATED: tr._("You have already rated this conversation. Thank you!"),
         Refusal.STALE: tr._("This step is already over; nothing was changed."),
         Refusal.TARGET_UNAVAILABLE: tr._("That expert cannot take it right now."),
+        Refusal.NAME_TAKEN: tr._("An expert with this name is already in the pool; choose "
+                                 "another name."),
     }[reason]
 
 
@@ -150,9 +132,6 @@ PLAIN: dict[Kind, str] = {
     Kind.IDLE_CLOSED_ASKER: N_("This conversation was closed because it was quiet for a long "
                                "time. You can always ask a new question."),
     Kind.NO_REQUEST: N_("You have no open request. Type a question or use /expert."),
-    Kind.SUMMARY_PROMPT: N_("Now type a short summary for Platform JEP's trend reports (no "
-                            "names or details that identify anyone; they are removed "
-                            "anyway). Nothing you type now goes to the asker."),
     Kind.STEP_STALE: N_("That conversation is no longer yours (it was closed, "
                         "transferred or returned to the queue). Nothing was sent or "
                         "changed."),
@@ -179,6 +158,7 @@ class Renderer:
         self.desk = desk
         self.locale = locale
         self.tr = translator(locale)
+        self.words = Vocabulary(locale)
 
     def asker(self, ticket: Ticket | str) -> str:
         """How experts see the asker: a pseudonym fresh per ticket (or ticket id)."""
@@ -235,24 +215,78 @@ class Renderer:
 
     def sector(self, code: str) -> str:
         """A sector or organisation kind in this language."""
-        label = SECTOR_LABELS.get(Sector(code)) if code in Sector.__members__.values() else None
-        return self.tr._(label) if label else code
+        return self.words.sector(code)
 
     def region(self, code: str) -> str:
         """A province, or 'national / other'."""
-        return self.tr._("National / other") if code == Province.NATIONAL else code
+        return self.words.region(code)
 
-    def ticket_line(self, ticket: Ticket, now: float) -> str:
-        """One ticket for experts: topic, sector, region, waiting time, urgency; no person."""
+    def ticket_head(self, ticket: Ticket) -> str:
+        """What a ticket is about, for experts: urgency, topic, sector, region; no person."""
         tr = self.tr
         topics = self.desk.kb.topics
         topic = topics[Topic(ticket.topic)].label[self.locale] \
             if ticket.topic in Topic.__members__.values() else ticket.topic
-        minutes = max(0, round((now - ticket.queued_at) / 60))
         urgent = "🔴 " + tr._("URGENT") + " · " if ticket.urgent else ""
         return (f"{urgent}<b>{esc(topic)}</b> · {esc(self.sector(ticket.sector))} · "
-                f"{esc(self.region(ticket.region))} · "
-                + tr._("waiting {minutes} min").format(minutes=minutes))
+                f"{esc(self.region(ticket.region))}")
+
+    def ticket_line(self, ticket: Ticket, now: float) -> str:
+        """One waiting ticket for experts: what it is about and how long it has waited."""
+        minutes = max(0, round((now - ticket.queued_at) / 60))
+        return (f"{self.ticket_head(ticket)} · "
+                + esc(self.tr._("waiting {minutes} min").format(minutes=minutes)))
+
+    def held_line(self, ticket: Ticket, now: float) -> str:
+        """One conversation an expert holds: what it is about and where it stands (a queue's
+        waiting time means nothing once it is taken)."""
+        tr = self.tr
+        if ticket.state is TicketState.ENDED:
+            state = tr._("ended by the asker at {time}; waiting for your summary").format(
+                time=self.clock(ticket.ended_at or now, now))
+            return f"{self.ticket_head(ticket)} · {esc(state)}"
+        parts = [tr._("yours since {time}").format(time=self.clock(ticket.claimed_at or now,
+                                                                    now))]
+        minutes = round((now - ticket.last_user_at) / 60) if ticket.last_user_at else None
+        if minutes is not None and minutes < 1:
+            parts.append(tr._("last message from the asker just now"))
+        elif minutes is not None:
+            parts.append(tr._n("last message from the asker {minutes} minute ago",
+                               "last message from the asker {minutes} minutes ago",
+                               minutes).format(minutes=minutes))
+        return f"{self.ticket_head(ticket)} · " + esc(" · ".join(parts))
+
+    def clock(self, moment: float, now: float) -> str:
+        """A moment's time of day ('9:12'), with its day when that is not today."""
+        zone = self.desk.settings.zone
+        at = datetime.fromtimestamp(moment, zone)
+        clock = format_time(at, "H:mm", locale=self.locale)
+        if at.date() == datetime.fromtimestamp(now, zone).date():
+            return clock
+        return self.tr._("{day} at {time}").format(
+            day=format_date(at, "EEEE d MMMM", locale=self.locale), time=clock)
+
+    def received_lines(self, ticket: Ticket) -> list[str]:
+        """The guidance cards the asker received before the handoff, in order, each with how
+        the asker marked it."""
+        tr = self.tr
+        # Ids and votes were stored alike; a card merged away since shows as its successor.
+        received = [(sid, snippet) for sid in ticket.snippets
+                    if (snippet := self.desk.kb.resolve(sid)) is not None]
+        if not received:
+            return [esc(tr._("The asker has not received any guidance card yet."))]
+        lines = [esc(tr._("Guidance already shown to the asker, in order:"))]
+        for number, (sid, snippet) in enumerate(received, 1):
+            title = snippet.text(self.locale).title
+            helped = ticket.votes.get(sid)
+            if helped is None:
+                line = title
+            elif helped:
+                line = tr._("{title} (marked by the asker: helps)").format(title=title)
+            else:
+                line = tr._("{title} (marked by the asker: does not help)").format(title=title)
+            lines.append(f"{number}. {esc(line)}")
+        return lines
 
     def when(self, moment: datetime, now: datetime) -> str:
         """'today at 9:00', 'tomorrow at 9:00' or 'Monday at 9:00' in this language."""
@@ -416,11 +450,7 @@ class Renderer:
             if t.note:
                 lines.append(esc(tr._("Note from the previous expert: {note}").format(
                     note=t.note)))
-            titles = [self.desk.kb.snippets[s].text(self.locale).title for s in t.snippets
-                      if s in self.desk.kb.snippets]
-            if titles:
-                lines.append(esc(tr._("Guidance already shown: {titles}").format(
-                    titles="; ".join(titles))))
+            lines += self.received_lines(t)
             transcript = self.transcript_lines(t, p.get("transcript", ()), previous)
             if transcript:
                 lines.append(esc(tr._("The conversation so far:")))
@@ -448,16 +478,27 @@ class Renderer:
                 head = tr._("Nothing was sent: choose the conversation your messages go to, "
                             "then send your message again (or reply to one of the asker's "
                             "messages).")
-            else:
+            elif tickets:
                 head = tr._n("You have {count} conversation.", "You have {count} conversations.",
                              len(tickets)).format(count=len(tickets))
+            else:
+                head = tr._("You have no open conversation.")
             active = p.get("active")
             lines = [esc(head)] + [
                 ("▶️ " if x.id == active else "• ") + esc(self.asker(x)) + " · "
-                + self.ticket_line(x, now) for x in tickets]
+                + self.held_line(x, now) for x in tickets]
+            ended: list[Ticket] = list(p.get("ended", ()))
+            if ended:
+                lines.append(esc(tr._n(
+                    "Ended, waiting for your summary (the outcome buttons of its closing "
+                    "message):",
+                    "Ended, waiting for your summary (the outcome buttons of their closing "
+                    "messages):", len(ended))))
+                lines += ["• " + esc(self.asker(x)) + " · " + self.held_line(x, now)
+                          for x in ended]
             return one("\n".join(lines), column(
                 (("▶️ " if x.id == active else "") + self.asker(x), PICK + x.id)
-                for x in tickets))
+                for x in tickets) if tickets else None)
         if k is Kind.SWITCHED and t is not None:
             return one(esc(tr._("Your messages now go to {asker}.").format(asker=self.asker(t))))
         if k is Kind.ASKER_ENDED and t is not None:
@@ -469,8 +510,21 @@ class Renderer:
         if k is Kind.OUTCOME_PROMPT and t is not None:
             return one(esc(tr._("Closing the conversation with {asker}. What was the "
                                 "outcome?").format(asker=self.asker(t))),
-                       column((tr._(OUTCOME_LABELS[o]), f"{CLOSE}{t.id}:{o}")
+                       column((self.words.outcome(o), f"{CLOSE}{t.id}:{o}")
                               for o in p.get("outcomes", ())))
+        if k is Kind.SUMMARY_PROMPT and t is not None:
+            labels = {topic.value: info.label[self.locale]
+                      for topic, info in self.desk.kb.topics.items()}
+            lines = [
+                tr._("Topic: {topic}. Is that right? If not, choose the topic this conversation "
+                     "was about below.").format(topic=labels.get(t.topic, t.topic)),
+                tr._("Now type a short summary for Platform JEP's trend reports (no names or "
+                     "details that identify anyone; they are removed anyway). Nothing you type "
+                     "now goes to the asker.")]
+            buttons = [(("✓ " if code == t.topic else "") + label, f"{CLOSE_TOPIC}{t.id}:{code}")
+                       for code, label in labels.items()]
+            return one(esc("\n\n".join(lines)),
+                       keyboard(buttons[i:i + 2] for i in range(0, len(buttons), 2)))
         if k is Kind.FINISH_STEP_FIRST:
             text = tr._("Please choose where the conversation goes first (buttons above); "
                         "nothing was sent.") if p.get("mode") == "transfer" else tr._(

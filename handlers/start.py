@@ -7,9 +7,9 @@ import logging
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from handlers.context import DeskContext
+from handlers.context import DeskContext, esc
 from handlers.keyboards import column, keyboard
-from handlers.menu import set_chat_commands
+from handlers.menu import set_chat_commands, staff_help
 from handlers.notify import deliver
 from handoff.users import Role
 
@@ -59,9 +59,14 @@ async def start(update: Update, context: DeskContext) -> None:
     )
     user = update.effective_user
     if user is not None and user.id in context.desk.settings.admin_ids:
-        # A coordinator's menu adds /uitnodigen and /dashboard.
-        await set_chat_commands(context.bot, user.id, context.locale,
-                                await context.desk.service.is_expert(user.id), True)
+        # A coordinator's menu adds /uitnodigen and /dashboard; and they are told so.
+        expert = await context.desk.service.is_expert(user.id)
+        await set_chat_commands(context.bot, user.id, context.locale, expert, True)
+        await update.effective_message.reply_text(esc("\n".join([
+            context.tr._("You are a coordinator of Vraagbaak: you invite experts to the pool "
+                         "and follow the desk on the dashboard. You can also try the desk "
+                         "as an asker (choose a role above)."), "",
+            *staff_help(context.locale, expert, True)])))
 
 
 async def choose_role(update: Update, context: DeskContext) -> None:
@@ -93,9 +98,25 @@ async def choose_role(update: Update, context: DeskContext) -> None:
 
 
 async def help_command(update: Update, context: DeskContext) -> None:
-    """Explain how the desk works and list the commands."""
+    """Explain how the desk works and list the commands: an expert's or coordinator's own,
+    an asker's otherwise (a coordinator outside the pool gets both)."""
+    assert update.effective_message is not None and update.effective_user is not None
+    user_id = update.effective_user.id
+    expert = await context.desk.service.is_expert(user_id)
+    coordinator = context.desk.service.may_manage_pool(user_id)
+    staff = "\n".join(staff_help(context.locale, expert, coordinator))
+    if expert:
+        await update.effective_message.reply_text(esc(staff))
+        return
+    text = asker_help(context)
+    await update.effective_message.reply_text(
+        esc(staff) + "\n\n" + text if coordinator else text)
+
+
+def asker_help(context: DeskContext) -> str:
+    """How the desk works for someone with a question, and their commands."""
     tr = context.tr
-    text = "\n".join([
+    return "\n".join([
         tr._("How Vraagbaak works:"),
         tr._("• Type your question in your own words; you get guidance and referral links."),
         tr._("• /topics: browse topics. /links: quick guidance links."),
@@ -107,8 +128,6 @@ async def help_command(update: Update, context: DeskContext) -> None:
         tr._("In acute danger, call 112. You can also call the advice line of Platform JEP: "
              "070-333 45 58 (office hours)."),
     ])
-    assert update.effective_message is not None
-    await update.effective_message.reply_text(text)
 
 
 def privacy_text(context: DeskContext) -> str:
@@ -120,8 +139,9 @@ def privacy_text(context: DeskContext) -> str:
         tr._("What we keep:\n"
              "• your role and language, so the desk remembers them (deleted after 180 days "
              "without use);\n"
-             "• your questions to the desk, for 24 hours, so that an expert can read them if "
-             "you ask for one;\n"
+             "• your questions to the desk, and which guidance cards you received and marked "
+             "as helpful or not, for 24 hours, so that an expert can read them if you ask for "
+             "one;\n"
              "• when you talk to an expert: the messages of that conversation, only in the "
              "desk's working memory, deleted as soon as the conversation is closed and "
              "summarised, and at the latest after {days} days;\n"

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.exceptions import WatchError
 
 from handoff import handoff_keys as keys
 
@@ -37,6 +38,15 @@ class Expert:
     joined_at: float | None = None
 
 
+class NameTaken(Exception):
+    """Another expert of the pool already goes by this display name."""
+
+
+def name_key(display_name: str) -> str:
+    """What makes two display names the same to an asker: case and spacing aside."""
+    return " ".join(display_name.split()).casefold()
+
+
 def _expert(expert_id: int, data: dict[str, str]) -> Expert:
     return Expert(
         expert_id=expert_id,
@@ -47,6 +57,15 @@ def _expert(expert_id: int, data: dict[str, str]) -> Expert:
         available=data.get("available") == "1",
         joined_at=float(data["joined_at"]) if data.get("joined_at") else None,
     )
+
+
+def _free_name(display_name: str, taken: set[str]) -> str:
+    """The invite's name, or, when another expert took it after the invite was made, the
+    name with the first free number ('Marieke 2'): names stay unique in the pool."""
+    name, number = display_name, 2
+    while name_key(name) in taken:
+        name, number = f"{display_name} {number}", number + 1
+    return name
 
 
 class ExpertStore:
@@ -60,7 +79,10 @@ class ExpertStore:
     async def create_invite(self, display_name: str, expertise: Iterable[str],
                             languages: Iterable[str], ttl_seconds: int = INVITE_TTL_SECONDS,
                             max_conversations: int = DEFAULT_MAX_CONVERSATIONS) -> str:
-        """A single-use code that makes whoever redeems it an expert with this profile."""
+        """A single-use code that makes whoever redeems it an expert with this profile.
+        Askers tell experts apart by name: NameTaken if one in the pool has this name."""
+        if name_key(display_name) in {name_key(e.display_name) for e in await self.list()}:
+            raise NameTaken(display_name)
         code = secrets.token_urlsafe(16)
         payload = json.dumps({
             "display_name": display_name,
@@ -80,17 +102,29 @@ class ExpertStore:
         invite = json.loads(payload)
         key = keys.expert(expert_id)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping={
-                "display_name": invite["display_name"],
-                "expertise": json.dumps(invite["expertise"]),
-                "languages": json.dumps(invite["languages"]),
-                "max_conversations": invite["max_conversations"],
-            })
-            # A second invite updates the profile but keeps availability and join date.
-            pipe.hsetnx(key, "available", "0")
-            pipe.hsetnx(key, "joined_at", repr(self.clock()))
-            pipe.sadd(keys.experts(), expert_id)
-            await pipe.execute()
+            while True:
+                # Watched: a name taken meanwhile (two invites for one name) is seen here.
+                members = await self.redis.smembers(keys.experts())
+                await pipe.watch(keys.experts(), *(keys.expert(int(m)) for m in members))
+                others = {name_key(e.display_name) for e in await self.list()
+                          if e.expert_id != expert_id}
+                name = _free_name(invite["display_name"], others)
+                pipe.multi()
+                pipe.hset(key, mapping={
+                    "display_name": name,
+                    "expertise": json.dumps(invite["expertise"]),
+                    "languages": json.dumps(invite["languages"]),
+                    "max_conversations": invite["max_conversations"],
+                })
+                # A second invite updates the profile but keeps availability and join date.
+                pipe.hsetnx(key, "available", "0")
+                pipe.hsetnx(key, "joined_at", repr(self.clock()))
+                pipe.sadd(keys.experts(), expert_id)
+                try:
+                    await pipe.execute()
+                    break
+                except WatchError:
+                    continue
         return await self.get(expert_id)
 
     async def get(self, expert_id: int) -> Expert | None:

@@ -94,6 +94,7 @@ class Refusal(StrEnum):
     ALREADY_RATED = "already_rated"
     STALE = "stale"  # the step this button belonged to is over
     TARGET_UNAVAILABLE = "target_unavailable"
+    NAME_TAKEN = "name_taken"  # another expert of the pool has this display name
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,8 @@ it, so a rule lives here once."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 
 from handoff import handoff_keys as keys
 from handoff.batch import Batch
-from handoff.experts import Expert, ExpertStore
+from handoff.experts import Expert, ExpertStore, NameTaken
 from handoff.notices import Kind, Notice, Refusal, Result
 from handoff.office_hours import OfficeHours
 from handoff.sessions import SessionStore
@@ -34,6 +34,7 @@ from handoff.vocab import (
     parse_ticket_id,
     parse_user_id,
 )
+from knowledge.topics import Topic
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +88,9 @@ class Triaged:
 
     topic: str
     urgent: bool
-    snippets: tuple[str, ...]
+    snippets: tuple[str, ...]  # the guidance cards the asker received, in order
     questions: tuple[str, ...]  # this session's questions, oldest first
+    votes: Mapping[str, bool] = field(default_factory=dict)  # card -> marked 'helps'
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,8 +175,11 @@ class HandoffService:
         if not self.may_manage_pool(actor):
             log.warning("refused invite from a non-admin")
             return Refusal.NOT_ADMIN
-        return await self.experts.create_invite(display_name, tuple(expertise),
-                                                tuple(languages))
+        try:
+            return await self.experts.create_invite(display_name, tuple(expertise),
+                                                    tuple(languages))
+        except NameTaken:
+            return Refusal.NAME_TAKEN
 
     async def pause_expert(self, actor: int | None, expert_id: int) -> Result:
         """A coordinator takes an expert off duty (they keep what they hold)."""
@@ -192,14 +197,18 @@ class HandoffService:
 
     # -- intake and queue ----------------------------------------------------------------
 
-    async def begin_intake(self, user_id: int, volunteer: bool) -> Result:
-        """/expert: say what will happen now, then ask the first intake question."""
+    async def begin_intake(self, user_id: int, volunteer: bool, topic: str = "") -> Result:
+        """/expert: say what will happen now, then ask the first intake question. `topic`:
+        that of the question being handed off (the latest one now); the conversation keeps
+        it, whatever the asker asks during the intake."""
         if await self.is_expert(user_id):
             return Result.refuse(Refusal.IS_EXPERT)
         ticket = await self.tickets.ticket_of_user(user_id)
         if ticket is not None:
             return Result().add(await self.status_notice(ticket))
         await self.sessions.take_intake(user_id)  # a fresh start
+        if topic:
+            await self.sessions.set_intake(user_id, "topic", topic)
         await self.states.set_step(user_id, Mode.INTAKE)
         return Result().add(Notice(user_id, Kind.INTAKE_START, params={
             "availability": await self.availability(),
@@ -231,6 +240,8 @@ class HandoffService:
             if "sector" not in answers or "region" not in answers:
                 return Result().add(Notice(user_id, Kind.INTAKE_EXPIRED, replace=True))
             found = triaged if isinstance(triaged, Triaged) else triaged()
+            if answers.get("topic"):
+                found = replace(found, topic=answers["topic"])
             return await self._queue(user_id, lang, Sector(answers["sector"]),
                                      Province(answers["region"]), found)
         return Result.refuse(Refusal.INVALID)
@@ -239,7 +250,7 @@ class HandoffService:
                      found: Triaged) -> Result:
         ticket = await self.tickets.open(user_id, lang, found.topic or DEFAULT_TOPIC,
                                          sector.value, region.value, found.urgent,
-                                         found.snippets)
+                                         found.snippets, found.votes)
         if not await self.tickets.transcript(ticket.id):
             for question in found.questions:
                 await self.tickets.add_message(ticket.id, "user", question)
@@ -428,15 +439,17 @@ class HandoffService:
     # -- choosing the conversation -------------------------------------------------------
 
     async def conversations(self, actor: int) -> Result:
-        """/gesprekken: the expert's conversations, with the active one marked."""
+        """/gesprekken: the expert's conversations, with the active one marked, and those the
+        asker ended that wait for the expert's summary."""
         if await self._expert(actor) is None:
             return Result.refuse(Refusal.NOT_EXPERT)
         held = await self.tickets.active_for_expert(actor)
-        if not held:
+        ended = await self.tickets.ended_for_expert(actor)
+        if not held and not ended:
             return Result().add(Notice(actor, Kind.NO_CONVERSATION))
         state = await self.states.get(actor)
         return Result().add(Notice(actor, Kind.CONVERSATIONS, params={
-            "tickets": held, "active": state.active}))
+            "tickets": held, "ended": ended, "active": state.active}))
 
     async def _held(self, actor: int, ticket_id: str, states: frozenset[TicketState],
                     what: str) -> Ticket | Refusal:
@@ -629,6 +642,25 @@ class HandoffService:
             return Result.refuse(Refusal.STALE)
         await self.states.set_step(actor, Mode.SUMMARY, ticket.id, outcome=outcome)
         return Result().add(Notice(actor, Kind.SUMMARY_PROMPT, ticket, replace=True))
+
+    async def choose_topic(self, actor: int, ticket_id: str, topic: str) -> Result:
+        """A topic button of the summary step: the conversation is filed under this topic
+        (the one handed off is offered first, to confirm or change)."""
+        if await self._expert(actor) is None:
+            return Result.refuse(Refusal.NOT_EXPERT)
+        ticket = await self._held(actor, ticket_id, _HELD, "topic")
+        if isinstance(ticket, Refusal):
+            return Result.refuse(ticket)
+        if topic not in Topic.__members__.values():
+            return Result.refuse(Refusal.INVALID)
+        state = await self.states.get(actor)
+        if not (state.mode is Mode.SUMMARY and state.ticket == ticket.id):
+            return Result.refuse(Refusal.STALE)
+        changed = await self.tickets.set_topic(ticket.id, actor, topic)
+        if changed is None:
+            return Result.refuse(Refusal.STALE)
+        log.info("conversation topic set ticket=%s topic=%s", ticket.id, topic)
+        return Result().add(Notice(actor, Kind.SUMMARY_PROMPT, changed, replace=True))
 
     async def _close_with_summary(self, actor: int, ticket_id: str, outcome: str,
                                   summary: str) -> Result:

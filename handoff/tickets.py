@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
@@ -64,7 +64,7 @@ class Ticket:
     claimed_at: float | None  # when the current expert got it (claim or transfer)
     last_user_at: float | None
     last_expert_at: float | None
-    snippets: tuple[str, ...]
+    snippets: tuple[str, ...]  # the guidance cards the asker received before, in order
     note: str | None
     requeues: int
     queued_at: float  # when it last entered the queue; the unclaimed alert counts from here
@@ -73,6 +73,7 @@ class Ticket:
     previous_expert_id: int | None = None  # who held it before a transfer
     rated: bool = False
     ended_at: float | None = None
+    votes: Mapping[str, bool] = field(default_factory=dict)  # card -> the asker: 'helps'
 
     @property
     def is_open(self) -> bool:
@@ -138,6 +139,7 @@ def _ticket(data: dict[str, str]) -> Ticket | None:
         last_user_at=_optional_float(data.get("last_user_at")),
         last_expert_at=_optional_float(data.get("last_expert_at")),
         snippets=tuple(json.loads(data["snippets"])),
+        votes={k: bool(v) for k, v in json.loads(data.get("votes") or "{}").items()},
         note=data.get("note"),
         requeues=int(data["requeues"]),
         queued_at=float(data["queued_at"]),
@@ -298,6 +300,18 @@ return 1
 # A rating is given once, by the asker, on a conversation an expert held that has ended.
 # KEYS: ticket
 # ARGV: user_id
+# The holding expert sets the topic of a conversation they close (queued tickets keep theirs:
+# the queue's slices are by topic).
+# KEYS: ticket
+# ARGV: expert_id, topic
+_SET_TOPIC = """
+local ticket = redis.call('HMGET', KEYS[1], 'state', 'expert_id')
+if ticket[1] ~= 'active' and ticket[1] ~= 'ended' then return 0 end
+if ticket[2] ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'topic', ARGV[2])
+return 1
+"""
+
 _RATE_ONCE = """
 local t = redis.call('HMGET', KEYS[1], 'state', 'user_id')
 if t[1] ~= 'closed' and t[1] ~= 'ended' then return 'state' end
@@ -362,12 +376,15 @@ class HandoffStore:
         self._mark = redis.register_script(_MARK)
         self._end = redis.register_script(_END)
         self._rate_once = redis.register_script(_RATE_ONCE)
+        self._set_topic = redis.register_script(_SET_TOPIC)
         self._prune = redis.register_script(_PRUNE)
         self._sliced = False  # known to hold: every queued ticket is in its slice
 
     async def open(self, user_id: int, lang: str, topic: str, sector: str, region: str,
-                   urgent: bool, snippets: Iterable[str] = ()) -> Ticket:
-        """Queue a new ticket, or return the user's open one unchanged."""
+                   urgent: bool, snippets: Iterable[str] = (),
+                   votes: Mapping[str, bool] | None = None) -> Ticket:
+        """Queue a new ticket, or return the user's open one unchanged. `snippets`: the
+        guidance the asker received, in order; `votes`: how they marked some of it."""
         snippet_ids = list(snippets)
         while True:
             seen = await self.redis.get(keys.user_ticket(user_id)) or ""
@@ -378,6 +395,7 @@ class HandoffStore:
                 "sector": sector, "region": region, "urgent": "1" if urgent else "0",
                 "created_at": now, "queued_at": now, "state": TicketState.QUEUED.value,
                 "snippets": json.dumps(snippet_ids), "requeues": "0",
+                "votes": json.dumps({k: int(v) for k, v in (votes or {}).items()}),
             }
             flat = [item for pair in fields.items() for item in pair]
             opened = await self._open(
@@ -579,6 +597,12 @@ class HandoffStore:
                 args=[ticket_id, holder, _stamp(self.clock()), ended_by])
             if done != -1:
                 return await self.get(ticket_id) if done else None
+
+    async def set_topic(self, ticket_id: str, expert_id: int, topic: str) -> Ticket | None:
+        """The topic of a conversation `expert_id` holds (active, or ended awaiting their
+        summary), as they confirm it when closing; None if they do not hold it."""
+        done = await self._set_topic(keys=[keys.ticket(ticket_id)], args=[expert_id, topic])
+        return await self.get(ticket_id) if done else None
 
     async def rate_once(self, ticket_id: str, user_id: int) -> str:
         """Mark a conversation rated: 'ok' the first time, else 'state', 'owner' or 'again'."""

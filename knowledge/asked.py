@@ -15,6 +15,7 @@ from knowledge import keys
 # Questions are kept only long enough to hand them to an expert the same day.
 ASKED_TTL_SECONDS = 24 * 3600
 MAX_ASKED = 10
+MAX_RECEIVED = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,23 @@ class Asked:
     at: float
     context: str
     covered: bool  # the knowledge had a card for it
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A guidance card the user received, and how they marked it (None: not marked)."""
+
+    snippet: str
+    helped: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A user's latest session: the questions asked and the cards received, oldest first."""
+
+    questions: tuple[str, ...]
+    received: tuple[Received, ...]
+
 
 @dataclass(frozen=True, slots=True)
 class LastAnswer:
@@ -102,21 +120,47 @@ class AskedStore:
         return [json.loads(item)["text"] for item in await self.redis.lrange(
             keys.asked(user_id), 0, -1)]
 
-    async def session_questions(self, user_id: int, gap_seconds: float) -> list[str]:
-        """The questions of the latest session, oldest first: going back from the newest, a
-        question belongs to it while at most `gap_seconds` lie between it and the next."""
-        items = [json.loads(item) for item in await self.redis.lrange(keys.asked(user_id), 0, -1)]
-        session: list[str] = []
-        later: float | None = None  # the newest question always belongs to the session
-        for item in reversed(items):
-            at = float(item.get("at", 0.0))
-            if later is not None and later - at > gap_seconds:
-                break
-            session.append(item["text"])
-            later = at
-        return session[::-1]
+    def queue_received(self, batch: Batch, user_id: int, snippet_id: str) -> None:
+        """A guidance card went out to the user (an answer or a pressed button): commands on
+        the caller's transaction, so an expert later sees what the asker already read."""
+        batch.rpush(keys.received(user_id), json.dumps({"id": snippet_id, "at": self.clock()}))
+        batch.ltrim(keys.received(user_id), -MAX_RECEIVED, -1)
+        batch.expire(keys.received(user_id), ASKED_TTL_SECONDS)
+
+    async def vote(self, user_id: int, snippet_id: str, helpful: bool) -> None:
+        """The user marked a card 'helps' or 'does not help' (the latest vote counts)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(keys.votes(user_id), snippet_id, int(helpful))
+            pipe.expire(keys.votes(user_id), ASKED_TTL_SECONDS)
+            await pipe.execute()
+
+    async def session(self, user_id: int, gap_seconds: float) -> Session:
+        """The latest session: its questions and the cards received in it, oldest first.
+        Going back from the newest event (a question or a card), an event belongs to it
+        while at most `gap_seconds` lie between it and the next."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.lrange(keys.asked(user_id), 0, -1)
+            pipe.lrange(keys.received(user_id), 0, -1)
+            pipe.hgetall(keys.votes(user_id))
+            asked, received, votes = await pipe.execute()
+        events = sorted([(float(item.get("at", 0.0)), "q", item["text"])
+                         for item in map(json.loads, asked)]
+                        + [(float(item.get("at", 0.0)), "r", item["id"])
+                           for item in map(json.loads, received)], key=lambda e: e[0])
+        start = len(events)
+        while start > 0 and (start == len(events)
+                             or events[start][0] - events[start - 1][0] <= gap_seconds):
+            start -= 1
+        session = events[start:]
+        cards = list(dict.fromkeys(value for _, kind, value in session if kind == "r"))
+        return Session(
+            tuple(value for _, kind, value in session if kind == "q"),
+            tuple(Received(sid, None if sid not in votes else votes[sid] == "1")
+                  for sid in cards))
 
     async def forget(self, user_id: int) -> None:
-        """Delete the questions, the triage outcome and a pending consent question."""
+        """Delete the questions, the triage outcome, the cards received, the votes and a
+        pending consent question."""
         await self.redis.delete(keys.asked(user_id), keys.last_answer(user_id),
+                                keys.received(user_id), keys.votes(user_id),
                                 keys.gap_consent(user_id))

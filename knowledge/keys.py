@@ -23,6 +23,17 @@ def asked(user_id: int) -> str:
     return f"{PREFIX}:asked:{user_id}"
 
 
+def received(user_id: int) -> str:
+    """List of the guidance cards a user actually received (answers and pressed buttons),
+    kept briefly so an expert sees what the asker already read."""
+    return f"{PREFIX}:received:{user_id}"
+
+
+def votes(user_id: int) -> str:
+    """Hash snippet id -> 1 (helps) or 0 (does not help): a user's own votes, briefly."""
+    return f"{PREFIX}:votes:{user_id}"
+
+
 def trends() -> str:
     """Stream of anonymous answered-question rows (and later flags) for the trends table."""
     return f"{PREFIX}:trends"

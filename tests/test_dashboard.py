@@ -190,7 +190,7 @@ async def test_queue_shows_who_waits_and_who_holds_what_but_never_text(web: Web)
     await web.login(EXPERT)
     page = await (await web.client.get("/dashboard/queue")).text()
     number = web.desk.pseudonyms.asker_number(waiting.id)
-    assert f"Vraagsteller {number}" in page and "Gelderland" in page and "jeugdhulp" in page
+    assert f"Vraagsteller {number}" in page and "Gelderland" in page and "Jeugdhulp" in page
     assert "urgent" in page and "Marieke" in page
     assert f"Vraagsteller {web.desk.pseudonyms.asker_number(held.id)}" in page
     assert "Jamal" not in page and "5001" not in page and str(EXPERT) not in page

@@ -109,7 +109,7 @@ async def test_expert_follows_a_question_from_queue_to_trends(
 
                 await page.get_by_role("link", name="Trends").click()
                 sectors = page.locator("#sectors table")
-                await expect(sectors).to_contain_text("onderwijs")
+                await expect(sectors).to_contain_text("Onderwijs")
                 await expect(sectors.locator("td").first).to_have_text("< 5")
                 weekly = page.locator("#topics_weekly table")
                 await expect(weekly).to_contain_text("< 5")

@@ -11,10 +11,10 @@ from handoff.notices import Kind, Refusal
 
 
 async def invite_expert(desk: Desk, actor: int, display_name: str, expertise: Iterable[str],
-                        languages: Iterable[str]) -> str | None:
-    """A single-use invite code, the same as /uitnodigen creates; None if `actor` may not."""
-    code = await desk.service.create_invite(actor, display_name, expertise, languages)
-    return None if isinstance(code, Refusal) else code
+                        languages: Iterable[str]) -> str | Refusal:
+    """A single-use invite code, the same as /uitnodigen creates; or why not (`actor` may
+    not, or the name is taken in the pool)."""
+    return await desk.service.create_invite(actor, display_name, expertise, languages)
 
 
 async def pause_expert(desk: Desk, actor: int, expert_id: int) -> bool:

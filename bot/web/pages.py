@@ -16,9 +16,11 @@ from bot.web import actions
 from bot.web.app import DESK, ENGINE, LOGINS, PREFIX, SESSION, SESSIONS, SETTINGS, STATE
 from bot.web.auth import COOKIE, Session, is_secure, set_cookie
 from handoff.models import ConversationSummary
+from handoff.notices import Refusal
 from handoff.summaries import expert_ref
 from knowledge.topics import Topic
 from locales import negotiate, translator
+from locales.vocabulary import Vocabulary
 
 MAX_SUMMARIES = 200
 MAX_SEARCH = 100
@@ -32,7 +34,8 @@ def page_context(request: web.Request, lang: str | None = None, **values: Any) -
             request.headers.get("Accept-Language", "").split(",")[0].split(";")[0] or None,
             request.app[SETTINGS].default_locale)
     tr = translator(lang)
-    return {"_": tr._, "lang": lang, "session": session, "prefix": PREFIX,
+    return {"_": tr._, "_n": tr._n, "words": Vocabulary(lang), "lang": lang,
+            "session": session, "prefix": PREFIX,
             "csrf": session.csrf if session else "", "path": request.path, **values}
 
 
@@ -112,11 +115,13 @@ async def home(request: web.Request) -> web.Response:
 async def queue_values(request: web.Request, lang: str) -> dict[str, Any]:
     """Waiting conversations (never their text), who is available and who holds what."""
     desk = request.app[DESK]
+    words = Vocabulary(lang)
     now = time.time()
     waiting = [{
         "asker": desk.pseudonyms.asker_number(ticket.id),
-        "topic": topic_label(request, ticket.topic, lang), "sector": ticket.sector,
-        "province": ticket.region, "urgent": ticket.urgent, "requeued": ticket.requeues > 0,
+        "topic": topic_label(request, ticket.topic, lang),
+        "sector": words.sector(ticket.sector), "province": words.region(ticket.region),
+        "urgent": ticket.urgent, "requeued": ticket.requeues > 0,
         "waiting": minutes_since(ticket.queued_at, now), "lang": ticket.lang,
     } for ticket in await desk.handoff.queue()]
     experts = []
@@ -182,20 +187,25 @@ async def summaries_page(request: web.Request) -> web.Response:
                                    if v)
     context = page_context(request, filters=filters, options=options)
     lang = context["lang"]
+    words: Vocabulary = context["words"]
     context["rows"] = [{
         "closed_on": row.closed_on.isoformat(), "topic": topic_label(request, row.topic, lang),
-        "sector": row.sector, "province": row.province, "outcome": row.outcome,
+        "sector": words.sector(row.sector), "province": words.region(row.province),
+        "outcome": words.outcome(row.outcome),
         "urgent": row.urgent, "rating": row.rating, "summary": row.summary,
         "comment": row.comment, "waiting": row.waiting_minutes,
     } for row in rows]
-    context["topic_labels"] = {t: topic_label(request, t, lang) for t in options["topic"]}
+    context["labels"] = {"topic": {t: topic_label(request, t, lang) for t in options["topic"]},
+                         "sector": {v: words.sector(v) for v in options["sector"]},
+                         "province": {v: words.region(v) for v in options["province"]},
+                         "outcome": {v: words.outcome(v) for v in options["outcome"]}}
     return aiohttp_jinja2.render_template("summaries.html", request, context)
 
 
 # -- experts (admins) ---------------------------------------------------------------------------
 
 async def experts_page(request: web.Request, invite: str | None = None,
-                       notice: str | None = None) -> web.Response:
+                       notice: str | None = None, name: str = "") -> web.Response:
     """The pool: availability, conversations, time to claim, ratings; invite, pause, remove."""
     admin_only(request)
     desk = request.app[DESK]
@@ -206,12 +216,16 @@ async def experts_page(request: web.Request, invite: str | None = None,
                    func.avg(ConversationSummary.waiting_minutes),
                    func.avg(ConversationSummary.rating))
             .group_by(ConversationSummary.expert_ref))).all()}
+    context = page_context(request)
+    words: Vocabulary = context["words"]
+    topics = {t.value: info.label[context["lang"]] for t, info in desk.kb.topics.items()}
     experts = []
     for expert in await desk.experts.list():
         count, wait, rating = stats.get(expert_ref(secret, expert.expert_id), (0, None, None))
         experts.append({
             "id": expert.expert_id, "name": expert.display_name, "available": expert.available,
-            "expertise": ", ".join(expert.expertise), "languages": ", ".join(expert.languages),
+            "expertise": words.expertise(expert.expertise, topics),
+            "languages": ", ".join(words.language(code) for code in expert.languages),
             "active": len(await desk.handoff.active_for_expert(expert.expert_id)),
             "closed": count, "wait": None if wait is None else round(float(wait)),
             "rating": None if rating is None else round(float(rating), 1),
@@ -221,7 +235,7 @@ async def experts_page(request: web.Request, invite: str | None = None,
     if invite:
         link = (f"https://t.me/{username}?start=inv_{invite}" if username
                 else f"/start inv_{invite}")
-    context = page_context(request, experts=experts, invite_link=link, notice=notice)
+    context.update(experts=experts, invite_link=link, notice=notice, name=name)
     return aiohttp_jinja2.render_template("experts.html", request, context)
 
 
@@ -241,7 +255,9 @@ async def invite(request: web.Request) -> web.Response:
         return await experts_page(request, notice="name")
     code = await actions.invite_expert(request.app[DESK], session.user_id, name, expertise,
                                        languages)
-    if code is None:
+    if code is Refusal.NAME_TAKEN:
+        return await experts_page(request, notice="taken", name=name)
+    if isinstance(code, Refusal):
         raise web.HTTPForbidden(text="admins only")
     return await experts_page(request, invite=code)
 

@@ -25,6 +25,7 @@ from bot.web.app import DESK, ENGINE, PREFIX
 from bot.web.pages import page_context, topic_label
 from handoff.models import ConversationSummary, QuestionTrend
 from locales import translator
+from locales.vocabulary import Vocabulary
 
 THRESHOLD = 5
 SUPPRESSED = "< 5"
@@ -129,6 +130,7 @@ async def _conversation_counts(engine: Any, filters: Filters, since: date,
 async def build_tables(request: web.Request, filters: Filters, lang: str) -> dict[str, Table]:
     """All trend tables for these filters, protected."""
     _ = translator(lang)._
+    words = Vocabulary(lang)
     engine = request.app[ENGINE]
     # The desk's day, as the rows were dated (not the server's: UTC on most servers).
     today = datetime.now(request.app[DESK].settings.zone).date()
@@ -154,8 +156,9 @@ async def build_tables(request: web.Request, filters: Filters, lang: str) -> dic
     for dimension, title in (("sector", _("Conversations with an expert by sector")),
                              ("province", _("Conversations with an expert by province"))):
         found = await _conversation_counts(engine, filters, since, dimension)
+        word = words.sector if dimension == "sector" else words.region
         tables[dimension + "s"] = Table(dimension + "s", title, [_("conversations")], [
-            (value, [cell(protect(n))]) for value, n in sorted(found.items())])
+            (word(value), [cell(protect(n))]) for value, n in sorted(found.items())])
 
     total: Counter[str] = Counter()
     urgent: Counter[str] = Counter()
