@@ -203,12 +203,15 @@ async def feedback(update: Update, context: DeskContext) -> None:
         await query.answer(context.tr._("This button is no longer valid."), show_alert=True)
         return
     helpful = helpful_flag == "1"
+    user = update.effective_user
+    # Counted once per card the user received: not a forged press, not a second one. The
+    # user's own vote is kept briefly for an expert who may take over.
+    if user is None or not await context.desk.asked.vote(user.id, snippet.id, helpful):
+        await query.answer(context.tr._("Thank you for your feedback."))
+        return
     await context.desk.feedback.record(snippet.id, helpful)
-    # Dashboard trends and metrics: the vote, on the user's last anonymous question row;
-    # and the user's own vote, briefly, for an expert who may take over.
-    if update.effective_user is not None:
-        await context.desk.trends.helped(update.effective_user.id, helpful)
-        await context.desk.asked.vote(update.effective_user.id, snippet.id, helpful)
+    # Dashboard trends and metrics: the vote, on the user's last anonymous question row.
+    await context.desk.trends.helped(user.id, helpful)
     metrics.VOTES.labels(vote="helps" if helpful else "does_not_help").inc()
     await query.answer(context.tr._("Thank you for your feedback."))
     # Drop the feedback row so one message cannot be voted on twice.
@@ -227,9 +230,8 @@ async def feedback(update: Update, context: DeskContext) -> None:
                 [InlineKeyboardButton(tr._p("button", "Talk to an expert"),
                                       callback_data=EXPERT)],
             ]))
-        if update.effective_user is not None and isinstance(query.message, Message):
-            await _consent_after_vote(query.message, context, update.effective_user.id,
-                                      snippet.id)
+        if isinstance(query.message, Message):
+            await _consent_after_vote(query.message, context, user.id, snippet.id)
 
 
 async def _consent_after_vote(message: Message, context: DeskContext, user: int,

@@ -96,3 +96,21 @@ async def test_an_assigned_question_becomes_an_example_and_changes_the_ranking(
         assert (await desk.asked.last(3203)).snippets[0] == right
         quality = await store.quality()
         assert quality[0].assigned == 1 and quality[0].first_right == 0
+
+
+async def test_votes_count_once_per_card_received(harness: DeskHarness) -> None:
+    sanne = harness.person(3204, "Sanne")
+    await sanne.onboard("professional")
+    await sanne.send(QUESTION)
+    answer = await sanne.expect("Onderwerp:")
+    shown = (await harness.desk.asked.last(3204)).snippets[0]
+    never = next(s for s in harness.desk.kb.snippets if s != shown)
+    await sanne.press_label(answer, "Dit helpt")
+    await sanne.expect_edit(answer, "Onderwerp:")
+    for _ in range(40):  # a tampered client repeats the press, and votes for other cards
+        await harness.forge_callback(3204, answer["message_id"], f"fb:1:{shown}")
+        await harness.forge_callback(3204, answer["message_id"], f"fb:0:{never}")
+    await sanne.quiet(1.0)
+    counts = await harness.desk.feedback.counts()
+    assert counts.get(shown) == (1, 0)
+    assert never not in counts
