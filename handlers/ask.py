@@ -206,7 +206,8 @@ async def feedback(update: Update, context: DeskContext) -> None:
     user = update.effective_user
     # Counted once per card the user received: not a forged press, not a second one. The
     # user's own vote is kept briefly for an expert who may take over.
-    if user is None or not await context.desk.asked.vote(user.id, snippet.id, helpful):
+    if user is None or not await context.desk.asked.vote(user.id, snippet.id, helpful,
+                                                         query.message.message_id):
         await query.answer(context.tr._("Thank you for your feedback."))
         return
     await context.desk.feedback.record(snippet.id, helpful)

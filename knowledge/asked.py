@@ -127,18 +127,20 @@ class AskedStore:
         batch.ltrim(keys.received(user_id), -MAX_RECEIVED, -1)
         batch.expire(keys.received(user_id), ASKED_TTL_SECONDS)
 
-    async def vote(self, user_id: int, snippet_id: str, helpful: bool) -> bool:
-        """The user marked a card 'helps' or 'does not help': True if this vote counts,
-        which it does once per card the user actually received (a forged press for a card
-        never sent, or a repeated one, is not counted). A user's updates are handled one at
-        a time, so the read and the write cannot interleave with another vote of theirs."""
+    async def vote(self, user_id: int, snippet_id: str, helpful: bool, answer: int) -> bool:
+        """The user marked a card 'helps' or 'does not help' on answer message `answer`:
+        True if this vote counts, which it does once per answer, and only for a card the
+        user actually received (a forged press for a card never sent, or a repeated one, is
+        not counted). The latest mark is what an expert sees."""
         received = await self.redis.lrange(keys.received(user_id), 0, -1)
         if not any(json.loads(item).get("id") == snippet_id for item in received):
             return False
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hsetnx(keys.votes(user_id), snippet_id, int(helpful))
+            pipe.sadd(keys.voted(user_id), f"{answer}:{snippet_id}")
+            pipe.expire(keys.voted(user_id), ASKED_TTL_SECONDS)
+            pipe.hset(keys.votes(user_id), snippet_id, int(helpful))
             pipe.expire(keys.votes(user_id), ASKED_TTL_SECONDS)
-            first, _ = await pipe.execute()
+            first, *_ = await pipe.execute()
         return bool(first)
 
     async def session(self, user_id: int, gap_seconds: float) -> Session:
@@ -170,4 +172,4 @@ class AskedStore:
         pending consent question."""
         await self.redis.delete(keys.asked(user_id), keys.last_answer(user_id),
                                 keys.received(user_id), keys.votes(user_id),
-                                keys.gap_consent(user_id))
+                                keys.voted(user_id), keys.gap_consent(user_id))

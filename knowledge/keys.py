@@ -77,3 +77,8 @@ def gaps() -> str:
 def gap_consent(user_id: int) -> str:
     """Hash: the question the desk asked this user's consent to keep, briefly (an hour)."""
     return f"{PREFIX}:gap_consent:{user_id}"
+
+
+def voted(user_id: int) -> str:
+    """Set of '<answer message id>:<snippet id>' a user's vote was counted for (24 hours)."""
+    return f"{PREFIX}:voted:{user_id}"
