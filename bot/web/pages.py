@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from datetime import date
 from typing import Any
@@ -14,7 +15,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.web import actions
 from bot.web.app import DESK, ENGINE, LOGINS, PREFIX, SESSION, SESSIONS, SETTINGS, STATE
-from bot.web.auth import COOKIE, Session, is_secure, set_cookie
+from bot.web.auth import (
+    COOKIE,
+    LOGIN_COOKIE,
+    Session,
+    is_secure,
+    same_token,
+    set_cookie,
+    set_login_cookie,
+)
 from handoff.models import ConversationSummary
 from handoff.summaries import expert_ref
 from knowledge.feedback import FeedbackStore
@@ -72,27 +81,39 @@ async def how(request: web.Request) -> web.Response:
 
 
 async def login_form(request: web.Request) -> web.Response:
-    """The link from the bot lands here; a button posts the token (a link preview can't)."""
+    """The link from the bot lands here; a button posts the token (a link preview can't).
+    The form is bound to this browser by a cookie, so no other site can post a login."""
     token = request.query.get("t", "")
-    return aiohttp_jinja2.render_template("login.html", request,
-                                          page_context(request, token=token))
+    form_token = secrets.token_urlsafe(32)
+    response = aiohttp_jinja2.render_template(
+        "login.html", request, page_context(request, token=token, form_token=form_token))
+    set_login_cookie(response, form_token,
+                     is_secure(request, request.app[SETTINGS].dashboard_url))
+    return response
 
 
 async def login(request: web.Request) -> web.Response:
-    """Redeem the one-time token and start a session."""
+    """Redeem the one-time token and start a session (only from our own login page: login
+    CSRF would otherwise log a coordinator into someone else's session)."""
     app = request.app
     form = await request.post()
+    form_token = form.get("form")
+    if not same_token(request.cookies.get(LOGIN_COOKIE),
+                      form_token if isinstance(form_token, str) else None):
+        # The one-time token stays unused: the link from the bot still works.
+        return aiohttp_jinja2.render_template("refused.html", request, page_context(request),
+                                              status=403)
     token = form.get("t")
     user_id = await app[LOGINS].redeem(token) if isinstance(token, str) else None
     desk = app[DESK]
-    admin = user_id is not None and user_id in app[SETTINGS].admin_ids
     if user_id is None or not await desk.service.may_see_dashboard(user_id):
         raise web.HTTPSeeOther(f"{PREFIX}/how?expired=1")
     profile = await desk.users.get(user_id)
     lang = profile.lang or app[SETTINGS].default_locale
-    session = await app[SESSIONS].create(user_id, admin, lang)
+    session = await app[SESSIONS].create(user_id, lang)
     response = web.HTTPSeeOther(f"{PREFIX}/queue")
     set_cookie(response, session, is_secure(request, app[SETTINGS].dashboard_url))
+    response.del_cookie(LOGIN_COOKIE, path=f"{PREFIX}/login")
     raise response
 
 
