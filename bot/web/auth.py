@@ -14,11 +14,11 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from bot.web import keys
+from bot.web.login import LINK_TTL_SECONDS
 
 COOKIE = "vb_session"
 LOGIN_COOKIE = "vb_login"
 IDLE_SECONDS = 8 * 3600
-LOGIN_FORM_SECONDS = 10 * 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,5 +91,5 @@ def same_token(expected: str | None, submitted: str | None) -> bool:
 
 def set_login_cookie(response: web.StreamResponse, token: str, secure: bool) -> None:
     """Binds the login form to this browser: a cross-site post does not carry the cookie."""
-    response.set_cookie(LOGIN_COOKIE, token, max_age=LOGIN_FORM_SECONDS,
+    response.set_cookie(LOGIN_COOKIE, token, max_age=LINK_TTL_SECONDS,
                         path="/dashboard/login", httponly=True, secure=secure, samesite="Strict")
