@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 MO := locales/nl/LC_MESSAGES/messages.mo locales/en/LC_MESSAGES/messages.mo
 
-.PHONY: install browser postgres demo test soak lint catalogs bench clean
+.PHONY: install browser postgres axe demo test soak lint catalogs bench clean
 
 install: $(VENV)/.installed $(MO)
 
@@ -37,8 +37,17 @@ postgres:
 	    && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql \
 	    >/dev/null || echo "PostgreSQL not installed (needs root): the PostgreSQL tests will skip"; }
 
+# axe-core from the npm registry, pinned in package-lock.json, for the accessibility test
+# (without npm, or offline, that test skips and the rest runs).
+axe: node_modules/.package-lock.json
+
+node_modules/.package-lock.json: package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --silent \
+	    || echo "npm ci failed: the accessibility test will skip"; \
+	else echo "npm not found: the accessibility test will skip"; fi
+
 # Each worker gets its own embedded Redis (session fixtures are per process); 2 cores → ~70 s.
-test: install browser postgres
+test: install browser postgres axe
 	$(BIN)/python -m pytest -n auto --maxprocesses 4
 
 # The long fault tests (Redis outage, kill -9 under load, flood): minutes, not seconds.
@@ -58,4 +67,4 @@ bench: install
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) data .pytest_cache
+	rm -rf $(VENV) data .pytest_cache node_modules

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ipaddress
 import json
 import sys
 from datetime import date
@@ -49,7 +50,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def is_loopback(host: str) -> bool:
+    """Whether `host` is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def sandbox_exposure_refused(args: argparse.Namespace) -> bool:
+    """Says why, if the sandbox would listen beyond this machine without --expose-sandbox."""
+    if is_loopback(args.host) or args.expose_sandbox:
+        return False
+    print(f"vraagbaak: refusing to serve the sandbox on {args.host}: its API shows anyone who "
+          "can reach it every chat's messages, including dashboard login links. Use "
+          "--host 127.0.0.1, or add --expose-sandbox if only people you trust can reach "
+          "this address.", file=sys.stderr)
+    return True
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    if sandbox_exposure_refused(args):
+        return 2
     settings = _settings()
     setup_logging(settings.log_level, fmt=settings.log_format)
     from bot import runtime
@@ -68,6 +92,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
     """Only the sandbox Telegram server (the bot runs elsewhere with `vraagbaak run`)."""
+    if sandbox_exposure_refused(args):
+        return 2
     setup_logging("WARNING")
     from bot import runtime
 
@@ -280,11 +306,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run against the local sandbox with a browser chat page")
     demo.add_argument("--port", type=int, default=8080)
     demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--expose-sandbox", action="store_true",
+                      help="allow a --host other than loopback (the sandbox API serves anyone "
+                           "every chat, login links included)")
     demo.add_argument("--no-worker", action="store_true", help="don't start the summariser")
     demo.set_defaults(func=cmd_demo)
     sandbox = sub.add_parser("sandbox", help="serve only the sandbox Telegram API and chat page")
     sandbox.add_argument("--port", type=int, default=8080)
     sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--expose-sandbox", action="store_true",
+                         help="allow a --host other than loopback")
     sandbox.add_argument("--token", help="the bot token the sandbox accepts")
     sandbox.set_defaults(func=cmd_sandbox)
     triage = sub.add_parser("triage", help="classify JSON-lines questions from stdin")

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
 import hashlib
 import hmac
-import io
 import json
 import logging
 import secrets
@@ -37,6 +35,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from handoff import handoff_keys as keys
 from handoff.erasure import request_rewrite, rewrite_requested
 from handoff.models import ConversationSummary, SnippetFeedback
+from handoff.spreadsheet import csv_text
 from handoff.tickets import TRANSCRIPT_TTL_SECONDS
 
 log = logging.getLogger(__name__)
@@ -338,12 +337,7 @@ def export_rows(rows: list[ConversationSummary], fmt: str) -> str:
             data["closed_on"] = row.closed_on.isoformat()
             out.append(json.dumps(data, ensure_ascii=False))
         return "\n".join(out) + ("\n" if out else "")
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns)
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(row.model_dump(include=set(columns)))
-    return buffer.getvalue()
+    return csv_text(columns, ([getattr(row, c) for c in columns] for row in rows))
 
 
 async def load_rows(engine: AsyncEngine, since: date | None = None) -> list[ConversationSummary]:

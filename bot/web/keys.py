@@ -9,7 +9,7 @@ def login(nonce: str) -> str:
 
 
 def session(session_id: str) -> str:
-    """Hash with a dashboard session (user id, admin flag, CSRF token, language)."""
+    """Hash with a dashboard session (user id, CSRF token, language; never a role)."""
     return f"{PREFIX}:web:session:{session_id}"
 
 

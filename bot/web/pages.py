@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from datetime import date
 from typing import Any
@@ -14,7 +15,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.web import actions
 from bot.web.app import DESK, ENGINE, LOGINS, PREFIX, SESSION, SESSIONS, SETTINGS, STATE
-from bot.web.auth import COOKIE, Session, is_secure, set_cookie
+from bot.web.auth import (
+    COOKIE,
+    LOGIN_COOKIE,
+    Session,
+    is_secure,
+    same_token,
+    set_cookie,
+    set_login_cookie,
+)
 from handoff.models import ConversationSummary
 from handoff.notices import Refusal
 from handoff.summaries import expert_ref
@@ -73,27 +82,39 @@ async def how(request: web.Request) -> web.Response:
 
 
 async def login_form(request: web.Request) -> web.Response:
-    """The link from the bot lands here; a button posts the token (a link preview can't)."""
+    """The link from the bot lands here; a button posts the token (a link preview can't).
+    The form is bound to this browser by a cookie, so no other site can post a login."""
     token = request.query.get("t", "")
-    return aiohttp_jinja2.render_template("login.html", request,
-                                          page_context(request, token=token))
+    form_token = secrets.token_urlsafe(32)
+    response = aiohttp_jinja2.render_template(
+        "login.html", request, page_context(request, token=token, form_token=form_token))
+    set_login_cookie(response, form_token,
+                     is_secure(request, request.app[SETTINGS].dashboard_url))
+    return response
 
 
 async def login(request: web.Request) -> web.Response:
-    """Redeem the one-time token and start a session."""
+    """Redeem the one-time token and start a session (only from our own login page: login
+    CSRF would otherwise log a coordinator into someone else's session)."""
     app = request.app
     form = await request.post()
+    form_token = form.get("form")
+    if not same_token(request.cookies.get(LOGIN_COOKIE),
+                      form_token if isinstance(form_token, str) else None):
+        # The one-time token stays unused: the link from the bot still works.
+        return aiohttp_jinja2.render_template("refused.html", request, page_context(request),
+                                              status=403)
     token = form.get("t")
     user_id = await app[LOGINS].redeem(token) if isinstance(token, str) else None
     desk = app[DESK]
-    admin = user_id is not None and user_id in app[SETTINGS].admin_ids
     if user_id is None or not await desk.service.may_see_dashboard(user_id):
         raise web.HTTPSeeOther(f"{PREFIX}/how?expired=1")
     profile = await desk.users.get(user_id)
     lang = profile.lang or app[SETTINGS].default_locale
-    session = await app[SESSIONS].create(user_id, admin, lang)
+    session = await app[SESSIONS].create(user_id, lang)
     response = web.HTTPSeeOther(f"{PREFIX}/queue")
     set_cookie(response, session, is_secure(request, app[SETTINGS].dashboard_url))
+    response.del_cookie(LOGIN_COOKIE, path=f"{PREFIX}/login")
     raise response
 
 
@@ -193,7 +214,7 @@ async def summaries_page(request: web.Request) -> web.Response:
         "sector": words.sector(row.sector), "province": words.region(row.province),
         "outcome": words.outcome(row.outcome),
         "urgent": row.urgent, "rating": row.rating, "summary": row.summary,
-        "comment": row.comment, "waiting": row.waiting_minutes,
+        "comment": row.comment, "waiting": row.waiting_minutes, "lang": row.lang,
     } for row in rows]
     context["labels"] = {"topic": {t: topic_label(request, t, lang) for t in options["topic"]},
                          "sector": {v: words.sector(v) for v in options["sector"]},
@@ -277,11 +298,35 @@ async def pause(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(f"{PREFIX}/experts")
 
 
+async def remove_form(request: web.Request) -> web.Response:
+    """GET: what removing an expert does, and a button to confirm it (WCAG 3.3.4)."""
+    admin_only(request)
+    desk = request.app[DESK]
+    expert_id = _expert_id(request)
+    expert = await desk.experts.get(expert_id)
+    if expert is None:
+        raise web.HTTPNotFound()
+    held = len(await desk.handoff.active_for_expert(expert_id))
+    context = page_context(request, expert_id=expert_id)
+    tr = translator(context["lang"])
+    context.update(
+        heading=tr._("Remove {name} from the pool?").format(name=expert.display_name),
+        consequence=tr._n(
+            "Their {count} conversation goes back to the queue; the asker is told.",
+            "Their {count} conversations go back to the queue; the askers are told.",
+            held).format(count=held) if held else tr._("They hold no conversations now."),
+        confirm_label=tr._("Remove {name}").format(name=expert.display_name))
+    return aiohttp_jinja2.render_template("remove.html", request, context)
+
+
 async def remove(request: web.Request) -> web.Response:
-    """POST: requeue an expert's conversations and remove them from the pool."""
+    """POST from the confirmation page: requeue an expert's conversations and remove them
+    from the pool (a post without the confirmation goes to that page instead)."""
     session = admin_only(request)
-    if await actions.remove_expert(request.app[DESK], session.user_id,
-                                   _expert_id(request)) is None:
+    expert_id = _expert_id(request)
+    if (await request.post()).get("confirm") != "1":
+        raise web.HTTPSeeOther(f"{PREFIX}/experts/{expert_id}/remove")
+    if await actions.remove_expert(request.app[DESK], session.user_id, expert_id) is None:
         raise web.HTTPNotFound()
     raise web.HTTPSeeOther(f"{PREFIX}/experts")
 
@@ -300,4 +345,5 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get(f"{PREFIX}/experts", experts_get)
     app.router.add_post(f"{PREFIX}/experts/invite", invite)
     app.router.add_post(f"{PREFIX}/experts/{{expert_id}}/pause", pause)
+    app.router.add_get(f"{PREFIX}/experts/{{expert_id}}/remove", remove_form)
     app.router.add_post(f"{PREFIX}/experts/{{expert_id}}/remove", remove)

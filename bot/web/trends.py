@@ -6,8 +6,6 @@ question or conversation either. The same `Table` feeds the page, the charts and
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -24,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.web.app import DESK, ENGINE, PREFIX
 from bot.web.pages import page_context, topic_label
 from handoff.models import ConversationSummary, QuestionTrend
+from handoff.spreadsheet import csv_text
 from locales import translator
 from locales.vocabulary import Vocabulary
 
@@ -54,13 +53,8 @@ class Table:
     rows: list[tuple[str, list[str]]]
 
     def csv(self) -> str:
-        """The table as CSV, suppression included."""
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(["", *self.columns])
-        for label, values in self.rows:
-            writer.writerow([label, *values])
-        return buffer.getvalue()
+        """The table as CSV, suppression included (cells neutralised for spreadsheets)."""
+        return csv_text(["", *self.columns], ([label, *values] for label, values in self.rows))
 
 
 @dataclass(frozen=True)
