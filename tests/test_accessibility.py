@@ -14,6 +14,8 @@ from redis.asyncio import Redis
 
 from bot.runtime import demo_desk
 from bot.settings import Settings
+from knowledge.revisions import Kind
+from knowledge.seed import read_seed
 from tests.sandbox_client import DeskHarness
 from tests.test_dashboard_browser import CHROMIUM, fill_desk
 from tests.test_handoff_e2e import make_expert
@@ -85,6 +87,13 @@ async def test_no_accessibility_violations_on_any_page_at_either_width(
         await make_expert(harness, EXPERT, "Anna")
         await fill_desk(ready, EXPERT)
         coordinator = harness.person(COORDINATOR, "Coördinator", "nl")
+        # The knowledge editor's pages: a card, a new card, a referral, a draft, the gaps.
+        sid = next(iter(ready.desk.kb.snippets))
+        draft = await ready.desk.editorial.save(COORDINATOR, Kind.SNIPPET, sid,
+                                                read_seed().cards[sid], 0)
+        editor_pages = (f"knowledge/cards/{sid}", "knowledge/cards/new",
+                        "knowledge/referrals/advieslijn_jep", f"knowledge/revisions/{draft.id}",
+                        "gaps")
         found: dict[str, list[str]] = {}
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=[
@@ -121,13 +130,13 @@ async def test_no_accessibility_violations_on_any_page_at_either_width(
                     await page.get_by_role("button", name="Inloggen").click()
                     await expect(page.locator("#waiting tbody tr")).to_have_count(3)
                     for path in ("queue", "summaries", "trends", "knowledge", "experts",
-                                 f"experts/{EXPERT}/remove"):
+                                 f"experts/{EXPERT}/remove", *editor_pages):
                         await page.goto(f"{ready.url}/dashboard/{path}")
                         await check(path)
                     await context.close()
             finally:
                 await browser.close()
-    assert len(found) == 2 * 10
+    assert len(found) == 2 * 15
     problems = {page: lines for page, lines in found.items() if lines}
     assert not problems, "\n".join(f"{page}: {line}" for page, lines in problems.items()
                                    for line in lines)
