@@ -46,7 +46,7 @@ async def first_answer(person, question: str) -> str:
 
 
 async def test_a_publication_reaches_askers_without_restart_and_restoring_brings_it_back(
-        settings) -> None:
+        settings, redis) -> None:
     async with DeskHarness.start(settings.model_copy(update={"admin_ids": [ADMIN]})) as h:
         desk = h.desk
         await migrate(desk.editorial.store.engine)
@@ -82,7 +82,7 @@ async def test_a_publication_reaches_askers_without_restart_and_restoring_brings
         assert "Zorgen delen: zo zit het" in await first_answer(sanne, QUESTION)
 
 
-async def test_a_failed_reload_keeps_the_old_version_and_says_why(settings) -> None:
+async def test_a_failed_reload_keeps_the_old_version_and_says_why(settings, redis) -> None:
     async with DeskHarness.start(settings.model_copy(update={"admin_ids": [ADMIN]})) as h:
         desk = h.desk
         await migrate(desk.editorial.store.engine)
