@@ -552,9 +552,16 @@ async def demo_desk(settings: Settings, host: str, port: int, with_worker: bool 
             yield DemoDesk(sandbox, url, demo_settings, desk, app, state)
 
 
+DEMO_COORDINATOR = 1003  # the chat page's Expert pane (bot/sandbox/page.html)
+
+
 async def demo(settings: Settings, host: str, port: int, with_worker: bool = True) -> None:
     """`vraagbaak demo`: the same desk against the local sandbox, with a chat page."""
     stop = _stop_event()
+    if not settings.admin_ids:
+        # Someone has to be able to try the coordinator's side (the knowledge editor, the
+        # expert pool): the Expert pane, unless VRAAGBAAK_ADMIN_IDS names others.
+        settings = settings.model_copy(update={"admin_ids": [DEMO_COORDINATOR]})
     # The worker is spawned once the bot answers and waited for only after the bot stopped.
     async with summariser_child(settings, with_worker) as worker, demo_desk(
         settings, host, port, with_worker
@@ -568,6 +575,7 @@ async def demo(settings: Settings, host: str, port: int, with_worker: bool = Tru
             join = "Marieke is already in the expert pool (the Expert pane)"
         print(f"Vraagbaak sandbox: open {ready.url}/ in your browser (Ctrl+C stops)\n"
               f"{join}\n"
-              f"Then send /dashboard there for a link to {ready.url}/dashboard",
+              f"Then send /dashboard there for a link to {ready.url}/dashboard (the Expert "
+              "pane is also the demo's coordinator: the knowledge editor is under Kennis)",
               flush=True)
         await stop.wait()
