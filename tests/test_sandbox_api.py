@@ -92,7 +92,9 @@ async def test_unknown_method_is_not_found(sandbox: Sandbox) -> None:
 
 
 async def test_send_to_unknown_chat(sandbox: Sandbox) -> None:
-    assert await sandbox.error("sendMessage", 400, chat_id=999, text="hoi") == \
+    assert await sandbox.error("sendMessage", 403, chat_id=999, text="hoi") == \
+        "Forbidden: bot can't initiate conversation with a user"
+    assert await sandbox.error("sendMessage", 400, chat_id=-999, text="hoi") == \
         "Bad Request: chat not found"
 
 

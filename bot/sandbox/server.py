@@ -10,20 +10,17 @@ import json
 import secrets
 import time
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientError, ClientSession, web
 
+from bot.sandbox.spec import BotApiSpec, SpecViolation
+from bot.sandbox.telegram_html import EntityParseError, Parsed, parse_html
+
 BOT_ID = 7000000001
 BOT_USERNAME = "VraagbaakSandboxBot"
 MAX_TEXT = 4096
-MAX_CALLBACK_DATA = 64
-_ALLOWED_TAGS = {
-    "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
-    "tg-spoiler", "span", "blockquote",
-}
 _PAGE = Path(__file__).with_name("page.html")
 # Telegram's own words for a callback query answered too late or never issued.
 _EXPIRED_QUERY = ("Bad Request: query is too old and response timeout expired or query ID is "
@@ -39,37 +36,16 @@ class BotApiError(Exception):
         self.description = description
 
 
-class _HtmlText(HTMLParser):
-    """Strip Telegram's HTML subset to plain text, rejecting tags Telegram would reject."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.stack: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag not in _ALLOWED_TAGS:
-            raise BotApiError(400, f"Bad Request: can't parse entities: unsupported tag <{tag}>")
-        self.stack.append(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        if not self.stack or self.stack.pop() != tag:
-            raise BotApiError(400, f"Bad Request: can't parse entities: unexpected </{tag}>")
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
-
-
-def render_text(text: str, parse_mode: str | None) -> str:
-    """What a Telegram client shows for `text` sent with `parse_mode`."""
+def render_text(text: str, parse_mode: str | None) -> Parsed:
+    """What a Telegram client shows for `text` sent with `parse_mode`, with its entities."""
     if parse_mode and parse_mode.upper() == "HTML":
-        parser = _HtmlText()
-        parser.feed(text)
-        parser.close()
-        if parser.stack:
-            raise BotApiError(400, "Bad Request: can't parse entities: unclosed tag")
-        return "".join(parser.parts)
-    return text
+        try:
+            return parse_html(text)
+        except EntityParseError as exc:
+            raise SpecViolation(f"Bad Request: can't parse entities: {exc}") from None
+    if parse_mode:
+        raise SpecViolation(f"Bad Request: unsupported parse_mode {parse_mode!r}")
+    return Parsed(text)
 
 
 @dataclass
@@ -82,6 +58,7 @@ class ChatMessage:
     date: int
     buttons: list[list[dict[str, str]]] = field(default_factory=list)
     kind: str = "text"
+    entities: list[dict[str, Any]] = field(default_factory=list)
 
     def as_inbox(self) -> dict[str, Any]:
         return {"message_id": self.message_id, "text": self.text, "buttons": self.buttons,
@@ -134,6 +111,9 @@ class SandboxTelegram:
         self.commands: dict[str, list[dict[str, str]]] = {}
         self._callbacks: dict[str, int] = {}
         self.closing = False
+        self.spec = BotApiSpec.load()
+        # Requests the specification or Telegram's limits refuse: (method, description).
+        self.violations: list[tuple[str, str]] = []
         # Webhook mode, as Telegram does it: POST each update, keep it until answered 2xx.
         self.webhook_url = ""
         self.webhook_secret = ""
@@ -265,6 +245,22 @@ class SandboxTelegram:
         }
         return await self._push({"callback_query": query})
 
+    async def user_blocks(self, user_id: int, blocked: bool = True) -> int | None:
+        """A user blocks (or unblocks) the bot: from then on every send to them answers 403,
+        and the bot gets the `my_chat_member` update Telegram sends; None if nothing changed."""
+        user = self._user(user_id)
+        if user.blocked == blocked:
+            return None
+        user.blocked = blocked
+        bot = {"id": BOT_ID, "is_bot": True, "first_name": "Vraagbaak",
+               "username": BOT_USERNAME}
+        member = {"status": "member", "user": bot}
+        kicked = {"status": "kicked", "user": bot, "until_date": 0}
+        return await self._push({"my_chat_member": {
+            "chat": user.as_chat(), "from": user.as_user(), "date": int(time.time()),
+            "old_chat_member": member if blocked else kicked,
+            "new_chat_member": kicked if blocked else member}})
+
     def inbox(self, user_id: int, after: int = 0) -> list[dict[str, Any]]:
         """Bot messages to a user with message_id > after, edits applied."""
         user = self.users.get(user_id)
@@ -333,6 +329,8 @@ class SandboxTelegram:
                      "username": BOT_USERNAME},
             "chat": user.as_chat(), "date": msg.date, "text": msg.text,
         }
+        if msg.entities:
+            data["entities"] = msg.entities
         if msg.buttons:
             data["reply_markup"] = {"inline_keyboard": [
                 [{"text": b["text"], "callback_data": b["data"]} if "data" in b
@@ -346,6 +344,9 @@ class SandboxTelegram:
         except (KeyError, ValueError, TypeError):
             raise BotApiError(400, "Bad Request: chat_id is empty") from None
         user = self.users.get(chat_id)
+        if user is None and chat_id > 0:
+            # A person who never started the bot: Telegram refuses, as for a blocked bot.
+            raise BotApiError(403, "Forbidden: bot can't initiate conversation with a user")
         if user is None:
             raise BotApiError(400, "Bad Request: chat not found")
         if user.left:
@@ -366,30 +367,29 @@ class SandboxTelegram:
                 raise BotApiError(400, "Bad Request: can't parse reply keyboard markup JSON "
                                        "object") from None
         rows = []
+        # The specification check has made sure each button has exactly one action.
         for row in markup.get("inline_keyboard", []):
             out = []
             for button in row:
                 if "callback_data" in button:
-                    data = button["callback_data"]
-                    if not 1 <= len(data.encode()) <= MAX_CALLBACK_DATA:
-                        raise BotApiError(400, "Bad Request: BUTTON_DATA_INVALID")
-                    out.append({"text": button["text"], "data": data})
+                    out.append({"text": button["text"], "data": button["callback_data"]})
                 elif "url" in button:
                     out.append({"text": button["text"], "url": button["url"]})
                 else:
-                    raise BotApiError(400, "Bad Request: can't parse inline keyboard button")
+                    raise BotApiError(400, "Bad Request: the sandbox shows only callback and "
+                                           "URL buttons")
             rows.append(out)
         return rows
 
-    def _text(self, params: dict[str, Any]) -> str:
+    def _text(self, params: dict[str, Any]) -> Parsed:
         text = params.get("text")
         if not text:
-            raise BotApiError(400, "Bad Request: message text is empty")
+            raise SpecViolation("Bad Request: message text is empty")
         shown = render_text(text, params.get("parse_mode"))
-        if len(shown) > MAX_TEXT:
-            raise BotApiError(400, "Bad Request: message is too long")
-        if not shown.strip():
-            raise BotApiError(400, "Bad Request: message text is empty")
+        if len(shown.text) > MAX_TEXT:
+            raise SpecViolation("Bad Request: message is too long")
+        if not shown.text.strip():
+            raise SpecViolation("Bad Request: message text is empty")
         return shown
 
     async def _notify_message(self) -> None:
@@ -398,10 +398,16 @@ class SandboxTelegram:
 
     async def call(self, method: str, params: dict[str, Any]) -> Any:
         """Dispatch one Bot API method; raises BotApiError the way Telegram answers."""
-        handler = getattr(self, f"api_{method.lower()}", None)
-        if handler is None:
-            raise BotApiError(404, "Not Found: method not found")
-        return await handler(params)
+        try:
+            params = self.spec.check(method, params)
+            handler = getattr(self, f"api_{method.lower()}", None)
+            if handler is None:
+                raise BotApiError(501, f"Not Implemented: the sandbox has no {method}")
+            return await handler(params)
+        except SpecViolation as exc:
+            if exc.code == 400:
+                self.violations.append((method, exc.description))
+            raise BotApiError(exc.code, exc.description) from None
 
     async def api_getme(self, params: dict[str, Any]) -> Any:
         return {"id": BOT_ID, "is_bot": True, "first_name": "Vraagbaak",
@@ -432,9 +438,9 @@ class SandboxTelegram:
 
     async def api_sendmessage(self, params: dict[str, Any]) -> Any:
         user = self._chat(params)
-        text = self._text(params)
-        msg = ChatMessage(user.next_message_id, True, text, int(time.time()),
-                          self._buttons(params))
+        shown = self._text(params)
+        msg = ChatMessage(user.next_message_id, True, shown.text, int(time.time()),
+                          self._buttons(params), entities=shown.entities)
         user.next_message_id += 1
         user.messages.append(msg)
         await self._notify_message()
@@ -455,13 +461,13 @@ class SandboxTelegram:
     async def api_editmessagetext(self, params: dict[str, Any]) -> Any:
         user = self._chat(params)
         msg = self._bot_msg(user, params)
-        text = self._text(params)
+        shown = self._text(params)
         buttons = self._buttons(params)
-        if text == msg.text and buttons == msg.buttons:
+        if (shown.text, shown.entities, buttons) == (msg.text, msg.entities, msg.buttons):
             raise BotApiError(400, "Bad Request: message is not modified: specified new message "
                                    "content and reply markup are exactly the same as a current "
                                    "content and reply markup of the message")
-        msg.text, msg.buttons = text, buttons
+        msg.text, msg.entities, msg.buttons = shown.text, shown.entities, buttons
         await self._notify_message()
         return self._bot_message_json(user, msg)
 
@@ -653,12 +659,19 @@ async def api_press(request: web.Request) -> web.Response:
 
 
 async def api_block(request: web.Request) -> web.Response:
-    """POST /sandbox/api/block {user_id, blocked}: a user blocks (or unblocks) the bot."""
+    """POST /sandbox/api/block {user_id, blocked}: a user blocks (or, blocked false, unblocks)
+    the bot."""
     body = await _json_body(request)
-    sandbox = request.app[SANDBOX_KEY]
-    user = sandbox._user(_int(body, "user_id"))
-    user.blocked = bool(body.get("blocked", True))
-    return web.json_response({"blocked": user.blocked})
+    blocked = bool(body.get("blocked", True))
+    update_id = await request.app[SANDBOX_KEY].user_blocks(_int(body, "user_id"), blocked)
+    return web.json_response({"blocked": blocked, "update_id": update_id})
+
+
+async def api_unblock(request: web.Request) -> web.Response:
+    """POST /sandbox/api/unblock {user_id}: a user unblocks the bot."""
+    body = await _json_body(request)
+    update_id = await request.app[SANDBOX_KEY].user_blocks(_int(body, "user_id"), False)
+    return web.json_response({"blocked": False, "update_id": update_id})
 
 
 async def api_inbox(request: web.Request) -> web.Response:
@@ -678,6 +691,7 @@ async def api_history(request: web.Request) -> web.Response:
         "messages": sandbox.history(user_id),
         "commands": (user.commands if user and user.commands is not None else None),
         "toast": user.last_callback_answer if user else None,
+        "blocked": bool(user and user.blocked),
     })
 
 
@@ -704,6 +718,7 @@ def make_sandbox_app(sandbox: SandboxTelegram) -> web.Application:
     app.router.add_post("/sandbox/api/edit", api_edit)
     app.router.add_post("/sandbox/api/press", api_press)
     app.router.add_post("/sandbox/api/block", api_block)
+    app.router.add_post("/sandbox/api/unblock", api_unblock)
     app.router.add_get("/sandbox/api/inbox", api_inbox)
     app.router.add_get("/sandbox/api/history", api_history)
     app.router.add_get("/sandbox/api/commands", api_commands)
