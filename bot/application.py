@@ -15,9 +15,10 @@ from bot.telegram_bot import DeskBot
 from handlers import dashboard, private_only
 from handlers.context import DESK_KEY, Desk, DeskContext
 
-# Channel posts are asked for only so that the desk can leave a channel it was added to.
+# Channel posts are asked for only so that the desk can leave a channel it was added to;
+# my_chat_member says that someone blocked or unblocked the bot (handlers.membership).
 ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY,
-                   Update.CHANNEL_POST]
+                   Update.CHANNEL_POST, Update.MY_CHAT_MEMBER]
 
 
 def build_application(settings: Settings, desk: Desk, token: str,  # type: ignore[type-arg]

@@ -5,7 +5,18 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, TypeHandler
 
-from handlers import ask, errors, expert, fallback, handoff, once, router, start, topics
+from handlers import (
+    ask,
+    errors,
+    expert,
+    fallback,
+    handoff,
+    membership,
+    once,
+    router,
+    start,
+    topics,
+)
 from handlers.context import load_profile
 
 # Handler groups: the prelude runs first for every update (it stops updates without a person
@@ -26,7 +37,7 @@ def register_all(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(TypeHandler(Update, load_profile), group=GROUP_PRELUDE)
     app.add_handler(CallbackQueryHandler(once.guard, pattern=once.ONCE_PATTERN),
                     group=GROUP_ONCE)
-    for module in (expert, handoff, topics, ask, start, router, fallback):
+    for module in (expert, handoff, topics, ask, start, router, membership, fallback):
         module.register(app)
     app.add_error_handler(errors.on_error)  # type: ignore[arg-type]
     assert app.job_queue is not None

@@ -681,6 +681,39 @@ class HandoffService:
             Notice(expert_id, Kind.ASKER_ENDED, ended, self._routed(routing)),
             Notice(expert_id, Kind.OUTCOME_PROMPT, ended, {"outcomes": EXPERT_OUTCOMES}))
 
+    async def blocked(self, user_id: int) -> Result:
+        """Someone blocked the bot (or a send to them failed with 403): nothing reaches them
+        any more, so an asker's request ends as by /stop and an expert is paused, their
+        conversations back at the front of the queue and the coordinators told."""
+        if await self.is_expert(user_id):
+            return await self._expert_blocked(user_id)
+        ticket = await self.tickets.ticket_of_user(user_id)
+        if ticket is None:
+            return Result()
+        stopped = await self.asker_stop(user_id)
+        await self.states.forget(user_id)  # no rating is asked of someone unreachable
+        log.info("asker blocked the bot; request ended ticket=%s", ticket.id)
+        return Result([
+            Notice(n.to, Kind.ASKER_BLOCKED, n.ticket, n.params) if n.kind is Kind.ASKER_ENDED
+            else n
+            for n in stopped.notices if n.to != user_id])
+
+    async def _expert_blocked(self, expert_id: int) -> Result:
+        await self.experts.set_available(expert_id, False)
+        result = Result()
+        for ticket in await self.tickets.active_for_expert(expert_id):
+            moved = await self.tickets.requeue(ticket.id, None)
+            if moved is not None:
+                result.add(Notice(moved.user_id, Kind.REQUEUED_EXPERT_LEFT, moved))
+                result.add(*await self._announce_without(moved, expert_id))
+        expert = await self._expert(expert_id)
+        requeued = sum(1 for n in result.notices if n.kind is Kind.REQUEUED_EXPERT_LEFT)
+        log.info("expert blocked the bot; paused, %d conversations requeued", requeued)
+        result.add(*(Notice(admin, Kind.EXPERT_BLOCKED, params={
+            "name": expert.display_name if expert else "?", "requeued": requeued})
+            for admin in self.admin_ids if admin != expert_id))
+        return result.add(*await self.position_notices())
+
     # -- rating --------------------------------------------------------------------------
 
     async def rate(self, user_id: int, ticket_id: str, value: str) -> Result:
