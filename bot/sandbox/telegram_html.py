@@ -150,6 +150,12 @@ def parse_html(source: str) -> Parsed:
                 raise EntityParseError(f"Unmatched end tag at byte offset {byte_offset}, "
                                        f'expected "</{top.tag}>", found "</{name}>"')
             entity = _entity(top, length)
+            if entity is not None and top.tag == "pre" and entities and \
+                    entities[-1]["type"] == "code" and entities[-1]["offset"] == top.offset:
+                # <pre><code class="language-x"> is one pre entity with that language.
+                language = entities.pop().get("language")
+                if language:
+                    entity["language"] = language
             if entity is not None:
                 entities.append(entity)
             continue
