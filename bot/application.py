@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
@@ -25,6 +27,10 @@ def build_application(settings: Settings, desk: Desk, token: str,  # type: ignor
                       request: BaseRequest | None = None) -> Application:
     """The Application with aiohttp transport (unless another `request` is given), rate
     limiter, per-chat ordering and handlers."""
+    # Time periods as timedelta (python-telegram-bot's opt-in ahead of its next major
+    # version): otherwise every 429's RetryAfter warns that its int retry_after is deprecated.
+    # The desk reads no time period of PTB's objects itself.
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
 
     bot = DeskBot(
         token,

@@ -30,10 +30,12 @@ _EXPIRED_QUERY = ("Bad Request: query is too old and response timeout expired or
 class BotApiError(Exception):
     """An error answered the way Telegram does: ok=false, error_code, description."""
 
-    def __init__(self, code: int, description: str) -> None:
+    def __init__(self, code: int, description: str,
+                 parameters: dict[str, Any] | None = None) -> None:
         super().__init__(description)
         self.code = code
         self.description = description
+        self.parameters = parameters
 
 
 def render_text(text: str, parse_mode: str | None) -> Parsed:
@@ -114,6 +116,11 @@ class SandboxTelegram:
         self.spec = BotApiSpec.load()
         # Requests the specification or Telegram's limits refuse: (method, description).
         self.violations: list[tuple[str, str]] = []
+        # Flood control on demand: the next `calls` Bot API calls (getUpdates aside) answer
+        # 429 with this retry_after, and nothing of them happens.
+        self.throttle_calls = 0
+        self.throttle_retry_after = 1
+        self.throttled: list[str] = []  # the methods refused so
         # Webhook mode, as Telegram does it: POST each update, keep it until answered 2xx.
         self.webhook_url = ""
         self.webhook_secret = ""
@@ -398,6 +405,12 @@ class SandboxTelegram:
 
     async def call(self, method: str, params: dict[str, Any]) -> Any:
         """Dispatch one Bot API method; raises BotApiError the way Telegram answers."""
+        if self.throttle_calls > 0 and method.lower() != "getupdates":
+            self.throttle_calls -= 1
+            self.throttled.append(method)
+            raise BotApiError(429, f"Too Many Requests: retry after "
+                                   f"{self.throttle_retry_after}",
+                              {"retry_after": self.throttle_retry_after})
         try:
             params = self.spec.check(method, params)
             handler = getattr(self, f"api_{method.lower()}", None)
@@ -577,9 +590,11 @@ async def bot_api(request: web.Request) -> web.Response:
         params = await _params(request)
         result = await sandbox.call(request.match_info["method"], params)
     except BotApiError as exc:
-        return web.json_response(
-            {"ok": False, "error_code": exc.code, "description": exc.description},
-            status=exc.code)
+        body: dict[str, Any] = {"ok": False, "error_code": exc.code,
+                                "description": exc.description}
+        if exc.parameters:
+            body["parameters"] = exc.parameters
+        return web.json_response(body, status=exc.code)
     return web.json_response({"ok": True, "result": result})
 
 
@@ -674,6 +689,17 @@ async def api_unblock(request: web.Request) -> web.Response:
     return web.json_response({"blocked": False, "update_id": update_id})
 
 
+async def api_throttle(request: web.Request) -> web.Response:
+    """POST /sandbox/api/throttle {calls, retry_after}: Telegram's flood control, on demand:
+    the next `calls` Bot API calls answer 429 "retry after `retry_after`"."""
+    body = await _json_body(request)
+    sandbox = request.app[SANDBOX_KEY]
+    sandbox.throttle_calls = _int(body, "calls")
+    sandbox.throttle_retry_after = _int(body, "retry_after") if "retry_after" in body else 1
+    return web.json_response({"calls": sandbox.throttle_calls,
+                              "retry_after": sandbox.throttle_retry_after})
+
+
 async def api_inbox(request: web.Request) -> web.Response:
     """GET /sandbox/api/inbox?user_id=N&after=M: what the bot sent that user."""
     query = dict(request.query)
@@ -719,6 +745,7 @@ def make_sandbox_app(sandbox: SandboxTelegram) -> web.Application:
     app.router.add_post("/sandbox/api/press", api_press)
     app.router.add_post("/sandbox/api/block", api_block)
     app.router.add_post("/sandbox/api/unblock", api_unblock)
+    app.router.add_post("/sandbox/api/throttle", api_throttle)
     app.router.add_get("/sandbox/api/inbox", api_inbox)
     app.router.add_get("/sandbox/api/history", api_history)
     app.router.add_get("/sandbox/api/commands", api_commands)
