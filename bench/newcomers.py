@@ -123,3 +123,25 @@ def newcomer_measures(rounds: list[NewcomerRound]) -> list[Measure]:
                        tuple(1000 * r.welcome_seconds for r in rounds),
                        f"welcomed {', '.join(f'{r.welcomed}/{r.newcomers}' for r in rounds)}")
     return [normal, rushed, welcomes]
+
+
+def main() -> None:
+    """`python -m bench.newcomers`: this case alone (`make bench` runs it with the others)."""
+    from bench import triage
+    from bench.compare import workspace
+    from bench.report import table
+    from bot.logs import setup_logging
+
+    setup_logging("WARNING")
+    texts = [text for text, _ in triage.dev_questions()]
+
+    async def run() -> list[NewcomerRound]:
+        with workspace() as tmp:
+            return await newcomer_rounds(Path(tmp), texts, FULL_NEWCOMERS)
+
+    rounds = asyncio.run(run())
+    print(table(newcomer_measures(rounds)))
+
+
+if __name__ == "__main__":
+    main()
