@@ -24,6 +24,7 @@ from bench.compare import (
 from bench.stats import Measure, percentile
 
 SETTLE = 2.0  # seconds between the loads: the previous one's stragglers are answered
+TELEGRAM_RATE = 30  # messages a second: Telegram's overall limit, the desk's default
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,10 @@ async def newcomer_rounds(workdir: Path, texts: list[str], load: NewcomerLoad
                           ) -> list[NewcomerRound]:
     """Rounds of: the bystanders' questions alone, then the same with the newcomers' rush."""
     rounds = []
-    async with bot_process("desk", workdir) as bot:
+    # With Telegram's overall limit, as in production: a rush is as long as its welcomes take.
+    async with bot_process("desk", workdir,
+                           extra_env={"VRAAGBAAK_RATE_LIMIT_PER_SECOND": str(TELEGRAM_RATE)}
+                           ) as bot:
         groups, _ = await calibrate(bot, texts[:60], LOAD_TIMEOUT)
         for r in range(load.rounds):
             normal, lost_a, _ = await bystanders_ask(

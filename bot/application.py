@@ -6,11 +6,12 @@ import os
 
 from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
 import handlers
 from bot.processor import PerChatUpdateProcessor
+from bot.rate_limit import PriorityRateLimiter
 from bot.request import AiohttpRequest
 from bot.settings import Settings
 from bot.telegram_bot import DeskBot
@@ -39,8 +40,7 @@ def build_application(settings: Settings, desk: Desk, token: str,  # type: ignor
         request=request or AiohttpRequest(connection_pool_size=64),
         # Long polling holds its connection for the whole poll; give it its own small pool.
         get_updates_request=AiohttpRequest(connection_pool_size=2, read_timeout=10.0),
-        rate_limiter=AIORateLimiter(overall_max_rate=settings.rate_limit_per_second,
-                                    overall_time_period=1, max_retries=3),
+        rate_limiter=PriorityRateLimiter(settings.rate_limit_per_second, max_retries=3),
         defaults=Defaults(parse_mode=ParseMode.HTML,
                           link_preview_options=LinkPreviewOptions(is_disabled=True)),
     )
