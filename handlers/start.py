@@ -56,11 +56,14 @@ async def start(update: Update, context: DeskContext) -> None:
     # When newcomers rush in, their welcomes wait behind everyone's answers (LOW_PRIORITY);
     # sent in the background, a waiting welcome holds none of the places the processor gives
     # handlers at once (bot.processor), so others' questions are handled meanwhile.
-    context.application.create_task(context.bot.send_message(
+    welcome = context.bot.send_message(
         update.effective_message.chat_id,
         welcome_text(context) + "\n\n" + context.tr._("Who are you?"),
-        reply_markup=role_keyboard(context), rate_limit_args=LOW_PRIORITY,
-    ), update=update, name="vraagbaak-welcome")
+        reply_markup=role_keyboard(context), rate_limit_args=LOW_PRIORITY)
+    if context.application.running:
+        context.application.create_task(welcome, update=update, name="vraagbaak-welcome")
+    else:  # an update handed over outside the running application: nothing to wait behind
+        await welcome
     user = update.effective_user
     if user is not None and user.id in context.desk.settings.admin_ids:
         # A coordinator's menu adds /uitnodigen and /dashboard.
