@@ -364,3 +364,19 @@ async def test_block_and_unblock_send_my_chat_member(sandbox: Sandbox) -> None:
             for c in changes] == [("member", "kicked"), ("kicked", "member")]
     assert changes[0]["chat"] == {"id": USER, "type": "private", "first_name": "Eva"}
     assert changes[0]["new_chat_member"]["user"]["id"] == BOT_ID
+
+
+async def test_the_sandboxs_answers_are_of_the_specifications_types(sandbox: Sandbox) -> None:
+    spec = sandbox.telegram.spec
+    assert spec.result_problem("getMe", {"id": "7", "is_bot": True, "first_name": "V"}) == \
+        'field "id" must be of type Integer'
+    await sandbox.send("/start")
+    sent = await sandbox.ok("sendMessage", chat_id=str(USER), parse_mode="HTML",
+                            text="<b>Kies</b>", reply_markup={"inline_keyboard": [
+                                [{"text": "a", "callback_data": "a"}]]})
+    await sandbox.post("/sandbox/api/press", {"user_id": USER, "message_id": sent["message_id"],
+                                              "data": "a"})
+    await sandbox.post("/sandbox/api/block", {"user_id": USER})
+    for method in ("getMe", "getUpdates", "getWebhookInfo", "getMyCommands"):
+        await sandbox.ok(method)
+    assert sandbox.telegram.violations == []

@@ -416,11 +416,15 @@ class SandboxTelegram:
             handler = getattr(self, f"api_{method.lower()}", None)
             if handler is None:
                 raise BotApiError(501, f"Not Implemented: the sandbox has no {method}")
-            return await handler(params)
+            result = await handler(params)
         except SpecViolation as exc:
             if exc.code == 400:
                 self.violations.append((method, exc.description))
             raise BotApiError(exc.code, exc.description) from None
+        problem = self.spec.result_problem(method, result)
+        if problem is not None:
+            self.violations.append((f"{method} (the sandbox's answer)", problem))
+        return result
 
     async def api_getme(self, params: dict[str, Any]) -> Any:
         return {"id": BOT_ID, "is_bot": True, "first_name": "Vraagbaak",

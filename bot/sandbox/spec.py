@@ -84,6 +84,12 @@ class BotApiSpec:
         self._limits(key, decoded)
         return decoded
 
+    def result_problem(self, method_name: str, result: Any) -> str | None:
+        """None if `result` is of the type the method returns, else what is wrong with it (a
+        mistake in the sandbox, which must answer as Telegram does)."""
+        method = self.methods[method_name.lower()]
+        return _problem_any(result, method.get("returns", []), self.types, "result")
+
     def _limits(self, method: str, params: dict[str, Any]) -> None:
         markup = params.get("reply_markup")
         if isinstance(markup, dict) and "inline_keyboard" in markup:
