@@ -1,5 +1,5 @@
-"""Telegram's flood control (429 with retry_after), made to happen by the sandbox: what the
-desk sends waits it out and arrives once."""
+"""Telegram's flood control (429 with retry_after), a conflict and a lost connection, made to
+happen by the sandbox: what the desk sends waits it out and arrives once; polling goes on."""
 
 from __future__ import annotations
 
@@ -37,3 +37,14 @@ async def test_the_outbox_waits_out_a_429_and_sends_once(harness: DeskHarness) -
     assert harness.sandbox.throttled == ["sendMessage", "sendMessage"]
     await user.quiet(0.5)
     assert len([m for m in await user.inbox() if "geen open verzoek" in m["text"]]) == 1
+
+
+async def test_polling_goes_on_after_a_conflict_and_a_lost_connection(
+        harness: DeskHarness) -> None:
+    await harness.post("/sandbox/api/fail", {"kind": "conflict", "calls": 2})
+    await harness.post("/sandbox/api/fail", {"kind": "network", "calls": 1,
+                                             "method": "getUpdates"})
+    user = harness.person(3011, "Eva", "nl")
+    await user.send("/start")
+    await user.expect("Wie ben je", timeout=30)
+    assert harness.sandbox.conflicts == harness.sandbox.disconnects == 0

@@ -121,6 +121,11 @@ class SandboxTelegram:
         self.throttle_calls = 0
         self.throttle_retry_after = 1
         self.throttled: list[str] = []  # the methods refused so
+        # Other failures on demand: the next getUpdates calls answer 409 (another instance
+        # polls), the next calls of any method lose their connection (a network error).
+        self.conflicts = 0
+        self.disconnects = 0
+        self.disconnect_method = ""  # only calls of this method lose it ("": any)
         # Webhook mode, as Telegram does it: POST each update, keep it until answered 2xx.
         self.webhook_url = ""
         self.webhook_secret = ""
@@ -405,6 +410,10 @@ class SandboxTelegram:
 
     async def call(self, method: str, params: dict[str, Any]) -> Any:
         """Dispatch one Bot API method; raises BotApiError the way Telegram answers."""
+        if self.conflicts > 0 and method.lower() == "getupdates":
+            self.conflicts -= 1
+            raise BotApiError(409, "Conflict: terminated by other getUpdates request; make "
+                                   "sure that only one bot instance is running")
         if self.throttle_calls > 0 and method.lower() != "getupdates":
             self.throttle_calls -= 1
             self.throttled.append(method)
@@ -592,6 +601,12 @@ async def bot_api(request: web.Request) -> web.Response:
     if request.match_info["token"] != sandbox.token:
         return web.json_response(
             {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+    if sandbox.disconnects > 0 and sandbox.disconnect_method.lower() in (
+            "", request.match_info["method"].lower()):
+        sandbox.disconnects -= 1
+        if request.transport is not None:
+            request.transport.close()  # nothing is done and nothing is answered
+        raise web.HTTPServiceUnavailable()
     try:
         params = await _params(request)
         result = await sandbox.call(request.match_info["method"], params)
@@ -706,6 +721,23 @@ async def api_throttle(request: web.Request) -> web.Response:
                               "retry_after": sandbox.throttle_retry_after})
 
 
+async def api_fail(request: web.Request) -> web.Response:
+    """POST /sandbox/api/fail {kind: "conflict"|"network", calls, method?}: the next `calls`
+    getUpdates answer 409 as when another instance polls, or the next `calls` Bot API calls (of
+    `method`, else of any) lose their connection."""
+    body = await _json_body(request)
+    sandbox = request.app[SANDBOX_KEY]
+    calls = _int(body, "calls")
+    if body.get("kind") == "conflict":
+        sandbox.conflicts = calls
+    elif body.get("kind") == "network":
+        sandbox.disconnects = calls
+        sandbox.disconnect_method = str(body.get("method") or "")
+    else:
+        raise web.HTTPBadRequest(text="kind must be conflict or network")
+    return web.json_response({"kind": body["kind"], "calls": calls})
+
+
 async def api_inbox(request: web.Request) -> web.Response:
     """GET /sandbox/api/inbox?user_id=N&after=M: what the bot sent that user."""
     query = dict(request.query)
@@ -752,6 +784,7 @@ def make_sandbox_app(sandbox: SandboxTelegram) -> web.Application:
     app.router.add_post("/sandbox/api/block", api_block)
     app.router.add_post("/sandbox/api/unblock", api_unblock)
     app.router.add_post("/sandbox/api/throttle", api_throttle)
+    app.router.add_post("/sandbox/api/fail", api_fail)
     app.router.add_get("/sandbox/api/inbox", api_inbox)
     app.router.add_get("/sandbox/api/history", api_history)
     app.router.add_get("/sandbox/api/commands", api_commands)
