@@ -304,12 +304,7 @@ class HandoffService:
         a coordinator (or the operator, `actor` None) may."""
         if not self.may_manage_pool(actor):
             return Result.refuse(Refusal.NOT_ADMIN)
-        result = Result()
-        for ticket in await self.tickets.active_for_expert(expert_id):
-            moved = await self.tickets.requeue(ticket.id, None)
-            if moved is not None:
-                result.add(Notice(moved.user_id, Kind.REQUEUED_EXPERT_LEFT, moved))
-                result.add(*await self._announce_without(moved, expert_id))
+        result = await self._requeue_held(expert_id)
         for ticket in await self.tickets.ended_for_expert(expert_id):
             await self.tickets.close(ticket.id, "", Outcome.UNSUMMARISED.value, "expert_removed")
         removed = await self.experts.remove(expert_id)
@@ -319,6 +314,17 @@ class HandoffService:
         log.info("expert removed; %d conversations requeued", len(result.notices))
         result.add(Notice(expert_id, Kind.REMOVED_FROM_POOL))
         return result.add(*await self.position_notices())
+
+    async def _requeue_held(self, expert_id: int) -> Result:
+        """An expert's conversations back to the front of the queue, their askers told and the
+        other experts shown them."""
+        result = Result()
+        for ticket in await self.tickets.active_for_expert(expert_id):
+            moved = await self.tickets.requeue(ticket.id, None)
+            if moved is not None:
+                result.add(Notice(moved.user_id, Kind.REQUEUED_EXPERT_LEFT, moved))
+                result.add(*await self._announce_without(moved, expert_id))
+        return result
 
     async def _announce_without(self, ticket: Ticket, expert_id: int) -> list[Notice]:
         return [n for n in await self._announce(ticket) if n.to != expert_id]
@@ -700,17 +706,13 @@ class HandoffService:
 
     async def _expert_blocked(self, expert_id: int) -> Result:
         await self.experts.set_available(expert_id, False)
-        result = Result()
-        for ticket in await self.tickets.active_for_expert(expert_id):
-            moved = await self.tickets.requeue(ticket.id, None)
-            if moved is not None:
-                result.add(Notice(moved.user_id, Kind.REQUEUED_EXPERT_LEFT, moved))
-                result.add(*await self._announce_without(moved, expert_id))
-        expert = await self._expert(expert_id)
+        result = await self._requeue_held(expert_id)
+        expert = await self.experts.get(expert_id)
+        name = expert.display_name if expert is not None else "?"  # removed meanwhile
         requeued = sum(1 for n in result.notices if n.kind is Kind.REQUEUED_EXPERT_LEFT)
         log.info("expert blocked the bot; paused, %d conversations requeued", requeued)
         result.add(*(Notice(admin, Kind.EXPERT_BLOCKED, params={
-            "name": expert.display_name if expert else "?", "requeued": requeued})
+            "name": name, "requeued": requeued})
             for admin in self.admin_ids if admin != expert_id))
         return result.add(*await self.position_notices())
 
