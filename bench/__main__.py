@@ -29,6 +29,14 @@ from bench.flood import (
     flood_measures,
     flood_rounds,
 )
+from bench.newcomers import (
+    FULL_NEWCOMERS,
+    QUICK_NEWCOMERS,
+    TINY_NEWCOMERS,
+    NewcomerLoad,
+    newcomer_measures,
+    newcomer_rounds,
+)
 from bench.report import RESULTS, goals_table, table, write_results
 from bench.sidebyside import (
     FULL_LOAD,
@@ -54,11 +62,13 @@ class Plan:
     claim_small: int
     claims: int
     flood: FloodLoad | None
+    newcomers: NewcomerLoad | None = None
 
 
-FULL = Plan(FULL_LOAD, 100_000, 100, 50, FULL_FLOOD)
-QUICK = Plan(QUICK_LOAD, 10_000, 100, 20, QUICK_FLOOD)
-TINY = Plan(TINY_LOAD, 200, 20, 1, TINY_FLOOD)  # the test's: the machinery, not a measurement
+FULL = Plan(FULL_LOAD, 100_000, 100, 50, FULL_FLOOD, FULL_NEWCOMERS)
+QUICK = Plan(QUICK_LOAD, 10_000, 100, 20, QUICK_FLOOD, QUICK_NEWCOMERS)
+# the test's: the machinery, not a measurement
+TINY = Plan(TINY_LOAD, 200, 20, 1, TINY_FLOOD, TINY_NEWCOMERS)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -121,6 +131,9 @@ def goals(by_name: dict[str, Measure], order: dict[str, Any], plan: Plan,
          median("desk: messages per ordinary answer (burst)"), "==", 1.0, "msgs"),
         ("others' p95 during a 50 msgs/s flood <= 2x normal",
          median("flood: ratio others' p95 flooded / normal"), "<=", 2.0, "x"),
+        ("bystanders' p95 during 300 newcomers' /start in a second < 1000 ms",
+         median("newcomers: bystanders' p95, 300 newcomers /start within a second"),
+         "<", 1000.0, "ms"),
         (f"claim with {plan.claim_big:,} waiting <= 1.5x with {plan.claim_small:,}",
          median(f"ratio: claim {plan.claim_big:,} / {plan.claim_small:,} waiting"),
          "<=", 1.5, "x"),
@@ -143,6 +156,9 @@ async def run(plan: Plan, texts: list[str]) -> tuple[Any, dict[str, float] | Non
         result = await side_by_side(plan.load, Path(tmp), texts)
         flooded = (flood_measures(await flood_rounds(Path(tmp), texts, plan.flood))
                    if plan.flood else [])
+        if plan.newcomers:
+            flooded += newcomer_measures(
+                await newcomer_rounds(Path(tmp), texts, plan.newcomers))
         whole = (await whole_desk_rss(Path(tmp), plan.load.worker_wait)
                  if plan.load.worker_wait else None)
     claims = await claim.measure(plan.claim_big, plan.claim_small, plan.claims)

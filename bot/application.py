@@ -2,28 +2,36 @@
 
 from __future__ import annotations
 
+import os
+
 from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
 import handlers
 from bot.processor import PerChatUpdateProcessor
+from bot.rate_limit import PriorityRateLimiter
 from bot.request import AiohttpRequest
 from bot.settings import Settings
 from bot.telegram_bot import DeskBot
 from handlers import dashboard, private_only
 from handlers.context import DESK_KEY, Desk, DeskContext
 
-# Channel posts are asked for only so that the desk can leave a channel it was added to.
+# Channel posts are asked for only so that the desk can leave a channel it was added to;
+# my_chat_member says that someone blocked or unblocked the bot (handlers.membership).
 ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY,
-                   Update.CHANNEL_POST]
+                   Update.CHANNEL_POST, Update.MY_CHAT_MEMBER]
 
 
 def build_application(settings: Settings, desk: Desk, token: str,  # type: ignore[type-arg]
                       request: BaseRequest | None = None) -> Application:
     """The Application with aiohttp transport (unless another `request` is given), rate
     limiter, per-chat ordering and handlers."""
+    # Time periods as timedelta (python-telegram-bot's opt-in ahead of its next major
+    # version): otherwise every 429's RetryAfter warns that its int retry_after is deprecated.
+    # The desk reads no time period of PTB's objects itself.
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
 
     bot = DeskBot(
         token,
@@ -32,8 +40,7 @@ def build_application(settings: Settings, desk: Desk, token: str,  # type: ignor
         request=request or AiohttpRequest(connection_pool_size=64),
         # Long polling holds its connection for the whole poll; give it its own small pool.
         get_updates_request=AiohttpRequest(connection_pool_size=2, read_timeout=10.0),
-        rate_limiter=AIORateLimiter(overall_max_rate=settings.rate_limit_per_second,
-                                    overall_time_period=1, max_retries=3),
+        rate_limiter=PriorityRateLimiter(settings.rate_limit_per_second, max_retries=3),
         defaults=Defaults(parse_mode=ParseMode.HTML,
                           link_preview_options=LinkPreviewOptions(is_disabled=True)),
     )

@@ -24,6 +24,9 @@ NO_CARD = Counter("vraagbaak_questions_without_card_total",
 VOTES = Counter("vraagbaak_snippet_votes_total", "Helps / does not help votes", ["vote"])
 WORKER_LAG = Gauge("vraagbaak_worker_pending",
                    "Entries waiting in a work stream (summaries, trends, webhook)", ["stream"])
+DEAD_LETTERS = Counter("vraagbaak_updates_dead_lettered_total",
+                       "Updates moved aside unhandled (unreadable, or failing every attempt)",
+                       ["reason"])
 
 # Bot API methods that put something in front of a person.
 SENDING_METHODS = frozenset({"sendMessage", "editMessageText", "editMessageReplyMarkup",

@@ -36,6 +36,7 @@ from telegram.constants import ChatType
 from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError, TimedOut
 from telegram.ext import Application, ApplicationHandlerStop
 
+from bot.dead_letters import FAILING, MAX_ATTEMPTS, UNREADABLE, move_aside
 from handoff.batch import Batch
 from locales import negotiate, translator
 
@@ -43,6 +44,9 @@ log = logging.getLogger(__name__)
 
 DONE_TTL_SECONDS = 2 * 24 * 3600  # longer than Telegram keeps unconfirmed updates (24 h)
 PENDING_KEY = "vb:updates:pending"  # update id -> the update's JSON, until handled
+# update id -> how often it was handed over again at a start, until handled: an update that
+# crashed the process each time is moved aside (bot.dead_letters) instead of forever again.
+REPLAYS_KEY = "vb:updates:replays"
 _BACKOFF_MAX = 30.0
 # While Redis is down, try again often: users' messages must be answered within ~2 s of its
 # return, and a PING every half second costs nothing.
@@ -103,6 +107,7 @@ def _queue_marks(batch: Batch, update_ids: list[int]) -> None:
     for update_id in update_ids:
         batch.set(done_key(update_id), 1, ex=DONE_TTL_SECONDS)
     batch.hdel(PENDING_KEY, *update_ids)
+    batch.hdel(REPLAYS_KEY, *update_ids)
 
 
 def _unavailable_text(update: Update) -> str:
@@ -177,6 +182,7 @@ class ReliablePoller:
                                                         name="vraagbaak-poller-retry")
                 return
             log.error("giving up an update after %d attempts during a Redis outage", attempts)
+            await move_aside(self.redis, update_id, json.dumps(update.to_dict()), FAILING)
         self._attempts.pop(update_id, None)
         self._to_mark.add(update_id)
         if self._writing:
@@ -271,14 +277,19 @@ class ReliablePoller:
             log.error("skipping an unreadable update (%s)", type(exc).__name__)
             return None
 
-    async def _hand_over(self, batch: list[tuple[int, Any]]) -> None:
-        """Parse and queue kept updates, in id order; an unreadable one counts as handled."""
+    async def _hand_over(self, batch: list[tuple[int, Any]],
+                         replays: dict[int, int] | None = None) -> None:
+        """Parse and queue kept updates, in id order; an unreadable one, and one handed over
+        again too often, is moved aside and counts as handled."""
         for update_id, data in sorted(batch, key=lambda item: item[0]):
             if self._stopping:
                 return
             self.in_flight.add(update_id)
             update = self._parse(data)
-            if update is None:
+            reason = UNREADABLE if update is None else \
+                FAILING if (replays or {}).get(update_id, 0) > MAX_ATTEMPTS else None
+            if reason is not None:
+                await move_aside(self.redis, update_id, json.dumps(data), reason)
                 self._to_mark.add(update_id)
                 continue
             await self.app.update_queue.put(update)
@@ -299,7 +310,12 @@ class ReliablePoller:
             # The offset stays: Telegram hands over again what it did not see confirmed, and
             # the take script skips those kept here.
             log.info("handing over %d updates kept before the last stop", len(batch))
-            await self._hand_over(batch)
+            pipe = self.redis.pipeline(transaction=False)
+            for update_id, _ in batch:
+                pipe.hincrby(REPLAYS_KEY, str(update_id), 1)
+            counts = await pipe.execute()
+            await self._hand_over(batch, {i: int(n) for (i, _), n in
+                                          zip(batch, counts, strict=True)})
 
     async def _fetch_once(self) -> None:
         if not self._replayed:

@@ -12,6 +12,7 @@ from handlers import (
     expert,
     fallback,
     handoff,
+    membership,
     once,
     router,
     start,
@@ -37,7 +38,8 @@ def register_all(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(TypeHandler(Update, load_profile), group=GROUP_PRELUDE)
     app.add_handler(CallbackQueryHandler(once.guard, pattern=once.ONCE_PATTERN),
                     group=GROUP_ONCE)
-    for module in (expert, handoff, topics, ask, consent, start, router, fallback):
+    for module in (expert, handoff, topics, ask, consent, start, router, membership,
+                   fallback):
         module.register(app)
     app.add_error_handler(errors.on_error)  # type: ignore[arg-type]
     assert app.job_queue is not None

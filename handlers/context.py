@@ -39,6 +39,9 @@ DESK_KEY = "desk"
 FEED_KEY = "feed"  # bot_data: what feeds updates in (the poller or the webhook feed)
 # The messages the router hands to the handoff service (handlers.router).
 PLAIN_TEXT = filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE
+# `rate_limit_args` of a send that may wait behind every other (bot.rate_limit): a welcome,
+# of which a rush of newcomers brings hundreds at once, must not delay anyone's answer.
+LOW_PRIORITY = 1
 
 
 class HandledMarks(Protocol):

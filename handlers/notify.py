@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from babel.dates import format_date, format_time
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, ReplyParameters, Update
-from telegram.error import TelegramError
+from telegram.error import Forbidden, TelegramError
 
 from handlers.context import Desk, DeskContext, esc
 from handlers.keyboards import column, keyboard
@@ -507,6 +507,12 @@ class Renderer:
         if k is Kind.ASKER_LEFT and t is not None:
             return one(esc(tr._("{asker} has deleted their data; the conversation has ended "
                                 "and no summary will be made.").format(asker=self.asker(t))))
+        if k is Kind.ASKER_BLOCKED and t is not None:
+            return one(esc(tr._("{asker} has left the chat.").format(asker=self.asker(t))))
+        if k is Kind.EXPERT_BLOCKED:
+            return one(esc(tr._("{name} has blocked Vraagbaak and is now away; conversations "
+                                "moved back to the front of the queue: {count}.").format(
+                name=p["name"], count=p["requeued"])))
         if k is Kind.OUTCOME_PROMPT and t is not None:
             return one(esc(tr._("Closing the conversation with {asker}. What was the "
                                 "outcome?").format(asker=self.asker(t))),
@@ -630,7 +636,7 @@ async def deliver(context: DeskContext, result: Result, update: Update | None = 
         if notice.kind is Kind.REMOVED_FROM_POOL:
             await _asker_menu(context, notice.to, locale)
         messages = Renderer(desk, locale).render(notice)
-        delivered = True
+        delivered, blocked = True, False
         for index, outgoing in enumerate(messages):
             sent: Message | bool | None = None
             try:
@@ -644,6 +650,11 @@ async def deliver(context: DeskContext, result: Result, update: Update | None = 
                     sent = await context.bot.send_message(notice.to, outgoing.text,
                                                           reply_markup=outgoing.markup,
                                                           reply_parameters=reply)
+            except Forbidden:
+                # Blocked by the recipient: nothing more reaches them.
+                delivered, blocked = False, True
+                log.warning("could not deliver a %s notice: blocked", notice.kind)
+                break
             except TelegramError as exc:
                 delivered = False
                 log.warning("could not deliver a %s notice: %s", notice.kind, type(exc).__name__)
@@ -651,6 +662,8 @@ async def deliver(context: DeskContext, result: Result, update: Update | None = 
                     and notice.kind in _ROUTABLE):
                 await desk.service.remember_delivery(notice.to, sent.message_id,
                                                      notice.ticket.id)
+        if blocked:
+            await deliver(context, await desk.service.blocked(notice.to), update)
         if not delivered and notice.failed is not None:
             await deliver(context, Result([notice.failed]), update)
         elif delivered and notice.then is not None:

@@ -7,7 +7,7 @@ import logging
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from handlers.context import DeskContext, esc
+from handlers.context import LOW_PRIORITY, DeskContext, esc
 from handlers.keyboards import column, keyboard
 from handlers.menu import set_chat_commands, staff_help
 from handlers.notify import deliver
@@ -53,10 +53,17 @@ def role_keyboard(context: DeskContext):
 async def start(update: Update, context: DeskContext) -> None:
     """Greet, explain, and ask for the user's role."""
     assert update.effective_message is not None
-    await update.effective_message.reply_text(
+    # When newcomers rush in, their welcomes wait behind everyone's answers (LOW_PRIORITY);
+    # sent in the background, a waiting welcome holds none of the places the processor gives
+    # handlers at once (bot.processor), so others' questions are handled meanwhile.
+    welcome = context.bot.send_message(
+        update.effective_message.chat_id,
         welcome_text(context) + "\n\n" + context.tr._("Who are you?"),
-        reply_markup=role_keyboard(context),
-    )
+        reply_markup=role_keyboard(context), rate_limit_args=LOW_PRIORITY)
+    if context.application.running:
+        context.application.create_task(welcome, update=update, name="vraagbaak-welcome")
+    else:  # an update handed over outside the running application: nothing to wait behind
+        await welcome
     user = update.effective_user
     if user is not None and user.id in context.desk.settings.admin_ids:
         # A coordinator's menu adds /uitnodigen and /dashboard; and they are told so.

@@ -50,6 +50,7 @@ class Kind(StrEnum):
     SWITCHED = "switched"
     ASKER_ENDED = "asker_ended"
     ASKER_LEFT = "asker_left"
+    ASKER_BLOCKED = "asker_blocked"  # the asker blocked the bot: the conversation ended
     OUTCOME_PROMPT = "outcome_prompt"
     SUMMARY_PROMPT = "summary_prompt"
     FINISH_STEP_FIRST = "finish_step_first"
@@ -65,6 +66,7 @@ class Kind(StrEnum):
     RETURNED_TO_QUEUE = "returned_to_queue"
     REMOVED_FROM_POOL = "removed_from_pool"
     UNCLAIMED_ALERT = "unclaimed_alert"
+    EXPERT_BLOCKED = "expert_blocked"  # to coordinators: an expert blocked the bot
     AVAILABLE = "available"
     AWAY = "away"
     QUEUE_LIST = "queue_list"

@@ -315,12 +315,7 @@ class HandoffService:
         a coordinator (or the operator, `actor` None) may."""
         if not self.may_manage_pool(actor):
             return Result.refuse(Refusal.NOT_ADMIN)
-        result = Result()
-        for ticket in await self.tickets.active_for_expert(expert_id):
-            moved = await self.tickets.requeue(ticket.id, None)
-            if moved is not None:
-                result.add(Notice(moved.user_id, Kind.REQUEUED_EXPERT_LEFT, moved))
-                result.add(*await self._announce_without(moved, expert_id))
+        result = await self._requeue_held(expert_id)
         for ticket in await self.tickets.ended_for_expert(expert_id):
             await self.tickets.close(ticket.id, "", Outcome.UNSUMMARISED.value, "expert_removed")
         removed = await self.experts.remove(expert_id)
@@ -330,6 +325,17 @@ class HandoffService:
         log.info("expert removed; %d conversations requeued", len(result.notices))
         result.add(Notice(expert_id, Kind.REMOVED_FROM_POOL))
         return result.add(*await self.position_notices())
+
+    async def _requeue_held(self, expert_id: int) -> Result:
+        """An expert's conversations back to the front of the queue, their askers told and the
+        other experts shown them."""
+        result = Result()
+        for ticket in await self.tickets.active_for_expert(expert_id):
+            moved = await self.tickets.requeue(ticket.id, None)
+            if moved is not None:
+                result.add(Notice(moved.user_id, Kind.REQUEUED_EXPERT_LEFT, moved))
+                result.add(*await self._announce_without(moved, expert_id))
+        return result
 
     async def _announce_without(self, ticket: Ticket, expert_id: int) -> list[Notice]:
         return [n for n in await self._announce(ticket) if n.to != expert_id]
@@ -712,6 +718,35 @@ class HandoffService:
             *await self._ask_rating(ended, by_expert=False),
             Notice(expert_id, Kind.ASKER_ENDED, ended, self._routed(routing)),
             Notice(expert_id, Kind.OUTCOME_PROMPT, ended, {"outcomes": EXPERT_OUTCOMES}))
+
+    async def blocked(self, user_id: int) -> Result:
+        """Someone blocked the bot (or a send to them failed with 403): nothing reaches them
+        any more, so an asker's request ends as by /stop and an expert is paused, their
+        conversations back at the front of the queue and the coordinators told."""
+        if await self.is_expert(user_id):
+            return await self._expert_blocked(user_id)
+        ticket = await self.tickets.ticket_of_user(user_id)
+        if ticket is None:
+            return Result()
+        stopped = await self.asker_stop(user_id)
+        await self.states.forget(user_id)  # no rating is asked of someone unreachable
+        log.info("asker blocked the bot; request ended ticket=%s", ticket.id)
+        return Result([
+            Notice(n.to, Kind.ASKER_BLOCKED, n.ticket, n.params) if n.kind is Kind.ASKER_ENDED
+            else n
+            for n in stopped.notices if n.to != user_id])
+
+    async def _expert_blocked(self, expert_id: int) -> Result:
+        await self.experts.set_available(expert_id, False)
+        result = await self._requeue_held(expert_id)
+        expert = await self.experts.get(expert_id)
+        name = expert.display_name if expert is not None else "?"  # removed meanwhile
+        requeued = sum(1 for n in result.notices if n.kind is Kind.REQUEUED_EXPERT_LEFT)
+        log.info("expert blocked the bot; paused, %d conversations requeued", requeued)
+        result.add(*(Notice(admin, Kind.EXPERT_BLOCKED, params={
+            "name": name, "requeued": requeued})
+            for admin in self.admin_ids if admin != expert_id))
+        return result.add(*await self.position_notices())
 
     # -- rating --------------------------------------------------------------------------
 

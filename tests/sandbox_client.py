@@ -142,6 +142,8 @@ class DeskHarness:
                 bot_settings, desk, sandbox.token
             ) as app, aiohttp.ClientSession() as session:
                 yield cls(sandbox, url, desk, session, bot_settings, app)
+            # Every request the desk sent must be one the Bot API specification accepts.
+            assert not sandbox.violations, f"Bot API violations: {sandbox.violations}"
 
     async def forge_callback(self, user_id: int, message_id: int, data: str) -> None:
         """A tampered client: a callback query with data no button carried."""

@@ -42,3 +42,8 @@ def test_tiny_run_writes_a_well_formed_result(tmp_path: Path) -> None:
     flood = {m["name"]: m for m in results["measures"] if m["name"].startswith("flood:")}
     answered = flood["flood: flooder's messages answered"]
     assert answered["median"] <= 5 and "others unanswered 0" in answered["note"]
+    # The newcomer rush: every newcomer welcomed, every bystander answered.
+    rush_of = {m["name"]: m for m in results["measures"] if m["name"].startswith("newcomers:")}
+    assert rush_of["newcomers: first /start to last welcome"]["note"] == "welcomed 20/20"
+    assert rush_of["newcomers: bystanders' p95, 20 newcomers /start within a second"][
+        "note"] == "bystanders unanswered 0"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
 
@@ -42,9 +43,15 @@ async def test_person_chats_and_presses_buttons_in_the_browser(
             await expect(answer).to_contain_text("Onderwerp:", timeout=15_000)
             await expect(answer.get_by_role("button", name="Spreek een expert")).to_be_visible()
             await page.screenshot(path=str(tmp_path / "chat.png"))
+            await pane.get_by_label("bot geblokkeerd").check()
+            for _ in range(500):  # the page posts the block; wait until the sandbox has it
+                if harness.sandbox.users[1001].blocked:
+                    break
+                await asyncio.sleep(0.02)
         finally:
             await browser.close()
     assert (tmp_path / "chat.png").stat().st_size > 10_000
+    assert harness.sandbox.users[1001].blocked
     profile = await harness.desk.users.get(1001)
     assert profile.role is not None and profile.role.value == "professional"
 

@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.runtime import desk_services
 from bot.settings import Settings
 from bot.web import WebState, init_app
+from bot.web import keys as web_keys
 from bot.web.app import ENGINE
 from bot.web.login import LoginLinks
 from bot.worker import HEARTBEAT_KEY
@@ -34,10 +35,17 @@ PAGES = ["/dashboard", "/dashboard/queue", "/dashboard/queue/live", "/dashboard/
 
 async def test_healthz_names_what_is_down(web: Web) -> None:
     resp = await web.client.get("/healthz")
-    assert resp.status == 503 and await resp.json() == {"status": "down", "down": ["worker"]}
+    assert resp.status == 503 and await resp.json() == {
+        "status": "down", "down": ["worker"], "degraded": []}
     await web.desk.redis.set(HEARTBEAT_KEY, "1", ex=30)
     resp = await web.client.get("/healthz")
-    assert resp.status == 200 and await resp.json() == {"status": "ok", "down": []}
+    assert resp.status == 200 and await resp.json() == {
+        "status": "ok", "down": [], "degraded": []}
+    # A webhook update stored long ago and still not handled: the feed is stuck.
+    await web.desk.redis.xadd(web_keys.webhook(), {"update": "{}"}, id="1000-0")
+    resp = await web.client.get("/healthz")
+    assert resp.status == 200 and await resp.json() == {
+        "status": "degraded", "down": [], "degraded": ["webhook_backlog"]}
 
 
 async def test_healthz_reports_an_unreachable_database(settings: Settings, redis) -> None:

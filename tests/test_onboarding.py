@@ -83,6 +83,11 @@ async def test_command_menus_are_set_per_language(harness: DeskHarness) -> None:
     assert "onderwerpen" in nl and "vergeet" in nl and "taal" in nl
     assert "topics" in en and "forget" in en and "language" in en
     assert harness.sandbox.commands[""] == harness.sandbox.commands["nl"]
+    # A newcomer's /start costs one message: the menus above serve them, none is set per chat.
+    newcomer = harness.person(1007)
+    await newcomer.send("/start")
+    await newcomer.expect("Wie ben je")
+    assert harness.sandbox.users[1007].commands is None
 
 
 async def test_media_unknown_commands_and_edits_get_polite_answers(

@@ -13,6 +13,7 @@ from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, MessageHandler, filters
 
 from bot import polling
+from bot.dead_letters import FAILING, MAX_ATTEMPTS, UNREADABLE, dead_letters
 from bot.polling import PENDING_KEY, ReliablePoller, done_key
 from bot.processor import PerChatUpdateProcessor
 from bot.request import AiohttpRequest
@@ -161,3 +162,28 @@ async def test_fetching_pauses_while_too_many_updates_are_in_flight(
         finally:
             gate.set()
             await desk.close()
+
+
+async def test_a_poison_update_is_moved_aside_and_polling_goes_on(redis: Redis) -> None:
+    async with running_sandbox("127.0.0.1", 0) as (sandbox, url):
+        # Kept before earlier stops and handed over at each start since: it crashes the
+        # process, so this start moves it aside instead of handing it over once more.
+        crashing = {"update_id": 9, "message": {
+            "message_id": 1, "date": 1, "text": "crash",
+            "chat": {"id": 8, "type": "private", "first_name": ""},
+            "from": {"id": 8, "is_bot": False, "first_name": ""}}}
+        await redis.hset(PENDING_KEY, "9", json.dumps(crashing))
+        await redis.hset(polling.REPLAYS_KEY, "9", MAX_ATTEMPTS)
+        unreadable = await sandbox._push({"message": {"message_id": 1}})
+        await sandbox.user_sends(7, "after")
+        desk = MiniDesk(sandbox.token, url, redis, None)
+        await desk.start()
+        try:
+            await wait_for(lambda: desk.seen == ["after"])
+            await wait_for(lambda: not desk.poller.in_flight)
+        finally:
+            await desk.close()
+        dead = await redis.xrange(dead_letters())
+        assert [(d[1]["reason"], d[1]["update_id"]) for d in dead] == [
+            (FAILING, "9"), (UNREADABLE, str(unreadable))]
+        assert await redis.hlen(PENDING_KEY) == 0 and await redis.hlen(polling.REPLAYS_KEY) == 0

@@ -92,7 +92,9 @@ async def test_unknown_method_is_not_found(sandbox: Sandbox) -> None:
 
 
 async def test_send_to_unknown_chat(sandbox: Sandbox) -> None:
-    assert await sandbox.error("sendMessage", 400, chat_id=999, text="hoi") == \
+    assert await sandbox.error("sendMessage", 403, chat_id=999, text="hoi") == \
+        "Forbidden: bot can't initiate conversation with a user"
+    assert await sandbox.error("sendMessage", 400, chat_id=-999, text="hoi") == \
         "Bad Request: chat not found"
 
 
@@ -268,3 +270,113 @@ async def test_chat_page(sandbox: Sandbox) -> None:
         page = await resp.text()
     assert "Vraagbaak" in page
     assert "{{BOT_USERNAME}}" not in page
+
+
+async def test_requests_are_checked_against_the_bot_api_specification(sandbox: Sandbox) -> None:
+    assert sandbox.telegram.spec.version == "Bot API 10.1"
+    await sandbox.send("hoi")
+    chat = str(USER)
+    assert await sandbox.error("sendMessage", 400, chat_id=chat, text="hoi", colour="red") == \
+        'Bad Request: unknown parameter "colour" of method sendMessage'
+    assert await sandbox.error("sendMessage", 400, chat_id=chat) == \
+        "Bad Request: text is empty"
+    assert await sandbox.error("sendMessage", 400, chat_id=chat, text="hoi",
+                               disable_notification="ja") == \
+        'Bad Request: field "disable_notification" must be of type Boolean'
+    assert await sandbox.error("sendMessage", 400, chat_id=chat, text="hoi",
+                               reply_markup={"inline_keyboard": [[{"text": "x"}]]}) == \
+        ("Bad Request: can't parse inline keyboard button: exactly one of the optional "
+         "fields must be used, found 0")
+    both = {"text": "x", "callback_data": "a", "url": "https://example.org"}
+    assert "found 2" in await sandbox.error("sendMessage", 400, chat_id=chat, text="hoi",
+                                            reply_markup={"inline_keyboard": [[both]]})
+    assert await sandbox.error("answerCallbackQuery", 400, callback_query_id="1",
+                               text="x" * 201) == "Bad Request: MESSAGE_TOO_LONG"
+    assert await sandbox.error("setMyCommands", 400, commands=[
+        {"command": "Start", "description": "begin"}]) == "Bad Request: BOT_COMMAND_INVALID"
+    assert await sandbox.error("setMyCommands", 400, commands=[
+        {"command": "start", "description": ""}]) == \
+        "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID"
+    assert await sandbox.error("setMyCommands", 400, commands=[{"command": "start"}]) == \
+        'Bad Request: can\'t parse BotCommand: field "description" is required'
+    assert await sandbox.error("setMyCommands", 400, commands=[
+        {"command": "start", "description": "begin"}], scope={"type": "galaxy"}) == \
+        'Bad Request: can\'t parse BotCommandScope: no matching type for field "scope"'
+    await sandbox.ok("setMyCommands", commands=[{"command": "start", "description": "begin"}],
+                     scope={"type": "chat", "chat_id": USER})
+    assert len(sandbox.telegram.violations) == 10
+    # python-telegram-bot's harmless extra (see spec.PTB_EXTRAS) is accepted.
+    sent = await sandbox.ok("sendMessage", chat_id=chat, text="kies", reply_markup={
+        "inline_keyboard": [[{"text": "a", "callback_data": "a"}]]})
+    await sandbox.ok("editMessageReplyMarkup", chat_id=chat, message_id=sent["message_id"],
+                     parse_mode="HTML", reply_markup={"inline_keyboard": []})
+    assert len(sandbox.telegram.violations) == 10
+
+
+@pytest.mark.parametrize(("html", "error"), [
+    ("<span>x</span>", 'Tag "span" must have class "tg-spoiler" at byte offset 0'),
+    ("<div>x</div>", 'Unsupported start tag "div" at byte offset 0'),
+    ("a&nbsp;b", 'Unsupported HTML entity "&nbsp;" at byte offset 1'),
+    ("<b>x<i>y</b></i>", 'Unmatched end tag at byte offset 8, expected "</i>", found "</b>"'),
+    ("<b>x", 'Can\'t find end tag corresponding to start tag "b"'),
+    ("x</b>", "Unexpected end tag at byte offset 1"),
+    ('<a href="https://x.nl" target="_blank">x</a>',
+     'Unsupported attribute "target" of tag "a" at byte offset 0'),
+    ("<code><b>x</b></code>", "Entities can't be nested in code or pre at byte offset 6"),
+    ("<b x", "Unclosed start tag at byte offset 0"),
+])
+async def test_html_outside_telegrams_subset_is_refused(sandbox: Sandbox, html: str,
+                                                        error: str) -> None:
+    await sandbox.send("hoi")
+    assert await sandbox.error("sendMessage", 400, chat_id=str(USER), parse_mode="HTML",
+                               text=html) == "Bad Request: can't parse entities: " + error
+
+
+async def test_formatted_text_comes_back_with_entities(sandbox: Sandbox) -> None:
+    await sandbox.send("hoi")
+    sent = await sandbox.ok(
+        "sendMessage", chat_id=str(USER), parse_mode="HTML",
+        text='😀 <b>Let <i>op</i></b> &lt;3 &quot;<a href="https://jep.nl?a=1&amp;b=2">JEP</a>'
+             '&quot; <span class="tg-spoiler">s</span> <pre><code class="language-py">x</code>'
+             "</pre> &#8364;")
+    assert sent["text"] == '😀 Let op <3 "JEP" s x €'
+    assert sent["entities"] == [
+        {"type": "bold", "offset": 3, "length": 6},  # the emoji is two UTF-16 units
+        {"type": "italic", "offset": 7, "length": 2},
+        {"type": "text_link", "offset": 14, "length": 3, "url": "https://jep.nl?a=1&b=2"},
+        {"type": "spoiler", "offset": 19, "length": 1},
+        {"type": "pre", "offset": 21, "length": 1, "language": "py"},
+    ]
+
+
+async def test_block_and_unblock_send_my_chat_member(sandbox: Sandbox) -> None:
+    await sandbox.send("hoi")
+    status, body = await sandbox.post("/sandbox/api/block", {"user_id": USER})
+    assert status == 200 and body["blocked"] is True
+    assert await sandbox.error("sendMessage", 403, chat_id=str(USER), text="hoi") == \
+        "Forbidden: bot was blocked by the user"
+    status, body = await sandbox.post("/sandbox/api/unblock", {"user_id": USER})
+    assert status == 200
+    await sandbox.ok("sendMessage", chat_id=str(USER), text="hoi")
+    changes = [u["my_chat_member"] for u in await sandbox.ok("getUpdates")
+               if "my_chat_member" in u]
+    assert [(c["old_chat_member"]["status"], c["new_chat_member"]["status"])
+            for c in changes] == [("member", "kicked"), ("kicked", "member")]
+    assert changes[0]["chat"] == {"id": USER, "type": "private", "first_name": "Eva"}
+    assert changes[0]["new_chat_member"]["user"]["id"] == BOT_ID
+
+
+async def test_the_sandboxs_answers_are_of_the_specifications_types(sandbox: Sandbox) -> None:
+    spec = sandbox.telegram.spec
+    assert spec.result_problem("getMe", {"id": "7", "is_bot": True, "first_name": "V"}) == \
+        'field "id" must be of type Integer'
+    await sandbox.send("/start")
+    sent = await sandbox.ok("sendMessage", chat_id=str(USER), parse_mode="HTML",
+                            text="<b>Kies</b>", reply_markup={"inline_keyboard": [
+                                [{"text": "a", "callback_data": "a"}]]})
+    await sandbox.post("/sandbox/api/press", {"user_id": USER, "message_id": sent["message_id"],
+                                              "data": "a"})
+    await sandbox.post("/sandbox/api/block", {"user_id": USER})
+    for method in ("getMe", "getUpdates", "getWebhookInfo", "getMyCommands"):
+        await sandbox.ok(method)
+    assert sandbox.telegram.violations == []

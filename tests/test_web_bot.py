@@ -11,8 +11,10 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
+from bot.dead_letters import FAILING, MAX_ATTEMPTS, TTL_SECONDS, UNREADABLE, dead_letters
 from bot.polling import done_key
 from bot.runtime import DemoDesk, demo_desk, desk_services, running_bot, running_sandbox
 from bot.settings import Settings
@@ -139,3 +141,36 @@ async def test_an_update_stored_before_a_crash_is_handled_after_restart(
             await asyncio.sleep(0.3)
             assert sandbox.inbox(4102) == []  # handled before the crash: not again
             assert await redis.xlen(stream) == 0
+
+
+async def test_a_poison_update_is_moved_aside_and_the_webhook_goes_on(
+    settings: Settings, redis: Redis,
+) -> None:
+    dead_before = REGISTRY.get_sample_value(
+        "vraagbaak_updates_dead_lettered_total", {"reason": UNREADABLE}) or 0
+    # Left by an earlier run: read (and crashed on) as often as the feed allows.
+    stream = web_keys.webhook()
+    await redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
+    crashing = {"update_id": 601, "message": {
+        "message_id": 1, "date": int(time.time()), "text": "/start",
+        "chat": {"id": 4201, "type": "private", "first_name": ""},
+        "from": {"id": 4201, "is_bot": False, "first_name": ""}}}
+    await redis.xadd(stream, {"update": json.dumps(crashing)})
+    await redis.xreadgroup(GROUP, CONSUMER, {stream: ">"}, count=10)
+    for _ in range(MAX_ATTEMPTS - 1):
+        await redis.xreadgroup(GROUP, CONSUMER, {stream: "0"}, count=10)
+    async with demo_desk(settings, "127.0.0.1", 0, with_worker=False, webhook=True) as ready:
+        ready.sandbox._user(4201, "Ann", "nl")
+        # Telegram posts an update python-telegram-bot cannot read (no date, no chat) ...
+        poison = await ready.sandbox._push({"message": {"message_id": 1}})
+        # ... and then a normal one, which is answered.
+        await ready.sandbox.user_sends(4202, "/start", "Bo", "nl")
+        await bot_says(ready, 4202, "Welkom bij de Vraagbaak")
+        dead = await redis.xrange(dead_letters())
+        assert [(d[1]["reason"], d[1]["update_id"]) for d in dead] == [
+            (FAILING, "601"), (UNREADABLE, str(poison))]
+        assert ready.sandbox.inbox(4201) == []  # the crashing one was not handed over again
+        assert 0 < await redis.ttl(dead_letters()) <= TTL_SECONDS
+        assert REGISTRY.get_sample_value("vraagbaak_updates_dead_lettered_total",
+                                         {"reason": UNREADABLE}) == dead_before + 1
+        assert await redis.xlen(stream) == 0

@@ -10,20 +10,17 @@ import json
 import secrets
 import time
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientError, ClientSession, web
 
+from bot.sandbox.spec import BotApiSpec, SpecViolation
+from bot.sandbox.telegram_html import EntityParseError, Parsed, parse_html
+
 BOT_ID = 7000000001
 BOT_USERNAME = "VraagbaakSandboxBot"
 MAX_TEXT = 4096
-MAX_CALLBACK_DATA = 64
-_ALLOWED_TAGS = {
-    "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
-    "tg-spoiler", "span", "blockquote",
-}
 _PAGE = Path(__file__).with_name("page.html")
 # Telegram's own words for a callback query answered too late or never issued.
 _EXPIRED_QUERY = ("Bad Request: query is too old and response timeout expired or query ID is "
@@ -33,43 +30,24 @@ _EXPIRED_QUERY = ("Bad Request: query is too old and response timeout expired or
 class BotApiError(Exception):
     """An error answered the way Telegram does: ok=false, error_code, description."""
 
-    def __init__(self, code: int, description: str) -> None:
+    def __init__(self, code: int, description: str,
+                 parameters: dict[str, Any] | None = None) -> None:
         super().__init__(description)
         self.code = code
         self.description = description
+        self.parameters = parameters
 
 
-class _HtmlText(HTMLParser):
-    """Strip Telegram's HTML subset to plain text, rejecting tags Telegram would reject."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.stack: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag not in _ALLOWED_TAGS:
-            raise BotApiError(400, f"Bad Request: can't parse entities: unsupported tag <{tag}>")
-        self.stack.append(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        if not self.stack or self.stack.pop() != tag:
-            raise BotApiError(400, f"Bad Request: can't parse entities: unexpected </{tag}>")
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
-
-
-def render_text(text: str, parse_mode: str | None) -> str:
-    """What a Telegram client shows for `text` sent with `parse_mode`."""
+def render_text(text: str, parse_mode: str | None) -> Parsed:
+    """What a Telegram client shows for `text` sent with `parse_mode`, with its entities."""
     if parse_mode and parse_mode.upper() == "HTML":
-        parser = _HtmlText()
-        parser.feed(text)
-        parser.close()
-        if parser.stack:
-            raise BotApiError(400, "Bad Request: can't parse entities: unclosed tag")
-        return "".join(parser.parts)
-    return text
+        try:
+            return parse_html(text)
+        except EntityParseError as exc:
+            raise SpecViolation(f"Bad Request: can't parse entities: {exc}") from None
+    if parse_mode:
+        raise SpecViolation(f"Bad Request: unsupported parse_mode {parse_mode!r}")
+    return Parsed(text)
 
 
 @dataclass
@@ -82,6 +60,7 @@ class ChatMessage:
     date: int
     buttons: list[list[dict[str, str]]] = field(default_factory=list)
     kind: str = "text"
+    entities: list[dict[str, Any]] = field(default_factory=list)
 
     def as_inbox(self) -> dict[str, Any]:
         return {"message_id": self.message_id, "text": self.text, "buttons": self.buttons,
@@ -134,6 +113,19 @@ class SandboxTelegram:
         self.commands: dict[str, list[dict[str, str]]] = {}
         self._callbacks: dict[str, int] = {}
         self.closing = False
+        self.spec = BotApiSpec.load()
+        # Requests the specification or Telegram's limits refuse: (method, description).
+        self.violations: list[tuple[str, str]] = []
+        # Flood control on demand: the next `calls` Bot API calls (getUpdates aside) answer
+        # 429 with this retry_after, and nothing of them happens.
+        self.throttle_calls = 0
+        self.throttle_retry_after = 1
+        self.throttled: list[str] = []  # the methods refused so
+        # Other failures on demand: the next getUpdates calls answer 409 (another instance
+        # polls), the next calls of any method lose their connection (a network error).
+        self.conflicts = 0
+        self.disconnects = 0
+        self.disconnect_method = ""  # only calls of this method lose it ("": any)
         # Webhook mode, as Telegram does it: POST each update, keep it until answered 2xx.
         self.webhook_url = ""
         self.webhook_secret = ""
@@ -265,6 +257,22 @@ class SandboxTelegram:
         }
         return await self._push({"callback_query": query})
 
+    async def user_blocks(self, user_id: int, blocked: bool = True) -> int | None:
+        """A user blocks (or unblocks) the bot: from then on every send to them answers 403,
+        and the bot gets the `my_chat_member` update Telegram sends; None if nothing changed."""
+        user = self._user(user_id)
+        if user.blocked == blocked:
+            return None
+        user.blocked = blocked
+        bot = {"id": BOT_ID, "is_bot": True, "first_name": "Vraagbaak",
+               "username": BOT_USERNAME}
+        member = {"status": "member", "user": bot}
+        kicked = {"status": "kicked", "user": bot, "until_date": 0}
+        return await self._push({"my_chat_member": {
+            "chat": user.as_chat(), "from": user.as_user(), "date": int(time.time()),
+            "old_chat_member": member if blocked else kicked,
+            "new_chat_member": kicked if blocked else member}})
+
     def inbox(self, user_id: int, after: int = 0) -> list[dict[str, Any]]:
         """Bot messages to a user with message_id > after, edits applied."""
         user = self.users.get(user_id)
@@ -333,6 +341,8 @@ class SandboxTelegram:
                      "username": BOT_USERNAME},
             "chat": user.as_chat(), "date": msg.date, "text": msg.text,
         }
+        if msg.entities:
+            data["entities"] = msg.entities
         if msg.buttons:
             data["reply_markup"] = {"inline_keyboard": [
                 [{"text": b["text"], "callback_data": b["data"]} if "data" in b
@@ -346,6 +356,9 @@ class SandboxTelegram:
         except (KeyError, ValueError, TypeError):
             raise BotApiError(400, "Bad Request: chat_id is empty") from None
         user = self.users.get(chat_id)
+        if user is None and chat_id > 0:
+            # A person who never started the bot: Telegram refuses, as for a blocked bot.
+            raise BotApiError(403, "Forbidden: bot can't initiate conversation with a user")
         if user is None:
             raise BotApiError(400, "Bad Request: chat not found")
         if user.left:
@@ -366,30 +379,29 @@ class SandboxTelegram:
                 raise BotApiError(400, "Bad Request: can't parse reply keyboard markup JSON "
                                        "object") from None
         rows = []
+        # The specification check has made sure each button has exactly one action.
         for row in markup.get("inline_keyboard", []):
             out = []
             for button in row:
                 if "callback_data" in button:
-                    data = button["callback_data"]
-                    if not 1 <= len(data.encode()) <= MAX_CALLBACK_DATA:
-                        raise BotApiError(400, "Bad Request: BUTTON_DATA_INVALID")
-                    out.append({"text": button["text"], "data": data})
+                    out.append({"text": button["text"], "data": button["callback_data"]})
                 elif "url" in button:
                     out.append({"text": button["text"], "url": button["url"]})
                 else:
-                    raise BotApiError(400, "Bad Request: can't parse inline keyboard button")
+                    raise BotApiError(400, "Bad Request: the sandbox shows only callback and "
+                                           "URL buttons")
             rows.append(out)
         return rows
 
-    def _text(self, params: dict[str, Any]) -> str:
+    def _text(self, params: dict[str, Any]) -> Parsed:
         text = params.get("text")
         if not text:
-            raise BotApiError(400, "Bad Request: message text is empty")
+            raise SpecViolation("Bad Request: message text is empty")
         shown = render_text(text, params.get("parse_mode"))
-        if len(shown) > MAX_TEXT:
-            raise BotApiError(400, "Bad Request: message is too long")
-        if not shown.strip():
-            raise BotApiError(400, "Bad Request: message text is empty")
+        if len(shown.text) > MAX_TEXT:
+            raise SpecViolation("Bad Request: message is too long")
+        if not shown.text.strip():
+            raise SpecViolation("Bad Request: message text is empty")
         return shown
 
     async def _notify_message(self) -> None:
@@ -398,10 +410,30 @@ class SandboxTelegram:
 
     async def call(self, method: str, params: dict[str, Any]) -> Any:
         """Dispatch one Bot API method; raises BotApiError the way Telegram answers."""
-        handler = getattr(self, f"api_{method.lower()}", None)
-        if handler is None:
-            raise BotApiError(404, "Not Found: method not found")
-        return await handler(params)
+        if self.conflicts > 0 and method.lower() == "getupdates":
+            self.conflicts -= 1
+            raise BotApiError(409, "Conflict: terminated by other getUpdates request; make "
+                                   "sure that only one bot instance is running")
+        if self.throttle_calls > 0 and method.lower() != "getupdates":
+            self.throttle_calls -= 1
+            self.throttled.append(method)
+            raise BotApiError(429, f"Too Many Requests: retry after "
+                                   f"{self.throttle_retry_after}",
+                              {"retry_after": self.throttle_retry_after})
+        try:
+            params = self.spec.check(method, params)
+            handler = getattr(self, f"api_{method.lower()}", None)
+            if handler is None:
+                raise BotApiError(501, f"Not Implemented: the sandbox has no {method}")
+            result = await handler(params)
+        except SpecViolation as exc:
+            if exc.code == 400:
+                self.violations.append((method, exc.description))
+            raise BotApiError(exc.code, exc.description) from None
+        problem = self.spec.result_problem(method, result)
+        if problem is not None:
+            self.violations.append((f"{method} (the sandbox's answer)", problem))
+        return result
 
     async def api_getme(self, params: dict[str, Any]) -> Any:
         return {"id": BOT_ID, "is_bot": True, "first_name": "Vraagbaak",
@@ -432,9 +464,9 @@ class SandboxTelegram:
 
     async def api_sendmessage(self, params: dict[str, Any]) -> Any:
         user = self._chat(params)
-        text = self._text(params)
-        msg = ChatMessage(user.next_message_id, True, text, int(time.time()),
-                          self._buttons(params))
+        shown = self._text(params)
+        msg = ChatMessage(user.next_message_id, True, shown.text, int(time.time()),
+                          self._buttons(params), entities=shown.entities)
         user.next_message_id += 1
         user.messages.append(msg)
         await self._notify_message()
@@ -455,13 +487,13 @@ class SandboxTelegram:
     async def api_editmessagetext(self, params: dict[str, Any]) -> Any:
         user = self._chat(params)
         msg = self._bot_msg(user, params)
-        text = self._text(params)
+        shown = self._text(params)
         buttons = self._buttons(params)
-        if text == msg.text and buttons == msg.buttons:
+        if (shown.text, shown.entities, buttons) == (msg.text, msg.entities, msg.buttons):
             raise BotApiError(400, "Bad Request: message is not modified: specified new message "
                                    "content and reply markup are exactly the same as a current "
                                    "content and reply markup of the message")
-        msg.text, msg.buttons = text, buttons
+        msg.text, msg.entities, msg.buttons = shown.text, shown.entities, buttons
         await self._notify_message()
         return self._bot_message_json(user, msg)
 
@@ -558,7 +590,9 @@ async def _params(request: web.Request) -> dict[str, Any]:
     if request.method == "GET":
         return dict(request.query)
     form = await request.post()
-    return {k: v for k, v in form.items() if isinstance(v, str)}
+    # An uploaded file stands in as its name: the sandbox keeps no files, but the parameter
+    # was given (the specification check counts it).
+    return {k: v if isinstance(v, str) else f"upload:{v.filename}" for k, v in form.items()}
 
 
 async def bot_api(request: web.Request) -> web.Response:
@@ -567,13 +601,21 @@ async def bot_api(request: web.Request) -> web.Response:
     if request.match_info["token"] != sandbox.token:
         return web.json_response(
             {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+    if sandbox.disconnects > 0 and sandbox.disconnect_method.lower() in (
+            "", request.match_info["method"].lower()):
+        sandbox.disconnects -= 1
+        if request.transport is not None:
+            request.transport.close()  # nothing is done and nothing is answered
+        raise web.HTTPServiceUnavailable()
     try:
         params = await _params(request)
         result = await sandbox.call(request.match_info["method"], params)
     except BotApiError as exc:
-        return web.json_response(
-            {"ok": False, "error_code": exc.code, "description": exc.description},
-            status=exc.code)
+        body: dict[str, Any] = {"ok": False, "error_code": exc.code,
+                                "description": exc.description}
+        if exc.parameters:
+            body["parameters"] = exc.parameters
+        return web.json_response(body, status=exc.code)
     return web.json_response({"ok": True, "result": result})
 
 
@@ -653,12 +695,47 @@ async def api_press(request: web.Request) -> web.Response:
 
 
 async def api_block(request: web.Request) -> web.Response:
-    """POST /sandbox/api/block {user_id, blocked}: a user blocks (or unblocks) the bot."""
+    """POST /sandbox/api/block {user_id, blocked}: a user blocks (or, blocked false, unblocks)
+    the bot."""
+    body = await _json_body(request)
+    blocked = bool(body.get("blocked", True))
+    update_id = await request.app[SANDBOX_KEY].user_blocks(_int(body, "user_id"), blocked)
+    return web.json_response({"blocked": blocked, "update_id": update_id})
+
+
+async def api_unblock(request: web.Request) -> web.Response:
+    """POST /sandbox/api/unblock {user_id}: a user unblocks the bot."""
+    body = await _json_body(request)
+    update_id = await request.app[SANDBOX_KEY].user_blocks(_int(body, "user_id"), False)
+    return web.json_response({"blocked": False, "update_id": update_id})
+
+
+async def api_throttle(request: web.Request) -> web.Response:
+    """POST /sandbox/api/throttle {calls, retry_after}: Telegram's flood control, on demand:
+    the next `calls` Bot API calls answer 429 "retry after `retry_after`"."""
     body = await _json_body(request)
     sandbox = request.app[SANDBOX_KEY]
-    user = sandbox._user(_int(body, "user_id"))
-    user.blocked = bool(body.get("blocked", True))
-    return web.json_response({"blocked": user.blocked})
+    sandbox.throttle_calls = _int(body, "calls")
+    sandbox.throttle_retry_after = _int(body, "retry_after") if "retry_after" in body else 1
+    return web.json_response({"calls": sandbox.throttle_calls,
+                              "retry_after": sandbox.throttle_retry_after})
+
+
+async def api_fail(request: web.Request) -> web.Response:
+    """POST /sandbox/api/fail {kind: "conflict"|"network", calls, method?}: the next `calls`
+    getUpdates answer 409 as when another instance polls, or the next `calls` Bot API calls (of
+    `method`, else of any) lose their connection."""
+    body = await _json_body(request)
+    sandbox = request.app[SANDBOX_KEY]
+    calls = _int(body, "calls")
+    if body.get("kind") == "conflict":
+        sandbox.conflicts = calls
+    elif body.get("kind") == "network":
+        sandbox.disconnects = calls
+        sandbox.disconnect_method = str(body.get("method") or "")
+    else:
+        raise web.HTTPBadRequest(text="kind must be conflict or network")
+    return web.json_response({"kind": body["kind"], "calls": calls})
 
 
 async def api_inbox(request: web.Request) -> web.Response:
@@ -678,6 +755,7 @@ async def api_history(request: web.Request) -> web.Response:
         "messages": sandbox.history(user_id),
         "commands": (user.commands if user and user.commands is not None else None),
         "toast": user.last_callback_answer if user else None,
+        "blocked": bool(user and user.blocked),
     })
 
 
@@ -704,6 +782,9 @@ def make_sandbox_app(sandbox: SandboxTelegram) -> web.Application:
     app.router.add_post("/sandbox/api/edit", api_edit)
     app.router.add_post("/sandbox/api/press", api_press)
     app.router.add_post("/sandbox/api/block", api_block)
+    app.router.add_post("/sandbox/api/unblock", api_unblock)
+    app.router.add_post("/sandbox/api/throttle", api_throttle)
+    app.router.add_post("/sandbox/api/fail", api_fail)
     app.router.add_get("/sandbox/api/inbox", api_inbox)
     app.router.add_get("/sandbox/api/history", api_history)
     app.router.add_get("/sandbox/api/commands", api_commands)

@@ -20,6 +20,8 @@ from knowledge import keys as knowledge_keys
 
 log = logging.getLogger(__name__)
 CHECK_TIMEOUT = 2.0
+# The webhook's oldest stored update waiting longer than this: the feed is stuck or behind.
+WEBHOOK_BACKLOG_SECONDS = 60.0
 
 
 async def _redis_ok(request: web.Request) -> bool:
@@ -46,16 +48,35 @@ async def _worker_ok(request: web.Request) -> bool:
         return False
 
 
+async def _webhook_flowing(request: web.Request) -> bool:
+    """False when the oldest update on the webhook stream waits too long (a growing backlog):
+    stream ids are the Redis server's milliseconds, compared with its own clock."""
+    redis = request.app[DESK].redis
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT):
+            oldest = await redis.xrange(web_keys.webhook(), count=1)
+            if not oldest:
+                return True
+            seconds, micros = await redis.time()
+    except (RedisError, OSError, TimeoutError):
+        return True  # Redis being down is its own check
+    waited = seconds + micros / 1e6 - int(str(oldest[0][0]).split("-")[0]) / 1000
+    return waited <= WEBHOOK_BACKLOG_SECONDS
+
+
 async def healthz(request: web.Request) -> web.Response:
-    """200 when Redis, the database and the summariser worker answer; else 503 naming them."""
+    """200 when Redis, the database and the summariser worker answer (status "degraded" when
+    the webhook's updates pile up); else 503 naming what is down."""
     checks = {"redis": _redis_ok(request), "database": _database_ok(request)}
     if request.app[STATE].expect_worker:
         checks["worker"] = _worker_ok(request)
     results = dict(zip(checks, await asyncio.gather(*checks.values()), strict=True))
     down = sorted(name for name, ok in results.items() if not ok)
-    if down:
-        log.warning("health check failed: %s", ",".join(down))
-    return web.json_response({"status": "down" if down else "ok", "down": down},
+    degraded = [] if await _webhook_flowing(request) else ["webhook_backlog"]
+    if down or degraded:
+        log.warning("health check failed: %s", ",".join(down + degraded))
+    status = "down" if down else "degraded" if degraded else "ok"
+    return web.json_response({"status": status, "down": down, "degraded": degraded},
                              status=503 if down else 200,
                              headers={"Cache-Control": "no-store"})
 

@@ -19,6 +19,7 @@ from redis.exceptions import RedisError, ResponseError
 from telegram import Update
 from telegram.ext import Application
 
+from bot.dead_letters import FAILING, MAX_ATTEMPTS, UNREADABLE, move_aside
 from bot.polling import DONE_TTL_SECONDS, done_key, scrub_names
 from bot.web import keys
 from bot.web.app import DESK, STATE
@@ -116,14 +117,40 @@ class WebhookFeed:
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    async def _feed(self, entries: list[tuple[str, dict[str, str]]]) -> None:
+    async def _drop(self, entry_id: str) -> None:
+        await self.redis.xack(keys.webhook(), GROUP, entry_id)
+        await self.redis.xdel(keys.webhook(), entry_id)
+
+    async def _deliveries(self, entries: list[tuple[str, dict[str, str]]]) -> dict[str, int]:
+        """How often each of these pending entries was read (this read included)."""
+        pending = await self.redis.xpending_range(
+            keys.webhook(), GROUP, min=entries[0][0], max=entries[-1][0], count=len(entries))
+        return {str(p["message_id"]): int(p["times_delivered"]) for p in pending}
+
+    async def _feed(self, entries: list[tuple[str, dict[str, str]]], replay: bool) -> None:
+        # Read again after a restart: an update that was read this often without being
+        # handled (it crashed the process each time) is moved aside.
+        deliveries = await self._deliveries(entries) if replay and entries else {}
         for entry_id, fields in entries:
-            data = json.loads(fields.get("update", "null")) if fields else None
-            update = Update.de_json(data, self.app.bot) if isinstance(data, dict) else None
-            if update is None or await self.redis.exists(done_key(update.update_id)):
-                # Handled before a crash (or unreadable): only the acknowledgement was lost.
-                await self.redis.xack(keys.webhook(), GROUP, entry_id)
-                await self.redis.xdel(keys.webhook(), entry_id)
+            raw = (fields or {}).get("update", "")
+            data: object = None
+            try:
+                data = json.loads(raw) if raw else None
+                update = Update.de_json(data, self.app.bot) if isinstance(data, dict) else None
+            except Exception:  # whatever PTB raises for a shape it cannot read
+                update = None
+            if update is None:
+                update_id = data.get("update_id") if isinstance(data, dict) else None
+                await move_aside(self.redis, update_id, raw, UNREADABLE)
+                await self._drop(entry_id)
+                continue
+            if deliveries.get(entry_id, 1) > MAX_ATTEMPTS:
+                await move_aside(self.redis, update.update_id, raw, FAILING)
+                await self._drop(entry_id)
+                continue
+            if await self.redis.exists(done_key(update.update_id)):
+                # Handled before a crash: only the acknowledgement was lost.
+                await self._drop(entry_id)
                 continue
             if update.update_id in self.in_flight:
                 continue
@@ -141,15 +168,21 @@ class WebhookFeed:
                     GROUP, CONSUMER, {keys.webhook(): cursor}, count=100,
                     block=None if cursor == "0" else BLOCK_MS)
                 entries = [e for _s, batch in response or [] for e in batch]
-                await self._feed(entries)
-                if cursor == "0" and not entries:
-                    cursor = ">"
-                elif cursor == "0":
+                await self._feed(entries, replay=cursor != ">")
+                if cursor != ">" and not entries:
+                    cursor = ">"  # the pending list is through: new entries from now on
+                elif cursor != ">":
                     cursor = entries[-1][0]  # continue through the pending list
                 backoff = 1.0
             except RedisError as exc:
                 log.warning("webhook stream unavailable (%s); retrying in %.0f s",
                             type(exc).__name__, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+            except Exception:
+                # Never let an unexpected error end the feed: the desk would go deaf while
+                # the webhook goes on answering 200.
+                log.exception("unexpected webhook feed error; retrying in %.0f s", backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
 

@@ -1,0 +1,125 @@
+"""Telegram's overall send limit, with priorities: a rush of welcomes never delays an answer.
+
+python-telegram-bot's AIORateLimiter grants its overall limit (Telegram allows about 30
+messages a second) first come, first served: when 300 newcomers send /start within a second,
+the 300 welcomes fill ten seconds of sending, and a question asked meanwhile is answered after
+them. Here a waiting send with a lower priority value goes first; the welcome of a /start is
+sent with `rate_limit_args=handlers.context.LOW_PRIORITY`. A 429 pauses every send for its
+retry_after and the refused one is tried again, as AIORateLimiter does."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter
+
+log = logging.getLogger(__name__)
+
+NORMAL_PRIORITY = 0
+JSONResult = bool | dict[str, Any] | list[dict[str, Any]]
+
+
+class PriorityBucket:
+    """A token bucket of `rate` tokens a second (bursts up to `rate`) whose waiters are served
+    by priority (lower first), then in arrival order."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.level = rate
+        self.stamp = time.monotonic()
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+        self._drainer: asyncio.Task[None] | None = None
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self.level = min(self.rate, self.level + (now - self.stamp) * self.rate)
+        self.stamp = now
+
+    async def acquire(self, priority: int = NORMAL_PRIORITY) -> None:
+        """Wait for a token, behind every waiter of a lower or equal priority value."""
+        self._refill()
+        if not self._waiters and self.level >= 1:
+            self.level -= 1
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (priority, next(self._order), future))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain(), name="vraagbaak-send-bucket")
+        await future
+
+    async def _drain(self) -> None:
+        while self._waiters:
+            self._refill()
+            if self.level < 1:
+                await asyncio.sleep((1 - self.level) / self.rate)
+                continue
+            _, _, future = heapq.heappop(self._waiters)
+            if not future.done():  # a cancelled waiter gives its turn away
+                self.level -= 1
+                future.set_result(None)
+
+    async def close(self) -> None:
+        """Stop serving waiters."""
+        if self._drainer is not None:
+            self._drainer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._drainer
+
+
+class PriorityRateLimiter(BaseRateLimiter[int]):
+    """The overall limit for every call to a chat, waiting sends served by priority
+    (`rate_limit_args`, lower first); a 429 retried up to `max_retries` times."""
+
+    def __init__(self, overall_max_rate: float, max_retries: int = 3) -> None:
+        self.bucket = PriorityBucket(overall_max_rate)
+        self.max_retries = max_retries
+        self._not_paused = asyncio.Event()
+        self._not_paused.set()
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Stop serving waiters."""
+        await self.bucket.close()
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, JSONResult]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> JSONResult:
+        """Wait for the send's turn (calls without a chat, like answering a button, do not
+        count), then make the call; wait out a 429 and try again."""
+        priority = NORMAL_PRIORITY if rate_limit_args is None else rate_limit_args
+        for attempt in range(self.max_retries + 1):
+            if data.get("chat_id") is not None:
+                await self.bucket.acquire(priority)
+            await self._not_paused.wait()
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                if attempt == self.max_retries:
+                    log.error("%s refused with 429 after %d retries", endpoint, attempt)
+                    raise
+                # A timedelta whatever PTB_TIMEDELTA says (AIORateLimiter reads it so too).
+                pause = exc._retry_after.total_seconds() + 0.1
+                log.info("429 on %s: every send waits %.1f s", endpoint, pause)
+                self._not_paused.clear()
+                try:
+                    await asyncio.sleep(pause)
+                finally:
+                    self._not_paused.set()
+        raise AssertionError("unreachable")  # the last attempt returned or raised
