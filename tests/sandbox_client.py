@@ -47,6 +47,11 @@ class Person:
             "user_id": self.user_id, "message_id": message["message_id"], "data": data,
             "expired": expired})
 
+    async def delete(self, message: Message) -> None:
+        """Delete one of the bot's messages in this chat, for both sides."""
+        await self.harness.post("/sandbox/api/delete", {
+            "user_id": self.user_id, "message_id": message["message_id"]})
+
     async def press_label(self, message: Message, label: str, expired: bool = False) -> None:
         """Press the button whose label contains `label`."""
         for row in message["buttons"]:

@@ -680,6 +680,21 @@ async def api_edit(request: web.Request) -> web.Response:
     return web.json_response({"update_id": update_id})
 
 
+async def api_delete(request: web.Request) -> web.Response:
+    """POST /sandbox/api/delete {user_id, message_id}: a user deletes one of the bot's
+    messages for both sides (the bot's later edits of it fail as on Telegram)."""
+    body = await _json_body(request)
+    sandbox = request.app[SANDBOX_KEY]
+    try:
+        user = sandbox.users[_int(body, "user_id")]
+        msg = sandbox._bot_msg(user, {"message_id": _int(body, "message_id")})
+    except (KeyError, BotApiError):
+        raise web.HTTPBadRequest(text="no such message of the bot") from None
+    user.messages.remove(msg)
+    await sandbox._notify_message()
+    return web.json_response({"ok": True})
+
+
 async def api_press(request: web.Request) -> web.Response:
     """POST /sandbox/api/press: a user presses an inline button."""
     body = await _json_body(request)
@@ -781,6 +796,7 @@ def make_sandbox_app(sandbox: SandboxTelegram) -> web.Application:
     app.router.add_post("/sandbox/api/send_media", api_send_media)
     app.router.add_post("/sandbox/api/edit", api_edit)
     app.router.add_post("/sandbox/api/press", api_press)
+    app.router.add_post("/sandbox/api/delete", api_delete)
     app.router.add_post("/sandbox/api/block", api_block)
     app.router.add_post("/sandbox/api/unblock", api_unblock)
     app.router.add_post("/sandbox/api/throttle", api_throttle)
