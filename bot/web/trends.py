@@ -143,6 +143,13 @@ def step_start(day: date, step: str) -> date:
     return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
 
 
+def step_end(first: date, step: str) -> date:
+    """The last day of the step that begins on `first`."""
+    if step == "week":
+        return first + timedelta(days=6)
+    return month_start(first, -(1 if step == "month" else 3)) - timedelta(days=1)
+
+
 def steps_between(start: date, end: date, step: str) -> list[date]:
     """The steps from `start` to `end`, newest first (so the current one is always in view)."""
     found, day = [], step_start(start, step)
@@ -253,7 +260,10 @@ async def build_tables(request: web.Request, filters: Filters, lang: str) -> Tre
     step = choose_step(per_day, start, end)
     steps = steps_between(start, end, step)
     years = {s.isocalendar()[0] if step == "week" else s.year for s in steps}
-    labels = [step_label(s, step, lang, years) for s in steps]
+    # A step cut by the period's edge (the current week, say) is marked, so its lower figure
+    # is not read as a drop.
+    labels = [step_label(s, step, lang, years) + (
+        " " + _("(part)") if s < start or step_end(s, step) > end else "") for s in steps]
 
     by_topic: Counter[tuple[str, date]] = Counter()
     total: Counter[date] = Counter()
