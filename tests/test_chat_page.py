@@ -102,7 +102,9 @@ PANE_STATE = """() => [...document.querySelectorAll("section.pane")].map(p => ({
   shown: p.getClientRects().length > 0, log: p.querySelector(".log").clientHeight}))"""
 
 
-async def test_a_phone_shows_one_person_at_a_time_with_tabs(harness: DeskHarness) -> None:
+async def test_a_phone_shows_one_person_at_a_time_with_tabs(
+    harness: DeskHarness, tmp_path: Path,
+) -> None:
     from playwright.async_api import async_playwright, expect
 
     async with async_playwright() as pw:
@@ -126,6 +128,7 @@ async def test_a_phone_shows_one_person_at_a_time_with_tabs(harness: DeskHarness
             welcome = pane.locator(".msg.bot").first
             await expect(welcome).to_contain_text("Welkom bij de Vraagbaak", timeout=15_000)
             await expect(welcome).to_be_in_viewport()
+            await page.screenshot(path=str(tmp_path / "chat-390.png"))
             # A tab, or the arrow keys from a tab, bring the next person forward.
             await page.get_by_role("tab", name="Expert · Marieke").click()
             assert [p["shown"] for p in await page.evaluate(PANE_STATE)] == [False, False, True]
@@ -140,6 +143,7 @@ async def test_a_phone_shows_one_person_at_a_time_with_tabs(harness: DeskHarness
             await page.set_viewport_size({"width": 1280, "height": 800})
             assert [p["shown"] for p in await page.evaluate(PANE_STATE)] == [True] * 3
             await expect(tabs.first).to_be_hidden()
+            await page.screenshot(path=str(tmp_path / "chat-1280.png"))
         finally:
             await browser.close()
 
