@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from knowledge import keys
-from knowledge.base import KnowledgeBase, KnowledgeError, Overlay
+from knowledge.base import KnowledgeBase, KnowledgeError, Overlay, load_knowledge
 from knowledge.live import LiveKnowledge
 from knowledge.revisions import RevisionStore
 from knowledge.triage import Triage
@@ -25,17 +25,21 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
 
 Loader = Callable[[Overlay], tuple[KnowledgeBase, Triage]]
+Validator = Callable[[Overlay], KnowledgeBase]
 
 
 class KnowledgeReloader:
     """Watches for publications and swaps the new knowledge in."""
 
     def __init__(self, live: LiveKnowledge, redis: Redis, revisions: RevisionStore,
-                 load: Loader, poll: float = POLL_SECONDS) -> None:
+                 load: Loader, poll: float = POLL_SECONDS,
+                 validate: Validator = lambda overlay: load_knowledge(overlay=overlay),
+                 ) -> None:
         self.live = live
         self.redis = redis
         self.revisions = revisions
         self.load = load
+        self.validate = validate
         self.poll = poll
         self.failed: int | None = None  # a generation that failed is not retried in a loop
 
@@ -56,9 +60,20 @@ class KnowledgeReloader:
             return False
         started = time.monotonic()
         overlay = await self.revisions.overlay()
+        previous = self.live.current
         try:
+            # Seconds, not the retrain's tens: an edit of the same cards is served at once
+            # with the trained models rebound to it, and then again once retrained on it.
+            kb = await asyncio.to_thread(self.validate, overlay)
+            quick = self.live.current.triage.rebound(kb)
+            if quick is not None:
+                self.live.swap(kb, quick, generation, trained=False)
+                await self._status(generation, "ok", time.monotonic() - started, "")
+                log.info("knowledge generation %s live (retraining) after %.1f s",
+                         generation, time.monotonic() - started)
             kb, triage = await asyncio.to_thread(self.load, overlay)
         except (KnowledgeError, RuntimeError, OSError) as exc:
+            self.live.current = previous  # all or nothing: what the page says is served
             self.failed = generation
             log.error("knowledge generation %s not loaded, the old one stays: %s", generation,
                       type(exc).__name__)

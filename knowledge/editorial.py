@@ -159,16 +159,8 @@ class Editorial:
         old = await self.store.get(revision_id)
         if old is None or old.state not in (State.PUBLISHED, State.SUPERSEDED):
             return Refused("not_found")
-        kind = Kind(old.kind)
-        latest = await self.store.latest_number(kind, old.item_id)
-        draft = await self.store.add(kind, old.item_id, body_of(old), await self.author(actor),
-                                     latest, note=f"restore #{old.number}")
-        if not isinstance(draft, KnowledgeRevision):
-            return draft
-        outcome = await self.publish(actor, draft.id or 0, kb)
-        if not isinstance(outcome, KnowledgeRevision):
-            await self.store.discard(draft.id or 0)
-        return outcome
+        return await self._republish(actor, Kind(old.kind), old.item_id, body_of(old),
+                                     f"restore #{old.number}", kb)
 
     async def restore_seed(self, actor: int, kind: Kind, item_id: str,
                            kb: KnowledgeBase) -> Outcome:
@@ -179,9 +171,15 @@ class Editorial:
         body = (seed.cards if kind is Kind.SNIPPET else seed.referrals).get(item_id)
         if body is None:
             return Refused("not_found")
+        return await self._republish(actor, kind, item_id, body, "as installed", kb)
+
+    async def _republish(self, actor: int, kind: Kind, item_id: str, body: Mapping[str, Any],
+                         note: str, kb: KnowledgeBase) -> Outcome:
+        """A new version with `body` on top of the history, published at once (and dropped
+        again if it cannot be published)."""
         latest = await self.store.latest_number(kind, item_id)
         draft = await self.store.add(kind, item_id, body, await self.author(actor), latest,
-                                     note="as installed")
+                                     note=note)
         if not isinstance(draft, KnowledgeRevision):
             return draft
         outcome = await self.publish(actor, draft.id or 0, kb)
@@ -204,11 +202,7 @@ class Editorial:
             for item_id, body in items.items():
                 if dict(body) == dict(published.get(item_id) or seeded.get(item_id) or {}):
                     continue
-                latest = await self.store.latest_number(kind, item_id)
-                draft = await self.store.add(kind, item_id, dict(body),
-                                             await self.author(actor), latest, note)
-                outcomes.append(draft if not isinstance(draft, KnowledgeRevision)
-                                else await self.publish(actor, draft.id or 0, kb))
+                outcomes.append(await self._republish(actor, kind, item_id, body, note, kb))
         return outcomes
 
     async def discard(self, actor: int, revision_id: int) -> Refused | None:

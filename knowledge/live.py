@@ -18,6 +18,7 @@ class Version:
     kb: KnowledgeBase
     triage: Triage
     generation: int = 0  # publications it includes (0: the seed files only)
+    trained: bool = True  # False while the triage's models are still the previous ones
 
 
 class LiveKnowledge:
@@ -26,9 +27,10 @@ class LiveKnowledge:
     def __init__(self, kb: KnowledgeBase, triage: Triage, generation: int = 0) -> None:
         self.current = Version(kb, triage, generation)
 
-    def swap(self, kb: KnowledgeBase, triage: Triage, generation: int) -> None:
+    def swap(self, kb: KnowledgeBase, triage: Triage, generation: int,
+             trained: bool = True) -> None:
         """Serve a newly loaded version from now on."""
-        self.current = Version(kb, triage, generation)
+        self.current = Version(kb, triage, generation, trained)
 
     @property
     def kb(self) -> KnowledgeBase:

@@ -81,6 +81,11 @@ class SnippetRanker:
         # Guidance whose next step is the police's non-urgent route: not for police officers.
         self.police_route = np.array([POLICE_ROUTE in s.links for s in self.snippets])
 
+    def rebound(self, kb: KnowledgeBase) -> SnippetRanker:
+        """The same trained weights over `kb`'s versions of the same cards (edited texts,
+        audiences, roles, links); KeyError if a card is missing from `kb`."""
+        return SnippetRanker(kb, [s.id for s in self.snippets], self.weights, self.intercept)
+
     def scores(self, vector: SparseRow, topics: dict[Topic, float],
                audience: str | None = None,
                roles: frozenset[WorkRole] = frozenset()) -> np.ndarray:

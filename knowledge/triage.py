@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -215,6 +216,18 @@ class Triage:
         self.model = models.topics
         self.ranker = models.ranker
         self.scope = models.scope
+
+    def rebound(self, kb: KnowledgeBase) -> Triage | None:
+        """This triage's trained models over `kb`, when `kb` has exactly the same cards
+        (an edit of texts, links or examples): what the desk serves while it retrains on the
+        edit. None when cards were added or retired (only a retrain can rank those)."""
+        if set(kb.snippets) != {s.id for s in self.ranker.snippets}:
+            return None
+        twin = copy.copy(self)
+        twin.kb = kb
+        twin.index = {lang: _Index(kb, lang) for lang in LANGS}
+        twin.ranker = self.ranker.rebound(kb)
+        return twin
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()

@@ -157,6 +157,15 @@ async def fill_desk(ready, anna: int) -> None:
         await engine.dispose()
 
 
+# The element that reaches furthest right (what a failing phone check names).
+WIDEST = """() => { let best = null, right = 0;
+  for (const e of document.querySelectorAll("main *")) {
+    const r = e.getBoundingClientRect().right;
+    if (r > right) { right = r; best = e.tagName + "." + e.className + " " +
+                     (e.textContent || "").trim().slice(0, 40); } }
+  return [best, Math.round(right)]; }"""
+
+
 async def test_every_dashboard_page_fits_a_phone(
     settings: Settings, redis: Redis, tmp_path: Path,
 ) -> None:
@@ -187,7 +196,8 @@ async def test_every_dashboard_page_fits_a_phone(
                     await page.goto(f"{ready.url}/dashboard/{path}")
                     overflow = await page.evaluate(
                         "document.documentElement.scrollWidth - window.innerWidth")
-                    assert overflow <= 0, (path, overflow)
+                    widest = await page.evaluate(WIDEST)
+                    assert overflow <= 0, (path, overflow, widest)
                     await page.screenshot(path=str(tmp_path / f"{path}-390.png"), full_page=True)
                 remove = page.get_by_role("link", name="Verwijderen Anna")
                 box = await remove.bounding_box()

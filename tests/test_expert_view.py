@@ -287,7 +287,7 @@ async def test_dashboard_shows_codes_in_words(web: Web) -> None:
     assert ">ggz<" not in page and ">followup<" not in page and "· followup" not in page
     experts = await (await web.client.get("/dashboard/experts")).text()
     row = experts[experts.index("Marieke"):experts.index("</tr>", experts.index("Marieke"))]
-    assert "<td>Onderwijs<br><small>Nederlands</small></td>" in row
+    assert '<td data-label="Expertise">Onderwijs<br><small>Nederlands</small></td>' in row
     trends = await (await web.client.get("/dashboard/trends")).text()
     assert '<option value="volunteer">Vrijwilliger</option>' in trends
     assert '<option value="en">English</option>' in trends

@@ -26,7 +26,7 @@ async def gaps_written(h: DeskHarness, anonymiser) -> GapStore:
 
 
 async def test_a_yes_keeps_the_question_anonymised_and_a_no_keeps_nothing(
-        settings, anonymiser) -> None:
+        settings, redis, anonymiser) -> None:
     async with DeskHarness.start(settings) as h:
         await migrate(h.desk.editorial.store.engine)
         jan = h.person(3201, "Jan")
@@ -67,7 +67,7 @@ async def test_a_yes_keeps_the_question_anonymised_and_a_no_keeps_nothing(
 
 
 async def test_an_assigned_question_becomes_an_example_and_changes_the_ranking(
-        settings, anonymiser) -> None:
+        settings, redis, anonymiser) -> None:
     async with DeskHarness.start(settings.model_copy(update={"admin_ids": [ADMIN]})) as h:
         desk = h.desk
         await migrate(desk.editorial.store.engine)

@@ -52,8 +52,9 @@ def _env(data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def _wait_for_children(proc: psutil.Process, names: set[str], timeout: float = 30) -> list:
-    """The process's descendants once every kind in `names` is among them."""
+def _wait_for_children(proc: psutil.Process, names: set[str], timeout: float = 90) -> list:
+    """The process's descendants once every kind in `names` is among them (the start trains
+    the triage first: on a busy 2-core machine that alone can take half a minute)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         children = proc.children(recursive=True)

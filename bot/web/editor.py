@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp_jinja2
@@ -24,7 +25,7 @@ from bot.web.pages import page_context, session_of
 from handlers.render import snippet_text
 from handoff.models import KnowledgeRevision
 from knowledge import keys
-from knowledge.base import KnowledgeError, build_card
+from knowledge.base import KnowledgeBase, KnowledgeError, build_card
 from knowledge.editorial import Invalid, Refused, Role
 from knowledge.feedback import FeedbackStore
 from knowledge.revisions import Conflict, Kind, State, body_of
@@ -390,19 +391,21 @@ async def revision_page(request: web.Request, invalid: Invalid | None = None,
 
 async def publish_post(request: web.Request) -> web.Response:
     """POST: publish a draft (admins); the desk reloads within seconds."""
-    revision = await _revision(request)
-    desk = request.app[DESK]
-    outcome = await desk.editorial.publish(session_of(request).user_id, revision.id or 0,
-                                           desk.kb)
-    return await _after(request, outcome, revision)
+    editorial = request.app[DESK].editorial
+    return await _revision_action(request, editorial.publish)
 
 
 async def restore_post(request: web.Request) -> web.Response:
     """POST: publish an earlier version again (admins)."""
+    return await _revision_action(request, request.app[DESK].editorial.restore)
+
+
+async def _revision_action(request: web.Request,
+                           operation: Callable[[int, int, KnowledgeBase], Awaitable[object]],
+                           ) -> web.Response:
     revision = await _revision(request)
-    desk = request.app[DESK]
-    outcome = await desk.editorial.restore(session_of(request).user_id, revision.id or 0,
-                                           desk.kb)
+    outcome = await operation(session_of(request).user_id, revision.id or 0,
+                              request.app[DESK].kb)
     return await _after(request, outcome, revision)
 
 
