@@ -277,6 +277,9 @@ async def test_periods_cover_their_own_days_and_a_wrong_one_is_said(web: Web) ->
              "De periode begint na het einde."),
             ({"period": "custom", "since": "2001-01-01", "until": str(today)},
              "Een periode duurt hoogstens vijf jaar."),
+            ({"period": "custom", "since": str(today + timedelta(days=1)),
+              "until": str(today + timedelta(days=9))},
+             "De periode begint na vandaag: er is nog niets geteld."),
             ({"lang": "de"}, "Onbekende taal “de”.")):
         resp = await web.client.get("/dashboard/trends", params=query)
         text = await resp.text()

@@ -86,7 +86,7 @@ class Filters:
     lang: str = ""
 
     @classmethod
-    def parse(cls, query: Any, lang: str) -> Filters:
+    def parse(cls, query: Any, lang: str, today: date) -> Filters:
         """The filters in a query string; anything unknown or invalid raises FilterError."""
         _ = translator(lang)._
         period = query.get("period") or DEFAULT_PERIOD
@@ -109,6 +109,8 @@ class Filters:
                                 "2026-01-01 and 2026-03-31.")) from None
         if since > until:
             raise FilterError(_("The period starts after it ends."))
+        if since > today:
+            raise FilterError(_("The period starts after today: nothing has been counted yet."))
         if until - since > LONGEST:
             raise FilterError(_("A period can be at most five years long."))
         return cls(period, since, until, role, language)
@@ -242,13 +244,17 @@ class Trends:
     tables: dict[str, Table]
 
 
+def desk_today(request: web.Request) -> date:
+    """The desk's day, as the rows were dated (not the server's: UTC on most servers)."""
+    return datetime.now(request.app[DESK].settings.zone).date()
+
+
 async def build_tables(request: web.Request, filters: Filters, lang: str) -> Trends:
     """All trend tables for these filters, protected."""
     _ = translator(lang)._
     words = Vocabulary(lang)
     engine = request.app[ENGINE]
-    # The desk's day, as the rows were dated (not the server's: UTC on most servers).
-    today = datetime.now(request.app[DESK].settings.zone).date()
+    today = desk_today(request)
     start, end = filters.span(today)
     earliest = min(start, month_start(today, 3))
     counts = await _question_counts(engine, filters, earliest, max(end, today))
@@ -402,7 +408,7 @@ async def trends_page(request: web.Request) -> web.Response:
     lang = context["lang"]
     _ = translator(lang)._
     try:
-        filters = Filters.parse(request.query, lang)
+        filters = Filters.parse(request.query, lang, desk_today(request))
     except FilterError as error:
         context.update(filters=Filters(), error=str(error))
         return aiohttp_jinja2.render_template("trends.html", request, context, status=400)
@@ -431,7 +437,7 @@ async def trends_csv(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text="unknown table")
     lang = page_context(request)["lang"]
     try:
-        filters = Filters.parse(request.query, lang)
+        filters = Filters.parse(request.query, lang, desk_today(request))
     except FilterError as error:
         raise web.HTTPBadRequest(text=str(error)) from None
     table = (await build_tables(request, filters, lang)).tables[name]
