@@ -61,6 +61,24 @@ def negotiate(language_code: str | None, default: str = "nl") -> str:
     return default
 
 
+def from_accept_language(header: str, default: str = "nl") -> str:
+    """The supported locale a browser's Accept-Language prefers most ('en-GB,en;q=0.9')."""
+    ranked = []
+    for position, part in enumerate(header.split(",")):
+        code, _sep, params = part.strip().partition(";")
+        try:
+            weight = float(params.strip()[2:]) if params.strip().startswith("q=") else 1.0
+        except ValueError:
+            weight = 0.0
+        if code and weight > 0:
+            ranked.append((-weight, position, code))
+    for _weight, _position, code in sorted(ranked):
+        found = negotiate(code, "")
+        if found:
+            return found
+    return default
+
+
 def N_(message: str) -> str:
     """Mark a module-level constant for extraction; translate it later with `_`."""
     return message

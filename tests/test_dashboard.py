@@ -356,7 +356,7 @@ async def test_every_page_has_its_own_title_and_focusable_labelled_scroll_region
     trends = await (await web.client.get("/dashboard/trends")).text()
     downloads = re.findall(r'<a href="/dashboard/trends\.csv[^"]*">([^<]+)</a>', trends)
     assert len(downloads) == 5 == len(set(downloads)), downloads
-    assert "CSV downloaden: Vragen per onderwerp per week" in downloads, downloads
+    assert "CSV downloaden: Vragen per onderwerp per maand" in downloads, downloads
 
 
 async def test_summaries_in_another_language_are_marked_as_such(web: Web) -> None:

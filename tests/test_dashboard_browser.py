@@ -114,9 +114,9 @@ async def test_expert_follows_a_question_from_queue_to_trends(
                 sectors = page.locator("#sectors table")
                 await expect(sectors).to_contain_text("Onderwijs")
                 await expect(sectors.locator("td").first).to_have_text("< 5")
-                weekly = page.locator("#topics_weekly table")
+                weekly = page.locator("#topics table")
                 await expect(weekly).to_contain_text("< 5")
-                await expect(page.locator("#topics_weekly svg")).to_be_visible()
+                await expect(page.locator("#sectors figure svg").first).to_be_visible()
                 await page.screenshot(path=str(tmp_path / "trends.png"), full_page=True)
             finally:
                 await browser.close()
@@ -208,5 +208,70 @@ async def test_every_dashboard_page_fits_a_phone(
                 await page.get_by_role("link", name="Annuleren").click()
                 await expect(page.get_by_role("heading", name="Experts")).to_be_visible()
                 assert await ready.desk.experts.is_expert(3001)
+            finally:
+                await browser.close()
+
+
+# Every element that holds text of its own inside the trends' charts and tables.
+TEXT_SIZES = """() => [...document.querySelectorAll(".trend *")]
+  .filter(e => e.getClientRects().length > 0 && [...e.childNodes].some(
+      n => n.nodeType === 3 && n.textContent.trim()))
+  .map(e => [e.tagName + "." + e.className, parseFloat(getComputedStyle(e).fontSize)])"""
+CLIPPED = """() => [...document.querySelectorAll(".bar-label, table.heat tbody th")]
+  .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)"""
+
+
+async def test_trends_read_at_a_desk_of_twenty_questions_a_week(
+    settings: Settings, redis: Redis, tmp_path: Path,
+) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    async with demo_desk(settings, "127.0.0.1", 0, with_worker=False) as ready, \
+            aiohttp.ClientSession() as http:
+        harness = DeskHarness(ready.sandbox, ready.url, ready.desk, http, ready.settings,
+                              ready.app)
+        anna = await make_expert(harness, 3001, "Anna")
+        await fill_desk(ready, 3001)
+        await anna.send("/dashboard")
+        link = re.search(r"(http://\S+)", (await anna.expect("dashboard/login"))["text"])
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=[
+                "--no-sandbox", "--disable-gpu", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update"])
+            try:
+                context = await browser.new_context(viewport={"width": 1280, "height": 800},
+                                                    locale="nl-NL")
+                page = await context.new_page()
+                await page.goto(link.group(1))
+                await page.get_by_role("button", name="Inloggen").click()
+                await expect(page.get_by_role("heading", name="Wachtrij (live)")).to_be_visible()
+                for width in (1280, 390):
+                    await page.set_viewport_size({"width": width, "height": 844})
+                    await page.goto(f"{ready.url}/dashboard/trends")
+                    sizes = await page.evaluate(TEXT_SIZES)
+                    assert sizes and min(size for _e, size in sizes) >= 12, (
+                        width, [s for s in sizes if s[1] < 12][:5])
+                    assert await page.evaluate(CLIPPED) == [], width
+                    # Labels in full, however long (the knowledge's own topic labels).
+                    await expect(page.locator("#topics tbody th").filter(
+                        has_text="Ouders en familie")).to_have_count(1)
+                    # The newest period is the first column, in view without scrolling.
+                    newest = page.locator("#topics thead th").nth(1)
+                    box = await newest.bounding_box()
+                    assert box is not None and box["x"] + box["width"] <= width, (width, box)
+                    overflow = await page.evaluate(
+                        "document.documentElement.scrollWidth - window.innerWidth")
+                    assert overflow <= 0, (width, overflow)
+                    await page.screenshot(path=str(tmp_path / f"trends-{width}.png"),
+                                          full_page=True)
+                # About twenty questions a week over four topics: whole figures, not < 5.
+                cells = await page.locator("#topics tbody td").all_inner_texts()
+                numbers = [c for c in cells if c.isdigit() and int(c) >= 5]
+                assert len(numbers) > len(cells) / 2, cells
+                totals = await page.locator("#urgent tbody tr td:nth-of-type(1)"
+                                            ).all_inner_texts()
+                assert all(t.isdigit() and int(t) >= 5 for t in totals[1:]), totals
+                caption = page.locator("#sectors figcaption")
+                await expect(caption).to_contain_text("Hoogst: ")
             finally:
                 await browser.close()

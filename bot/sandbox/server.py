@@ -17,6 +17,8 @@ from aiohttp import ClientError, ClientSession, web
 
 from bot.sandbox.spec import BotApiSpec, SpecViolation
 from bot.sandbox.telegram_html import EntityParseError, Parsed, parse_html
+from locales import from_accept_language, translator
+from locales.vocabulary import Vocabulary
 
 BOT_ID = 7000000001
 BOT_USERNAME = "VraagbaakSandboxBot"
@@ -780,11 +782,47 @@ async def api_commands(request: web.Request) -> web.Response:
     return web.json_response({"commands": request.app[SANDBOX_KEY].commands.get(lang, [])})
 
 
+def page_words(lang: str) -> dict[str, str]:
+    """The chat page's words in one language (for the HTML and for its script)."""
+    tr = translator(lang)
+    _, words = tr._, Vocabulary(lang)
+    return {
+        "lang": lang,
+        "title": _("Vraagbaak — sandbox chat"),
+        "heading": _("Vraagbaak sandbox"),
+        "intro": _("Local stand-in for Telegram (@{bot}). Chat as several people side by side "
+                   "(on a phone: one at a time, with the tabs); nothing leaves this machine."
+                   ).format(bot=BOT_USERNAME),
+        "people": _("People in this chat"),
+        "label_id": tr._p("label", "id"),
+        "label_name": tr._p("label", "name"),
+        "label_lang": tr._p("label", "language"),
+        "label_blocked": tr._p("label", "bot blocked"),
+        "messages": _("Messages"),
+        "cancel_reply": tr._p("button", "Cancel reply"),
+        "placeholder": _("Type a message or /start"),
+        "message": tr._p("label", "Message"),
+        "send": tr._p("button", "Send"),
+        "reply": tr._p("button", "Reply"),
+        "professional": words.role("professional"),
+        "volunteer": words.role("volunteer"),
+        "expert": tr._p("label", "Expert"),
+        "photo": tr._p("button", "photo"),
+        "sticker": tr._p("button", "sticker"),
+        "voice": tr._p("button", "voice message"),
+    }
+
+
 async def chat_page(request: web.Request) -> web.Response:
-    """The browser chat page."""
+    """The browser chat page, in the language the browser prefers (Dutch if neither)."""
+    words = page_words(from_accept_language(request.headers.get("Accept-Language", "")))
+    # JSON inside a script: "<" escaped, so no word can close the script element.
     page = _PAGE.read_text(encoding="utf-8").replace(
-        "{{BOT_USERNAME}}", html.escape(BOT_USERNAME))
-    return web.Response(text=page, content_type="text/html")
+        "{{words_json}}", json.dumps(words, ensure_ascii=False).replace("<", "\\u003c"))
+    for name, text in words.items():
+        page = page.replace("{{" + name + "}}", html.escape(text))
+    return web.Response(text=page, content_type="text/html", headers={
+        "Content-Language": words["lang"], "Vary": "Accept-Language"})
 
 
 def make_sandbox_app(sandbox: SandboxTelegram) -> web.Application:
