@@ -22,9 +22,14 @@ _STEMS = (
     "doxx", "doxing", "platform jep", "vraagbaak", "advieslijn",
 )
 _SUBJECT = re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(s) for s in _STEMS) + ")")
+# "IS" as the group, in the compounds people write ("IS-filmpjes", "IS-vlag", "IS-strijder"):
+# capitals and a hyphen, which the everyday "is" never has.
+_IS_COMPOUND = re.compile(r"(?<![\w-])IS-[^\W\d_]")
 
 
 def names_the_subject(text: str | Tokens) -> bool:
     """Whether the message names polarisation, radicalisation, extremism or hate (or the
     desk itself) in so many words."""
-    return _SUBJECT.search(Tokens.of(text).folded) is not None
+    tokens = Tokens.of(text)
+    return (_SUBJECT.search(tokens.folded) is not None
+            or _IS_COMPOUND.search(tokens.text) is not None)

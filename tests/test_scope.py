@@ -12,6 +12,7 @@ import yaml
 
 from bot.settings import Settings
 from knowledge.base import KnowledgeBase
+from knowledge.subject import names_the_subject
 from knowledge.triage import SCOPE_THRESHOLD, Triage
 from tests.sandbox_client import DeskHarness, Person
 
@@ -110,3 +111,14 @@ async def test_acute_danger_always_gets_112_and_its_card(harness: DeskHarness) -
     await user.expect("112")
     card = await user.expect("Onderwerp:")
     assert "kant-en-klaar" not in card["text"]
+
+
+@pytest.mark.parametrize(("text", "named"), [
+    ("Mijn leerling Jamal van het Calvijn College kijkt IS-filmpjes, wat nu?", True),
+    ("een IS-vlag als profielfoto", True),
+    ("Het is-gevoel van de groep", False),
+    ("THIS IS A QUESTION about the canteen", False),
+    ("is dat erg?", False),
+])
+def test_the_group_is_named_in_its_compounds_not_the_verb(text: str, named: bool) -> None:
+    assert names_the_subject(text) is named
