@@ -9,8 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import aiohttp
 import pytest
 
+from bot.runtime import demo_desk
 from handoff.database import migrate
 from handoff.models import KnowledgeRevision
 from knowledge.base import load_knowledge
@@ -18,6 +20,7 @@ from knowledge.editorial import Invalid, Refused
 from knowledge.revisions import Conflict, Kind
 from knowledge.seed import export, read_seed
 from tests.sandbox_client import DeskHarness
+from tests.test_dashboard_browser import CHROMIUM
 from tests.web_harness import ADMIN, EXPERT, Web
 
 pytestmark = pytest.mark.timeout(300)
@@ -245,3 +248,84 @@ def test_import_refuses_an_invalid_file_set_by_name(tmp_path: Path, settings) ->
     assert done.returncode == 1
     assert re.search(r"knowledge error: signals\.yaml: .*unknown referral 'bestaat_niet'",
                      done.stderr), done.stderr
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (`make browser`)")
+async def test_in_the_browser_an_admin_edits_previews_publishes_and_restores(
+        settings, redis) -> None:
+    """The whole loop as a coordinator does it, in Chromium; an asker in the sandbox reads
+    the new text without a restart, and the text as installed again after the restore."""
+    from playwright.async_api import async_playwright, expect
+
+    coordinator = 3401
+    async with demo_desk(settings.model_copy(update={"admin_ids": [coordinator]}),
+                         "127.0.0.1", 0, with_worker=False) as ready, \
+            aiohttp.ClientSession() as http:
+        harness = DeskHarness(ready.sandbox, ready.url, ready.desk, http, ready.settings,
+                              ready.app)
+        sanne = harness.person(3402, "Sanne")
+        await sanne.onboard("professional")
+        before = await first_answer(sanne, QUESTION)
+        sid = next(s for s in ready.desk.kb.snippets
+                   if ready.desk.kb.snippets[s].text("nl").title in before)
+        original = ready.desk.kb.snippets[sid].text("nl").title
+        admin = harness.person(coordinator, "Coördinator")
+        await admin.send("/dashboard")
+        link = re.search(r"(http://\S+)", (await admin.expect("dashboard/login"))["text"])
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=[
+                "--no-sandbox", "--disable-gpu", "--no-first-run"])
+            try:
+                page = await browser.new_page(locale="nl-NL")
+                await page.goto(link.group(1))
+                await page.get_by_role("button", name="Inloggen").click()
+                await page.goto(f"{ready.url}/dashboard/knowledge?q={sid}")
+                await page.get_by_role("link", name=original).click()
+                await page.locator("#f-nl_title").fill("Zorgen delen met de wijkagent")
+                await page.get_by_role("button", name="Voorbeeld", exact=True).click()
+                await expect(page.locator(".bubble[lang=nl] b").first).to_have_text(
+                    "Zorgen delen met de wijkagent")
+                await page.get_by_role("button", name="Opslaan als concept").click()
+                await expect(page.get_by_text("Opgeslagen als concept")).to_be_visible()
+                await page.get_by_role("button", name="Publiceren").click()
+                await expect(page.get_by_text("Gepubliceerd.")).to_be_visible()
+                await until_live(ready.desk, 1, trained=False)
+                assert "Zorgen delen met de wijkagent" in await first_answer(sanne, QUESTION)
+                await page.goto(f"{ready.url}/dashboard/knowledge/cards/{sid}")
+                await page.get_by_role("button", name="Terugzetten zoals geïnstalleerd").click()
+                await expect(page.get_by_text("Gepubliceerd.")).to_be_visible()
+                await until_live(ready.desk, 2, trained=False)
+                assert original in await first_answer(sanne, QUESTION)
+                await until_live(ready.desk, 2)  # the retrain ends before the desk stops
+            finally:
+                await browser.close()
+
+
+def test_import_publishes_what_changed_and_export_writes_it_back(tmp_path: Path, settings,
+                                                                  redis) -> None:
+    import shutil
+
+    from knowledge.base import DATA_DIR
+
+    source = tmp_path / "kennis"
+    shutil.copytree(DATA_DIR, source)
+    sid = next(iter(read_seed().cards))
+    title = read_seed().cards[sid]["nl"]["title"]
+    path = read_seed(source).card_files[sid]
+    path.write_text(path.read_text(encoding="utf-8").replace(title, "Geïmporteerde titel", 1),
+                    encoding="utf-8")
+    env = {"VRAAGBAAK_DATA_DIR": str(settings.data_dir), "VRAAGBAAK_REDIS_URL":
+           str(settings.redis_url), "PATH": "/usr/bin:/bin"}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "bot.cli", "knowledge", *args], env=env,
+                              capture_output=True, text=True, timeout=120,
+                              cwd=Path(__file__).parent.parent)
+
+    done = cli("import", str(source))
+    assert done.returncode == 0, done.stderr
+    assert "published 1 changed items" in done.stdout
+    assert cli("import", str(source)).stdout.startswith("published 0")  # nothing new
+    out = tmp_path / "export"
+    assert cli("export", str(out)).returncode == 0
+    assert load_knowledge(out).snippets[sid].text("nl").title == "Geïmporteerde titel"
