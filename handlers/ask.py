@@ -131,7 +131,8 @@ async def on_question(update: Update, context: DeskContext) -> None:
     # Ranked best first across all topics (the role already weighed in); acute: what to do
     # now comes straight after the 112 block; volunteers: their own card first.
     snippets = [version.kb.snippets[sid] for sid in result.snippets]
-    ordered = put_first(version.kb, snippets, result.top, role, result.urgent)
+    ordered = put_first(version.kb, snippets, result.top, role, result.urgent,
+                        result.urgent_sure)
     # Acute danger always gets its card; otherwise, when no card fits, the desk says so
     # and offers the two nearest as buttons rather than presenting one as the answer.
     best = ordered[0] if result.urgent or covered else None

@@ -15,9 +15,14 @@ ACUTE_NOW = "signals-acute-now"  # what to do now, shown right after the 112 blo
 
 
 def put_first(kb: KnowledgeBase, ranked: list[Snippet], top: Topic, role: str | None,
-              urgent: bool) -> list[Snippet]:
-    """`ranked` reordered for the user; snippets missing from the knowledge are skipped."""
+              urgent: bool, sure: bool = True) -> list[Snippet]:
+    """`ranked` reordered for the user; snippets missing from the knowledge are skipped.
+    Acute (`urgent`): "what to do now" first, or second after the best answer to the
+    question itself when the alarm is only possible (not `sure`)."""
     front: list[Snippet] = []
+    if urgent and not sure and ACUTE_NOW in kb.snippets:
+        rest = [s for s in put_first(kb, ranked, top, role, False) if s.id != ACUTE_NOW]
+        return [*rest[:1], kb.snippets[ACUTE_NOW], *rest[1:]]
     if urgent and ACUTE_NOW in kb.snippets:
         front.append(kb.snippets[ACUTE_NOW])
     if role == Audience.VOLUNTEER:

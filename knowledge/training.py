@@ -34,6 +34,7 @@ C_URGENCY = 10.0
 C_SCOPE = 10.0  # chosen by 5-fold cross-validation on the training questions (AUC), not on
 # an evaluation set
 MODEL_RECALL = 0.85  # share of acute training examples the urgency threshold lets through
+MODEL_SURE_RECALL = 0.5  # share of them above the score where the model alone is sure
 
 
 def topic_texts(kb: KnowledgeBase) -> tuple[list[str], list[str]]:
@@ -133,7 +134,8 @@ def train_ranker(kb: KnowledgeBase, features: StackedTfidf) -> SnippetRanker:
 def train_urgency(examples: dict[bool, tuple[str, ...]]) -> UrgencyModel | None:
     """Logistic regression over words and character n-grams of labelled example messages;
     its threshold keeps MODEL_RECALL of the acute examples' cross-validated scores above it,
-    never tuned on an evaluation set. None without examples."""
+    and its sure level MODEL_SURE_RECALL of them; never tuned on an evaluation set. None
+    without examples."""
     if not examples:
         return None
     texts = list(examples[True]) + list(examples[False])
@@ -148,9 +150,10 @@ def train_urgency(examples: dict[bool, tuple[str, ...]]) -> UrgencyModel | None:
         model.fit(matrix, labels)
     acute_scores = sorted(s for s, y in zip(scores, labels, strict=True) if y)
     threshold = float(acute_scores[int(len(acute_scores) * (1 - MODEL_RECALL))])
+    sure = float(acute_scores[int(len(acute_scores) * (1 - MODEL_SURE_RECALL))])
     features = StackedTfidf([("word_ngrams", _block(words)), ("char_ngrams", _block(chars))])
     return UrgencyModel(features, np.ascontiguousarray(model.coef_.ravel()),
-                        float(model.intercept_[0]), threshold)
+                        float(model.intercept_[0]), threshold, sure)
 
 
 def scope_texts(kb: KnowledgeBase) -> tuple[list[str], list[int]]:

@@ -52,6 +52,10 @@ class TriageResult:
     lang: str
     fit: float = 0.0  # the best snippet's score: how well the knowledge covers the question
     in_scope: float = 1.0  # P(the knowledge covers the question), ScopeModel
+    # A certain alarm (a rule, or the model well above its threshold): "what to do now"
+    # comes first. A possible one (the model just above it) keeps 112 first and answers the
+    # question itself, with "what to do now" next.
+    urgent_sure: bool = True
 
     @property
     def covered(self) -> bool:
@@ -304,5 +308,7 @@ class Triage:
         tokens = Tokens(text)  # tokenised once for every model below
         lang = self.detect_language(tokens, lang_hint)
         topics, scored, in_scope = self._topics_and_snippets(tokens, lang, role, SNIPPETS)
-        return TriageResult(topics, self.urgency.is_urgent(tokens), [s.id for s, _ in scored],
-                            lang, scored[0][1] if scored else float("-inf"), in_scope)
+        reasons = self.urgency.reasons(tokens)
+        return TriageResult(topics, bool(reasons), [s.id for s, _ in scored],
+                            lang, scored[0][1] if scored else float("-inf"), in_scope,
+                            self.urgency.sure(reasons, tokens))

@@ -48,6 +48,10 @@ def test_questions_are_not_small_talk(text: str) -> None:
 def test_acute_card_comes_first_when_urgent(kb: KnowledgeBase) -> None:
     ranked = kb.by_topic[Topic.SIGNALS][2:5]
     assert put_first(kb, ranked, Topic.SIGNALS, "professional", True)[0].id == ACUTE_NOW
+    # A possible alarm answers the question first, "what to do now" right after it.
+    possible = put_first(kb, ranked, Topic.SIGNALS, "professional", True, sure=False)
+    assert [s.id for s in possible[:2]] == [ranked[0].id, ACUTE_NOW]
+    assert len({s.id for s in possible}) == len(possible)
     assert [s.id for s in put_first(kb, ranked, Topic.SIGNALS, "professional", False)] == [
         s.id for s in ranked]
 
