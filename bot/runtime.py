@@ -7,6 +7,7 @@ import concurrent.futures
 import contextlib
 import functools
 import hashlib
+import hmac
 import json
 import logging
 import os
@@ -487,11 +488,19 @@ async def worker_running(supervisor: WorkerSupervisor | None) -> AsyncIterator[N
             supervisor.terminate()
 
 
+def webhook_secret(settings: Settings) -> str:
+    """The secret Telegram sends with each webhook call: derived from the desk's secret key,
+    so every desk process behind one URL (sharing VRAAGBAAK_SECRET_KEY) accepts the same
+    calls, and the last one to call setWebhook does not lock the others out."""
+    digest = hmac.new(settings.secret(), b"telegram-webhook-secret", hashlib.sha256)
+    return digest.hexdigest()[:64]
+
+
 async def run(settings: Settings, with_worker: bool = True) -> None:
     """`vraagbaak run`: the desk against Telegram (or a self-hosted Bot API server)."""
     assert settings.telegram_token is not None
     stop = _stop_event()
-    state = WebState(webhook_secret=secrets.token_urlsafe(32) if settings.webhook_url else None,
+    state = WebState(webhook_secret=webhook_secret(settings) if settings.webhook_url else None,
                      expect_worker=with_worker)
     # The worker is spawned once the bot answers, so its loading never delays the bot.
     async with desk_services(settings) as desk, serving(

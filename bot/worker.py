@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -66,11 +67,13 @@ async def run_worker(settings: Settings) -> int:
                 engine, anonymiser, settings.secret(), settings.zone,
                 lambda sid: [t.value for t in kb.snippets[sid].topics] if sid in kb.snippets
                 else [])
-            summariser = Summariser(redis, writer, consumer=f"worker-{os.getpid()}",
+            # Unique across hosts too: several machines' workers share one consumer group.
+            consumer = f"worker-{socket.gethostname()}-{os.getpid()}"
+            summariser = Summariser(redis, writer, consumer=consumer,
                                     ttl_seconds=settings.transcript_ttl_days * 24 * 3600)
             feedback = FeedbackStore(redis)
-            trends = TrendWriter(redis, engine, consumer=f"worker-{os.getpid()}")
-            gaps = GapWriter(redis, engine, anonymiser, consumer=f"worker-{os.getpid()}")
+            trends = TrendWriter(redis, engine, consumer=consumer)
+            gaps = GapWriter(redis, engine, anonymiser, consumer=consumer)
             last_copy = 0.0
 
             async def each_round() -> None:

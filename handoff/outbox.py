@@ -46,11 +46,14 @@ class Outbox:
         return count
 
     async def take(self, limit: int = 100) -> list[Notice]:
-        """Remove and return waiting notices, oldest first."""
+        """Remove and return waiting notices, oldest first. Each is claimed by its delete:
+        when several desk processes read the outbox, only the one whose XDEL removed an
+        entry delivers it, so no notice goes out twice."""
         entries = await self.redis.xrange(outbox_key(), count=limit)
         notices = []
         for entry_id, fields in entries:
-            await self.redis.xdel(outbox_key(), entry_id)
+            if not await self.redis.xdel(outbox_key(), entry_id):
+                continue  # another process took it first
             data = json.loads(fields["notice"])
             ticket = await self.tickets.get(data["ticket"]) if data["ticket"] else None
             if data["ticket"] and ticket is None:
