@@ -4,8 +4,10 @@ python-telegram-bot's AIORateLimiter grants its overall limit (Telegram allows a
 messages a second) first come, first served: when 300 newcomers send /start within a second,
 the 300 welcomes fill ten seconds of sending, and a question asked meanwhile is answered after
 them. Here a waiting send with a lower priority value goes first; the welcome of a /start is
-sent with `rate_limit_args=handlers.context.LOW_PRIORITY`. A 429 pauses every send for its
-retry_after and the refused one is tried again, as AIORateLimiter does."""
+sent with `rate_limit_args=handlers.context.LOW_PRIORITY`. A 429 on a send to a chat pauses
+that chat's sends for its retry_after (other chats go on: if the limit was the overall one,
+each of them meets its own 429 and waits in turn); a 429 on a call without a chat pauses
+every send. The refused call is tried again."""
 
 from __future__ import annotations
 
@@ -84,6 +86,7 @@ class PriorityRateLimiter(BaseRateLimiter[int]):
         self.max_retries = max_retries
         self._not_paused = asyncio.Event()
         self._not_paused.set()
+        self._chat_free_at: dict[Any, float] = {}  # chat id -> when its 429 pause ends
 
     async def initialize(self) -> None:
         """Nothing to set up."""
@@ -104,9 +107,16 @@ class PriorityRateLimiter(BaseRateLimiter[int]):
         """Wait for the send's turn (calls without a chat, like answering a button, do not
         count), then make the call; wait out a 429 and try again."""
         priority = NORMAL_PRIORITY if rate_limit_args is None else rate_limit_args
+        chat = data.get("chat_id")
+        loop = asyncio.get_running_loop()
         for attempt in range(self.max_retries + 1):
-            if data.get("chat_id") is not None:
+            if chat is not None:
                 await self.bucket.acquire(priority)
+                wait = self._chat_free_at.get(chat, 0.0) - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                elif chat in self._chat_free_at:
+                    del self._chat_free_at[chat]
             await self._not_paused.wait()
             try:
                 return await callback(*args, **kwargs)
@@ -116,6 +126,11 @@ class PriorityRateLimiter(BaseRateLimiter[int]):
                     raise
                 # A timedelta whatever PTB_TIMEDELTA says (AIORateLimiter reads it so too).
                 pause = exc._retry_after.total_seconds() + 0.1
+                if chat is not None:
+                    log.info("429 on %s: this chat's sends wait %.1f s", endpoint, pause)
+                    self._chat_free_at[chat] = max(self._chat_free_at.get(chat, 0.0),
+                                                   loop.time() + pause)
+                    continue
                 log.info("429 on %s: every send waits %.1f s", endpoint, pause)
                 self._not_paused.clear()
                 try:

@@ -36,3 +36,36 @@ async def test_a_cancelled_waiter_gives_its_turn_away() -> None:
     await bucket.acquire()  # served, though the cancelled one came first
     assert gone.cancelled()
     await bucket.close()
+
+
+async def test_a_429_for_one_chat_does_not_hold_up_another(monkeypatch) -> None:
+    from datetime import timedelta
+
+    from telegram.error import RetryAfter
+
+    from bot.rate_limit import PriorityRateLimiter
+
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")  # as bot.application sets it for the desk
+    limiter = PriorityRateLimiter(overall_max_rate=1000)
+    sent: list[str] = []
+    refused = False
+
+    async def call(chat: str) -> dict[str, str]:
+        nonlocal refused
+        if chat == "a" and not refused:
+            refused = True
+            raise RetryAfter(timedelta(seconds=0.5))
+        sent.append(chat)
+        return {"ok": chat}
+
+    async def send(chat: str) -> object:
+        return await limiter.process_request(call, (chat,), {}, "sendMessage",
+                                             {"chat_id": chat}, None)
+
+    first = asyncio.create_task(send("a"))
+    await asyncio.sleep(0.05)  # chat a met its 429 and waits it out
+    assert await send("b") == {"ok": "b"}
+    assert sent == ["b"]  # b went out while a still waited
+    assert await first == {"ok": "a"}
+    assert sent == ["b", "a"]
+    await limiter.shutdown()
