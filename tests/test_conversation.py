@@ -123,7 +123,9 @@ async def test_professional_links_list_each_place_once(harness: DeskHarness) -> 
 
 
 async def test_volunteer_gets_the_volunteer_card_first(harness: DeskHarness) -> None:
-    question = "wat zijn signalen van radicalisering bij jongeren"
+    # The volunteer card ranks second on the best card's own subject: it comes first.
+    question = ("ik maak me zorgen over een jongen uit mijn team, hij praat steeds extremer, "
+                "wat kan ik als vrijwilliger doen?")
     youssef = await _with_role(harness, 5008, "nl", "volunteer")
     await youssef.send(question)
     answer = await youssef.expect("Onderwerp:")

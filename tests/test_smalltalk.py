@@ -64,10 +64,14 @@ def test_without_the_acute_card_the_ranking_stands(kb: KnowledgeBase) -> None:
 
 
 def test_volunteer_card_of_the_topic_comes_first(kb: KnowledgeBase) -> None:
-    ranked = [s for s in kb.by_topic[Topic.FAMILY] if s.audience.value != "volunteer"][:3]
+    professional = [s for s in kb.snippets.values() if s.audience.value == "professional"]
+    both = [s for s in kb.by_topic[Topic.FAMILY] if s.audience.value == "both"]
+    ranked = [s for s in professional if s.topic is Topic.FAMILY][:1] + both[:2]
     first = put_first(kb, ranked, Topic.FAMILY, "volunteer", False)
     assert first[0].audience.value == "volunteer" and first[1:] == ranked
     assert put_first(kb, ranked, Topic.FAMILY, "professional", False) == ranked
+    # A best card written for everyone answers the question: it stays first.
+    assert put_first(kb, both[:2] + ranked[:1], Topic.FAMILY, "volunteer", False)[0] == both[0]
 
 
 def test_volunteer_places_are_few_distinct_and_meant_for_them(kb: KnowledgeBase) -> None:
