@@ -34,8 +34,9 @@ async def run_worker(settings: Settings) -> int:
     from handoff.database import make_engine, migrate
     from handoff.summaries import Summariser, SummaryWriter
     from handoff.trends import TrendWriter
+    from knowledge import keys as knowledge_keys
     from knowledge.anonymise import Anonymiser
-    from knowledge.base import load_knowledge
+    from knowledge.base import KnowledgeError, load_knowledge
     from knowledge.feedback import FeedbackStore
     from knowledge.gaps import GapStore, GapWriter
     from knowledge.revisions import RevisionStore
@@ -52,9 +53,11 @@ async def run_worker(settings: Settings) -> int:
               f"{_first_line(exc)}", file=sys.stderr, flush=True)
         return EXIT_CONFIG
     anonymiser = await asyncio.to_thread(Anonymiser)
-    # The published knowledge (a card made in the dashboard after this start has no
-    # secondary topics in summaries until the worker restarts).
-    kb = load_knowledge(overlay=await RevisionStore(engine).overlay())
+    # The published knowledge: a summary's secondary topics are its cards' topics. Reloaded
+    # (validation only, no training) when a publication raises the generation.
+    revisions = RevisionStore(engine)
+    kb = load_knowledge(overlay=await revisions.overlay())
+    generation = -1
     log.info("summariser worker loaded in %.1f s", time.monotonic() - started)
 
     stop = asyncio.Event()
@@ -65,7 +68,7 @@ async def run_worker(settings: Settings) -> int:
         async with redis_for(settings.redis_url, settings.data_dir, reuse_running=True) as redis:
             writer = SummaryWriter(
                 engine, anonymiser, settings.secret(), settings.zone,
-                lambda sid: [t.value for t in kb.snippets[sid].topics] if sid in kb.snippets
+                lambda sid: [t.value for t in card.topics] if (card := kb.resolve(sid))
                 else [])
             # Unique across hosts too: several machines' workers share one consumer group.
             consumer = f"worker-{socket.gethostname()}-{os.getpid()}"
@@ -77,7 +80,17 @@ async def run_worker(settings: Settings) -> int:
             last_copy = 0.0
 
             async def each_round() -> None:
-                nonlocal last_copy
+                nonlocal last_copy, kb, generation
+                published = int(await redis.get(knowledge_keys.knowledge_generation()) or 0)
+                # The first round reloads only if something was published before it.
+                if generation != published and (generation, published) != (-1, 0):
+                    try:
+                        kb = await asyncio.to_thread(
+                            lambda overlay: load_knowledge(overlay=overlay),
+                            await revisions.overlay())
+                    except KnowledgeError as exc:  # the desk refuses it too: keep the old
+                        log.warning("published knowledge not loaded: %s", type(exc).__name__)
+                generation = published
                 # Between summary jobs: the dashboard's trend rows, and a sign of life.
                 await trends.run_once()
                 await gaps.run_once()  # consented questions, anonymised into SQL
