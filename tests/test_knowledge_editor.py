@@ -329,3 +329,18 @@ def test_import_publishes_what_changed_and_export_writes_it_back(tmp_path: Path,
     out = tmp_path / "export"
     assert cli("export", str(out)).returncode == 0
     assert load_knowledge(out).snippets[sid].text("nl").title == "Geïmporteerde titel"
+
+
+async def test_a_restart_answers_with_the_published_version(settings, redis) -> None:
+    admin = settings.model_copy(update={"admin_ids": [ADMIN]})
+    sid = next(iter(read_seed().cards))
+    async with DeskHarness.start(admin) as first:
+        await migrate(first.desk.editorial.store.engine)
+        draft = await first.desk.editorial.save(
+            ADMIN, Kind.SNIPPET, sid, edited(read_seed().cards[sid], "Na de herstart"), 0)
+        assert isinstance(await first.desk.editorial.publish(ADMIN, draft.id, first.desk.kb),
+                          KnowledgeRevision)
+    # The same data directory and database, a new process: the edit is there from the start,
+    # before any reload.
+    async with DeskHarness.start(admin) as second:
+        assert second.desk.kb.snippets[sid].text("nl").title == "Na de herstart"
