@@ -25,7 +25,6 @@ from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -36,6 +35,7 @@ from handoff import handoff_keys as keys
 from handoff.erasure import request_rewrite, rewrite_requested
 from handoff.models import ConversationSummary, SnippetFeedback
 from handoff.spreadsheet import csv_text
+from handoff.streams import ensure_group
 from handoff.tickets import TRANSCRIPT_TTL_SECONDS
 
 log = logging.getLogger(__name__)
@@ -212,11 +212,7 @@ class Summariser:
 
     async def ensure_group(self) -> None:
         """Create the consumer group (from the start of the stream) if it is missing."""
-        try:
-            await self.redis.xgroup_create(keys.summaries(), GROUP, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        await ensure_group(self.redis, keys.summaries(), GROUP)
 
     async def handle(self, entry_id: str, job: dict[str, str]) -> bool:
         """Process one job; True when it may be acknowledged."""

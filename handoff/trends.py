@@ -10,13 +10,13 @@ import logging
 from datetime import date
 
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handoff.models import QuestionTrend
+from handoff.streams import ensure_group
 from knowledge import keys
 
 log = logging.getLogger(__name__)
@@ -36,11 +36,7 @@ class TrendWriter:
 
     async def ensure_group(self) -> None:
         """Create the consumer group (from the start of the stream) if it is missing."""
-        try:
-            await self.redis.xgroup_create(keys.trends(), GROUP, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        await ensure_group(self.redis, keys.trends(), GROUP)
 
     async def _apply(self, job: dict[str, str]) -> None:
         async with AsyncSession(self.engine) as session:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 from redis.asyncio import Redis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 from telegram import Update
 from telegram.ext import Application
 
@@ -24,6 +24,7 @@ from bot.polling import DONE_TTL_SECONDS, done_key, scrub_names
 from bot.web import keys
 from bot.web.app import DESK, STATE
 from handoff.batch import Batch
+from handoff.streams import ensure_group
 
 log = logging.getLogger(__name__)
 
@@ -111,11 +112,7 @@ class WebhookFeed:
         """Nothing to write at the end: each mark is written as its update finishes."""
 
     async def _ensure_group(self) -> None:
-        try:
-            await self.redis.xgroup_create(keys.webhook(), GROUP, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        await ensure_group(self.redis, keys.webhook(), GROUP)
 
     async def _drop(self, entry_id: str) -> None:
         await self.redis.xack(keys.webhook(), GROUP, entry_id)
