@@ -321,17 +321,10 @@ async def background(run: Callable[[asyncio.Event], Awaitable[None]],
         await task
 
 
-@contextlib.asynccontextmanager
-async def aof_rewrites(redis: Redis) -> AsyncIterator[None]:
+def aof_rewrites(redis: Redis) -> contextlib.AbstractAsyncContextManager[None]:
     """Rewrite Redis's append-only file after deletions of personal data, until the block
     ends (it stops within a second)."""
-    stop = asyncio.Event()
-    task = asyncio.create_task(AofRewriter(redis).run(stop), name="vraagbaak-aof-rewrite")
-    try:
-        yield
-    finally:
-        stop.set()
-        await task
+    return background(AofRewriter(redis).run, "vraagbaak-aof-rewrite")
 
 
 @contextlib.asynccontextmanager

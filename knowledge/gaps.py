@@ -11,10 +11,8 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Protocol
 
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
@@ -22,6 +20,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handoff.erasure import request_rewrite
 from handoff.models import KnowledgeGap
+from handoff.streams import ensure_group
+from handoff.summaries import Scrubber
 from knowledge import keys
 
 log = logging.getLogger(__name__)
@@ -31,12 +31,6 @@ MAX_TEXT = 1000
 GROUP = "gaps"
 OPEN, ASSIGNED, DISMISSED = "open", "assigned", "dismissed"
 NO_CARD, NOT_HELPED = "no_card", "not_helped"
-
-
-class Scrubber(Protocol):
-    """Anything that anonymises text (knowledge.anonymise.Anonymiser)."""
-
-    def anonymise(self, text: str) -> str: ...
 
 
 CONSENT_TTL_SECONDS = 3600  # a consent question unanswered for an hour lapses
@@ -119,11 +113,7 @@ class GapWriter:
 
     async def ensure_group(self) -> None:
         """Create the consumer group if it is missing."""
-        try:
-            await self.redis.xgroup_create(keys.gaps(), GROUP, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        await ensure_group(self.redis, keys.gaps(), GROUP)
 
     async def run_once(self, block_ms: int | None = None) -> int:
         """Write what is waiting (also what a crashed worker left); returns rows written."""
