@@ -8,6 +8,7 @@ or from the admin list loses it at once, whatever their browser still shows."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -21,7 +22,7 @@ from handoff.models import KnowledgeRevision
 from knowledge import keys
 from knowledge.base import DATA_DIR, KnowledgeBase, KnowledgeError, Overlay, load_knowledge
 from knowledge.revisions import Conflict, Kind, RevisionStore, State, body_of
-from knowledge.seed import read_seed
+from knowledge.seed import SeedItems, read_seed
 from knowledge.style import Problem, card_problems, referral_problems
 
 ADMIN_AUTHOR = "coordinator"  # how an admin outside the pool is named as author
@@ -65,6 +66,12 @@ class Editorial:
         self.admin_ids = frozenset(admin_ids)
         self.data_dir = data_dir
         self._load = load
+
+    @functools.cached_property
+    def seed(self) -> SeedItems:
+        """The seed files as data (read once: they change only with a deployment). Callers
+        copy what they change."""
+        return read_seed(self.data_dir)
 
     async def role(self, user_id: int) -> Role:
         """The actor's role now (the admin list, the pool and the editors' set)."""
@@ -167,7 +174,7 @@ class Editorial:
         """Publish the item as installed (the seed files' text) again, on top of the history."""
         if await self.role(actor) < Role.ADMIN:
             return Refused("not_allowed")
-        seed = read_seed(self.data_dir)
+        seed = self.seed
         body = (seed.cards if kind is Kind.SNIPPET else seed.referrals).get(item_id)
         if body is None:
             return Refused("not_found")
@@ -194,7 +201,7 @@ class Editorial:
         if await self.role(actor) < Role.ADMIN:
             return [Refused("not_allowed")]
         current = await self.store.overlay()
-        seed = read_seed(self.data_dir)
+        seed = self.seed
         outcomes: list[Outcome] = []
         for kind, items, published, seeded in (
                 (Kind.REFERRAL, overlay.referrals, current.referrals, seed.referrals),
@@ -228,10 +235,7 @@ class Editorial:
             return Refused("not_found")
         history = await self.store.history(Kind.SNIPPET, snippet.id)
         published = next((r for r in history if r.state == State.PUBLISHED), None)
-        if published is not None:
-            body = body_of(published)
-        else:
-            body = dict(read_seed(self.data_dir).cards[snippet.id])
+        body = body_of(published) if published else dict(self.seed.cards[snippet.id])
         examples = {k: list(v) for k, v in (body.get("examples") or {}).items()}
         if text not in examples.setdefault(lang, []):
             examples[lang].append(text)

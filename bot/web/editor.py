@@ -4,8 +4,7 @@ history and restore. Every rule is in knowledge.editorial; these pages render it
 from __future__ import annotations
 
 import difflib
-import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp_jinja2
@@ -29,7 +28,7 @@ from knowledge.base import KnowledgeBase, KnowledgeError, build_card
 from knowledge.editorial import Invalid, Refused, Role
 from knowledge.feedback import FeedbackStore
 from knowledge.revisions import Conflict, Kind, State, body_of
-from knowledge.seed import SeedItems, published_items, read_seed
+from knowledge.seed import SeedItems, published_items
 from knowledge.style import Problem
 from knowledge.topics import LANGS, Topic
 from knowledge.trends import snippet_counts
@@ -38,15 +37,15 @@ from locales import Translator, translator
 KNOWLEDGE = f"{PREFIX}/knowledge"
 
 
-@functools.cache
-def seed() -> SeedItems:
-    """The seed files as data (read once: they change only with a deployment)."""
-    return read_seed()
+def seed(request: web.Request) -> SeedItems:
+    """The seed files as data."""
+    return request.app[DESK].editorial.seed
 
 
 async def published(request: web.Request) -> SeedItems:
     """Every card and referral as now published."""
-    return published_items(seed(), await request.app[DESK].editorial.store.overlay())
+    editorial = request.app[DESK].editorial
+    return published_items(editorial.seed, await editorial.store.overlay())
 
 
 async def role_of(request: web.Request) -> Role:
@@ -174,7 +173,8 @@ async def card_page(request: web.Request) -> web.Response:
         item_id) or (body_of(newest) if newest else {})
     context = _card_context(request, role, item_id, card_fields(body),
                             newest.number if newest else 0, history, False,
-                            retired=bool(body.get("retired")), in_seed=item_id in seed().cards)
+                            retired=bool(body.get("retired")),
+                            in_seed=item_id in seed(request).cards)
     return aiohttp_jinja2.render_template("card_edit.html", request, context)
 
 
@@ -192,32 +192,44 @@ async def new_card_page(request: web.Request) -> web.Response:
     return aiohttp_jinja2.render_template("card_edit.html", request, context)
 
 
+async def _posted_item(request: web.Request, form: Mapping[str, Any], kind: Kind,
+                       ) -> tuple[bool, str, int, Problem | None]:
+    """What an editor form posts about its item: whether it is new, its id, the version it
+    was based on, and what is wrong with a new id (malformed, or taken by a live item, a
+    retired one or any saved version)."""
+    desk = request.app[DESK]
+    is_new = "item_id" not in request.match_info
+    item_id = (str(form.get("new_id", "")).strip() if is_new
+               else request.match_info["item_id"])
+    try:
+        based_on = int(str(form.get("based_on", "0")))
+    except ValueError:
+        based_on = 0
+    problem = None
+    if is_new:
+        live = (desk.kb.resolve(item_id) is not None if kind is Kind.SNIPPET
+                else item_id in desk.kb.referrals)
+        if not valid_new_id(item_id):
+            problem = Problem("id", "bad_id")
+        elif live or await desk.editorial.store.latest_number(kind, item_id):
+            problem = Problem("id", "exists")
+    return is_new, item_id, based_on, problem
+
+
 async def card_post(request: web.Request) -> web.Response:
     """POST: preview, or save a draft (a new card names its id in the form)."""
     role = await editor_only(request)
     form = await request.post()
     desk = request.app[DESK]
-    is_new = "item_id" not in request.match_info
-    item_id = (str(form.get("new_id", "")).strip() if is_new
-               else request.match_info["item_id"])
+    is_new, item_id, based_on, id_problem = await _posted_item(request, form, Kind.SNIPPET)
     tr = translator(page_context(request)["lang"])
     card = card_from_form(form, item_id)
-    try:
-        based_on = int(str(form.get("based_on", "0")))
-    except ValueError:
-        based_on = 0
-    problems = desk.editorial.problems(Kind.SNIPPET, card, desk.kb)
-    if is_new:
-        items = await published(request)
-        if not valid_new_id(item_id):
-            problems.insert(0, Problem("id", "bad_id"))
-        elif item_id in items.cards or await desk.editorial.store.latest_number(
-                Kind.SNIPPET, item_id) or desk.kb.resolve(item_id) is not None:
-            problems.insert(0, Problem("id", "exists"))
+    problems = [*filter(None, [id_problem]),
+                *desk.editorial.problems(Kind.SNIPPET, card, desk.kb)]
     checks = invalid_view(tr, Invalid(problems) if problems else None)
     history = [] if is_new else await desk.editorial.store.history(Kind.SNIPPET, item_id)
     values: dict[str, Any] = {"checks": checks}
-    if form.get("action") == "save" and not (is_new and checks["by_field"].get("id")):
+    if form.get("action") == "save" and id_problem is None:
         outcome = await desk.editorial.save(session_of(request).user_id, Kind.SNIPPET,
                                             item_id, card, based_on,
                                             str(form.get("note", ""))[:200])
@@ -292,8 +304,9 @@ async def referral_page(request: web.Request) -> web.Response:
     context = page_context(request, item_id=item_id, fields=referral_fields(body),
                            based_on=newest.number if newest else 0, history=history,
                            is_new=not item_id, admin=role >= Role.ADMIN,
-                           checks=invalid_view(translator("nl"), None), conflict=None,
-                           in_seed=item_id in seed().referrals)
+                           checks=invalid_view(translator(page_context(request)["lang"]), None),
+                           conflict=None,
+                           in_seed=item_id in seed(request).referrals)
     return aiohttp_jinja2.render_template("referral_edit.html", request, context)
 
 
@@ -302,23 +315,13 @@ async def referral_post(request: web.Request) -> web.Response:
     role = await editor_only(request)
     form = await request.post()
     desk = request.app[DESK]
-    is_new = "item_id" not in request.match_info
-    item_id = (str(form.get("new_id", "")).strip() if is_new
-               else request.match_info["item_id"])
+    is_new, item_id, based_on, id_problem = await _posted_item(request, form, Kind.REFERRAL)
     referral = referral_from_form(form, item_id)
     tr = translator(page_context(request)["lang"])
-    problems = desk.editorial.problems(Kind.REFERRAL, referral, desk.kb)
-    if is_new and not valid_new_id(item_id):
-        problems.insert(0, Problem("id", "bad_id"))
-    elif is_new and (item_id in desk.kb.referrals or await desk.editorial.store.latest_number(
-            Kind.REFERRAL, item_id)):
-        problems.insert(0, Problem("id", "exists"))
-    try:
-        based_on = int(str(form.get("based_on", "0")))
-    except ValueError:
-        based_on = 0
+    problems = [*filter(None, [id_problem]),
+                *desk.editorial.problems(Kind.REFERRAL, referral, desk.kb)]
     conflict = None
-    if not any(p.field == "id" for p in problems):
+    if id_problem is None:
         outcome = await desk.editorial.save(session_of(request).user_id, Kind.REFERRAL,
                                             item_id, referral, based_on,
                                             str(form.get("note", ""))[:200])
@@ -333,7 +336,7 @@ async def referral_post(request: web.Request) -> web.Response:
                            based_on=based_on, history=history, is_new=is_new,
                            admin=role >= Role.ADMIN,
                            checks=invalid_view(tr, Invalid(problems) if problems else None),
-                           conflict=conflict, in_seed=item_id in seed().referrals)
+                           conflict=conflict, in_seed=item_id in seed(request).referrals)
     response = aiohttp_jinja2.render_template("referral_edit.html", request, context)
     response.set_status(409 if conflict else 200)
     return response
