@@ -102,8 +102,8 @@ def _overlay_json(overlay: Overlay) -> str:
                       ensure_ascii=False, sort_keys=True)
 
 
-def load_knowledge_now(cache_dir: Path | None,
-                       overlay: Overlay | None = None) -> tuple[KnowledgeBase, Triage]:
+def load_knowledge_now(cache_dir: Path | None, overlay: Overlay | None = None,
+                       validated: bool = False) -> tuple[KnowledgeBase, Triage]:
     """Load the knowledge (the seed files with the published edits) and the trained triage,
     from the cache under DATA_DIR when it matches (a restart then takes a fraction of a
     second instead of seconds of training). Blocking: run it in a thread.
@@ -114,8 +114,8 @@ def load_knowledge_now(cache_dir: Path | None,
         kb = load_knowledge(overlay=overlay)
         triage = Triage(kb)
     else:
-        if overlay:  # a bad edit fails here, with the loader's message, before any training
-            load_knowledge(overlay=overlay)
+        if overlay and not validated:  # a bad edit fails here, with the loader's message,
+            load_knowledge(overlay=overlay)  # before any training
         path = cache_dir / f"triage-{_knowledge_key(overlay)}.pickle"
         try:
             kb, triage = snapshot.read(path)
@@ -128,8 +128,6 @@ def load_knowledge_now(cache_dir: Path | None,
     triage.triage("warm up", None)  # first calls fill the stem caches
     return kb, triage
 
-
-_load_knowledge = load_knowledge_now  # the name the snapshot tests use
 
 
 def _train_in_child(path: Path, overlay: Overlay | None = None,
@@ -287,7 +285,8 @@ async def desk_services(settings: Settings,
             )
             reloader = KnowledgeReloader(
                 live, redis, revisions,
-                functools.partial(load_knowledge_now, cache_dir))
+                # The reloader has validated the edits already (it serves them meanwhile).
+                functools.partial(load_knowledge_now, cache_dir, validated=True))
             async with background(reloader.run, "vraagbaak-knowledge-reload"):
                 yield desk
     finally:

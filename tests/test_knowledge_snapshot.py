@@ -22,8 +22,8 @@ _LOAD = """
 import json, logging, sys
 from pathlib import Path
 logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
-from bot.runtime import _load_knowledge
-kb, triage = _load_knowledge(Path(sys.argv[1]))
+from bot.runtime import load_knowledge_now
+kb, triage = load_knowledge_now(Path(sys.argv[1]))
 result = triage.triage(sys.argv[2], "nl")
 print(json.dumps({"urgent": result.urgent, "top": result.top.value,
                   "snippets": len(result.snippets),
@@ -119,5 +119,5 @@ def test_training_that_overruns_its_time_is_a_clear_error(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runtime, "TRAINING_TIMEOUT", 0.05)
     with pytest.raises(RuntimeError, match=r"training the triage took over 0\.05 s"):
-        runtime._load_knowledge(tmp_path)
+        runtime.load_knowledge_now(tmp_path)
     assert not list(tmp_path.glob("triage-*"))
