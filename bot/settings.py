@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -58,6 +60,18 @@ class Settings(BaseSettings):
     web_public_url: str | None = None  # how people reach the dashboard, e.g. https://desk.example
     webhook_url: str | None = None  # set: Telegram posts updates here instead of long polling
     log_format: Literal["text", "json"] = "text"
+    # More than one desk instance (issue 22). "multi" requires a shared SECRET_KEY, a Redis
+    # server by URL or Sentinel, and PostgreSQL; the embedded Redis and SQLite serve one.
+    instances: Literal["single", "multi"] = "single"
+    instance_id: str | None = None  # unique per running process; default host-pid
+    # Redis Sentinel: "host:port" addresses; when set, the primary of REDIS_SENTINEL_SERVICE
+    # is used instead of REDIS_URL (a password for the data nodes goes in REDIS_PASSWORD).
+    redis_sentinels: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    redis_sentinel_service: str = "vraagbaak"
+    redis_sentinel_password: SecretStr | None = None
+    redis_password: SecretStr | None = None
+    redis_tls: bool = False
+    feed_partitions: int = Field(default=8, ge=1, le=256)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -66,6 +80,38 @@ class Settings(BaseSettings):
             parts = [p for p in value.replace(";", ",").replace(" ", ",").split(",") if p]
             return [int(p) for p in parts]
         return value
+
+    @field_validator("redis_sentinels", mode="before")
+    @classmethod
+    def _split_sentinels(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [p for p in value.replace(";", ",").replace(" ", ",").split(",") if p]
+        if isinstance(value, list):
+            for address in value:
+                host, _, port = str(address).rpartition(":")
+                if not host or not port.isdigit():
+                    raise ValueError(f"{address!r} is not host:port")
+        return value
+
+    @model_validator(mode="after")
+    def _multi_instance_parts(self) -> Settings:
+        if self.instances != "multi":
+            return self
+        if self.secret_key is None:
+            raise ValueError("instances=multi needs VRAAGBAAK_SECRET_KEY, the same on every "
+                             "instance (pseudonyms, login links and the webhook secret)")
+        if not self.redis_url and not self.redis_sentinels:
+            raise ValueError("instances=multi needs a shared Redis: VRAAGBAAK_REDIS_URL or "
+                             "VRAAGBAAK_REDIS_SENTINELS (the embedded Redis serves one instance)")
+        if not self.database_url or make_url(self.database_url).get_backend_name() == "sqlite":
+            raise ValueError("instances=multi needs PostgreSQL in VRAAGBAAK_DATABASE_URL "
+                             "(SQLite serves one instance)")
+        return self
+
+    @property
+    def instance(self) -> str:
+        """This process's name among the desk instances (leases, heartbeats, consumers)."""
+        return self.instance_id or f"{socket.gethostname()}-{os.getpid()}"
 
     @field_validator("timezone")
     @classmethod
@@ -162,7 +208,9 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         err = exc.errors()[0]
-        field = str(err["loc"][0]) if err["loc"] else "?"
+        if not err["loc"]:  # a rule across settings: its message names the variables
+            raise ConfigError(str(err["msg"]).removeprefix("Value error, ")) from None
+        field = str(err["loc"][0])
         raise ConfigError(f"VRAAGBAAK_{field.upper()}: {err['msg']}") from None
     except ValueError as exc:  # e.g. a non-integer in ADMIN_IDS before pydantic sees it
         raise ConfigError(str(exc)) from None

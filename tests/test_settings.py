@@ -141,3 +141,23 @@ def test_the_sandbox_is_not_exposed_beyond_this_machine_unless_asked(
 def test_loopback_hosts_need_no_flag(host: str) -> None:
     assert not cli.sandbox_exposure_refused(cli.build_parser().parse_args(["demo", "--host",
                                                                            host]))
+
+
+def test_multi_instance_mode_refuses_the_single_machine_parts(tmp_path) -> None:
+    base = {"data_dir": tmp_path, "instances": "multi"}
+    with pytest.raises(ConfigError, match=r"^instances=multi needs VRAAGBAAK_SECRET_KEY"):
+        load_settings(**base)
+    base["secret_key"] = "shared"
+    with pytest.raises(ConfigError, match="embedded Redis serves one instance"):
+        load_settings(**base)
+    base["redis_sentinels"] = "10.0.0.1:26379, 10.0.0.2:26379"
+    with pytest.raises(ConfigError, match="SQLite serves one instance"):
+        load_settings(**base)
+    with pytest.raises(ConfigError, match="SQLite serves one instance"):
+        load_settings(**base, database_url="sqlite:///x.db")
+    ready = load_settings(**base, database_url="postgresql://u:p@db/vraagbaak")
+    assert ready.redis_sentinels == ["10.0.0.1:26379", "10.0.0.2:26379"]
+    assert ready.instance != load_settings(**base, database_url="postgresql://db/v",
+                                           instance_id="app-2").instance
+    with pytest.raises(ConfigError, match=r"^VRAAGBAAK_REDIS_SENTINELS: .*not host:port"):
+        load_settings(data_dir=tmp_path, redis_sentinels="sentinel-without-port")
