@@ -451,24 +451,29 @@ class WebhookFeed:
         return any(e == entry_id for _, e in self.in_flight.values())
 
     async def _read_new(self) -> bool:
-        """One read of every partition being read, each under its lease; True if any gave
-        entries."""
+        """One read of every partition being read, each under its lease; True if one may have
+        more entries at once (a full batch), else the next step is to wait for new ones."""
         parts = sorted(self._reading)
         stream_keys = [k for p in parts for k in (lease_key(self.leases[p].name),
                                                   keys.webhook_partition(p))]
         tokens = [self.leases[p].token or "" for p in parts]
         replies = await self._read(keys=stream_keys,
                                    args=[GROUP, self.instance, READ_COUNT, *tokens])
-        got = False
+        more = False
         for p, reply in zip(parts, replies, strict=True):
             if reply[0] == -1:
                 self._reading.discard(p)  # not ours any more; the renewal will confirm it
             elif reply[0] == 0:
                 self._tails[p] = str(reply[1])
             elif p in self._reading:
-                got = True
-                await self._feed(p, [(str(e[0]), _fields(e[1])) for e in reply[1]])
-        return got
+                entries = [(str(e[0]), _fields(e[1])) for e in reply[1]]
+                # Everything up to the last entry read was delivered: waiting for what comes
+                # after it saves the empty read in between (a wait returns at once if more
+                # came meanwhile).
+                self._tails[p] = entries[-1][0]
+                more = more or len(entries) >= READ_COUNT
+                await self._feed(p, entries)
+        return more
 
     async def _wait_for_new(self) -> None:
         """Block (briefly) until an entry arrives after the last one seen on any partition
