@@ -174,6 +174,11 @@ class ReliablePoller:
         """Whether this instance is the one that polls (for /healthz and tests)."""
         return self._task is not None and (self.lease is None or self.lease.held)
 
+    def status(self) -> dict[str, object]:
+        """This instance's part of the feed: whether it is the one that polls."""
+        return {"instance": None if self.lease is None else self.lease.owner,
+                "polling": self.polling, "in_flight": len(self.in_flight)}
+
     def still_ours(self, update: object) -> bool:
         """Asked by the processor before an update's handling starts: False (and the update
         forgotten, still kept in Redis) when the polling lease was lost meanwhile, so the

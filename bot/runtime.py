@@ -509,6 +509,7 @@ async def run(settings: Settings, with_worker: bool = True) -> None:
     ) as app, worker_running(worker):
         app.bot_data[WORKER_KEY] = worker  # worker.status()
         state.bot_username = app.bot.username
+        state.feed_status = app.bot_data[FEED_KEY].status
         log.info("Vraagbaak is running as @%s (%s); web app on %s:%s; Ctrl+C stops it",
                  app.bot.username, "webhook" if state.webhook_secret else "long polling",
                  settings.web_host, settings.web_port)
@@ -557,6 +558,7 @@ async def demo_desk(settings: Settings, host: str, port: int, with_worker: bool 
         async with serving(web_app, sock), running_bot(
             demo_settings, desk, sandbox.token, state.webhook_secret
         ) as app:
+            state.feed_status = app.bot_data[FEED_KEY].status
             yield DemoDesk(sandbox, url, demo_settings, desk, app, state)
 
 

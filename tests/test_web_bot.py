@@ -49,6 +49,7 @@ async def desk(settings: Settings, redis: Redis) -> AsyncIterator[DemoDesk]:
 async def test_dashboard_command_sends_experts_a_one_time_login_link(desk: DemoDesk) -> None:
     await desk.sandbox.user_sends(3002, "/dashboard", "Tom", "nl")
     await bot_says(desk, 3002, "alleen voor de experts")
+    assert desk.state.feed_status is not None and desk.state.feed_status()["polling"]
     code = await desk.desk.experts.create_invite("Marieke", (), ("nl",))
     await desk.sandbox.user_sends(3003, f"/start inv_{code}", "Marieke", "nl")
     await desk.sandbox.user_sends(3003, "/dashboard")
@@ -78,6 +79,9 @@ async def test_webhook_mode_takes_updates_only_with_the_secret(settings: Setting
         assert ready.sandbox.webhook_secret == ready.state.webhook_secret
         await ready.sandbox.user_sends(4001, "/start", "Ann", "nl")
         await bot_says(ready, 4001, "Welkom bij de Vraagbaak")
+        # A single instance owns every partition of the feed (reported for /healthz).
+        assert ready.state.feed_status is not None
+        assert ready.state.feed_status()["owned"] == list(range(8))
         assert ready.sandbox.webhook_statuses and set(ready.sandbox.webhook_statuses) == {200}
         forged = {"update_id": 1, "message": {
             "message_id": 99, "date": int(time.time()), "text": "/start",
