@@ -128,10 +128,12 @@ async def test_an_update_stored_before_a_crash_is_handled_after_restart(
         await redis.xadd(stream, {"update": json.dumps(update(update_id, user_id))})
         await redis.xreadgroup(GROUP, "host-1234", {stream: ">"}, count=10)
     await redis.set(done_key(502), 1)
-    # One more was stored by a desk from before the partitioned feed, in its single stream.
+    # One more was stored by a desk from before the partitioned feed, in its single stream,
+    # and one by a desk with more partitions than now.
     await redis.xadd(web_keys.webhook(), {"update": json.dumps(update(503, 4103))})
+    await redis.xadd(web_keys.webhook_partition(9), {"update": json.dumps(update(504, 4104))})
     async with running_sandbox("127.0.0.1", 0) as (sandbox, url):
-        for user_id in (4101, 4102, 4103):
+        for user_id in (4101, 4102, 4103, 4104):
             sandbox._user(user_id, "Ann", "nl")
         sock = listen("127.0.0.1", 0)
         web_url = url_of(sock)
@@ -142,15 +144,16 @@ async def test_an_update_stored_before_a_crash_is_handled_after_restart(
                 init_app(bot_settings, desk, state), sock), running_bot(
                 bot_settings, desk, sandbox.token, state.webhook_secret):
             deadline = time.monotonic() + 15
-            while not (sandbox.inbox(4101) and sandbox.inbox(4103)) \
+            while not all(sandbox.inbox(u) for u in (4101, 4103, 4104)) \
                     and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
-            assert "Welkom" in sandbox.inbox(4101)[0]["text"]
-            assert "Welkom" in sandbox.inbox(4103)[0]["text"]
+            for user_id in (4101, 4103, 4104):
+                assert "Welkom" in sandbox.inbox(user_id)[0]["text"]
             await asyncio.sleep(0.3)
             assert sandbox.inbox(4102) == []  # handled before the crash: not again
             for stream in (*web_keys.webhook_partitions(8), web_keys.webhook()):
                 assert await redis.xlen(stream) == 0
+            assert not await redis.exists(web_keys.webhook_partition(9))
 
 
 async def test_a_poison_update_is_moved_aside_and_the_webhook_goes_on(

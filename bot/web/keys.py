@@ -19,7 +19,7 @@ def webhook() -> str:
     return f"{PREFIX}:webhook"
 
 
-def webhook_partition(partition: int) -> str:
+def webhook_partition(partition: int | str) -> str:
     """Stream of the updates Telegram posted to the webhook for one partition of the chats,
     until handled."""
     return f"{PREFIX}:webhook:{partition}"

@@ -121,10 +121,17 @@ for _, consumer in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
 end
 """
 
-# KEYS: the old single stream, a partition stream; ARGV: the entry id, the update's JSON.
+# KEYS: a stream no partition reads, a partition stream; ARGV: the entry id, the update's
+# JSON.
 _MOVE = """
 if redis.call('XDEL', KEYS[1], ARGV[1]) == 1 then
   redis.call('XADD', KEYS[2], '*', 'update', ARGV[2])
+end
+"""
+
+_DROP_IF_EMPTY = """
+if redis.call('XLEN', KEYS[1]) == 0 then
+  redis.call('DEL', KEYS[1])
 end
 """
 
@@ -234,6 +241,7 @@ class WebhookFeed:
         self._claim = redis.register_script(_CLAIM)
         self._forget = redis.register_script(_FORGET)
         self._move = redis.register_script(_MOVE)
+        self._drop_if_empty = redis.register_script(_DROP_IF_EMPTY)
         self._task: asyncio.Task[None] | None = None
         self._manager: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()  # no more reading
@@ -487,21 +495,38 @@ class WebhookFeed:
         for p in sorted(self._reading):
             await ensure_group(self.redis, keys.webhook_partition(p), GROUP)
 
-    async def _move_old_stream(self) -> None:
-        """Updates stored by a desk before the partitioned feed: moved into their partitions
-        (each move is atomic, so instances starting together move each once)."""
-        old = keys.webhook()
-        while entries := await self.redis.xrange(old, count=READ_COUNT):
-            for entry_id, fields in entries:
-                raw = (fields or {}).get("update", "")
-                try:
-                    data = json.loads(raw)
-                except ValueError:
-                    data = None
-                partition = partition_of(data, self.partitions) if isinstance(data, dict) else 0
-                await self._move(keys=[old, keys.webhook_partition(partition)],
-                                 args=[entry_id, raw])
-            log.info("moved %d updates from the single webhook stream", len(entries))
+    async def _old_streams(self) -> list[str]:
+        """Streams no partition reads: the single stream of desks before the partitioned
+        feed, and partitions above the configured number (it was lowered) nobody owns."""
+        found = [keys.webhook()]
+        async for name in self.redis.scan_iter(match=keys.webhook_partition("*"), count=100):
+            number = str(name).rsplit(":", 1)[-1]
+            if number.isdigit() and int(number) >= self.partitions \
+                    and await self.redis.get(lease_key(f"feed:{number}")) is None:
+                found.append(str(name))
+        return found
+
+    async def _move_old_streams(self) -> None:
+        """Updates on streams no partition reads are moved into their partitions (each move
+        is atomic, so instances starting together move each once)."""
+        for old in await self._old_streams():
+            moved = 0
+            while entries := await self.redis.xrange(old, count=READ_COUNT):
+                for entry_id, fields in entries:
+                    raw = (fields or {}).get("update", "")
+                    try:
+                        data = json.loads(raw)
+                    except ValueError:
+                        data = None
+                    partition = partition_of(data, self.partitions) \
+                        if isinstance(data, dict) else 0
+                    await self._move(keys=[old, keys.webhook_partition(partition)],
+                                     args=[entry_id, raw])
+                moved += len(entries)
+            if moved:
+                log.info("moved %d updates from a stream no partition reads", moved)
+            if old != keys.webhook():
+                await self._drop_if_empty(keys=[old])
 
     async def _run(self) -> None:
         backoff = 1.0
@@ -509,7 +534,7 @@ class WebhookFeed:
         while not self._stopping.is_set():
             try:
                 if not moved:
-                    await self._move_old_stream()
+                    await self._move_old_streams()
                     moved = True
                 while self._claims and not self._stopping.is_set():
                     partition = self._claims[0]
