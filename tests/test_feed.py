@@ -18,6 +18,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, MessageHandler, TypeHandler, filters
@@ -221,6 +222,8 @@ async def test_a_dead_owners_partitions_are_taken_over_with_its_pending_updates_
         await wait_for(lambda: len(a.feed.in_flight) == 3)
         assert a.handled == [(victim, "/privacy 1")]
         await redis.set(done_key(9002), 1)
+        taken_before = REGISTRY.get_sample_value(
+            "vraagbaak_feed_updates_taken_over_total") or 0
         # kill -9: the feed stops without releasing anything, the handlers die mid-work.
         for task in (a.feed._task, a.feed._manager):
             assert task is not None
@@ -238,6 +241,8 @@ async def test_a_dead_owners_partitions_are_taken_over_with_its_pending_updates_
         # The one in flight is handled again (the repeat bound), the handled one not again.
         assert [t for c, t in b.handled if c == victim] == ["/privacy 1", "/privacy 3"]
         await wait_for(lambda: b.feed.owned == list(range(PARTITIONS)))
+        assert REGISTRY.get_sample_value(
+            "vraagbaak_feed_updates_taken_over_total") == taken_before + 3
         # Every chat is answered by the survivor now.
         for chat in chats:
             await post(http, a, message(9100 + chat, chat, "/privacy after"))

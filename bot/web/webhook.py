@@ -42,7 +42,7 @@ from redis.exceptions import RedisError, ResponseError
 from telegram import Update
 from telegram.ext import Application
 
-from bot import leases
+from bot import leases, metrics
 from bot.dead_letters import FAILING, MAX_ATTEMPTS, UNREADABLE, move_aside
 from bot.leases import Instances, Lease, lease_key
 from bot.polling import DONE_TTL_SECONDS, done_key, scrub_names
@@ -369,6 +369,7 @@ class WebhookFeed:
                 log.warning("feed partitions: Redis unavailable (%s)", type(exc).__name__)
             except Exception:
                 log.exception("unexpected error while balancing the feed's partitions")
+            metrics.FEED_PARTITIONS.set(len(self.owned))
             await _sleep(self._closed, self.tick)
 
     # -- reading ---------------------------------------------------------------------------
@@ -452,6 +453,7 @@ class WebhookFeed:
                 break
             start = cursor
         if claimed:
+            metrics.TAKEN_OVER.inc(claimed)
             log.info("feed partition %d: %d pending entries taken over", partition, claimed)
         await self._forget(keys=[stream], args=[GROUP, self.instance])
 
@@ -606,5 +608,6 @@ class WebhookFeed:
             await self.leases[p].release()
         self._reading.clear()
         self._draining.clear()
+        metrics.FEED_PARTITIONS.set(0)
         if self.instances is not None:
             await self.instances.leave()
