@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,15 +83,15 @@ class Instance:
 
 @contextlib.asynccontextmanager
 async def instance(name: str, settings: Settings, sandbox: SandboxTelegram, sandbox_url: str,
-                   tmp: Path) -> AsyncIterator[Instance]:
-    """A desk instance named `name` in multi-instance mode against the sandbox.
+                   tmp: Path, mode: str = "multi") -> AsyncIterator[Instance]:
+    """A desk instance named `name` (in multi-instance mode unless told) against the sandbox.
 
     (Each has its own SQLite file: the summaries' database plays no part in the feed.)"""
     sock = listen("127.0.0.1", 0)
     web_url = url_of(sock)
     own = settings.model_copy(update={
         "telegram_api_url": sandbox_url, "webhook_url": f"{web_url}/telegram/webhook",
-        "instances": "multi", "instance_id": name, "feed_partitions": PARTITIONS,
+        "instances": mode, "instance_id": name, "feed_partitions": PARTITIONS,
         "flood_messages": 0, "data_dir": tmp / name})
     state = WebState(webhook_secret=SECRET, expect_worker=False)
     async with desk_services(own) as desk, serving(init_app(own, desk, state), sock), \
@@ -120,6 +120,22 @@ async def two_instances(settings: Settings, tmp: Path,
         a = await stack_a.enter_async_context(instance("a", settings, sandbox, url, tmp))
         b = await stack_b.enter_async_context(instance("b", settings, sandbox, url, tmp))
         yield sandbox, a, b, stack_a
+
+
+def kill(victim: Instance) -> Callable[[], Awaitable[None]]:
+    """What kill -9 leaves: the feed stops without releasing anything, and the handlers die
+    mid-work (awaited by the caller)."""
+    async def run() -> None:
+        for task in (victim.feed._task, victim.feed._manager):
+            assert task is not None
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        victim.feed._task = victim.feed._manager = None
+        processor = victim.app.update_processor
+        assert isinstance(processor, PerChatUpdateProcessor)
+        await processor.drain(0)
+    return run
 
 
 def split_evenly(a: Instance, b: Instance) -> Callable[[], bool]:
@@ -224,16 +240,7 @@ async def test_a_dead_owners_partitions_are_taken_over_with_its_pending_updates_
         await redis.set(done_key(9002), 1)
         taken_before = REGISTRY.get_sample_value(
             "vraagbaak_feed_updates_taken_over_total") or 0
-        # kill -9: the feed stops without releasing anything, the handlers die mid-work.
-        for task in (a.feed._task, a.feed._manager):
-            assert task is not None
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        a.feed._task = a.feed._manager = None
-        processor = a.app.update_processor
-        assert isinstance(processor, PerChatUpdateProcessor)
-        await processor.drain(0)
+        await kill(a)()
         killed = time.monotonic()
         await wait_for(lambda: (victim, "/privacy 3") in b.handled)
         resumed = time.monotonic() - killed
@@ -362,3 +369,28 @@ async def test_only_the_polling_lease_holder_polls_and_the_other_takes_over(
             if first.poller._task is not None:
                 await first.close()
         assert await redis.hlen(PENDING_KEY) == 0
+
+
+async def test_a_single_instance_restarted_after_a_kill_takes_its_partitions_back_at_once(
+        settings: Settings, redis: Redis, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(leases, "LEASE_TTL", 600.0)  # waiting for the expiry would time out
+    chat = 5501
+    async with running_sandbox("127.0.0.1", 0) as (sandbox, url), \
+            aiohttp.ClientSession() as http:
+        sandbox._user(chat, "A", "nl")
+        async with instance("host-1", settings, sandbox, url, tmp_path, "single") as first:
+            await wait_for(lambda: first.feed.owned == list(range(PARTITIONS)))
+            first.gates[chat] = asyncio.Event()
+            for number in (1, 2):
+                await post(http, first, message(9700 + number, chat, f"/privacy {number}"))
+            await wait_for(lambda: len(first.feed.in_flight) == 2)
+            await kill(first)()
+            # The next process (another pid, so another consumer name) starts at once.
+            async with instance("host-2", settings, sandbox, url, tmp_path, "single") as second:
+                await wait_for(lambda: len(replies(sandbox, chat)) == 2)
+                assert second.handled == [(chat, "/privacy 1"), (chat, "/privacy 2")]
+                assert second.feed.owned == list(range(PARTITIONS))
+                await wait_for(lambda: not second.feed.in_flight)
+                assert await streams_empty(redis)
+            first.gates[chat].set()
