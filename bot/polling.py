@@ -414,8 +414,8 @@ class ReliablePoller:
             except RedisError as exc:
                 log.warning("polling lease: Redis unavailable (%s)", type(exc).__name__)
                 taken = False
-            self._seize = False
             if taken:
+                self._seize = False
                 log.info("polling lease taken (fence %d)", self.lease.fence)
                 self._replayed = False  # what the previous holder kept comes first
                 if self._renewer is None or self._renewer.done():

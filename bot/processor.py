@@ -99,8 +99,8 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         self.flood: FloodGate | None = None
         self.on_flood: Callable[[Update], Awaitable[None]] | None = None
         self.is_exempt: Callable[[int], Awaitable[bool]] | None = None
-        # Asked just before an update's handling starts (set by the webhook feed): False when
-        # another instance has taken the update's chats over meanwhile, which handles it.
+        # Asked just before an update's handling starts (set by the feed): False when another
+        # instance has taken the update's chat (its partition, or the polling) over meanwhile.
         self.still_ours: Callable[[object], bool] | None = None
         self._closing = False
         self._waiting: set[asyncio.Task[Any]] = set()  # admitted, not yet running
