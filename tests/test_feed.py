@@ -394,3 +394,31 @@ async def test_a_single_instance_restarted_after_a_kill_takes_its_partitions_bac
                 await wait_for(lambda: not second.feed.in_flight)
                 assert await streams_empty(redis)
             first.gates[chat].set()
+
+
+async def test_a_partition_given_up_to_a_new_instance_is_drained_first(
+        settings: Settings, redis: Redis, tmp_path: Path) -> None:
+    chat = 5607  # partition 7: the first one "a" gives up when "b" comes
+    async with running_sandbox("127.0.0.1", 0) as (sandbox, url), \
+            aiohttp.ClientSession() as http, \
+            instance("a", settings, sandbox, url, tmp_path) as a:
+        sandbox._user(chat, "A", "nl")
+        await wait_for(lambda: a.feed.owned == list(range(PARTITIONS)))
+        a.gates[chat] = asyncio.Event()
+        for number in (1, 2):
+            await post(http, a, message(9800 + number, chat, f"/privacy {number}"))
+        await wait_for(lambda: len(a.feed.in_flight) == 2)
+        async with instance("b", settings, sandbox, url, tmp_path) as b:
+            # "a" gives up half; the busy partition only once its updates are handled.
+            await wait_for(lambda: a.feed.status()["draining"] == [7]
+                           and len(b.feed.owned) == 3)
+            assert 7 in a.feed.owned and 7 not in b.feed.owned
+            a.gates[chat].set()
+            await wait_for(split_evenly(a, b))
+            assert 7 in b.feed.owned
+            await post(http, a, message(9803, chat, "/privacy 3"))
+            await wait_for(lambda: len(replies(sandbox, chat)) == 3)
+            assert [t for _, t in a.handled] == ["/privacy 1", "/privacy 2"]
+            assert [t for _, t in b.handled] == ["/privacy 3"]
+            await wait_for(lambda: not b.feed.in_flight)
+            assert await streams_empty(redis)
