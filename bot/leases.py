@@ -69,6 +69,23 @@ class Lease:
         self.fence = int(await self.redis.incr(fence_key(self.name)))
         return True
 
+    @property
+    def token(self) -> str | None:
+        """The value this holding wrote into the lease key, for scripts that check the lease
+        in the same step as the work it guards; None when not held."""
+        token = self._lock.local.token if self.held else None
+        return token.decode() if isinstance(token, bytes) else token
+
+    async def seize(self) -> bool:
+        """Take the lease whoever holds it. Only for a holder known to be this instance's own
+        earlier process (a single instance, or a restart under the same instance id), so a
+        restart after a kill does not wait `ttl` for its own leases to expire."""
+        token = f"{self.owner}:{secrets.token_hex(8)}"
+        await self.redis.set(lease_key(self.name), token, px=int(self.ttl * 1000))
+        self._lock.local.token = token.encode()
+        self.fence = int(await self.redis.incr(fence_key(self.name)))
+        return True
+
     async def renew(self) -> bool:
         """Reset the expiry to `ttl`; False (and no longer held) if the lease was lost."""
         if not self.held:

@@ -34,8 +34,9 @@ from telegram.ext import Application
 import knowledge as knowledge_package
 from bot.application import ALLOWED_UPDATES, build_application
 from bot.files import private_dir, write_private
+from bot.leases import Lease
 from bot.observed import ObservedHandoffStore
-from bot.polling import ReliablePoller
+from bot.polling import POLLING_LEASE, ReliablePoller
 from bot.processes import die_with_parent
 from bot.processor import FloodGate, PerChatUpdateProcessor
 from bot.redis_server import redis_for, redis_url_for
@@ -333,15 +334,21 @@ async def running_bot(settings: Settings, desk: Desk, token: str,
     VRAAGBAAK_WEBHOOK_URL is set (the web app must be serving by then), else by long polling."""
     app = build_application(settings, desk, token)
     feed: ReliablePoller | WebhookFeed
-    if settings.webhook_url and webhook_secret:
-        feed = WebhookFeed(app, desk.redis, settings.webhook_url, webhook_secret,
-                           ALLOWED_UPDATES)
-    else:
-        feed = ReliablePoller(app, desk.redis, ALLOWED_UPDATES)
-    app.bot_data[FEED_KEY] = feed  # handlers mark an update inside their own transaction
+    multi = settings.instances == "multi"
     processor = app.update_processor
     assert isinstance(processor, PerChatUpdateProcessor)
+    if settings.webhook_url and webhook_secret:
+        feed = WebhookFeed(app, desk.redis, settings.webhook_url, webhook_secret,
+                           ALLOWED_UPDATES, partitions=settings.feed_partitions,
+                           instance=settings.instance, multi=multi)
+    else:
+        # Telegram allows one getUpdates consumer: only the holder of this lease polls.
+        feed = ReliablePoller(app, desk.redis, ALLOWED_UPDATES,
+                              lease=Lease(desk.redis, POLLING_LEASE, settings.instance),
+                              seize=not multi)
+    app.bot_data[FEED_KEY] = feed  # handlers mark an update inside their own transaction
     processor.on_done = feed.mark_done
+    processor.still_ours = feed.still_ours
     if settings.flood_messages:
         processor.flood = FloodGate(settings.flood_messages, settings.flood_seconds)
         processor.is_exempt = desk.service.may_write_fast
@@ -502,6 +509,7 @@ async def run(settings: Settings, with_worker: bool = True) -> None:
     ) as app, worker_running(worker):
         app.bot_data[WORKER_KEY] = worker  # worker.status()
         state.bot_username = app.bot.username
+        state.feed_status = app.bot_data[FEED_KEY].status
         log.info("Vraagbaak is running as @%s (%s); web app on %s:%s; Ctrl+C stops it",
                  app.bot.username, "webhook" if state.webhook_secret else "long polling",
                  settings.web_host, settings.web_port)
@@ -550,6 +558,7 @@ async def demo_desk(settings: Settings, host: str, port: int, with_worker: bool 
         async with serving(web_app, sock), running_bot(
             demo_settings, desk, sandbox.token, state.webhook_secret
         ) as app:
+            state.feed_status = app.bot_data[FEED_KEY].status
             yield DemoDesk(sandbox, url, demo_settings, desk, app, state)
 
 
