@@ -219,11 +219,14 @@ if ARGV[6] == '1' then redis.call('HSET', KEYS[1], 'note', ARGV[7]) end
 return 'ok'
 """
 
+# A sweep passes the claim time it saw: a conversation claimed again since (another expert took
+# it after an earlier requeue, or a transfer) is not the silent one it meant, and stays.
 # KEYS: ticket, queue, active, expert_tickets, queue_slice, queue_slices
-# ARGV: ticket_id, expert_id, score, now, has_note, note, slice member
+# ARGV: ticket_id, expert_id, score, now, has_note, note, slice member, claimed_at seen ('' any)
 _REQUEUE = """
-local ticket = redis.call('HMGET', KEYS[1], 'state', 'expert_id')
+local ticket = redis.call('HMGET', KEYS[1], 'state', 'expert_id', 'claimed_at')
 if ticket[1] ~= 'active' then return 0 end
+if ARGV[8] ~= '' and ticket[3] ~= ARGV[8] then return 0 end
 if ticket[2] ~= ARGV[2] then return -1 end
 redis.call('HDEL', KEYS[1], 'expert_id', 'claimed_at', 'reminded', 'alerted')
 redis.call('HSET', KEYS[1], 'state', 'queued', 'queued_at', ARGV[4], 'previous_expert_id',
@@ -538,8 +541,10 @@ class HandoffStore:
                     continue
         self._sliced = True
 
-    async def requeue(self, ticket_id: str, note: str | None = None) -> Ticket | None:
-        """Put an active ticket back at the head of its urgency tier; None if it was not active."""
+    async def requeue(self, ticket_id: str, note: str | None = None,
+                      claimed_at: float | None = None) -> Ticket | None:
+        """Put an active ticket back at the head of its urgency tier; None if it was not active,
+        or (with `claimed_at`, as the sweep saw it) if it was claimed again since."""
         while True:
             data = await self.redis.hgetall(keys.ticket(ticket_id))
             if data.get("state") != TicketState.ACTIVE:
@@ -552,7 +557,8 @@ class HandoffStore:
                 args=[ticket_id, holder,
                       _score(data["urgent"] == "1", True, float(data["created_at"])),
                       _stamp(self.clock()), "0" if note is None else "1", note or "",
-                      _slice_member(data["lang"], data["topic"])],
+                      _slice_member(data["lang"], data["topic"]),
+                      "" if claimed_at is None else _stamp(claimed_at)],
             )
             if done != -1:
                 return await self.get(ticket_id) if done else None
