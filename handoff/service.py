@@ -925,7 +925,9 @@ class HandoffService:
                        Notice(moved.user_id, Kind.REQUEUED_SILENT, moved),
                        *await self._announce_without(moved, ticket.expert_id))
         for ticket in due.idle:
-            closed = await self.tickets.close(ticket.id, "", Outcome.IDLE.value, "timeout")
+            # Only if nobody wrote (or claimed) since this sweep looked.
+            closed = await self.tickets.close(ticket.id, "", Outcome.IDLE.value, "timeout",
+                                              unchanged_since=ticket)
             if closed is None:
                 continue
             if ticket.expert_id is not None:

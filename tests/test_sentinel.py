@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import redis.asyncio
 
 from bot.redis_server import node_client, redis_for_settings
 from bot.runtime import desk_services
@@ -139,3 +140,31 @@ async def test_an_erasure_rewrite_reaches_the_replica(settings: Settings,
             await asyncio.sleep(0.1)
     assert "mijn zoon praat" not in _aof_text(replica_dir)
     assert "mijn zoon praat" not in _aof_text(cluster.dir / "primary")
+
+
+async def test_a_replica_missed_at_the_rewrite_is_asked_again_a_minute_later(
+        settings: Settings, cluster: RedisCluster) -> None:
+    sentinel_settings = on_sentinels(settings, cluster)
+    asked: list[int] = []
+    reachable = False
+
+    def replica(host: str, port: int) -> redis.asyncio.Redis:
+        asked.append(port)
+        # Unreachable at first (a network hiccup): a port nobody listens on.
+        return node_client(sentinel_settings, host, port if reachable else 1)
+
+    now = [1000.0]
+    async with redis_for_settings(sentinel_settings) as client:
+        rewriter = AofRewriter(client, min_interval=60, clock=lambda: now[0], replica=replica)
+        await request_rewrite(client)
+        assert await rewriter.tick()
+        assert asked == [cluster.ports["replica1"]]
+        await rewriter.tick()
+        assert len(asked) == 1  # not hammered: a minute between tries
+        reachable = True
+        now[0] += 61
+        while not _rewrites_done(cluster.primary_port):  # the primary's rewrite is done
+            await asyncio.sleep(0.1)
+        await rewriter.tick()
+        assert asked == [cluster.ports["replica1"]] * 2  # asked again, and it worked
+        assert not rewriter._replicas_missed

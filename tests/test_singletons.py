@@ -93,6 +93,27 @@ async def test_a_stale_sweep_leaves_a_conversation_transferred_meanwhile(
     assert ticket is not None and ticket.state is TicketState.ACTIVE and ticket.requeues == 0
 
 
+async def test_a_stale_sweep_does_not_close_a_conversation_written_in_meanwhile(
+        settings: Settings, redis: Redis) -> None:
+    clock = Clock()
+    service = service_on(settings, redis, clock)
+    await expert(service, ANNA, "Anna")
+    ticket_id = await in_conversation(service, ASKER, ANNA)
+    await service.tickets.add_message(ticket_id, "expert", "Vertel eens meer.")
+    clock.now += 25 * 3600  # a day without a word: idle
+    t = service.timeouts
+    stale = await service.tickets.due(clock.now, t.unclaimed_alert, t.remind, t.requeue, t.idle)
+    assert [ticket.id for ticket in stale.idle] == [ticket_id]
+    await service.tickets.add_message(ticket_id, "user", "Ik ben er nog!")  # just in time
+    seen = stale.idle[0]
+    assert await service.tickets.close(seen.id, "", "idle", "timeout",
+                                       unchanged_since=seen) is None
+    ticket = await service.tickets.get(ticket_id)
+    assert ticket is not None and ticket.state is TicketState.ACTIVE
+    # A sweep that looks now sees the new word and leaves the conversation open.
+    assert not (await service.sweep()).notices
+
+
 async def test_a_new_position_is_told_once_however_many_ask(settings: Settings,
                                                             redis: Redis) -> None:
     sessions = service_on(settings, redis, Clock()).sessions
