@@ -31,6 +31,7 @@ from redis.exceptions import LockError, RedisError
 log = logging.getLogger(__name__)
 
 LEASE_TTL = 10.0  # seconds; renewed every third of it
+SINGLETONS = "singletons"  # the sweep, the outbox delivery and the AOF rewrite run on its holder
 INSTANCES_KEY = "vb:instances"
 
 
@@ -149,6 +150,19 @@ class Instances:
         ids = {m.decode() if isinstance(m, bytes) else str(m) for m in members}
         ids.add(self.instance_id)
         return sorted(ids)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Beat every third of `ttl` until `stop` is set, then leave (so the others see a
+        clean stop at once). Every desk process runs this while it serves."""
+        try:
+            while not stop.is_set():
+                try:
+                    await self.beat()
+                except RedisError as exc:
+                    log.warning("instance beat: Redis unavailable (%s)", type(exc).__name__)
+                await _sleep(stop, self.ttl / 3)
+        finally:
+            await self.leave()
 
     async def share(self, total: int) -> int:
         """How many of `total` partitions this instance should own: an even split, rounded up."""

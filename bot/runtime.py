@@ -34,12 +34,12 @@ from telegram.ext import Application
 import knowledge as knowledge_package
 from bot.application import ALLOWED_UPDATES, build_application
 from bot.files import private_dir, write_private
-from bot.leases import Lease
+from bot.leases import SINGLETONS, Instances, Lease, hold
 from bot.observed import ObservedHandoffStore
 from bot.polling import POLLING_LEASE, ReliablePoller
 from bot.processes import die_with_parent
 from bot.processor import FloodGate, PerChatUpdateProcessor
-from bot.redis_server import redis_for, redis_url_for
+from bot.redis_server import node_client, redis_for_settings, redis_url_for
 from bot.reload import KnowledgeReloader
 from bot.sandbox import SandboxTelegram, make_sandbox_app
 from bot.sandbox.server import BOT_ID, BOT_USERNAME
@@ -47,7 +47,7 @@ from bot.settings import Settings
 from bot.web import WebState, init_app
 from bot.web.serving import listen, serving, url_of
 from bot.web.webhook import WebhookFeed
-from bot.worker import WorkerSupervisor
+from bot.worker import WorkerSupervisor, worker_env
 from handlers.context import FEED_KEY, Desk
 from handlers.menu import set_default_commands
 from handoff.batch import BatchRunner
@@ -256,8 +256,10 @@ async def desk_services(settings: Settings,
     # Trains (or reads the cache) while Redis starts.
     loading = asyncio.ensure_future(knowledge_async(cache_dir, overlay))
     try:
-        async with redis_for(settings.redis_url, settings.data_dir) as redis, \
-                aof_rewrites(redis):
+        async with redis_for_settings(settings) as redis, \
+                instance_beating(instances := Instances(redis, settings.instance)), \
+                aof_rewrites(redis, singletons := Lease(redis, SINGLETONS, settings.instance),
+                             settings):
             trends = TrendRecorder(redis, settings.zone, clock)
             kb, triage = await loading
             # The generation counter is read after the overlay: a publication in between is
@@ -283,6 +285,8 @@ async def desk_services(settings: Settings,
                 batches=BatchRunner(redis),
                 editorial=Editorial(revisions, redis, service.experts, settings.admin_ids),
                 gaps=GapQueue(redis),
+                instances=instances,
+                singletons=singletons,
             )
             reloader = KnowledgeReloader(
                 live, redis, revisions,
@@ -321,10 +325,18 @@ async def background(run: Callable[[asyncio.Event], Awaitable[None]],
         await task
 
 
-def aof_rewrites(redis: Redis) -> contextlib.AbstractAsyncContextManager[None]:
-    """Rewrite Redis's append-only file after deletions of personal data, until the block
-    ends (it stops within a second)."""
-    return background(AofRewriter(redis).run, "vraagbaak-aof-rewrite")
+def instance_beating(instances: Instances) -> contextlib.AbstractAsyncContextManager[None]:
+    """Count this process among the live desk instances until the block ends."""
+    return background(instances.run, "vraagbaak-instance-beat")
+
+
+def aof_rewrites(redis: Redis, lease: Lease,  # type: ignore[type-arg]
+                 settings: Settings) -> contextlib.AbstractAsyncContextManager[None]:
+    """Rewrite Redis's append-only file (the primary's and every replica's) after deletions
+    of personal data, on the instance holding `lease`, until the block ends (it stops within
+    a second)."""
+    rewriter = AofRewriter(redis, replica=functools.partial(node_client, settings))
+    return background(functools.partial(hold, lease, rewriter.run), "vraagbaak-aof-rewrite")
 
 
 @contextlib.asynccontextmanager
@@ -468,7 +480,8 @@ async def summariser_child(settings: Settings, enabled: bool,
     if not enabled:
         yield None
         return
-    supervisor = WorkerSupervisor(redis_url_for(settings.redis_url, settings.data_dir))
+    supervisor = WorkerSupervisor(redis_url_for(settings.redis_url, settings.data_dir),
+                                  env=worker_env(settings))
     try:
         yield supervisor
     finally:
