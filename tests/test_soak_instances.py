@@ -1,0 +1,213 @@
+"""Two desk instances behind a round-robin front, with faults (issue 22's proof).
+
+The short version (in `make test`): one Redis without Sentinel, 20 chats x 5 questions,
+one kill -9 of one instance mid-burst and its restart. The full version (`make soak`):
+Redis with a replica and three Sentinels, 100 chats x 20 questions at 50/s, kill -9 of
+instance A mid-burst and its restart, SIGTERM of instance B and its restart (a redeploy),
+kill -9 of the Redis primary (Sentinel fails over). Both print their figures and write
+them to soak-figures.json in the test's tmp dir."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+from redis.asyncio.sentinel import Sentinel
+
+from bot.leases import LEASE_TTL
+from bot.redis_server import EmbeddedRedis, make_client
+from tests.instances_harness import Desks, RedisAddress
+from tests.postgres import PostgresCluster, fresh_database
+from tests.redis_cluster import SERVICE, RedisCluster
+from tests.soak_handoffs import counts, people, prepare, script
+from tests.soak_load import (
+    Fault,
+    Plan,
+    analyse,
+    calibrate,
+    drive,
+    feed_streams,
+    leftovers,
+    wait_answered,
+    wait_for,
+    write_figures,
+)
+
+INSTANCES = ("a",)
+
+
+async def settled(desks: Desks, redis: Any) -> dict[str, Any]:
+    """Wait until the update streams are empty and nothing is pending; what is left."""
+    state: dict[str, Any] = {}
+
+    async def empty() -> bool:
+        nonlocal state
+        state = await leftovers(redis)
+        return (not any(feed_streams(state).values()) and state["pending_updates"] == 0
+                and not any(n for s in state["streams"].values() for n in s["pending"].values()))
+
+    with contextlib.suppress(AssertionError):  # the assertions below say what is left
+        await wait_for(empty, 30, "the streams did not empty")
+    return state
+
+
+def check(figures: dict[str, Any], state: dict[str, Any], kills: int) -> None:
+    """The assertions both versions share."""
+    assert figures["unanswered_chats"] == [], figures
+    assert figures["out_of_order_chats"] == [], figures
+    assert figures["max_repeats_in_a_chat"] <= kills, figures
+    assert feed_streams(state) == {k: 0 for k in feed_streams(state)}, state
+    assert state["pending_updates"] == 0, state
+    pending = {name: s["pending"] for name, s in state["streams"].items()
+               if any(s["pending"].values())}
+    assert pending == {}, state
+
+
+async def test_an_instance_killed_mid_burst_loses_nothing_and_keeps_order(
+        tmp_path: Path, postgres: PostgresCluster) -> None:
+    database_url = await fresh_database(postgres, "vb_soak_short")
+    server = EmbeddedRedis(tmp_path / "redis")
+    server.start()
+    try:
+        async with Desks.start(tmp_path / "desks", database_url, RedisAddress(url=server.url),
+                               INSTANCES, with_worker=False) as desks:
+            plan = Plan.make(await calibrate(desks, 5), chats=20, per_chat=5)
+            victim = desks.instances["a"]
+
+            async def kill_and_restart() -> None:
+                victim.kill()
+                await victim.start()
+
+            run = await drive(desks, plan, rate=50.0,
+                              faults=[Fault("kill -9 instance a", 0.8, kill_and_restart)])
+            await wait_answered(desks, run, timeout=60)
+            await asyncio.sleep(1.0)  # an answer sent twice would show by now
+            figures = analyse(run, await desks.records(run.first_record))
+            redis = make_client(server.url)
+            try:
+                state = await settled(desks, redis)
+            finally:
+                await redis.aclose(close_connection_pool=True)
+            figures["front"] = {"forwarded": desks.front.forwarded,
+                                "retried": desks.front.retried,
+                                "refused": desks.front.refused}
+            figures["leftovers"] = state
+            write_figures(tmp_path / "soak-figures.json", figures)
+            check(figures, state, kills=1)
+    finally:
+        server.stop()
+
+
+LEASE_BOUND = LEASE_TTL + 2.0  # the killed instance's chats are answered again within this
+
+
+def desk_speaks_sentinel() -> bool:
+    """Whether the desk finds Redis through VRAAGBAAK_REDIS_SENTINELS (issue 22's SINGLE
+    part); until then the full soak uses the primary's URL and skips the primary's kill."""
+    import bot.redis_server
+
+    return "sentinel" in inspect.getsource(bot.redis_server).lower()
+
+
+def own_client(cluster: RedisCluster, sentinel: bool) -> Redis:  # type: ignore[type-arg]
+    """The test's own Redis client, following the primary through a failover."""
+    if not sentinel:
+        return make_client(cluster.primary_url)
+    hosts = [(a.rsplit(":", 1)[0], int(a.rsplit(":", 1)[1])) for a in cluster.sentinel_addresses]
+    return Sentinel(hosts, socket_timeout=2).master_for(SERVICE, decode_responses=True)
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(900)
+async def test_two_instances_ride_out_kills_a_redeploy_and_a_failover(
+        tmp_path: Path, postgres: PostgresCluster) -> None:
+    sentinel = desk_speaks_sentinel()
+    database_url = await fresh_database(postgres, "vb_soak_full")
+    with RedisCluster(tmp_path, replicas=1, sentinels=3) as cluster:
+        address = (RedisAddress(sentinels=cluster.sentinel_addresses, service=SERVICE)
+                   if sentinel else RedisAddress(url=cluster.primary_url))
+        redis = own_client(cluster, sentinel)
+        extra = {"VRAAGBAAK_EXPERT_REQUEUE_MINUTES": "1",
+                 "VRAAGBAAK_EXPERT_REMINDER_MINUTES": "1",
+                 "VRAAGBAAK_EXPERT_MAX_CONVERSATIONS": "10"}
+        try:
+            async with Desks.start(tmp_path / "desks", database_url, address, INSTANCES,
+                                   extra_env=extra) as desks:
+                plan = Plan.make(await calibrate(desks, 20), chats=100, per_chat=20)
+                h = people(desks.session, desks.sandbox_url)
+                await prepare(h, redis)
+                a, b = desks.instances["a"], desks.instances[INSTANCES[-1]]
+                failover: dict[str, float] = {}
+
+                async def kill_a() -> None:
+                    a.kill()
+                    await a.start()
+
+                async def redeploy_b() -> None:
+                    await b.terminate()
+                    await b.start()
+
+                async def kill_primary() -> None:
+                    began = time.monotonic()
+                    cluster.kill("primary")
+                    await asyncio.to_thread(cluster.wait_for_failover)
+                    failover["sentinel_failover_s"] = time.monotonic() - began
+                    await asyncio.to_thread(cluster.start_node, "primary")  # now a replica
+
+                faults = [Fault("kill -9 instance a", 8.0, kill_a),
+                          Fault("SIGTERM instance b", 18.0, redeploy_b)]
+                if sentinel:
+                    faults.append(Fault("kill -9 redis primary", 28.0, kill_primary))
+                handoffs = asyncio.create_task(script(h, desks))
+                run = await drive(desks, plan, rate=50.0, faults=faults)
+                await wait_answered(desks, run, timeout=180)
+                await asyncio.wait_for(handoffs, 420)
+                await asyncio.sleep(2.0)  # an answer or notice sent twice would show by now
+                figures = analyse(run, await desks.records(run.first_record))
+                figures["handoffs"] = await counts(h)
+                figures["summary_rows"] = await summary_rows(database_url, h.closed)
+                state = await settled(desks, redis)
+                figures.update(failover)
+                figures["sentinel"] = sentinel
+                figures["front"] = {"forwarded": desks.front.forwarded,
+                                    "retried": desks.front.retried,
+                                    "refused": desks.front.refused}
+                figures["leftovers"] = state
+                write_figures(tmp_path / "soak-figures.json", figures)
+                check(figures, state, kills=len(faults))
+                for fault in ("kill -9 instance a", "SIGTERM instance b"):
+                    assert figures["resume"][fault]["seconds_to_resume"] <= LEASE_BOUND, figures
+                handed = figures["handoffs"]
+                assert handed["requeue_notices_per_asker"] == [1, 1, 1], handed
+                assert handed["expert_left_notices_per_asker"] == [1, 1, 1], handed
+                assert handed["closed_confirmations"] == [10], handed
+                assert figures["summary_rows"] == 10, figures
+        finally:
+            await redis.aclose(close_connection_pool=True)
+
+
+async def summary_rows(database_url: str, expected: int, timeout: float = 120) -> int:
+    """The summary rows in PostgreSQL, once the worker has written `expected` (or timed out)."""
+    from handoff.database import make_engine
+    from handoff.summaries import load_rows
+
+    engine = make_engine(database_url)
+    rows: list[object] = []
+    try:
+        async def written() -> bool:
+            nonlocal rows
+            rows = list(await load_rows(engine))
+            return len(rows) >= expected
+
+        with contextlib.suppress(AssertionError):
+            await wait_for(written, timeout, "summaries not written")
+        await asyncio.sleep(1.0)
+        return len(await load_rows(engine))
+    finally:
+        await engine.dispose()
