@@ -128,6 +128,7 @@ class Front:
     forwarded: int = 0
     retried: int = 0
     refused: int = 0  # no instance took it: Telegram (the sandbox) retries later
+    seconds: float = 0.0  # spent waiting for the instances' answers, all updates together
     _turn: itertools.count[int] = field(default_factory=itertools.count)
     _session: aiohttp.ClientSession | None = None
 
@@ -136,6 +137,14 @@ class Front:
         headers = {k: v for k, v in request.headers.items()
                    if k.lower() in ("content-type", "x-telegram-bot-api-secret-token")}
         first = next(self._turn)
+        assert self._session is not None
+        began = time.perf_counter()
+        try:
+            return await self._forward(body, headers, first)
+        finally:
+            self.seconds += time.perf_counter() - began
+
+    async def _forward(self, body: bytes, headers: dict[str, str], first: int) -> web.Response:
         assert self._session is not None
         for i in range(len(self.backends)):
             backend = self.backends[(first + i) % len(self.backends)]
@@ -151,6 +160,12 @@ class Front:
             self.retried += 1
         self.refused += 1
         return web.Response(status=502)
+
+    def figures(self) -> dict[str, float]:
+        """What the front saw: updates forwarded, retried on the other instance, refused by
+        all (the sandbox posts those again), and the mean wait for an instance's answer."""
+        return {"forwarded": self.forwarded, "retried": self.retried, "refused": self.refused,
+                "mean_backend_ms": 1000 * self.seconds / max(1, self.forwarded + self.refused)}
 
     @contextlib.asynccontextmanager
     async def serving(self) -> AsyncIterator[str]:
