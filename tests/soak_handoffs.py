@@ -22,6 +22,7 @@ ASKERS = 7_200_000
 EXPERTS = 7_300_000
 REQUEUED_SILENT = "Sorry dat je moest wachten"
 EXPERT_LEFT = "Je expert is niet meer beschikbaar"
+NO_ANSWER = "is terug in de wachtrij gezet omdat er geen antwoord kwam"  # to the silent expert
 CLOSED = "Afgesloten"
 SUMMARY = "Docent geadviseerd over signalen en een gesprek met de ouders."
 QUESTION = ("Een leerling van mij deelt al weken filmpjes van een extremistische groep en "
@@ -134,5 +135,7 @@ async def counts(h: Handoffs) -> dict[str, Any]:
     silent = [sum(REQUEUED_SILENT in m["text"] for m in await inbox(a)) for a in h.silent]
     left = [sum(EXPERT_LEFT in m["text"] for m in await inbox(a)) for a in h.removed]
     closed = [sum(CLOSED in m["text"] for m in await inbox(e)) for e in (h.anna,)]
+    no_answer = sum(NO_ANSWER in m["text"] for m in await inbox(h.bram))
     return {"requeue_notices_per_asker": silent, "expert_left_notices_per_asker": left,
+            "requeue_notices_to_the_silent_expert": no_answer,
             "closed_confirmations": closed, "closed": h.closed, "cli": h.log}

@@ -111,7 +111,6 @@ class Fault:
     name: str
     at: float
     act: Callable[[], Awaitable[None]]
-    kills: int = 1  # how many repeats per chat it may cause (the README's bound)
     started: float = 0.0  # wall clock
 
 

@@ -168,7 +168,8 @@ async def test_two_instances_ride_out_kills_a_redeploy_and_a_failover(
                     cluster.kill("primary")
                     await asyncio.to_thread(cluster.wait_for_failover)
                     failover["sentinel_failover_s"] = time.monotonic() - began
-                    await asyncio.to_thread(cluster.start_node, "primary")  # now a replica
+                    # From this (the event loop's) thread: the child dies with it.
+                    cluster.start_node("primary")  # now a replica of the new primary
 
                 faults = [Fault("kill -9 instance a", 8.0, kill_a),
                           Fault("SIGTERM instance b", 18.0, redeploy_b)]
@@ -195,6 +196,7 @@ async def test_two_instances_ride_out_kills_a_redeploy_and_a_failover(
                 handed = figures["handoffs"]
                 assert handed["requeue_notices_per_asker"] == [1, 1, 1], handed
                 assert handed["expert_left_notices_per_asker"] == [1, 1, 1], handed
+                assert handed["requeue_notices_to_the_silent_expert"] == 3, handed
                 assert handed["closed_confirmations"] == [10], handed
                 assert figures["summary_rows"] == 10, figures
         finally:
