@@ -40,6 +40,10 @@ SECRET_KEY = "soak-shared-secret-key"
 WEBHOOK_PATH = "/telegram/webhook"
 READY_LINE = "Vraagbaak is running as"
 START_TIMEOUT = 120.0
+# Connections the sandbox posts the webhook over (per chat in order): one at a time, a 2-core
+# machine's webhook chain (sandbox, front, instance) carries about 50 updates a second, so the
+# load would measure the chain, not the desks.
+LANES = 8
 
 
 @dataclass
@@ -186,10 +190,10 @@ class Front:
 
 
 @contextlib.contextmanager
-def soak_sandbox(log: Path) -> Any:
-    """tests/soak_sandbox.py on a free port; yields its base URL."""
+def soak_sandbox(log: Path, lanes: int) -> Any:
+    """tests/soak_sandbox.py on a free port, posting over `lanes` connections; its URL."""
     port = free_port()
-    proc = _child([sys.executable, "-m", "tests.soak_sandbox", str(port), TOKEN],
+    proc = _child([sys.executable, "-m", "tests.soak_sandbox", str(port), TOKEN, str(lanes)],
                   {k: v for k, v in os.environ.items() if not k.startswith("VRAAGBAAK_")}, log)
     try:
         deadline = time.monotonic() + 60
@@ -240,14 +244,15 @@ class Desks:
     @contextlib.asynccontextmanager
     async def start(cls, tmp: Path, database_url: str, redis: RedisAddress,
                     names: Sequence[str] = ("a", "b"), with_worker: bool = True,
-                    extra_env: dict[str, str] | None = None) -> AsyncIterator[Desks]:
+                    extra_env: dict[str, str] | None = None,
+                    lanes: int = LANES) -> AsyncIterator[Desks]:
         """Everything up (instances one after the other: the first creates the schema)."""
         tmp.mkdir(parents=True, exist_ok=True)
         instances = {name: Instance(name, free_port(), tmp / f"instance-{name}", {})
                      for name in names}
         front = Front([f"http://127.0.0.1:{i.port}" for i in instances.values()])
         worker = None
-        with soak_sandbox(tmp / "sandbox.log") as sandbox_url:
+        with soak_sandbox(tmp / "sandbox.log", lanes) as sandbox_url:
             async with front.serving() as webhook_url, aiohttp.ClientSession() as session:
                 env = desk_env(redis, database_url, sandbox_url, webhook_url, extra_env or {})
                 try:

@@ -1,8 +1,8 @@
 """The soak test's scripted handoffs (issue 22): ten askers queue for an expert while the
-load and the faults run. Anna claims and closes conversations one at a time; Bram claims
-three and goes silent until the sweep puts them back in the queue; Cees claims three and is
-removed with `vraagbaak experts remove` (the notices go out through the outbox). Anna then
-takes and closes the six that came back: ten closed conversations, ten summary rows."""
+load and the faults run. Bram claims three and goes silent until the sweep puts them back in
+the queue; Cees claims three and is removed with `vraagbaak experts remove` (the notices go
+out through the outbox); Anna claims and closes conversations one at a time until all ten
+are closed: ten summary rows."""
 
 from __future__ import annotations
 
@@ -89,27 +89,34 @@ async def remove(desks: Desks, expert: Chat) -> str:
 
 
 async def script(h: Handoffs, desks: Desks) -> None:
-    """Anna closes four; Bram claims three and is silent; Cees claims three and is removed;
-    Anna takes and closes the six that come back."""
-    for _ in range(3):
-        await claim(h.bram)
+    """Bram claims three and is silent; Cees claims three and is removed at once (before
+    the requeue minute: removal, not silence, sends his back); Anna closes four, then, once
+    the sweep has put Bram's back, the six that are left."""
+    await claim_many(h.bram, 3)
     h.silent = await holders(h, "Bram", 3)
-    for _ in range(3):
-        await claim(h.cees)
+    await claim_many(h.cees, 3)
     h.removed = await holders(h, "Cees", 3)
+    h.log.append(await remove(desks, h.cees))
+    for asker in h.removed:
+        await asker.expect(EXPERT_LEFT, timeout=60)
     for _ in range(4):
         await claim(h.anna)
         await close(h.anna)
         h.closed += 1
-    h.log.append(await remove(desks, h.cees))
-    for asker in h.removed:
-        await asker.expect(EXPERT_LEFT, timeout=60)
     for asker in h.silent:  # the sweep: the requeue minute, then up to 20 s
         await asker.expect(REQUEUED_SILENT, timeout=240)
     for _ in range(6):
         await claim(h.anna)
         await close(h.anna)
         h.closed += 1
+
+
+async def claim_many(expert: Chat, count: int) -> None:
+    """/volgende `count` times in a row, then their cards."""
+    for _ in range(count):
+        await expert.send("/volgende")
+    for _ in range(count):
+        await expert.expect("📋", timeout=120)
 
 
 async def holders(h: Handoffs, name: str, count: int) -> list[Chat]:

@@ -23,13 +23,16 @@ from typing import Any
 from redis.asyncio import Redis
 
 from bench.triage import DEV_SET
+from bot.leases import lease_key
 from bot.polling import PENDING_KEY
+from bot.settings import Settings
 from tests.instances_harness import Desks
 
 # Longer than a follow-up can be (knowledge/followup.py MAX_WORDS): each question stands alone.
 MIN_WORDS = 15
 CALIBRATION_CHATS = 7_000_000
 LOAD_CHATS = 7_100_000
+PARTITIONS = Settings.model_fields["feed_partitions"].default
 
 
 @dataclass(frozen=True)
@@ -110,8 +113,11 @@ class Fault:
 
     name: str
     at: float
-    act: Callable[[], Awaitable[None]]
+    act: Callable[[Fault], Awaitable[None]]
+    # The chats it stops (the killed instance's partitions), noted by `act`; None: all.
+    chats: set[int] | None = None
     started: float = 0.0  # wall clock
+    seconds: float = 0.0  # how long the act took (e.g. a restart until the desk runs)
 
 
 @dataclass
@@ -126,30 +132,32 @@ class Run:
 
 
 async def drive(desks: Desks, plan: Plan, rate: float, faults: list[Fault]) -> Run:
-    """Send the plan at `rate` questions per second; run each fault at its moment, alongside
-    the load (a fault that waits, e.g. for an instance to start, does not hold the load up)."""
+    """Send the plan at `rate` questions per second; alongside, each fault at its moment but
+    not before the one before it is over (a redeploy waits until the killed instance runs
+    again), so the load is not held up by a fault that waits for an instance to start."""
     run = Run(plan, faults=faults, first_record=len(await desks.records()))
-    pending = sorted(faults, key=lambda f: f.at)
-    acting: list[asyncio.Task[None]] = []
     start = time.monotonic()
 
-    async def act(fault: Fault) -> None:
-        fault.started = time.time()
-        await fault.act()
+    async def in_turn() -> None:
+        for fault in sorted(faults, key=lambda f: f.at):
+            await asyncio.sleep(max(0.0, start + fault.at - time.monotonic()))
+            fault.started = time.time()
+            began = time.monotonic()
+            await fault.act(fault)
+            fault.seconds = time.monotonic() - began
 
-    for i, (chat, k) in enumerate(plan.schedule()):
-        while pending and time.monotonic() - start >= pending[0].at:
-            acting.append(asyncio.create_task(act(pending.pop(0))))
-        delay = start + i / rate - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        run.sent_at[chat, k] = time.time()
-        await desks.send(chat, plan.questions[chat][k].text)
-    for fault in pending:  # faults planned after the last question
-        await asyncio.sleep(max(0.0, start + fault.at - time.monotonic()))
-        acting.append(asyncio.create_task(act(fault)))
-    await asyncio.gather(*acting)
-    run.load_seconds = time.monotonic() - start
+    acting = asyncio.create_task(in_turn())
+    try:
+        for i, (chat, k) in enumerate(plan.schedule()):
+            delay = start + i / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            run.sent_at[chat, k] = time.time()
+            await desks.send(chat, plan.questions[chat][k].text)
+        run.load_seconds = time.monotonic() - start
+        await acting
+    finally:
+        acting.cancel()
     return run
 
 
@@ -196,17 +204,20 @@ def analyse(run: Run, records: list[dict[str, Any]]) -> dict[str, Any]:
                 first_at[chat, k] = times[chat][got.index(q.key)]
     resume = {}
     for fault in run.faults:
-        # The chats with a question out when the fault struck: how long until each got its
-        # next answer; the longest is the time to resume.
+        # Each chat the fault stopped: from the fault (or the question, if sent later) to the
+        # answer to its first question not yet answered when the fault struck; the longest
+        # is the time to resume.
         waits = []
         for chat, qs in plan.questions.items():
-            stuck = [k for k in range(len(qs)) if run.sent_at.get((chat, k), 1e18) <
-                     fault.started < first_at.get((chat, k), 1e18)]
-            if stuck:
-                after = [t for t in times[chat] if t > fault.started]
-                waits.append((after[0] if after else float("inf")) - fault.started)
-        resume[fault.name] = {"chats_waiting": len(waits),
-                              "seconds_to_resume": max(waits) if waits else 0.0}
+            if fault.chats is not None and chat not in fault.chats:
+                continue
+            after = [(first_at[chat, k], run.sent_at[chat, k]) for k in range(len(qs))
+                     if first_at.get((chat, k), 0.0) > fault.started]
+            if after:
+                answered, sent = min(after)
+                waits.append(answered - max(sent, fault.started))
+        resume[fault.name] = {"chats": len(waits), "fault_seconds": fault.seconds,
+                              "seconds_to_resume": max(waits, default=0.0)}
     latencies = sorted(first_at[key] - run.sent_at[key] for key in first_at)
     return {
         "questions": plan.total,
@@ -223,6 +234,16 @@ def analyse(run: Run, records: list[dict[str, Any]]) -> dict[str, Any]:
         "p50_ms": 1000 * latencies[len(latencies) // 2] if latencies else None,
         "max_latency_s": latencies[-1] if latencies else None,
     }
+
+
+async def owned_chats(redis: Redis, plan: Plan, instance: str,  # type: ignore[type-arg]
+                      partitions: int = PARTITIONS) -> set[int]:
+    """The plan's chats whose feed partition this instance holds now."""
+    owners = {}
+    for p in range(partitions):
+        holder = await redis.get(lease_key(f"feed:{p}"))
+        owners[p] = _s(holder).rsplit(":", 1)[0] if holder is not None else None
+    return {chat for chat in plan.questions if owners[chat % partitions] == instance}
 
 
 async def leftovers(redis: Redis) -> dict[str, Any]:  # type: ignore[type-arg]

@@ -35,12 +35,13 @@ from tests.soak_load import (
     drive,
     feed_streams,
     leftovers,
+    owned_chats,
     wait_answered,
     wait_for,
     write_figures,
 )
 
-INSTANCES = ("a",)
+INSTANCES = ("a", "b")
 
 
 async def settled(desks: Desks, redis: Any) -> dict[str, Any]:
@@ -90,19 +91,20 @@ async def test_an_instance_killed_mid_burst_loses_nothing_and_keeps_order(
                                INSTANCES, with_worker=False) as desks:
             plan = Plan.make(await calibrate(desks, 5), chats=20, per_chat=5)
             victim = desks.instances["a"]
+            redis = make_client(server.url)
 
-            async def kill_and_restart() -> None:
+            async def kill_and_restart(fault: Fault) -> None:
+                fault.chats = await owned_chats(redis, plan, victim.name)
                 victim.kill()
                 await victim.start()
 
-            run = await drive(desks, plan, rate=50.0,
-                              faults=[Fault("kill -9 instance a", 0.8, kill_and_restart)])
-            waited = await attempt(wait_answered(desks, run, timeout=60))
-            await asyncio.sleep(1.0)  # an answer sent twice would show by now
-            figures = analyse(run, await desks.records(run.first_record))
-            figures["errors"] = [e for e in (waited,) if e]
-            redis = make_client(server.url)
             try:
+                run = await drive(desks, plan, rate=50.0,
+                                  faults=[Fault("kill -9 instance a", 0.8, kill_and_restart)])
+                waited = await attempt(wait_answered(desks, run, timeout=60))
+                await asyncio.sleep(1.0)  # an answer sent twice would show by now
+                figures = analyse(run, await desks.records(run.first_record))
+                figures["errors"] = [e for e in (waited,) if e]
                 state = await settled(desks, redis)
             finally:
                 await redis.aclose(close_connection_pool=True)
@@ -155,15 +157,17 @@ async def test_two_instances_ride_out_kills_a_redeploy_and_a_failover(
                 a, b = desks.instances["a"], desks.instances[INSTANCES[-1]]
                 failover: dict[str, float] = {}
 
-                async def kill_a() -> None:
+                async def kill_a(fault: Fault) -> None:
+                    fault.chats = await owned_chats(redis, plan, a.name)
                     a.kill()
                     await a.start()
 
-                async def redeploy_b() -> None:
+                async def redeploy_b(fault: Fault) -> None:
+                    fault.chats = await owned_chats(redis, plan, b.name)
                     await b.terminate()
                     await b.start()
 
-                async def kill_primary() -> None:
+                async def kill_primary(fault: Fault) -> None:
                     began = time.monotonic()
                     cluster.kill("primary")
                     await asyncio.to_thread(cluster.wait_for_failover)
