@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import psutil
 from aiohttp import web
 
 from bot.processes import die_with_parent, stop_process
@@ -191,7 +192,8 @@ class Front:
 
 @contextlib.contextmanager
 def soak_sandbox(log: Path, lanes: int) -> Any:
-    """tests/soak_sandbox.py on a free port, posting over `lanes` connections; its URL."""
+    """tests/soak_sandbox.py on a free port, posting over `lanes` connections; yields its
+    URL and process id."""
     port = free_port()
     proc = _child([sys.executable, "-m", "tests.soak_sandbox", str(port), TOKEN, str(lanes)],
                   {k: v for k, v in os.environ.items() if not k.startswith("VRAAGBAAK_")}, log)
@@ -201,7 +203,7 @@ def soak_sandbox(log: Path, lanes: int) -> Any:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the sandbox did not start:\n{log.read_text()[-2000:]}")
             time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", proc.pid
     finally:
         stop_process(proc, timeout=10)
 
@@ -239,6 +241,25 @@ class Desks:
     worker: subprocess.Popen[bytes] | None
     tmp: Path
     session: aiohttp.ClientSession
+    seen: list[dict[str, Any]] = field(default_factory=list)  # the sandbox's records so far
+    sandbox_pid: int = 0
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time (user + system) of each part so far (an instance since its last start),
+        to show where a shared 2-core machine's time went."""
+        pids = {f"instance {i.name}": i.proc.pid for i in self.instances.values()
+                if i.proc is not None and i.alive}
+        pids["sandbox"] = self.sandbox_pid
+        if self.worker is not None:
+            pids["worker"] = self.worker.pid
+        out = {}
+        for name, pid in pids.items():
+            with contextlib.suppress(psutil.Error):
+                times = psutil.Process(pid).cpu_times()
+                out[name] = times.user + times.system
+        own = psutil.Process().cpu_times()
+        out["test process (front, load)"] = own.user + own.system
+        return out
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -252,7 +273,7 @@ class Desks:
                      for name in names}
         front = Front([f"http://127.0.0.1:{i.port}" for i in instances.values()])
         worker = None
-        with soak_sandbox(tmp / "sandbox.log", lanes) as sandbox_url:
+        with soak_sandbox(tmp / "sandbox.log", lanes) as (sandbox_url, sandbox_pid):
             async with front.serving() as webhook_url, aiohttp.ClientSession() as session:
                 env = desk_env(redis, database_url, sandbox_url, webhook_url, extra_env or {})
                 try:
@@ -273,7 +294,8 @@ class Desks:
                                         {**env, "VRAAGBAAK_INSTANCE_ID": "worker",
                                          "VRAAGBAAK_DATA_DIR": str(worker_dir)},
                                         worker_dir / "worker.log")
-                    yield cls(sandbox_url, front, instances, env, worker, tmp, session)
+                    yield cls(sandbox_url, front, instances, env, worker, tmp, session,
+                              sandbox_pid=sandbox_pid)
                 finally:
                     for instance in instances.values():
                         instance.stop()
@@ -305,7 +327,9 @@ class Desks:
             return (await resp.json())["messages"]
 
     async def records(self, after: int = 0) -> list[dict[str, Any]]:
-        """Every message the bot sent, in the order they landed, with times and answer keys."""
+        """Every message the bot sent, in the order they landed, with times and answer keys
+        (from the `after`-th on); fetched once, then only what is new."""
         async with self.session.get(f"{self.sandbox_url}/soak/records",
-                                    params={"after": str(after)}) as resp:
-            return (await resp.json())["records"]
+                                    params={"after": str(len(self.seen))}) as resp:
+            self.seen.extend((await resp.json())["records"])
+        return self.seen[after:]

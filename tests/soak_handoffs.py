@@ -123,11 +123,11 @@ async def holders(h: Handoffs, name: str, count: int) -> list[Chat]:
     """The askers this expert has greeted ("Bram, ... leest nu je vraag"), `count` of them."""
     found: list[Chat] = []
     greeting = f"{name}, een expert van Platform JEP, leest nu je vraag"
-    for _ in range(600):
+    for _ in range(240):
         found = [a for a in h.askers if any(greeting in m["text"] for m in await inbox(a))]
         if len(found) >= count:
             return found
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.5)
     raise AssertionError(f"only {len(found)} askers were greeted by {name}")
 
 

@@ -219,6 +219,9 @@ def analyse(run: Run, records: list[dict[str, Any]]) -> dict[str, Any]:
         resume[fault.name] = {"chats": len(waits), "fault_seconds": fault.seconds,
                               "seconds_to_resume": max(waits, default=0.0)}
     latencies = sorted(first_at[key] - run.sent_at[key] for key in first_at)
+    first_fault = min((f.started for f in run.faults), default=float("inf"))
+    calm = sorted(first_at[key] - run.sent_at[key] for key in first_at
+                  if first_at[key] < first_fault)
     return {
         "questions": plan.total,
         "chats": len(plan.questions),
@@ -233,6 +236,8 @@ def analyse(run: Run, records: list[dict[str, Any]]) -> dict[str, Any]:
         "load_seconds": run.load_seconds,
         "p50_ms": 1000 * latencies[len(latencies) // 2] if latencies else None,
         "max_latency_s": latencies[-1] if latencies else None,
+        # Before any fault: whether the desks keep up with the load at all on this machine.
+        "p50_ms_before_the_first_fault": 1000 * calm[len(calm) // 2] if calm else None,
     }
 
 

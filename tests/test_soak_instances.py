@@ -109,6 +109,7 @@ async def test_an_instance_killed_mid_burst_loses_nothing_and_keeps_order(
             finally:
                 await redis.aclose(close_connection_pool=True)
             figures["front"] = desks.front.figures()
+            figures["cpu_seconds"] = desks.cpu_seconds()
             figures["leftovers"] = state
             write_figures(tmp_path / "soak-figures.json", figures)
             check(figures, state, kills=1)
@@ -192,6 +193,7 @@ async def test_two_instances_ride_out_kills_a_redeploy_and_a_failover(
                 figures.update(failover)
                 figures["sentinel"] = sentinel
                 figures["front"] = desks.front.figures()
+                figures["cpu_seconds"] = desks.cpu_seconds()
                 figures["leftovers"] = state
                 write_figures(tmp_path / "soak-figures.json", figures)
                 check(figures, state, kills=len(faults))
