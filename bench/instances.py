@@ -54,13 +54,19 @@ async def _one(workdir: Path, cluster: Any, names: tuple[str, ...], load: Instan
         async with Desks.start(base, database_url, RedisAddress(url=server.url), names,
                                with_worker=False) as desks:
             plan = Plan.make(await calibrate(desks, load.per_chat), load.chats, load.per_chat)
+            cpu_before = desks.cpu_seconds()
             started = time.time()
             run = await drive(desks, plan, BURST_RATE, [])
             await wait_answered(desks, run, timeout=300)
+            cpu_after = desks.cpu_seconds()
             records = await desks.records(run.first_record)
             figures = analyse(run, records)
             last = max(r["t"] for r in records if r["key"])
             figures["rate"] = plan.total / (last - started)
+            desk_cpu = sum(cpu_after[n] - cpu_before.get(n, 0.0) for n in cpu_after
+                           if n.startswith("instance"))
+            figures["desk_cpu_ms"] = 1000 * desk_cpu / plan.total
+            figures["cpu_share"] = desk_cpu / (last - started)  # cores the desks used
             return figures
     finally:
         server.stop()
@@ -79,11 +85,15 @@ async def compare(workdir: Path, load: InstancesLoad) -> list[Measure]:
     try:
         one: list[float] = []
         two: list[float] = []
+        cpu: dict[int, list[float]] = {1: [], 2: []}
+        cores: dict[int, list[float]] = {1: [], 2: []}
         disorder = 0
         for r in range(load.rounds):
             for names, rates in ((("a",), one), (("a", "b"), two)):
                 figures = await _one(workdir, cluster, names, load, f"{len(names)}x{r}")
                 rates.append(figures["rate"])
+                cpu[len(names)].append(figures["desk_cpu_ms"])
+                cores[len(names)].append(figures["cpu_share"])
                 disorder += len(figures["out_of_order_chats"]) + len(figures["unanswered_chats"])
     finally:
         await asyncio.to_thread(cluster.stop)
@@ -94,7 +104,10 @@ async def compare(workdir: Path, load: InstancesLoad) -> list[Measure]:
             Measure("instances: two desks behind the front, answered questions/s", "q/s",
                     tuple(two), note),
             Measure("instances: ratio two / one", "x", ratio,
-                    "2 cores shared by both desks, Redis, PostgreSQL, sandbox and front")]
+                    "2 cores shared by both desks, Redis, PostgreSQL, sandbox and front"),
+            *(Measure(f"instances: {n} desk(s), desk CPU per question", "ms", tuple(cpu[n]),
+                      f"cores the desks kept busy: "
+                      f"{', '.join(f'{c:.2f}' for c in cores[n])}") for n in (1, 2))]
 
 
 def main() -> None:
