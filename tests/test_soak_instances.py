@@ -81,6 +81,7 @@ def check(figures: dict[str, Any], state: dict[str, Any], kills: int) -> None:
     assert pending == {}, state
 
 
+@pytest.mark.timeout(300)  # four desk processes start on a machine `make test` keeps busy
 async def test_an_instance_killed_mid_burst_loses_nothing_and_keeps_order(
         tmp_path: Path, postgres: PostgresCluster) -> None:
     database_url = await fresh_database(postgres, "vb_soak_short")
