@@ -195,7 +195,10 @@ def analyse(run: Run, records: list[dict[str, Any]]) -> dict[str, Any]:
         firsts = list(dict.fromkeys(got))
         if not set(expected) <= set(firsts):
             unanswered.append(chat)
-        if firsts != expected:
+        # A repeat is the answer just sent again (an update handled twice across a kill,
+        # before the chat's next one); an older answer again is out of order.
+        late = any(key in got[:i] and got[i - 1] != key for i, key in enumerate(got))
+        if firsts != expected or late:
             out_of_order.append(chat)
         if len(got) > len(firsts):
             repeats[chat] = len(got) - len(firsts)

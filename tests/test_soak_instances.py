@@ -30,6 +30,8 @@ from tests.soak_handoffs import counts, people, prepare, script
 from tests.soak_load import (
     Fault,
     Plan,
+    Question,
+    Run,
     analyse,
     calibrate,
     drive,
@@ -229,3 +231,22 @@ async def summary_rows(database_url: str, expected: int, timeout: float = 120) -
         return len(await load_rows(engine))
     finally:
         await engine.dispose()
+
+
+def test_the_checks_see_a_lost_a_late_and_a_repeated_answer() -> None:
+    """The soak's analysis on made-up records: what it must call unanswered, out of order or
+    repeated (so a passing soak means something)."""
+    plan = Plan({1: [Question(f"vraag {k}", key) for k, key in enumerate("abc")]})
+    run = Run(plan, sent_at={(1, k): float(k) for k in range(3)})
+
+    def verdict(keys: str) -> tuple[bool, bool, int]:
+        figures = analyse(run, [{"chat": 1, "key": k, "t": 10.0 + i}
+                                for i, k in enumerate(keys)])
+        return (figures["unanswered_chats"] == [1], figures["out_of_order_chats"] == [1],
+                figures["repeats"])
+
+    assert verdict("abc") == (False, False, 0)
+    assert verdict("abbc") == (False, False, 1)  # the answer in flight at a kill, again
+    assert verdict("abca") == (False, True, 1)  # an older answer again
+    assert verdict("acb") == (False, True, 0)
+    assert verdict("ab") == (True, True, 0)
