@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import inspect
 import time
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -131,12 +131,26 @@ def desk_speaks_sentinel() -> bool:
     return "sentinel" in inspect.getsource(bot.redis_server).lower()
 
 
-def own_client(cluster: RedisCluster, sentinel: bool) -> Redis:  # type: ignore[type-arg]
-    """The test's own Redis client, following the primary through a failover."""
+@contextlib.asynccontextmanager
+async def own_client(cluster: RedisCluster, sentinel: bool) -> AsyncIterator[Redis]:  # type: ignore[type-arg]
+    """The test's own Redis client, following the primary through a failover; closed with
+    its Sentinel connections at the end."""
     if not sentinel:
-        return make_client(cluster.primary_url)
+        client = make_client(cluster.primary_url)
+        try:
+            yield client
+        finally:
+            await client.aclose(close_connection_pool=True)
+        return
     hosts = [(a.rsplit(":", 1)[0], int(a.rsplit(":", 1)[1])) for a in cluster.sentinel_addresses]
-    return Sentinel(hosts, socket_timeout=2).master_for(SERVICE, decode_responses=True)
+    sentinels = Sentinel(hosts, socket_timeout=2)
+    client = sentinels.master_for(SERVICE, decode_responses=True)
+    try:
+        yield client
+    finally:
+        await client.aclose(close_connection_pool=True)
+        for node in sentinels.sentinels:
+            await node.aclose(close_connection_pool=True)
 
 
 @pytest.mark.soak
@@ -148,68 +162,64 @@ async def test_two_instances_ride_out_kills_a_redeploy_and_a_failover(
     with RedisCluster(tmp_path, replicas=1, sentinels=3) as cluster:
         address = (RedisAddress(sentinels=cluster.sentinel_addresses, service=SERVICE)
                    if sentinel else RedisAddress(url=cluster.primary_url))
-        redis = own_client(cluster, sentinel)
         extra = {"VRAAGBAAK_EXPERT_REQUEUE_MINUTES": "1",
                  "VRAAGBAAK_EXPERT_REMINDER_MINUTES": "1",
                  "VRAAGBAAK_EXPERT_MAX_CONVERSATIONS": "10"}
-        try:
-            async with Desks.start(tmp_path / "desks", database_url, address, INSTANCES,
-                                   extra_env=extra) as desks:
-                plan = Plan.make(await calibrate(desks, 20), chats=100, per_chat=20)
-                h = people(desks.session, desks.sandbox_url)
-                await prepare(h, redis)
-                a, b = desks.instances["a"], desks.instances[INSTANCES[-1]]
-                failover: dict[str, float] = {}
+        async with own_client(cluster, sentinel) as redis, Desks.start(
+                tmp_path / "desks", database_url, address, INSTANCES, extra_env=extra) as desks:
+            plan = Plan.make(await calibrate(desks, 20), chats=100, per_chat=20)
+            h = people(desks.session, desks.sandbox_url)
+            await prepare(h, redis)
+            a, b = desks.instances["a"], desks.instances[INSTANCES[-1]]
+            failover: dict[str, float] = {}
 
-                async def kill_a(fault: Fault) -> None:
-                    fault.chats = await owned_chats(redis, plan, a.name)
-                    a.kill()
-                    await a.start()
+            async def kill_a(fault: Fault) -> None:
+                fault.chats = await owned_chats(redis, plan, a.name)
+                a.kill()
+                await a.start()
 
-                async def redeploy_b(fault: Fault) -> None:
-                    fault.chats = await owned_chats(redis, plan, b.name)
-                    await b.terminate()
-                    await b.start()
+            async def redeploy_b(fault: Fault) -> None:
+                fault.chats = await owned_chats(redis, plan, b.name)
+                await b.terminate()
+                await b.start()
 
-                async def kill_primary(fault: Fault) -> None:
-                    began = time.monotonic()
-                    cluster.kill("primary")
-                    await asyncio.to_thread(cluster.wait_for_failover)
-                    failover["sentinel_failover_s"] = time.monotonic() - began
-                    # From this (the event loop's) thread: the child dies with it.
-                    cluster.start_node("primary")  # now a replica of the new primary
+            async def kill_primary(fault: Fault) -> None:
+                began = time.monotonic()
+                cluster.kill("primary")
+                await asyncio.to_thread(cluster.wait_for_failover)
+                failover["sentinel_failover_s"] = time.monotonic() - began
+                # From this (the event loop's) thread: the child dies with it.
+                cluster.start_node("primary")  # now a replica of the new primary
 
-                faults = [Fault("kill -9 instance a", 8.0, kill_a),
-                          Fault("SIGTERM instance b", 18.0, redeploy_b)]
-                if sentinel:
-                    faults.append(Fault("kill -9 redis primary", 28.0, kill_primary))
-                handoffs = asyncio.create_task(script(h, desks))
-                run = await drive(desks, plan, rate=50.0, faults=faults)
-                waited = await attempt(wait_answered(desks, run, timeout=180))
-                scripted = await attempt(asyncio.wait_for(handoffs, 420))
-                await asyncio.sleep(2.0)  # an answer or notice sent twice would show by now
-                figures = analyse(run, await desks.records(run.first_record))
-                figures["errors"] = [e for e in (waited, scripted) if e]
-                figures["handoffs"] = await counts(h)
-                figures["summary_rows"] = await summary_rows(database_url, h.closed)
-                state = await settled(desks, redis)
-                figures.update(failover)
-                figures["sentinel"] = sentinel
-                figures["front"] = desks.front.figures()
-                figures["cpu_seconds"] = desks.cpu_seconds()
-                figures["leftovers"] = state
-                write_figures(tmp_path / "soak-figures.json", figures)
-                check(figures, state, kills=len(faults))
-                for fault in ("kill -9 instance a", "SIGTERM instance b"):
-                    assert figures["resume"][fault]["seconds_to_resume"] <= LEASE_BOUND, figures
-                handed = figures["handoffs"]
-                assert handed["requeue_notices_per_asker"] == [1, 1, 1], handed
-                assert handed["expert_left_notices_per_asker"] == [1, 1, 1], handed
-                assert handed["requeue_notices_to_the_silent_expert"] == 3, handed
-                assert handed["closed_confirmations"] == [10], handed
-                assert figures["summary_rows"] == 10, figures
-        finally:
-            await redis.aclose(close_connection_pool=True)
+            faults = [Fault("kill -9 instance a", 8.0, kill_a),
+                      Fault("SIGTERM instance b", 18.0, redeploy_b)]
+            if sentinel:
+                faults.append(Fault("kill -9 redis primary", 28.0, kill_primary))
+            handoffs = asyncio.create_task(script(h, desks))
+            run = await drive(desks, plan, rate=50.0, faults=faults)
+            waited = await attempt(wait_answered(desks, run, timeout=180))
+            scripted = await attempt(asyncio.wait_for(handoffs, 420))
+            await asyncio.sleep(2.0)  # an answer or notice sent twice would show by now
+            figures = analyse(run, await desks.records(run.first_record))
+            figures["errors"] = [e for e in (waited, scripted) if e]
+            figures["handoffs"] = await counts(h)
+            figures["summary_rows"] = await summary_rows(database_url, h.closed)
+            state = await settled(desks, redis)
+            figures.update(failover)
+            figures["sentinel"] = sentinel
+            figures["front"] = desks.front.figures()
+            figures["cpu_seconds"] = desks.cpu_seconds()
+            figures["leftovers"] = state
+            write_figures(tmp_path / "soak-figures.json", figures)
+            check(figures, state, kills=len(faults))
+            for fault in ("kill -9 instance a", "SIGTERM instance b"):
+                assert figures["resume"][fault]["seconds_to_resume"] <= LEASE_BOUND, figures
+            handed = figures["handoffs"]
+            assert handed["requeue_notices_per_asker"] == [1, 1, 1], handed
+            assert handed["expert_left_notices_per_asker"] == [1, 1, 1], handed
+            assert handed["requeue_notices_to_the_silent_expert"] == 3, handed
+            assert handed["closed_confirmations"] == [10], handed
+            assert figures["summary_rows"] == 10, figures
 
 
 async def summary_rows(database_url: str, expected: int, timeout: float = 120) -> int:
