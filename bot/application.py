@@ -11,7 +11,7 @@ from telegram.request import BaseRequest
 
 import handlers
 from bot.processor import PerChatUpdateProcessor
-from bot.rate_limit import PriorityRateLimiter
+from bot.rate_limit import PriorityRateLimiter, SharedLimit
 from bot.request import AiohttpRequest
 from bot.settings import Settings
 from bot.telegram_bot import DeskBot
@@ -22,6 +22,13 @@ from handlers.context import DESK_KEY, Desk, DeskContext
 # my_chat_member says that someone blocked or unblocked the bot (handlers.membership).
 ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY,
                    Update.CHANNEL_POST, Update.MY_CHAT_MEMBER]
+
+
+def shared_limit(settings: Settings, desk: Desk) -> SharedLimit | None:
+    """Several instances share Telegram's overall limit through Redis; one keeps its own."""
+    if settings.instances != "multi":
+        return None
+    return SharedLimit(desk.redis, settings.rate_limit_per_second, settings.instance)
 
 
 def build_application(settings: Settings, desk: Desk, token: str,  # type: ignore[type-arg]
@@ -40,7 +47,8 @@ def build_application(settings: Settings, desk: Desk, token: str,  # type: ignor
         request=request or AiohttpRequest(connection_pool_size=64),
         # Long polling holds its connection for the whole poll; give it its own small pool.
         get_updates_request=AiohttpRequest(connection_pool_size=2, read_timeout=10.0),
-        rate_limiter=PriorityRateLimiter(settings.rate_limit_per_second, max_retries=3),
+        rate_limiter=PriorityRateLimiter(settings.rate_limit_per_second, max_retries=3,
+                                         shared=shared_limit(settings, desk)),
         defaults=Defaults(parse_mode=ParseMode.HTML,
                           link_preview_options=LinkPreviewOptions(is_disabled=True)),
     )

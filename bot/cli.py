@@ -39,6 +39,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from telegram.error import InvalidToken
 
     from bot import runtime
+    from bot.redis_server import EmbeddedRedisInUse
 
     try:
         with contextlib.suppress(asyncio.CancelledError):  # stopped while starting
@@ -46,6 +47,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except InvalidToken:
         print("vraagbaak: Telegram refused VRAAGBAAK_TELEGRAM_TOKEN (check it with @BotFather)",
               file=sys.stderr)
+        return 1
+    except EmbeddedRedisInUse as exc:
+        print(f"vraagbaak: {exc}", file=sys.stderr)
         return 1
     return 0
 
@@ -77,12 +81,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings = _settings()
     setup_logging(settings.log_level, fmt=settings.log_format)
     from bot import runtime
+    from bot.redis_server import EmbeddedRedisInUse
 
     try:
         asyncio.run(runtime.demo(settings, args.host, args.port,
                                  with_worker=not args.no_worker))
     except asyncio.CancelledError:  # stopped while starting
         pass
+    except EmbeddedRedisInUse as exc:
+        print(f"vraagbaak: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(f"vraagbaak: cannot start the sandbox on {args.host}:{args.port}: "
               f"{exc.strerror or exc}", file=sys.stderr)
@@ -131,11 +139,11 @@ def cmd_triage(args: argparse.Namespace) -> int:
 
 
 async def _experts(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.redis_server import redis_for
+    from bot.redis_server import redis_for_settings
     from bot.sandbox.server import BOT_USERNAME
     from handoff.experts import ExpertStore, NameTaken
 
-    async with redis_for(settings.redis_url, settings.data_dir, reuse_running=True) as redis:
+    async with redis_for_settings(settings, reuse_running=True) as redis:
         store = ExpertStore(redis)
         if args.action == "invite":
             languages = tuple(x for x in args.languages.split(",") if x in ("nl", "en"))
@@ -247,7 +255,7 @@ CLI_ACTOR = 0  # the server's operator: no Telegram id is 0
 
 
 async def _knowledge(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.redis_server import redis_for
+    from bot.redis_server import redis_for_settings
     from handoff.database import make_engine, migrate
     from handoff.experts import ExpertStore
     from knowledge.base import KnowledgeError, load_knowledge
@@ -277,7 +285,7 @@ async def _knowledge(args: argparse.Namespace, settings: Settings) -> int:
             return 1
         edits = changed(read_seed(), read_seed(args.directory))
         current = load_knowledge(overlay=overlay)
-        async with redis_for(settings.redis_url, settings.data_dir, reuse_running=True) as redis:
+        async with redis_for_settings(settings, reuse_running=True) as redis:
             editorial = Editorial(store, redis, ExpertStore(redis), {CLI_ACTOR})
             outcomes = await editorial.import_items(CLI_ACTOR, edits, current,
                                                     note=f"import {args.directory.name}")

@@ -31,6 +31,7 @@ from redis.exceptions import LockError, RedisError
 log = logging.getLogger(__name__)
 
 LEASE_TTL = 10.0  # seconds; renewed every third of it
+SINGLETONS = "singletons"  # the sweep, the outbox delivery and the AOF rewrite run on its holder
 INSTANCES_KEY = "vb:instances"
 
 
@@ -66,6 +67,23 @@ class Lease:
         token = f"{self.owner}:{secrets.token_hex(8)}"
         if not await self._lock.acquire(blocking=False, token=token):
             return False
+        self.fence = int(await self.redis.incr(fence_key(self.name)))
+        return True
+
+    @property
+    def token(self) -> str | None:
+        """The value this holding wrote into the lease key, for scripts that check the lease
+        in the same step as the work it guards; None when not held."""
+        token = self._lock.local.token if self.held else None
+        return token.decode() if isinstance(token, bytes) else token
+
+    async def seize(self) -> bool:
+        """Take the lease whoever holds it. Only for a holder known to be this instance's own
+        earlier process (a single instance, or a restart under the same instance id), so a
+        restart after a kill does not wait `ttl` for its own leases to expire."""
+        token = f"{self.owner}:{secrets.token_hex(8)}"
+        await self.redis.set(lease_key(self.name), token, px=int(self.ttl * 1000))
+        self._lock.local.token = token.encode()
         self.fence = int(await self.redis.incr(fence_key(self.name)))
         return True
 
@@ -132,6 +150,19 @@ class Instances:
         ids = {m.decode() if isinstance(m, bytes) else str(m) for m in members}
         ids.add(self.instance_id)
         return sorted(ids)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Beat every third of `ttl` until `stop` is set, then leave (so the others see a
+        clean stop at once). Every desk process runs this while it serves."""
+        try:
+            while not stop.is_set():
+                try:
+                    await self.beat()
+                except RedisError as exc:
+                    log.warning("instance beat: Redis unavailable (%s)", type(exc).__name__)
+                await _sleep(stop, self.ttl / 3)
+        finally:
+            await self.leave()
 
     async def share(self, total: int) -> int:
         """How many of `total` partitions this instance should own: an even split, rounded up."""

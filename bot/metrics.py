@@ -27,6 +27,10 @@ WORKER_LAG = Gauge("vraagbaak_worker_pending",
 DEAD_LETTERS = Counter("vraagbaak_updates_dead_lettered_total",
                        "Updates moved aside unhandled (unreadable, or failing every attempt)",
                        ["reason"])
+FEED_PARTITIONS = Gauge("vraagbaak_feed_partitions_owned",
+                        "Webhook feed partitions this instance owns")
+TAKEN_OVER = Counter("vraagbaak_feed_updates_taken_over_total",
+                     "Pending webhook updates claimed from a previous owner of a partition")
 
 # Bot API methods that put something in front of a person.
 SENDING_METHODS = frozenset({"sendMessage", "editMessageText", "editMessageReplyMarkup",

@@ -15,7 +15,11 @@ parse per update per poll and lets one chat's backlog starve the others. So:
 - after a crash or kill -9, the updates still in the hash are handed to the handlers again
   at start-up, in order, and Telegram's own redelivery of them is recognised and skipped;
 - an update whose handling failed because Redis was unreachable is handed to the handlers
-  again once Redis answers.
+  again once Redis answers;
+- Telegram allows one getUpdates consumer, so with several desk instances only the holder of
+  the polling lease polls; the others wait and take over when it is released (a stop) or
+  expires (a kill), handing over first the updates the previous holder kept but did not
+  handle. A single instance takes the lease of its own earlier process back at once.
 """
 
 from __future__ import annotations
@@ -37,11 +41,13 @@ from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError, 
 from telegram.ext import Application, ApplicationHandlerStop
 
 from bot.dead_letters import FAILING, MAX_ATTEMPTS, UNREADABLE, move_aside
+from bot.leases import Lease
 from handoff.batch import Batch
 from locales import negotiate, translator
 
 log = logging.getLogger(__name__)
 
+POLLING_LEASE = "feed:polling"  # held by the one instance that calls getUpdates
 DONE_TTL_SECONDS = 2 * 24 * 3600  # longer than Telegram keeps unconfirmed updates (24 h)
 PENDING_KEY = "vb:updates:pending"  # update id -> the update's JSON, until handled
 # update id -> how often it was handed over again at a start, until handled: an update that
@@ -121,11 +127,15 @@ class ReliablePoller:
     """Fetches updates into the application's queue; keeps them in Redis until handled."""
 
     def __init__(self, app: Application, redis: Redis,  # type: ignore[type-arg]
-                 allowed_updates: Sequence[str], timeout: int = 10) -> None:
+                 allowed_updates: Sequence[str], timeout: int = 10,
+                 lease: Lease | None = None, seize: bool = False) -> None:
         self.app = app
         self.redis = redis
         self.allowed_updates = list(allowed_updates)
         self.timeout = timeout
+        self.lease = lease  # None: poll without asking anyone (one process, as in tests)
+        self._seize = seize  # take the lease back from this instance's earlier process
+        self._renewer: asyncio.Task[None] | None = None
         self.in_flight: set[int] = set()  # taken in (kept in Redis), handled mark not written
         self.next_offset = 0  # one past the newest update kept in Redis
         self._take = redis.register_script(_TAKE)
@@ -158,6 +168,25 @@ class ReliablePoller:
     def handled_written(self, update_id: int) -> None:
         """The transaction with this update's mark was executed: `mark_done` has no write."""
         self._written.add(update_id)
+
+    @property
+    def polling(self) -> bool:
+        """Whether this instance is the one that polls (for /healthz and tests)."""
+        return self._task is not None and (self.lease is None or self.lease.held)
+
+    def status(self) -> dict[str, object]:
+        """This instance's part of the feed: whether it is the one that polls."""
+        return {"instance": None if self.lease is None else self.lease.owner,
+                "polling": self.polling, "in_flight": len(self.in_flight)}
+
+    def still_ours(self, update: object) -> bool:
+        """Asked by the processor before an update's handling starts: False (and the update
+        forgotten, still kept in Redis) when the polling lease was lost meanwhile, so the
+        new holder, which hands over the kept updates, handles it."""
+        if self.lease is None or self.lease.held or not isinstance(update, Update):
+            return True
+        self.in_flight.discard(update.update_id)
+        return False
 
     async def mark_done(self, update: object) -> None:
         """Called when an update has been handled (or failed in a handler and was reported)."""
@@ -302,6 +331,8 @@ class ReliablePoller:
         batch = []
         for key, value in kept.items():
             try:
+                if int(key) in self.in_flight:
+                    continue  # this process handles it already (the lease taken back)
                 batch.append((int(key), json.loads(value)))
             except ValueError:
                 log.error("dropping an unreadable kept update")
@@ -369,8 +400,45 @@ class ReliablePoller:
         await self._sleep_until(self._wake, seconds)
 
     async def _run(self) -> None:
-        backoff = 1.0
         while not self._stopping:
+            if self.lease is not None and not await self._take_lease():
+                return
+            await self._poll()
+
+    async def _take_lease(self) -> bool:
+        """Wait until this instance holds the polling lease (True) or is stopped (False)."""
+        assert self.lease is not None
+        while not self._stopping:
+            try:
+                taken = await (self.lease.seize() if self._seize else self.lease.acquire())
+            except RedisError as exc:
+                log.warning("polling lease: Redis unavailable (%s)", type(exc).__name__)
+                taken = False
+            if taken:
+                self._seize = False
+                log.info("polling lease taken (fence %d)", self.lease.fence)
+                self._replayed = False  # what the previous holder kept comes first
+                if self._renewer is None or self._renewer.done():
+                    self._renewer = asyncio.create_task(self._renew(),
+                                                        name="vraagbaak-poll-lease")
+                return True
+            await self._sleep(self.lease.ttl / 3)
+        return False
+
+    async def _renew(self) -> None:
+        """Renew the polling lease until it is lost (polling then stops) or released."""
+        assert self.lease is not None
+        while self.lease.held:
+            await asyncio.sleep(self.lease.ttl / 3)
+            try:
+                await self.lease.renew()
+            except RedisError as exc:  # held until it expires; the next renewal tells
+                log.warning("polling lease not renewed (%s)", type(exc).__name__)
+        self._wake.set()
+
+    async def _poll(self) -> None:
+        backoff = 1.0
+        while not self._stopping and (self.lease is None or self.lease.held):
             try:
                 await self._fetch_once()
                 backoff = 1.0
@@ -429,7 +497,8 @@ class ReliablePoller:
 
     async def flush(self, timeout: float = 2.0) -> None:
         """After the handlers drained: write the last handled marks (what is not written in
-        time stays pending and is handled again after the restart)."""
+        time stays pending and is handled again after the restart), then release the polling
+        lease, so another instance polls at once."""
         self._write_later()
         writer = self._writer
         if writer is not None and not writer.done():
@@ -437,3 +506,10 @@ class ReliablePoller:
             if not writer.done():
                 writer.cancel()
                 log.warning("%d handled marks not written before the stop", len(self._to_mark))
+        renewer, self._renewer = self._renewer, None
+        if renewer is not None:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+        if self.lease is not None:
+            await self.lease.release()

@@ -99,6 +99,9 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         self.flood: FloodGate | None = None
         self.on_flood: Callable[[Update], Awaitable[None]] | None = None
         self.is_exempt: Callable[[int], Awaitable[bool]] | None = None
+        # Asked just before an update's handling starts (set by the feed): False when another
+        # instance has taken the update's chat (its partition, or the polling) over meanwhile.
+        self.still_ours: Callable[[object], bool] | None = None
         self._closing = False
         self._waiting: set[asyncio.Task[Any]] = set()  # admitted, not yet running
         self._active: set[asyncio.Task[Any]] = set()  # running a handler
@@ -140,7 +143,8 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
                 await asyncio.shield(previous)
             async with self._running:
                 self._waiting.discard(task)
-                if self._closing:
+                if self._closing or (self.still_ours is not None
+                                     and not self.still_ours(update)):
                     _close(coroutine)
                     return
                 self._active.add(task)

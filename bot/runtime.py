@@ -34,11 +34,12 @@ from telegram.ext import Application
 import knowledge as knowledge_package
 from bot.application import ALLOWED_UPDATES, build_application
 from bot.files import private_dir, write_private
+from bot.leases import SINGLETONS, Instances, Lease, hold
 from bot.observed import ObservedHandoffStore
-from bot.polling import ReliablePoller
+from bot.polling import POLLING_LEASE, ReliablePoller
 from bot.processes import die_with_parent
 from bot.processor import FloodGate, PerChatUpdateProcessor
-from bot.redis_server import redis_for, redis_url_for
+from bot.redis_server import node_client, redis_for_settings, redis_url_for
 from bot.reload import KnowledgeReloader
 from bot.sandbox import SandboxTelegram, make_sandbox_app
 from bot.sandbox.server import BOT_ID, BOT_USERNAME
@@ -46,7 +47,7 @@ from bot.settings import Settings
 from bot.web import WebState, init_app
 from bot.web.serving import listen, serving, url_of
 from bot.web.webhook import WebhookFeed
-from bot.worker import WorkerSupervisor
+from bot.worker import WorkerSupervisor, worker_env
 from handlers.context import FEED_KEY, Desk
 from handlers.menu import set_default_commands
 from handoff.batch import BatchRunner
@@ -255,8 +256,10 @@ async def desk_services(settings: Settings,
     # Trains (or reads the cache) while Redis starts.
     loading = asyncio.ensure_future(knowledge_async(cache_dir, overlay))
     try:
-        async with redis_for(settings.redis_url, settings.data_dir) as redis, \
-                aof_rewrites(redis):
+        async with redis_for_settings(settings) as redis, \
+                instance_beating(instances := Instances(redis, settings.instance)), \
+                aof_rewrites(redis, singletons := Lease(redis, SINGLETONS, settings.instance),
+                             settings):
             trends = TrendRecorder(redis, settings.zone, clock)
             kb, triage = await loading
             # The generation counter is read after the overlay: a publication in between is
@@ -282,6 +285,8 @@ async def desk_services(settings: Settings,
                 batches=BatchRunner(redis),
                 editorial=Editorial(revisions, redis, service.experts, settings.admin_ids),
                 gaps=GapQueue(redis),
+                instances=instances,
+                singletons=singletons,
             )
             reloader = KnowledgeReloader(
                 live, redis, revisions,
@@ -320,10 +325,18 @@ async def background(run: Callable[[asyncio.Event], Awaitable[None]],
         await task
 
 
-def aof_rewrites(redis: Redis) -> contextlib.AbstractAsyncContextManager[None]:
-    """Rewrite Redis's append-only file after deletions of personal data, until the block
-    ends (it stops within a second)."""
-    return background(AofRewriter(redis).run, "vraagbaak-aof-rewrite")
+def instance_beating(instances: Instances) -> contextlib.AbstractAsyncContextManager[None]:
+    """Count this process among the live desk instances until the block ends."""
+    return background(instances.run, "vraagbaak-instance-beat")
+
+
+def aof_rewrites(redis: Redis, lease: Lease,  # type: ignore[type-arg]
+                 settings: Settings) -> contextlib.AbstractAsyncContextManager[None]:
+    """Rewrite Redis's append-only file (the primary's and every replica's) after deletions
+    of personal data, on the instance holding `lease`, until the block ends (it stops within
+    a second)."""
+    rewriter = AofRewriter(redis, replica=functools.partial(node_client, settings))
+    return background(functools.partial(hold, lease, rewriter.run), "vraagbaak-aof-rewrite")
 
 
 @contextlib.asynccontextmanager
@@ -333,15 +346,21 @@ async def running_bot(settings: Settings, desk: Desk, token: str,
     VRAAGBAAK_WEBHOOK_URL is set (the web app must be serving by then), else by long polling."""
     app = build_application(settings, desk, token)
     feed: ReliablePoller | WebhookFeed
-    if settings.webhook_url and webhook_secret:
-        feed = WebhookFeed(app, desk.redis, settings.webhook_url, webhook_secret,
-                           ALLOWED_UPDATES)
-    else:
-        feed = ReliablePoller(app, desk.redis, ALLOWED_UPDATES)
-    app.bot_data[FEED_KEY] = feed  # handlers mark an update inside their own transaction
+    multi = settings.instances == "multi"
     processor = app.update_processor
     assert isinstance(processor, PerChatUpdateProcessor)
+    if settings.webhook_url and webhook_secret:
+        feed = WebhookFeed(app, desk.redis, settings.webhook_url, webhook_secret,
+                           ALLOWED_UPDATES, partitions=settings.feed_partitions,
+                           instance=settings.instance, multi=multi)
+    else:
+        # Telegram allows one getUpdates consumer: only the holder of this lease polls.
+        feed = ReliablePoller(app, desk.redis, ALLOWED_UPDATES,
+                              lease=Lease(desk.redis, POLLING_LEASE, settings.instance),
+                              seize=not multi)
+    app.bot_data[FEED_KEY] = feed  # handlers mark an update inside their own transaction
     processor.on_done = feed.mark_done
+    processor.still_ours = feed.still_ours
     if settings.flood_messages:
         processor.flood = FloodGate(settings.flood_messages, settings.flood_seconds)
         processor.is_exempt = desk.service.may_write_fast
@@ -461,7 +480,8 @@ async def summariser_child(settings: Settings, enabled: bool,
     if not enabled:
         yield None
         return
-    supervisor = WorkerSupervisor(redis_url_for(settings.redis_url, settings.data_dir))
+    supervisor = WorkerSupervisor(redis_url_for(settings.redis_url, settings.data_dir),
+                                  env=worker_env(settings))
     try:
         yield supervisor
     finally:
@@ -502,6 +522,7 @@ async def run(settings: Settings, with_worker: bool = True) -> None:
     ) as app, worker_running(worker):
         app.bot_data[WORKER_KEY] = worker  # worker.status()
         state.bot_username = app.bot.username
+        state.feed_status = app.bot_data[FEED_KEY].status
         log.info("Vraagbaak is running as @%s (%s); web app on %s:%s; Ctrl+C stops it",
                  app.bot.username, "webhook" if state.webhook_secret else "long polling",
                  settings.web_host, settings.web_port)
@@ -550,6 +571,7 @@ async def demo_desk(settings: Settings, host: str, port: int, with_worker: bool 
         async with serving(web_app, sock), running_bot(
             demo_settings, desk, sandbox.token, state.webhook_secret
         ) as app:
+            state.feed_status = app.bot_data[FEED_KEY].status
             yield DemoDesk(sandbox, url, demo_settings, desk, app, state)
 
 

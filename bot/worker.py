@@ -11,18 +11,23 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.processes import die_with_parent
-from bot.redis_server import redis_for
+from bot.redis_server import redis_for_settings
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 FEEDBACK_EVERY_SECONDS = 60
-# The worker proves it is alive with this key; /healthz reports it down once the key expires.
-HEARTBEAT_KEY = "vb:worker:heartbeat"
 HEARTBEAT_TTL_SECONDS = 30
 EXIT_CONFIG = 2  # the worker cannot start with this configuration (e.g. the database URL)
+
+
+def heartbeat_key(instance: str) -> str:
+    """The worker of desk instance `instance` proves it is alive with this key; that
+    instance's /healthz reports it down once the key expires."""
+    return f"vb:worker:heartbeat:{instance}"
 
 
 async def run_worker(settings: Settings) -> int:
@@ -65,7 +70,8 @@ async def run_worker(settings: Settings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        async with redis_for(settings.redis_url, settings.data_dir, reuse_running=True) as redis:
+        async with redis_for_settings(settings, reuse_running=True) as redis:
+            heartbeat = heartbeat_key(settings.instance)  # the desk instance that spawned it
             writer = SummaryWriter(
                 engine, anonymiser, settings.secret(), settings.zone,
                 lambda sid: [t.value for t in card.topics] if (card := kb.resolve(sid))
@@ -94,7 +100,7 @@ async def run_worker(settings: Settings) -> int:
                 # Between summary jobs: the dashboard's trend rows, and a sign of life.
                 await trends.run_once()
                 await gaps.run_once()  # consented questions, anonymised into SQL
-                await redis.set(HEARTBEAT_KEY, repr(time.time()), ex=HEARTBEAT_TTL_SECONDS)
+                await redis.set(heartbeat, repr(time.time()), ex=HEARTBEAT_TTL_SECONDS)
                 if time.monotonic() - last_copy > FEEDBACK_EVERY_SECONDS:
                     await writer.copy_feedback(await feedback.counts())
                     await GapStore(engine).expire()  # kept KEEP_DAYS, then gone
@@ -103,7 +109,7 @@ async def run_worker(settings: Settings) -> int:
             log.info("summariser worker ready")
             await summariser.run(stop, each_round)
             with contextlib.suppress(Exception):
-                await redis.delete(HEARTBEAT_KEY)
+                await redis.delete(heartbeat)
     finally:
         await engine.dispose()
     return 0
@@ -124,12 +130,31 @@ def _worker_preexec() -> None:
     die_with_parent()
 
 
-def spawn_worker(redis_url: str) -> subprocess.Popen[bytes]:
-    """Start `vraagbaak worker` as a child that dies with us, on the same Redis."""
+def worker_env(settings: Settings) -> dict[str, str]:
+    """What a desk instance tells its worker beyond its own environment (its settings may
+    come from a .env file or from code): whose worker it is, and how to reach Redis."""
+    env = {"VRAAGBAAK_INSTANCE_ID": settings.instance}
+    if settings.redis_sentinels:
+        env |= {"VRAAGBAAK_REDIS_SENTINELS": ",".join(settings.redis_sentinels),
+                "VRAAGBAAK_REDIS_SENTINEL_SERVICE": settings.redis_sentinel_service,
+                "VRAAGBAAK_REDIS_TLS": "true" if settings.redis_tls else "false"}
+    for name, secret in (("VRAAGBAAK_REDIS_PASSWORD", settings.redis_password),
+                         ("VRAAGBAAK_REDIS_SENTINEL_PASSWORD",
+                          settings.redis_sentinel_password)):
+        if secret is not None:
+            env[name] = secret.get_secret_value()
+    return env
+
+
+def spawn_worker(redis_url: str,
+                 extra_env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start `vraagbaak worker` as a child that dies with us, on the same Redis (with
+    `extra_env` from `worker_env`: through the same Sentinels, as this instance's worker)."""
     # The worker never talks to Telegram: it does not get the token.
     env = {name: value for name, value in os.environ.items()
            if name != "VRAAGBAAK_TELEGRAM_TOKEN"}
     env["VRAAGBAAK_REDIS_URL"] = redis_url
+    env.update(extra_env or {})
     return subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "worker"], env=env, stdin=subprocess.DEVNULL,
         preexec_fn=_worker_preexec)
@@ -152,8 +177,9 @@ class WorkerSupervisor:
     spawning *thread* ends, so never from a worker thread)."""
 
     def __init__(self, redis_url: str, min_backoff: float = 1.0, max_backoff: float = 60.0,
-                 poll_seconds: float = 0.2) -> None:
+                 poll_seconds: float = 0.2, env: Mapping[str, str] | None = None) -> None:
         self.redis_url = redis_url
+        self.env = dict(env or {})
         self.min_backoff = min_backoff
         self.max_backoff = max_backoff
         self.poll_seconds = poll_seconds
@@ -177,7 +203,7 @@ class WorkerSupervisor:
         self._task = asyncio.create_task(self._watch(), name="vraagbaak-worker-supervisor")
 
     def _spawn(self) -> None:
-        self.proc = spawn_worker(self.redis_url)
+        self.proc = spawn_worker(self.redis_url, self.env)
         self.state = "running" if self.restarts == 0 else "starting"
         self._started = time.monotonic()
 

@@ -33,6 +33,7 @@ from knowledge.triage import Triage
 from locales import Translator, negotiate, translator
 
 if TYPE_CHECKING:
+    from bot.leases import Instances, Lease
     from bot.settings import Settings
 
 DESK_KEY = "desk"
@@ -74,6 +75,8 @@ class Desk:
     batches: BatchRunner  # the hot path's reads and writes, grouped under a rush
     editorial: Editorial  # drafts and publications of the knowledge (the dashboard's editor)
     gaps: GapQueue  # consented questions the desk could not answer, to the worker
+    instances: Instances  # the live desk instances, this one beating while it runs
+    singletons: Lease  # held by the one instance that runs the sweep, outbox and AOF rewrite
 
     @property
     def kb(self) -> KnowledgeBase:

@@ -221,13 +221,19 @@ def invite_args(text: str) -> list[str]:
 
 
 async def sweep(context: DeskContext) -> None:
-    """Every few seconds: the service acts on timeouts; we deliver what it says."""
+    """Every few seconds: the service acts on timeouts; we deliver what it says. Only on
+    the instance holding the singletons lease (each step is safe if two ever overlap)."""
+    if not await context.desk.singletons.still_current():
+        return
     result: Result = await context.desk.service.sweep()
     await deliver(context, result)
 
 
 async def deliver_outbox(context: DeskContext) -> None:
-    """Deliver notices that other front doors (the CLI) left for the bot."""
+    """Deliver notices that other front doors (the CLI) left for the bot, on the instance
+    holding the singletons lease (a notice is claimed by its delete all the same)."""
+    if not await context.desk.singletons.still_current():
+        return
     notices = await context.desk.outbox.take()
     if notices:
         await deliver(context, Result(notices))

@@ -7,10 +7,13 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The advisory lock key that serialises migrations across desk processes ("vbmigrat").
+MIGRATION_LOCK = 0x76626D6967726174
 
 
 def make_engine(url: str) -> AsyncEngine:
@@ -45,6 +48,11 @@ def _upgrade(connection: Connection) -> None:
 
 
 async def migrate(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest Alembic revision."""
+    """Bring the schema to the newest Alembic revision. On PostgreSQL, desk processes that
+    start together take turns (a transaction-level advisory lock, released at the commit):
+    the first upgrades, the others then find the schema current."""
     async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                     {"key": MIGRATION_LOCK})
         await connection.run_sync(_upgrade)

@@ -913,7 +913,9 @@ class HandoffService:
             result.add(Notice(ticket.expert_id, Kind.REMINDER, ticket, {
                 "minutes": max(1, round((t.requeue - t.remind) / 60))}))
         for ticket in due.requeue:
-            moved = await self.tickets.requeue(ticket.id, None)
+            # Only the claim this sweep saw: a sweep running late (or on a second instance)
+            # must not requeue a conversation another expert has claimed meanwhile.
+            moved = await self.tickets.requeue(ticket.id, None, claimed_at=ticket.claimed_at)
             if moved is None or ticket.expert_id is None:
                 continue
             routing = await self._left(ticket.expert_id, ticket.id)
@@ -923,7 +925,9 @@ class HandoffService:
                        Notice(moved.user_id, Kind.REQUEUED_SILENT, moved),
                        *await self._announce_without(moved, ticket.expert_id))
         for ticket in due.idle:
-            closed = await self.tickets.close(ticket.id, "", Outcome.IDLE.value, "timeout")
+            # Only if nobody wrote (or claimed) since this sweep looked.
+            closed = await self.tickets.close(ticket.id, "", Outcome.IDLE.value, "timeout",
+                                              unchanged_since=ticket)
             if closed is None:
                 continue
             if ticket.expert_id is not None:

@@ -11,12 +11,22 @@ from handoff import handoff_keys as keys
 INTAKE_TTL = 3600
 MAX_WAITS = 50
 
+# Compare and set in one step: two sweeps that overlap (a late one, or one on a second
+# instance) tell an asker their new place once, not twice.
+# KEYS: positions; ARGV: ticket_id, position
+_POSITION_CHANGED = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+"""
+
 
 class SessionStore:
     """Intake answers, queue positions told, and recent waiting times."""
 
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
+        self._position_changed = redis.register_script(_POSITION_CHANGED)
 
     async def set_intake(self, user_id: int, field: str, value: str) -> dict[str, str]:
         """Record one intake answer; returns all answers so far."""
@@ -38,12 +48,10 @@ class SessionStore:
             return (await pipe.execute())[0]
 
     async def position_changed(self, ticket_id: str, position: int) -> bool:
-        """Whether `position` differs from what the user was last told (and remember it)."""
-        old = await self.redis.hget(keys.positions(), ticket_id)
-        if old == str(position):
-            return False
-        await self.redis.hset(keys.positions(), ticket_id, position)
-        return True
+        """Whether `position` differs from what the user was last told (and remember it);
+        True for one caller only when several ask at once."""
+        return bool(await self._position_changed(keys=[keys.positions()],
+                                                 args=[ticket_id, str(position)]))
 
     async def drop_position(self, ticket_id: str) -> None:
         """The ticket left the queue."""

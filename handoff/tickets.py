@@ -219,11 +219,14 @@ if ARGV[6] == '1' then redis.call('HSET', KEYS[1], 'note', ARGV[7]) end
 return 'ok'
 """
 
+# A sweep passes the claim time it saw: a conversation claimed again since (another expert took
+# it after an earlier requeue, or a transfer) is not the silent one it meant, and stays.
 # KEYS: ticket, queue, active, expert_tickets, queue_slice, queue_slices
-# ARGV: ticket_id, expert_id, score, now, has_note, note, slice member
+# ARGV: ticket_id, expert_id, score, now, has_note, note, slice member, claimed_at seen ('' any)
 _REQUEUE = """
-local ticket = redis.call('HMGET', KEYS[1], 'state', 'expert_id')
+local ticket = redis.call('HMGET', KEYS[1], 'state', 'expert_id', 'claimed_at')
 if ticket[1] ~= 'active' then return 0 end
+if ARGV[8] ~= '' and ticket[3] ~= ARGV[8] then return 0 end
 if ticket[2] ~= ARGV[2] then return -1 end
 redis.call('HDEL', KEYS[1], 'expert_id', 'claimed_at', 'reminded', 'alerted')
 redis.call('HSET', KEYS[1], 'state', 'queued', 'queued_at', ARGV[4], 'previous_expert_id',
@@ -245,13 +248,17 @@ return 1
 # KEYS: ticket, queue, active, user_ticket, user_history, transcript, summaries, queue_slice
 #       [, expert_tickets]
 # ARGV: ticket_id, expert_id ('' if queued), new_state, now, ttl, summary, outcome, ended_by,
-#       job_key
+#       job_key, fields the caller saw as JSON ({} for any: the sweep closing an idle
+#       conversation passes its stamps, so a message since keeps it open)
 _FINISH = """
 local ticket = redis.call('HMGET', KEYS[1], 'state', 'expert_id')
 local closing = ARGV[3] == 'closed'
 local held = ticket[1] == 'active' or ticket[1] == 'ended'
 if closing and not held then return 0 end
 if not closing and ticket[1] ~= 'active' and ticket[1] ~= 'queued' then return 0 end
+for name, value in pairs(cjson.decode(ARGV[10])) do
+  if (redis.call('HGET', KEYS[1], name) or '') ~= value then return 0 end
+end
 if held and ticket[2] ~= ARGV[2] then return -1 end
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[8], ARGV[1])
@@ -538,8 +545,10 @@ class HandoffStore:
                     continue
         self._sliced = True
 
-    async def requeue(self, ticket_id: str, note: str | None = None) -> Ticket | None:
-        """Put an active ticket back at the head of its urgency tier; None if it was not active."""
+    async def requeue(self, ticket_id: str, note: str | None = None,
+                      claimed_at: float | None = None) -> Ticket | None:
+        """Put an active ticket back at the head of its urgency tier; None if it was not active,
+        or (with `claimed_at`, as the sweep saw it) if it was claimed again since."""
         while True:
             data = await self.redis.hgetall(keys.ticket(ticket_id))
             if data.get("state") != TicketState.ACTIVE:
@@ -552,7 +561,8 @@ class HandoffStore:
                 args=[ticket_id, holder,
                       _score(data["urgent"] == "1", True, float(data["created_at"])),
                       _stamp(self.clock()), "0" if note is None else "1", note or "",
-                      _slice_member(data["lang"], data["topic"])],
+                      _slice_member(data["lang"], data["topic"]),
+                      "" if claimed_at is None else _stamp(claimed_at)],
             )
             if done != -1:
                 return await self.get(ticket_id) if done else None
@@ -579,10 +589,17 @@ class HandoffStore:
         return await self._finish(ticket_id, TicketState.CANCELLED, "", "", "")
 
     async def close(self, ticket_id: str, summary: str, outcome: str,
-                    ended_by: str = "") -> Ticket | None:
+                    ended_by: str = "", unchanged_since: Ticket | None = None) -> Ticket | None:
         """Close an active or ended conversation and queue its summary job exactly once;
-        None if it was neither."""
-        return await self._finish(ticket_id, TicketState.CLOSED, summary, outcome, ended_by)
+        None if it was neither, or (with `unchanged_since`, as the sweep saw it) if it was
+        claimed or written in since."""
+        seen = {} if unchanged_since is None else {
+            name: "" if stamp is None else _stamp(stamp)
+            for name, stamp in (("claimed_at", unchanged_since.claimed_at),
+                                ("last_user_at", unchanged_since.last_user_at),
+                                ("last_expert_at", unchanged_since.last_expert_at))}
+        return await self._finish(ticket_id, TicketState.CLOSED, summary, outcome, ended_by,
+                                  seen)
 
     async def end(self, ticket_id: str, ended_by: str) -> Ticket | None:
         """The asker ends an active conversation; None if it was not active."""
@@ -609,7 +626,8 @@ class HandoffStore:
         return str(await self._rate_once(keys=[keys.ticket(ticket_id)], args=[user_id]))
 
     async def _finish(self, ticket_id: str, state: TicketState, summary: str,
-                      outcome: str, ended_by: str) -> Ticket | None:
+                      outcome: str, ended_by: str,
+                      seen: Mapping[str, str] | None = None) -> Ticket | None:
         while True:
             data = await self.redis.hgetall(keys.ticket(ticket_id))
             if not data:
@@ -626,7 +644,8 @@ class HandoffStore:
             done = await self._finish_script(
                 keys=script_keys,
                 args=[ticket_id, holder, state.value, _stamp(self.clock()),
-                      self.transcript_ttl, summary, outcome, ended_by, secrets.token_hex(16)],
+                      self.transcript_ttl, summary, outcome, ended_by, secrets.token_hex(16),
+                      json.dumps(dict(seen or {}))],
             )
             if done == 1 and state is TicketState.CANCELLED:
                 await request_rewrite(self.redis)  # the transcript was deleted

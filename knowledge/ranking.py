@@ -20,6 +20,13 @@ AUDIENCE_BONUS = 1.0  # a snippet written for the reader's role (e.g. volunteer)
 AUDIENCE_PENALTY = 3.0  # a snippet written for the other role moves down, but stays listed
 ROLE_BONUS = 1.0  # a card written for the writer's own work role (wijkagent, ggz, ...) moves up
 ROLE_PENALTY = 8.0  # a card for another work role, or police advice to the police, moves down
+# A card set in a place where many kinds of people work (a school, a club, a mosque, a youth
+# centre, a care home) fits a writer who does not say who they are: a little down only. A
+# card only for a profession of few (police, GGZ, leerplicht, municipal policy) keeps the full
+# penalty unless the writer says they have it.
+UNNAMED_ROLE_PENALTY = 4.0
+PLACE_ROLES = frozenset({WorkRole.SCHOOL, WorkRole.SPORTS_CLUB, WorkRole.FAITH_COMMUNITY,
+                         WorkRole.YOUTH_WORK, WorkRole.YOUTH_CARE})
 POLICE_ROUTE = "politie"  # the referral of the police's non-urgent route
 DENSE_ROW = 32  # weights a feature needs for its row to be kept dense (of ~110 snippets)
 
@@ -78,6 +85,10 @@ class SnippetRanker:
         self.role_cards = {role: np.array([role in s.roles for s in self.snippets])
                            for role in WorkRole}
         self.for_roles = np.array([bool(s.roles) for s in self.snippets])
+        # The penalty a role card gets when the writer names no role at all.
+        self.unnamed = np.array([(UNNAMED_ROLE_PENALTY if set(s.roles) & PLACE_ROLES
+                                  else ROLE_PENALTY) if s.roles else 0.0
+                                 for s in self.snippets])
         # Guidance whose next step is the police's non-urgent route: not for police officers.
         self.police_route = np.array([POLICE_ROUTE in s.links for s in self.snippets])
 
@@ -88,9 +99,11 @@ class SnippetRanker:
 
     def scores(self, vector: SparseRow, topics: dict[Topic, float],
                audience: str | None = None,
-               roles: frozenset[WorkRole] = frozenset()) -> np.ndarray:
+               roles: frozenset[WorkRole] = frozenset(),
+               places: frozenset[WorkRole] = frozenset()) -> np.ndarray:
         """A log-scale score per snippet (in self.snippets order); higher is better.
-        `roles`: the work roles the writer named for themselves (knowledge.work_roles)."""
+        `roles`: the work roles the writer named for themselves (knowledge.work_roles);
+        `places`: the roles whose workplace they call theirs (knowledge.work_places)."""
         margins = self.weights.times(vector) + self.intercept
         probs = np.array([topics.get(t, 0.0) for t in self.topics])
         prior = np.log(probs @ self.share + PRIOR_FLOOR)
@@ -105,24 +118,31 @@ class SnippetRanker:
         own_role = np.zeros(len(self.snippets), dtype=bool)
         for role in roles:
             own_role |= self.role_cards[role]
-        score = score + ROLE_BONUS * own_role - ROLE_PENALTY * (self.for_roles & ~own_role)
+        own_place = own_role.copy()
+        for role in places:
+            own_place |= self.role_cards[role]
+        penalty = ROLE_PENALTY * self.for_roles if roles or places else self.unnamed
+        score = score + ROLE_BONUS * own_role - penalty * ~own_place
         if WorkRole.POLICE in roles:
             score = score - ROLE_PENALTY * self.police_route
         return score
 
     def rank(self, vector: SparseRow, topics: dict[Topic, float],
              audience: str | None = None, limit: int | None = None,
-             roles: frozenset[WorkRole] = frozenset()) -> list[Snippet]:
+             roles: frozenset[WorkRole] = frozenset(),
+             places: frozenset[WorkRole] = frozenset()) -> list[Snippet]:
         """Snippets from every topic, best first, for a message's feature vector and topic
-        probabilities; `audience` (a role) and the writer's work `roles` are preferences."""
+        probabilities; `audience` (a role), the writer's work `roles` and `places` are
+        preferences."""
         return [snippet for snippet, _ in self.rank_scored(vector, topics, audience, limit,
-                                                           roles)]
+                                                           roles, places)]
 
     def rank_scored(self, vector: SparseRow, topics: dict[Topic, float],
                     audience: str | None = None, limit: int | None = None,
-                    roles: frozenset[WorkRole] = frozenset()) -> list[tuple[Snippet, float]]:
+                    roles: frozenset[WorkRole] = frozenset(),
+                    places: frozenset[WorkRole] = frozenset()) -> list[tuple[Snippet, float]]:
         """As `rank`, with each snippet's score (how well it fits: the desk abstains when
         even the best one fits poorly)."""
-        score = self.scores(vector, topics, audience, roles)
+        score = self.scores(vector, topics, audience, roles, places)
         order = np.argsort(-score, kind="stable")
         return [(self.snippets[i], float(score[i])) for i in order[:limit]]

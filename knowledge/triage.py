@@ -21,7 +21,7 @@ from knowledge.subject import names_the_subject
 from knowledge.text import STOPWORDS, stems
 from knowledge.topics import LANGS, Topic
 from knowledge.urgency import UrgencyDetector, UrgencyModel
-from knowledge.work_roles import work_roles
+from knowledge.work_roles import work_places, work_roles
 
 # Field weights: the words people type (terms) say most about a topic; long answers least.
 W_TERMS, W_LABEL, W_DESCRIPTION, W_TITLE, W_ANSWER = 3.0, 2.0, 1.5, 1.5, 0.6
@@ -36,7 +36,7 @@ SNIPPETS = 6  # snippets a triage result carries, best first across topics
 # Below this P(covered) the desk says it has no card instead of showing the nearest one.
 # Calibrated on the labelled sets (tests/test_scope.py): at most 5 % of questions that have a
 # fitting card abstain.
-SCOPE_THRESHOLD = 0.72
+SCOPE_THRESHOLD = 0.70
 # Function words that belong to one language only ("in", "is", "we" are in both lists).
 _OWN_STOPWORDS = {"nl": STOPWORDS["nl"] - STOPWORDS["en"], "en": STOPWORDS["en"] - STOPWORDS["nl"]}
 _LINGUA = {Language.DUTCH: "nl", Language.ENGLISH: "en"}
@@ -300,7 +300,7 @@ class Triage:
         in_scope = 1.0 if self.scope is None or names_the_subject(tokens) \
             else self.scope.probability(tokens)
         return topics, self.ranker.rank_scored(vector, dict(topics), audience, limit,
-                                               work_roles(tokens)), in_scope
+                                               work_roles(tokens), work_places(tokens)), in_scope
 
     def triage(self, text: str, lang_hint: str | None = None,
                role: str | None = None) -> TriageResult:

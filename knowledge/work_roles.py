@@ -39,8 +39,9 @@ _WORDS: dict[WorkRole, tuple[str, str]] = {
                             r"wethouder)",
                             r"(?:municipality|policy officer|policy adviser|council officer|"
                             r"local government)"),
-    WorkRole.SPORTS_CLUB: (r"(?:trainer|coach|bestuurslid van (?:de|een|onze) \w*club|"
-                           r"vrijwilliger bij (?:de|een|onze) \w*club|jeugdtrainer)",
+    # A youth club (jongerenclub, youth club) is youth work, not sport.
+    WorkRole.SPORTS_CLUB: (r"(?:trainer|coach|bestuurslid van (?:de|een|onze) (?!jongeren)\w*club|"
+                           r"vrijwilliger bij (?:de|een|onze) (?!jongeren)\w*club|jeugdtrainer)",
                            r"(?:coach|trainer|volunteer coach|board member of (?:a|our) \w* ?"
                            r"club)"),
     WorkRole.FAITH_COMMUNITY: (r"(?:imam|moskeebestuur|bestuurslid van (?:de|een|onze) moskee|"
@@ -57,8 +58,37 @@ _PATTERNS[WorkRole.SPORTS_CLUB] = re.compile(
     rf"{_PATTERNS[WorkRole.SPORTS_CLUB].pattern}|\bik (?:train|coach) (?:de|het|een|onze|mijn)\b"
     r"|\bi (?:coach|train) (?:a|the|our|my)\b")
 
+# Or said by where they work: "een leerling in mijn klas", "mijn spelers", "onze moskee".
+_PLACES: dict[WorkRole, str] = {
+    WorkRole.SCHOOL: (r"\bmijn (?:klas|mentorklas|brugklas|leerlingen|leerling|mentorleerling|"
+                      r"mentorleerlingen|lessen|les)\b|\bop onze school\b|"
+                      r"\bmy (?:class|classroom|pupils?|students?|form group|lessons?)\b|"
+                      r"\bat our school\b"),
+    WorkRole.SPORTS_CLUB: (r"\bmijn (?:spelers|team|elftal|selectie)\b|"
+                           r"\b(?:bij|in|van) onze (?!jongeren)\w*club\b|"
+                           r"\bmy (?:players|team|squad)\b|"
+                           r"\b(?:at|in) our (?!youth)(?:\w+ )?club\b"),
+    WorkRole.YOUTH_WORK: (r"\b(?:ons|het) (?:jongerencentrum|buurthuis|jongerenhonk)\b|"
+                          r"\b(?:bij|in|van) (?:de|een|onze) jongerenclub\b|"
+                          r"\b(?:at|in) (?:a|the|our) (?:youth centre|youth center|youth club)\b|"
+                          r"\bour (?:youth centre|youth center|youth club)\b"),
+    WorkRole.FAITH_COMMUNITY: (r"\b(?:bestuur van|in|bij) (?:de|een|onze) (?:moskee|kerk)\b|"
+                               r"\bonze (?:moskee|kerk|gemeenschap)\b|"
+                               r"\b(?:our|the) (?:mosque|church)(?:'s)? board\b|"
+                               r"\bour (?:mosque|church)\b"),
+}
+_PLACE_PATTERNS = {role: re.compile(place) for role, place in _PLACES.items()}
+
 
 def work_roles(text: str | Tokens) -> frozenset[WorkRole]:
     """The work roles the writer names for themselves (usually none or one)."""
     folded = Tokens.of(text).folded  # the message's folded text, made once for every model
     return frozenset(role for role, pattern in _PATTERNS.items() if pattern.search(folded))
+
+
+def work_places(text: str | Tokens) -> frozenset[WorkRole]:
+    """The roles whose workplace the writer speaks of as theirs ("mijn klas", "onze moskee"):
+    guidance set there fits them, though they did not say who they are."""
+    folded = Tokens.of(text).folded
+    return frozenset(role for role, pattern in _PLACE_PATTERNS.items()
+                     if pattern.search(folded))

@@ -15,13 +15,14 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from prometheus_client import REGISTRY
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.leases import Instances
 from bot.runtime import desk_services
 from bot.settings import Settings
 from bot.web import WebState, init_app
 from bot.web import keys as web_keys
 from bot.web.app import ENGINE
 from bot.web.login import LoginLinks
-from bot.worker import HEARTBEAT_KEY
+from bot.worker import heartbeat_key
 from handoff.models import ConversationSummary
 from handoff.summaries import expert_ref
 from tests.web_harness import ADMIN, EXPERT, Web
@@ -34,18 +35,34 @@ PAGES = ["/dashboard", "/dashboard/queue", "/dashboard/queue/live", "/dashboard/
 
 
 async def test_healthz_names_what_is_down(web: Web) -> None:
+    me = web.settings.instance
+    # Another instance's worker beating does not make this instance's worker healthy.
+    await web.desk.redis.set(heartbeat_key("other-host-1"), "1", ex=30)
     resp = await web.client.get("/healthz")
     assert resp.status == 503 and await resp.json() == {
-        "status": "down", "down": ["worker"], "degraded": []}
-    await web.desk.redis.set(HEARTBEAT_KEY, "1", ex=30)
+        "status": "down", "down": ["worker"], "degraded": [], "instance": me}
+    await web.desk.redis.set(heartbeat_key(me), "1", ex=30)
     resp = await web.client.get("/healthz")
     assert resp.status == 200 and await resp.json() == {
-        "status": "ok", "down": [], "degraded": []}
+        "status": "ok", "down": [], "degraded": [], "instance": me}
     # A webhook update stored long ago and still not handled: the feed is stuck.
     await web.desk.redis.xadd(web_keys.webhook(), {"update": "{}"}, id="1000-0")
     resp = await web.client.get("/healthz")
     assert resp.status == 200 and await resp.json() == {
-        "status": "degraded", "down": [], "degraded": ["webhook_backlog"]}
+        "status": "degraded", "down": [], "degraded": ["webhook_backlog"], "instance": me}
+
+
+async def test_healthz_lists_the_live_instances_when_several_run(web: Web) -> None:
+    web.desk.settings = web.desk.settings.model_copy(update={"instances": "multi"})
+    me = web.settings.instance
+    await web.desk.redis.set(heartbeat_key(me), "1", ex=30)
+    other = Instances(web.desk.redis, "zz-second-machine")
+    await other.beat()
+    body = await (await web.client.get("/healthz")).json()
+    assert body["instance"] == me and body["instances"] == sorted([me, "zz-second-machine"])
+    await other.leave()  # a clean stop: gone from the list at once
+    body = await (await web.client.get("/healthz")).json()
+    assert body["instances"] == [me]
 
 
 async def test_healthz_reports_an_unreachable_database(settings: Settings, redis) -> None:

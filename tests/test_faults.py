@@ -339,21 +339,22 @@ async def test_flood_counts_by_telegram_time_and_spares_experts() -> None:
 @pytest.mark.timeout(300)
 async def test_a_ready_worker_keeps_a_heartbeat(tmp_path: Path, redis_server: EmbeddedRedis,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot.worker import HEARTBEAT_KEY, HEARTBEAT_TTL_SECONDS
+    from bot.worker import HEARTBEAT_TTL_SECONDS, heartbeat_key
 
     monkeypatch.setenv("VRAAGBAAK_DATA_DIR", str(tmp_path / "d"))
     monkeypatch.setenv("VRAAGBAAK_SECRET_KEY", "t")
     redis = make_client(redis_server.url)
-    await redis.delete(HEARTBEAT_KEY)
-    supervisor = WorkerSupervisor(redis_server.url)
+    beat_key = heartbeat_key("faults-desk")  # the desk instance that spawned it
+    await redis.delete(beat_key)
+    supervisor = WorkerSupervisor(redis_server.url, env={"VRAAGBAAK_INSTANCE_ID": "faults-desk"})
     supervisor.start()
     try:
         deadline = time.monotonic() + 240  # loading the anonymiser takes a while
-        while not await redis.exists(HEARTBEAT_KEY) and time.monotonic() < deadline:
+        while not await redis.exists(beat_key) and time.monotonic() < deadline:
             await asyncio.sleep(0.5)
-        assert 0 < await redis.ttl(HEARTBEAT_KEY) <= HEARTBEAT_TTL_SECONDS
+        assert 0 < await redis.ttl(beat_key) <= HEARTBEAT_TTL_SECONDS
         await supervisor.stop()
-        assert not await redis.exists(HEARTBEAT_KEY)  # a clean stop says so at once
+        assert not await redis.exists(beat_key)  # a clean stop says so at once
     finally:
         await supervisor.stop()
         await redis.aclose(close_connection_pool=True)

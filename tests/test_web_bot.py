@@ -21,7 +21,7 @@ from bot.settings import Settings
 from bot.web import WebState, init_app
 from bot.web import keys as web_keys
 from bot.web.serving import listen, serving, url_of
-from bot.web.webhook import CONSUMER, GROUP, SECRET_HEADER
+from bot.web.webhook import GROUP, SECRET_HEADER, partition_of
 
 pytestmark = pytest.mark.timeout(90)
 ADMIN = 3001
@@ -49,6 +49,7 @@ async def desk(settings: Settings, redis: Redis) -> AsyncIterator[DemoDesk]:
 async def test_dashboard_command_sends_experts_a_one_time_login_link(desk: DemoDesk) -> None:
     await desk.sandbox.user_sends(3002, "/dashboard", "Tom", "nl")
     await bot_says(desk, 3002, "alleen voor de experts")
+    assert desk.state.feed_status is not None and desk.state.feed_status()["polling"]
     code = await desk.desk.experts.create_invite("Marieke", (), ("nl",))
     await desk.sandbox.user_sends(3003, f"/start inv_{code}", "Marieke", "nl")
     await desk.sandbox.user_sends(3003, "/dashboard")
@@ -78,6 +79,9 @@ async def test_webhook_mode_takes_updates_only_with_the_secret(settings: Setting
         assert ready.sandbox.webhook_secret == ready.state.webhook_secret
         await ready.sandbox.user_sends(4001, "/start", "Ann", "nl")
         await bot_says(ready, 4001, "Welkom bij de Vraagbaak")
+        # A single instance owns every partition of the feed (reported for /healthz).
+        assert ready.state.feed_status is not None
+        assert ready.state.feed_status()["owned"] == list(range(8))
         assert ready.sandbox.webhook_statuses and set(ready.sandbox.webhook_statuses) == {200}
         forged = {"update_id": 1, "message": {
             "message_id": 99, "date": int(time.time()), "text": "/start",
@@ -116,15 +120,20 @@ async def test_an_update_stored_before_a_crash_is_handled_after_restart(
             "entities": [{"type": "bot_command", "offset": 0, "length": 6}]}}
 
     # The web app answered 200 for two updates and the process died: one was read but not
-    # handled, one was handled but its acknowledgement was lost.
-    stream = web_keys.webhook()
-    await redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
-    await redis.xadd(stream, {"update": json.dumps(update(501, 4101))})
-    await redis.xadd(stream, {"update": json.dumps(update(502, 4102))})
-    await redis.xreadgroup(GROUP, CONSUMER, {stream: ">"}, count=10)
+    # handled, one was handled but its acknowledgement was lost. (The next start has another
+    # consumer name: the process id is in it.)
+    for update_id, user_id in ((501, 4101), (502, 4102)):
+        stream = web_keys.webhook_partition(partition_of(update(update_id, user_id), 8))
+        await redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
+        await redis.xadd(stream, {"update": json.dumps(update(update_id, user_id))})
+        await redis.xreadgroup(GROUP, "host-1234", {stream: ">"}, count=10)
     await redis.set(done_key(502), 1)
+    # One more was stored by a desk from before the partitioned feed, in its single stream,
+    # and one by a desk with more partitions than now.
+    await redis.xadd(web_keys.webhook(), {"update": json.dumps(update(503, 4103))})
+    await redis.xadd(web_keys.webhook_partition(9), {"update": json.dumps(update(504, 4104))})
     async with running_sandbox("127.0.0.1", 0) as (sandbox, url):
-        for user_id in (4101, 4102):
+        for user_id in (4101, 4102, 4103, 4104):
             sandbox._user(user_id, "Ann", "nl")
         sock = listen("127.0.0.1", 0)
         web_url = url_of(sock)
@@ -135,12 +144,16 @@ async def test_an_update_stored_before_a_crash_is_handled_after_restart(
                 init_app(bot_settings, desk, state), sock), running_bot(
                 bot_settings, desk, sandbox.token, state.webhook_secret):
             deadline = time.monotonic() + 15
-            while not sandbox.inbox(4101) and time.monotonic() < deadline:
+            while not all(sandbox.inbox(u) for u in (4101, 4103, 4104)) \
+                    and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
-            assert "Welkom" in sandbox.inbox(4101)[0]["text"]
+            for user_id in (4101, 4103, 4104):
+                assert "Welkom" in sandbox.inbox(user_id)[0]["text"]
             await asyncio.sleep(0.3)
             assert sandbox.inbox(4102) == []  # handled before the crash: not again
-            assert await redis.xlen(stream) == 0
+            for stream in (*web_keys.webhook_partitions(8), web_keys.webhook()):
+                assert await redis.xlen(stream) == 0
+            assert not await redis.exists(web_keys.webhook_partition(9))
 
 
 async def test_a_poison_update_is_moved_aside_and_the_webhook_goes_on(
@@ -149,16 +162,16 @@ async def test_a_poison_update_is_moved_aside_and_the_webhook_goes_on(
     dead_before = REGISTRY.get_sample_value(
         "vraagbaak_updates_dead_lettered_total", {"reason": UNREADABLE}) or 0
     # Left by an earlier run: read (and crashed on) as often as the feed allows.
-    stream = web_keys.webhook()
-    await redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
     crashing = {"update_id": 601, "message": {
         "message_id": 1, "date": int(time.time()), "text": "/start",
         "chat": {"id": 4201, "type": "private", "first_name": ""},
         "from": {"id": 4201, "is_bot": False, "first_name": ""}}}
+    stream = web_keys.webhook_partition(partition_of(crashing, 8))
+    await redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
     await redis.xadd(stream, {"update": json.dumps(crashing)})
-    await redis.xreadgroup(GROUP, CONSUMER, {stream: ">"}, count=10)
+    await redis.xreadgroup(GROUP, "host-1", {stream: ">"}, count=10)
     for _ in range(MAX_ATTEMPTS - 1):
-        await redis.xreadgroup(GROUP, CONSUMER, {stream: "0"}, count=10)
+        await redis.xreadgroup(GROUP, "host-1", {stream: "0"}, count=10)
     async with demo_desk(settings, "127.0.0.1", 0, with_worker=False, webhook=True) as ready:
         ready.sandbox._user(4201, "Ann", "nl")
         # Telegram posts an update python-telegram-bot cannot read (no date, no chat) ...

@@ -40,6 +40,9 @@ class WebState:
     webhook_secret: str | None = None
     bot_username: str | None = None
     expect_worker: bool = True
+    # This instance's part of the update feed (owned partitions, or whether it polls), for
+    # /healthz; set once the bot runs.
+    feed_status: Callable[[], dict[str, object]] | None = None
 
 
 SETTINGS = web.AppKey("settings", Settings)

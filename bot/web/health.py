@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot import metrics
 from bot.web import keys as web_keys
 from bot.web.app import DESK, ENGINE, STATE
-from bot.worker import HEARTBEAT_KEY
+from bot.worker import heartbeat_key
 from handoff import handoff_keys
 from knowledge import keys as knowledge_keys
 
@@ -41,11 +41,21 @@ async def _database_ok(request: web.Request) -> bool:
 
 
 async def _worker_ok(request: web.Request) -> bool:
+    """This instance's worker (each desk instance spawns its own) beat recently."""
+    desk = request.app[DESK]
     try:
         return bool(await asyncio.wait_for(
-            request.app[DESK].redis.exists(HEARTBEAT_KEY), CHECK_TIMEOUT))
+            desk.redis.exists(heartbeat_key(desk.settings.instance)), CHECK_TIMEOUT))
     except (RedisError, OSError, TimeoutError):
         return False
+
+
+async def _live_instances(request: web.Request) -> list[str] | None:
+    """The desk instances that beat recently, None when Redis does not answer."""
+    try:
+        return await asyncio.wait_for(request.app[DESK].instances.live(), CHECK_TIMEOUT)
+    except (RedisError, OSError, TimeoutError):
+        return None
 
 
 async def _webhook_flowing(request: web.Request) -> bool:
@@ -65,8 +75,9 @@ async def _webhook_flowing(request: web.Request) -> bool:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """200 when Redis, the database and the summariser worker answer (status "degraded" when
-    the webhook's updates pile up); else 503 naming what is down."""
+    """200 when this instance's Redis, database and summariser worker answer (status
+    "degraded" when the webhook's updates pile up); else 503 naming what is down. It names
+    this instance, and with several instances the live ones."""
     checks = {"redis": _redis_ok(request), "database": _database_ok(request)}
     if request.app[STATE].expect_worker:
         checks["worker"] = _worker_ok(request)
@@ -76,8 +87,12 @@ async def healthz(request: web.Request) -> web.Response:
     if down or degraded:
         log.warning("health check failed: %s", ",".join(down + degraded))
     status = "down" if down else "degraded" if degraded else "ok"
-    return web.json_response({"status": status, "down": down, "degraded": degraded},
-                             status=503 if down else 200,
+    settings = request.app[DESK].settings
+    body: dict[str, object] = {"status": status, "down": down, "degraded": degraded,
+                               "instance": settings.instance}
+    if settings.instances == "multi":
+        body["instances"] = await _live_instances(request)
+    return web.json_response(body, status=503 if down else 200,
                              headers={"Cache-Control": "no-store"})
 
 

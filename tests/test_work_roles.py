@@ -1,0 +1,50 @@
+"""Who the writer is at work, said outright ("ik ben docent") or by their workplace ("mijn
+klas", "onze moskee"), and what the ranking does with it: a card set in a school reaches a
+teacher who only says "mijn klas"; a card for police officers reaches no one else."""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge.base import WorkRole
+from knowledge.triage import Triage
+from knowledge.work_roles import work_places, work_roles
+
+
+@pytest.mark.parametrize(("text", "roles", "places"), [
+    ("Ik ben wijkagent in Utrecht-Oost", {WorkRole.POLICE}, set()),
+    ("ik ben ervaren docent op een vmbo", {WorkRole.SCHOOL}, set()),
+    ("Als jeugdtrainer zie ik het elke week", {WorkRole.SPORTS_CLUB}, set()),
+    ("een leerling in mijn klas (3 havo) zegt", set(), {WorkRole.SCHOOL}),
+    ("two of my players keep chanting", set(), {WorkRole.SPORTS_CLUB}),
+    ("Wij zijn het bestuur van een moskee", set(), {WorkRole.FAITH_COMMUNITY}),
+    ("In ons jongerencentrum wordt gescholden", set(), {WorkRole.YOUTH_WORK}),
+    # A youth club is youth work, not sport.
+    ("Ik ben vrijwilliger bij een jongerenclub", set(), {WorkRole.YOUTH_WORK}),
+    ("I volunteer at our youth club", set(), {WorkRole.YOUTH_WORK}),
+    # Mentioning someone else's role or place is not the writer's own.
+    ("de wijkagent vroeg of ik namen wil geven", set(), set()),
+    ("mijn zoon wordt op zijn school gepest", set(), set()),
+])
+def test_roles_and_places_the_writer_names(text: str, roles: set[WorkRole],
+                                           places: set[WorkRole]) -> None:
+    assert work_roles(text) == roles
+    assert work_places(text) == places
+
+
+@pytest.mark.timeout(120)
+def test_a_card_set_in_a_school_reaches_a_teacher_who_only_says_my_class(
+        triage: Triage) -> None:
+    text = ("twee jongens in mijn klas noemen een meisje met een hoofddoek steeds 'terrorist'. "
+            "de rest lacht. hoe zet ik hier een grens?")
+    assert triage.triage(text, "nl", "professional").snippets[0] == \
+        "polarisation-bullied-terrorist"
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("text", [
+    "ik ken onze wijkagent eigenlijk niet, moet dat wel?",
+    "moet ik de wijkagent bellen als een leerling rare dingen zegt over aanslagen?",
+])
+def test_the_police_officers_card_reaches_no_one_else(triage: Triage, text: str) -> None:
+    assert "collaboration-role-police-officer" not in triage.triage(text, "nl").snippets[:1]
