@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
@@ -123,25 +122,10 @@ async def test_an_instance_killed_mid_burst_loses_nothing_and_keeps_order(
 LEASE_BOUND = LEASE_TTL + 2.0  # the killed instance's chats are answered again within this
 
 
-def desk_speaks_sentinel() -> bool:
-    """Whether the desk finds Redis through VRAAGBAAK_REDIS_SENTINELS (issue 22's SINGLE
-    part); until then the full soak uses the primary's URL and skips the primary's kill."""
-    import bot.redis_server
-
-    return "sentinel" in inspect.getsource(bot.redis_server).lower()
-
-
 @contextlib.asynccontextmanager
-async def own_client(cluster: RedisCluster, sentinel: bool) -> AsyncIterator[Redis]:  # type: ignore[type-arg]
+async def own_client(cluster: RedisCluster) -> AsyncIterator[Redis]:  # type: ignore[type-arg]
     """The test's own Redis client, following the primary through a failover; closed with
     its Sentinel connections at the end."""
-    if not sentinel:
-        client = make_client(cluster.primary_url)
-        try:
-            yield client
-        finally:
-            await client.aclose(close_connection_pool=True)
-        return
     hosts = [(a.rsplit(":", 1)[0], int(a.rsplit(":", 1)[1])) for a in cluster.sentinel_addresses]
     sentinels = Sentinel(hosts, socket_timeout=2)
     client = sentinels.master_for(SERVICE, decode_responses=True)
@@ -157,15 +141,13 @@ async def own_client(cluster: RedisCluster, sentinel: bool) -> AsyncIterator[Red
 @pytest.mark.timeout(900)
 async def test_two_instances_ride_out_kills_a_redeploy_and_a_failover(
         tmp_path: Path, postgres: PostgresCluster) -> None:
-    sentinel = desk_speaks_sentinel()
     database_url = await fresh_database(postgres, "vb_soak_full")
     with RedisCluster(tmp_path, replicas=1, sentinels=3) as cluster:
-        address = (RedisAddress(sentinels=cluster.sentinel_addresses, service=SERVICE)
-                   if sentinel else RedisAddress(url=cluster.primary_url))
+        address = RedisAddress(sentinels=cluster.sentinel_addresses, service=SERVICE)
         extra = {"VRAAGBAAK_EXPERT_REQUEUE_MINUTES": "1",
                  "VRAAGBAAK_EXPERT_REMINDER_MINUTES": "1",
                  "VRAAGBAAK_EXPERT_MAX_CONVERSATIONS": "10"}
-        async with own_client(cluster, sentinel) as redis, Desks.start(
+        async with own_client(cluster) as redis, Desks.start(
                 tmp_path / "desks", database_url, address, INSTANCES, extra_env=extra) as desks:
             plan = Plan.make(await calibrate(desks, 20), chats=100, per_chat=20)
             h = people(desks.session, desks.sandbox_url)
@@ -192,9 +174,8 @@ async def test_two_instances_ride_out_kills_a_redeploy_and_a_failover(
                 cluster.start_node("primary")  # now a replica of the new primary
 
             faults = [Fault("kill -9 instance a", 8.0, kill_a),
-                      Fault("SIGTERM instance b", 18.0, redeploy_b)]
-            if sentinel:
-                faults.append(Fault("kill -9 redis primary", 28.0, kill_primary))
+                      Fault("SIGTERM instance b", 18.0, redeploy_b),
+                      Fault("kill -9 redis primary", 28.0, kill_primary)]
             handoffs = asyncio.create_task(script(h, desks))
             run = await drive(desks, plan, rate=50.0, faults=faults)
             waited = await attempt(wait_answered(desks, run, timeout=180))
@@ -206,7 +187,6 @@ async def test_two_instances_ride_out_kills_a_redeploy_and_a_failover(
             figures["summary_rows"] = await summary_rows(database_url, h.closed)
             state = await settled(desks, redis)
             figures.update(failover)
-            figures["sentinel"] = sentinel
             figures["front"] = desks.front.figures()
             figures["cpu_seconds"] = desks.cpu_seconds()
             figures["leftovers"] = state
