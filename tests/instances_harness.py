@@ -89,12 +89,20 @@ class Instance:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
     async def start(self) -> None:
-        """Start it and wait until it says it runs (the webhook is registered)."""
+        """Start it and wait until it says it runs (the webhook is registered). Each start
+        listens on a fresh port (the front follows): the old one may have become a client
+        connection's local port meanwhile."""
         self.starts += 1
+        if self.starts > 1:
+            self.port = free_port()
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.proc = _child([sys.executable, "-m", "bot.cli", "run", "--no-worker"], self.env,
-                           self.log)
+        self.proc = _child([sys.executable, "-m", "bot.cli", "run", "--no-worker"],
+                           {**self.env, "VRAAGBAAK_WEB_PORT": str(self.port)}, self.log)
         deadline = time.monotonic() + START_TIMEOUT
         while READY_LINE not in self.log.read_text(errors="replace"):
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -129,7 +137,7 @@ class Front:
     """A round-robin load balancer for the webhook: each update to the next instance; on a
     refused connection or a 5xx answer, the same update to the following one."""
 
-    backends: list[str]
+    backends: list[Instance]
     forwarded: int = 0
     retried: int = 0
     refused: int = 0  # no instance took it: Telegram (the sandbox) retries later
@@ -152,7 +160,7 @@ class Front:
     async def _forward(self, body: bytes, headers: dict[str, str], first: int) -> web.Response:
         assert self._session is not None
         for i in range(len(self.backends)):
-            backend = self.backends[(first + i) % len(self.backends)]
+            backend = self.backends[(first + i) % len(self.backends)].url
             try:
                 async with self._session.post(backend + WEBHOOK_PATH, data=body,
                                               headers=headers) as resp:
@@ -271,7 +279,7 @@ class Desks:
         tmp.mkdir(parents=True, exist_ok=True)
         instances = {name: Instance(name, free_port(), tmp / f"instance-{name}", {})
                      for name in names}
-        front = Front([f"http://127.0.0.1:{i.port}" for i in instances.values()])
+        front = Front(list(instances.values()))
         worker = None
         with soak_sandbox(tmp / "sandbox.log", lanes) as (sandbox_url, sandbox_pid):
             async with front.serving() as webhook_url, aiohttp.ClientSession() as session:
@@ -280,7 +288,6 @@ class Desks:
                     first: Instance | None = None
                     for instance in instances.values():
                         instance.env = {**env, "VRAAGBAAK_INSTANCE_ID": instance.name,
-                                        "VRAAGBAAK_WEB_PORT": str(instance.port),
                                         "VRAAGBAAK_DATA_DIR": str(instance.data_dir)}
                         if first is not None:  # the trained triage: seconds of CPU saved
                             shutil.copytree(first.data_dir / "cache",

@@ -220,9 +220,7 @@ def analyse(run: Run, records: list[dict[str, Any]]) -> dict[str, Any]:
                 answered, sent = min(after)
                 waits.append(answered - max(sent, fault.started))
         resume[fault.name] = {"chats": len(waits), "fault_seconds": fault.seconds,
-                              "seconds_to_resume": max(waits, default=0.0),
-                              # the first of them answered again: the takeover itself
-                              "first_chat_resumed_s": min(waits, default=0.0)}
+                              "seconds_to_resume": max(waits, default=0.0)}
     latencies = sorted(first_at[key] - run.sent_at[key] for key in first_at)
     first_fault = min((f.started for f in run.faults), default=float("inf"))
     calm = sorted(first_at[key] - run.sent_at[key] for key in first_at
