@@ -82,6 +82,10 @@ async def test_webhook_mode_takes_updates_only_with_the_secret(settings: Setting
         # A single instance owns every partition of the feed (reported for /healthz).
         assert ready.state.feed_status is not None
         assert ready.state.feed_status()["owned"] == list(range(8))
+        async with aiohttp.ClientSession() as http, http.get(f"{ready.url}/healthz") as resp:
+            health = await resp.json()
+        assert health["feed"]["owned"] == list(range(8))
+        assert health["feed"]["instance"] == settings.instance
         assert ready.sandbox.webhook_statuses and set(ready.sandbox.webhook_statuses) == {200}
         forged = {"update_id": 1, "message": {
             "message_id": 99, "date": int(time.time()), "text": "/start",

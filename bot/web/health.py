@@ -59,19 +59,24 @@ async def _live_instances(request: web.Request) -> list[str] | None:
 
 
 async def _webhook_flowing(request: web.Request) -> bool:
-    """False when the oldest update on the webhook stream waits too long (a growing backlog):
-    stream ids are the Redis server's milliseconds, compared with its own clock."""
+    """False when the oldest update on any webhook partition stream waits too long (a growing
+    backlog, e.g. a partition nobody owns): stream ids are the Redis server's milliseconds,
+    compared with its own clock."""
     redis = request.app[DESK].redis
+    streams = web_keys.webhook_partitions(request.app[DESK].settings.feed_partitions)
     try:
         async with asyncio.timeout(CHECK_TIMEOUT):
-            oldest = await redis.xrange(web_keys.webhook(), count=1)
-            if not oldest:
+            async with redis.pipeline(transaction=False) as pipe:
+                for stream in streams:
+                    pipe.xrange(stream, count=1)
+                heads = [found[0][0] for found in await pipe.execute() if found]
+            if not heads:
                 return True
             seconds, micros = await redis.time()
     except (RedisError, OSError, TimeoutError):
         return True  # Redis being down is its own check
-    waited = seconds + micros / 1e6 - int(str(oldest[0][0]).split("-")[0]) / 1000
-    return waited <= WEBHOOK_BACKLOG_SECONDS
+    oldest = min(int(str(entry).split("-")[0]) for entry in heads)
+    return seconds + micros / 1e6 - oldest / 1000 <= WEBHOOK_BACKLOG_SECONDS
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -92,6 +97,9 @@ async def healthz(request: web.Request) -> web.Response:
                                "instance": settings.instance}
     if settings.instances == "multi":
         body["instances"] = await _live_instances(request)
+    feed_status = request.app[STATE].feed_status
+    if feed_status is not None:  # which partitions (or the polling) this instance owns
+        body["feed"] = feed_status()
     return web.json_response(body, status=503 if down else 200,
                              headers={"Cache-Control": "no-store"})
 
@@ -105,8 +113,12 @@ async def metrics_gauges(request: web.Request) -> None:
     metrics.QUEUE.labels(urgency="normal").set(len(waiting) - urgent)
     # Every consumer deletes an entry once it is done, so a stream's length is its backlog.
     for name, stream in (("summaries", handoff_keys.summaries()),
-                         ("trends", knowledge_keys.trends()), ("webhook", web_keys.webhook())):
+                         ("trends", knowledge_keys.trends())):
         metrics.WORKER_LAG.labels(stream=name).set(await desk.redis.xlen(stream))
+    webhook = 0
+    for stream in web_keys.webhook_partitions(desk.settings.feed_partitions):
+        webhook += await desk.redis.xlen(stream)
+    metrics.WORKER_LAG.labels(stream="webhook").set(webhook)
 
 
 async def metrics_page(request: web.Request) -> web.Response:
