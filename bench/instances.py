@@ -7,10 +7,10 @@ numbered questions is sent as fast as the sandbox takes them; the figure is answ
 questions per second, first question sent to last answer landed.
 
 On one 2-core machine the second instance cannot double the rate: both instances, Redis,
-PostgreSQL, the sandbox and the front share the same two cores, and Telegram (the sandbox)
-posts one update at a time, so the webhook chain, not the desk, sets part of the pace.
-A second machine buys availability first (a kill or a redeploy loses no answers); the
-throughput it adds is what its own cores add.
+PostgreSQL, the sandbox (posting over 8 connections, each chat in order) and the front share
+the same two cores, and in multi-instance mode a question costs a desk more (leases, the
+shared send limit in Redis). A second machine buys availability first (a kill or a redeploy
+loses no answers); the throughput it adds is what its own cores add.
 """
 
 from __future__ import annotations
