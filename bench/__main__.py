@@ -29,6 +29,7 @@ from bench.flood import (
     flood_measures,
     flood_rounds,
 )
+from bench.instances import FULL_INSTANCES, QUICK_INSTANCES, InstancesLoad, compare
 from bench.newcomers import (
     FULL_NEWCOMERS,
     QUICK_NEWCOMERS,
@@ -63,10 +64,11 @@ class Plan:
     claims: int
     flood: FloodLoad | None
     newcomers: NewcomerLoad | None = None
+    instances: InstancesLoad | None = None  # one desk instance against two (issue 22)
 
 
-FULL = Plan(FULL_LOAD, 100_000, 100, 50, FULL_FLOOD, FULL_NEWCOMERS)
-QUICK = Plan(QUICK_LOAD, 10_000, 100, 20, QUICK_FLOOD, QUICK_NEWCOMERS)
+FULL = Plan(FULL_LOAD, 100_000, 100, 50, FULL_FLOOD, FULL_NEWCOMERS, FULL_INSTANCES)
+QUICK = Plan(QUICK_LOAD, 10_000, 100, 20, QUICK_FLOOD, QUICK_NEWCOMERS, QUICK_INSTANCES)
 # the test's: the machinery, not a measurement
 TINY = Plan(TINY_LOAD, 200, 20, 1, TINY_FLOOD, TINY_NEWCOMERS)
 
@@ -140,6 +142,9 @@ def goals(by_name: dict[str, Measure], order: dict[str, Any], plan: Plan,
     ]
     if whole is not None:
         rows.append(("whole desk with worker (reported)", whole["whole_mb"], "info", 0.0, "MB"))
+    if "instances: ratio two / one" in by_name:
+        rows.append(("two instances / one, answered q/s (2 cores: expect <= 1.5x; reported)",
+                     median("instances: ratio two / one"), "info", 0.0, "x"))
     checks = {">=": float.__ge__, "<=": float.__le__, "<": float.__lt__, "==": float.__eq__}
     out = []
     for goal, value, op, target, unit in rows:
@@ -161,6 +166,8 @@ async def run(plan: Plan, texts: list[str]) -> tuple[Any, dict[str, float] | Non
                 await newcomer_rounds(Path(tmp), texts, plan.newcomers))
         whole = (await whole_desk_rss(Path(tmp), plan.load.worker_wait)
                  if plan.load.worker_wait else None)
+        if plan.instances:
+            flooded += await compare(Path(tmp), plan.instances)
     claims = await claim.measure(plan.claim_big, plan.claim_small, plan.claims)
     return result, whole, flooded + claims
 
@@ -210,6 +217,12 @@ def bench(plan: Plan, output: Path, extra: bool, command: list[str]) -> dict[str
         print(f"rush: {result.rush.as_json()}")
     if whole is not None:
         print(f"with the summariser worker: {whole}")
+    if "instances: ratio two / one" in by_name:
+        one, two = (by_name[f"instances: {n}"].median for n in (
+            "one desk, answered questions/s", "two desks behind the front, answered questions/s"))
+        print(f"instances: one {one:.0f} q/s, two {two:.0f} q/s: "
+              f"{by_name['instances: ratio two / one'].median:.2f}x (on 2 cores expect <= 1.5x: "
+              "both desks share the same cores with Redis, PostgreSQL, the sandbox and the front)")
     results = {
         "started": started.isoformat(timespec="seconds"),
         "command": command,
