@@ -64,9 +64,9 @@ _PLACES: dict[WorkRole, str] = {
                       r"mentorleerlingen|lessen|les)\b|\bop onze school\b|"
                       r"\bmy (?:class|classroom|pupils?|students?|form group|lessons?)\b|"
                       r"\bat our school\b"),
-    WorkRole.SPORTS_CLUB: (r"\bmijn (?:spelers|team|elftal|selectie)\b|"
+    WorkRole.SPORTS_CLUB: (r"\bmijn (?:spelers|elftal|selectie|jo\d+|mo\d+)\b|"
                            r"\b(?:bij|in|van) onze (?!jongeren)\w*club\b|"
-                           r"\bmy (?:players|team|squad)\b|"
+                           r"\bmy (?:players|squad)\b|"
                            r"\b(?:at|in) our (?!youth)(?:\w+ )?club\b"),
     WorkRole.YOUTH_WORK: (r"\b(?:ons|het) (?:jongerencentrum|buurthuis|jongerenhonk)\b|"
                           r"\b(?:bij|in|van) (?:de|een|onze) jongerenclub\b|"
