@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Any
 
-from aiohttp import ClientError, ClientSession, web
+from aiohttp import ClientSession, web
 
 from bench.compare import answer_key
 from bot.runtime import StopSignal
@@ -47,16 +47,7 @@ class RecordingSandbox(SandboxTelegram):
             if update is None:
                 await asyncio.sleep(0.02)
                 continue
-            headers = ({"X-Telegram-Bot-Api-Secret-Token": self.webhook_secret}
-                       if self.webhook_secret else {})
-            try:
-                async with session.post(self.webhook_url, json=update,
-                                        headers=headers) as resp:
-                    status = resp.status
-            except ClientError:
-                status = 0
-            self.webhook_statuses.append(status)
-            if 200 <= status < 300:
+            if await self._post_update(session, update):
                 for i, queued in enumerate(self.updates):
                     if queued is update:
                         del self.updates[i]

@@ -319,20 +319,24 @@ class SandboxTelegram:
                     await asyncio.sleep(0.02)
                     continue
                 update = self.updates[0]
-                headers = ({"X-Telegram-Bot-Api-Secret-Token": self.webhook_secret}
-                           if self.webhook_secret else {})
-                try:
-                    async with session.post(self.webhook_url, json=update,
-                                            headers=headers) as resp:
-                        status = resp.status
-                except ClientError:
-                    status = 0
-                self.webhook_statuses.append(status)
-                if 200 <= status < 300:
+                if await self._post_update(session, update):
                     if self.updates and self.updates[0] is update:
                         self.updates.pop(0)
                 else:
                     await asyncio.sleep(0.2)  # Telegram waits longer; a test should not
+
+    async def _post_update(self, session: ClientSession, update: dict[str, Any]) -> bool:
+        """Post one update to the webhook with its secret; True when it was accepted (2xx).
+        Each answer's status is recorded in `webhook_statuses`."""
+        headers = ({"X-Telegram-Bot-Api-Secret-Token": self.webhook_secret}
+                   if self.webhook_secret else {})
+        try:
+            async with session.post(self.webhook_url, json=update, headers=headers) as resp:
+                status = resp.status
+        except ClientError:
+            status = 0
+        self.webhook_statuses.append(status)
+        return 200 <= status < 300
 
     # -- the bot side (Bot API) ---------------------------------------------------------
 
