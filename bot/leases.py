@@ -160,7 +160,7 @@ class Instances:
                     await self.beat()
                 except RedisError as exc:
                     log.warning("instance beat: Redis unavailable (%s)", type(exc).__name__)
-                await _sleep(stop, self.ttl / 3)
+                await pause(stop, self.ttl / 3)
         finally:
             await self.leave()
 
@@ -169,9 +169,10 @@ class Instances:
         return math.ceil(total / max(1, len(await self.live())))
 
 
-async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+async def pause(event: asyncio.Event, seconds: float) -> None:
+    """Wait `seconds`, or less if `event` is set meanwhile (a stop, a wake-up)."""
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
+        await asyncio.wait_for(event.wait(), seconds)
 
 
 async def hold(lease: Lease, job: Callable[[asyncio.Event], Awaitable[None]],
@@ -190,13 +191,13 @@ async def hold(lease: Lease, job: Callable[[asyncio.Event], Awaitable[None]],
             log.warning("lease %s: Redis unavailable (%s)", lease.name, type(exc).__name__)
             acquired = False
         if not acquired:
-            await _sleep(stop, period)
+            await pause(stop, period)
             continue
         lost = asyncio.Event()
         task = asyncio.create_task(job(lost), name=f"vraagbaak-lease-{lease.name}")
         try:
             while not stop.is_set() and not task.done():
-                await _sleep(stop, period)
+                await pause(stop, period)
                 if stop.is_set() or task.done():
                     break
                 try:

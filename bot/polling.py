@@ -41,7 +41,7 @@ from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError, 
 from telegram.ext import Application, ApplicationHandlerStop
 
 from bot.dead_letters import FAILING, MAX_ATTEMPTS, UNREADABLE, move_aside
-from bot.leases import Lease
+from bot.leases import Lease, pause
 from handoff.batch import Batch
 from locales import negotiate, translator
 
@@ -353,7 +353,7 @@ class ReliablePoller:
             await self._replay()
         if len(self.in_flight) >= MAX_IN_FLIGHT:
             self._released.clear()
-            await self._sleep_until(self._released, 1.0)
+            await pause(self._released, 1.0)
             return
         # The raw result is what is kept in Redis, so it is fetched unparsed: Bot._post is the
         # step of Bot.get_updates before parsing (same request pool, no rate limiter).
@@ -388,16 +388,12 @@ class ReliablePoller:
         fresh = {int(i) for i in taken}
         await self._hand_over([(i, u) for i, u in batch if i in fresh])
 
-    async def _sleep_until(self, event: asyncio.Event, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), seconds)
-
     async def _sleep(self, seconds: float) -> None:
         """Sleep, waking early when stopping."""
         self._wake.clear()
         if self._stopping:
             return
-        await self._sleep_until(self._wake, seconds)
+        await pause(self._wake, seconds)
 
     async def _run(self) -> None:
         while not self._stopping:

@@ -44,7 +44,7 @@ from telegram.ext import Application
 
 from bot import leases, metrics
 from bot.dead_letters import FAILING, MAX_ATTEMPTS, UNREADABLE, move_aside
-from bot.leases import Instances, Lease, lease_key
+from bot.leases import Instances, Lease, lease_key, pause
 from bot.polling import DONE_TTL_SECONDS, done_key, scrub_names
 from bot.web import keys
 from bot.web.app import DESK, SETTINGS, STATE
@@ -207,11 +207,6 @@ def _fields(raw: Any) -> dict[str, str]:
     return dict(zip(items[::2], items[1::2], strict=False))
 
 
-async def _sleep(event: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(event.wait(), seconds)
-
-
 class WebhookFeed:
     """Registers the webhook and feeds the stored updates of the partitions this instance
     owns to the Application (no Updater)."""
@@ -370,7 +365,7 @@ class WebhookFeed:
             except Exception:
                 log.exception("unexpected error while balancing the feed's partitions")
             metrics.FEED_PARTITIONS.set(len(self.owned))
-            await _sleep(self._closed, self.tick)
+            await pause(self._closed, self.tick)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -547,7 +542,7 @@ class WebhookFeed:
                             self._reading.add(partition)
                 if not self._reading:
                     self._wake.clear()
-                    await _sleep(self._wake, self.tick)
+                    await pause(self._wake, self.tick)
                     continue
                 if not await self._read_new():
                     await self._wait_for_new()
@@ -555,7 +550,7 @@ class WebhookFeed:
             except RedisError as exc:
                 log.warning("webhook stream unavailable (%s); retrying in %.0f s",
                             type(exc).__name__, backoff)
-                await _sleep(self._stopping, backoff)
+                await pause(self._stopping, backoff)
                 backoff = min(backoff * 2, 30.0)
                 if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
                     with contextlib.suppress(RedisError):
@@ -564,7 +559,7 @@ class WebhookFeed:
                 # Never let an unexpected error end the feed: the desk would go deaf while
                 # the webhook goes on answering 200.
                 log.exception("unexpected webhook feed error; retrying in %.0f s", backoff)
-                await _sleep(self._stopping, backoff)
+                await pause(self._stopping, backoff)
                 backoff = min(backoff * 2, 30.0)
 
     # -- start and stop --------------------------------------------------------------------
