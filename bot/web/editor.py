@@ -216,6 +216,21 @@ async def _posted_item(request: web.Request, form: Mapping[str, Any], kind: Kind
     return is_new, item_id, based_on, problem
 
 
+async def _save_posted(request: web.Request, form: Mapping[str, Any], kind: Kind,
+                       item_id: str, item: dict[str, Any], based_on: int,
+                       ) -> KnowledgeRevision | None:
+    """Save a posted draft: on to its revision page once saved (403 if refused); the newer
+    revision it conflicts with, for the form to show, when someone saved in between."""
+    outcome = await request.app[DESK].editorial.save(
+        session_of(request).user_id, kind, item_id, item, based_on,
+        str(form.get("note", ""))[:200])
+    if isinstance(outcome, Refused):
+        raise web.HTTPForbidden(text=outcome.reason)
+    if isinstance(outcome, KnowledgeRevision):
+        raise web.HTTPSeeOther(f"{KNOWLEDGE}/revisions/{outcome.id}?saved=1")
+    return outcome.latest if isinstance(outcome, Conflict) else None
+
+
 async def card_post(request: web.Request) -> web.Response:
     """POST: preview, or save a draft (a new card names its id in the form)."""
     role = await editor_only(request)
@@ -230,15 +245,8 @@ async def card_post(request: web.Request) -> web.Response:
     history = [] if is_new else await desk.editorial.store.history(Kind.SNIPPET, item_id)
     values: dict[str, Any] = {"checks": checks}
     if form.get("action") == "save" and id_problem is None:
-        outcome = await desk.editorial.save(session_of(request).user_id, Kind.SNIPPET,
-                                            item_id, card, based_on,
-                                            str(form.get("note", ""))[:200])
-        if isinstance(outcome, Refused):
-            raise web.HTTPForbidden(text=outcome.reason)
-        if isinstance(outcome, Conflict):
-            values["conflict"] = outcome.latest
-        elif isinstance(outcome, KnowledgeRevision):
-            raise web.HTTPSeeOther(f"{KNOWLEDGE}/revisions/{outcome.id}?saved=1")
+        values["conflict"] = await _save_posted(request, form, Kind.SNIPPET, item_id, card,
+                                                based_on)
     previews, error = preview(request, card)
     values.update(previews=previews, preview_error=error)
     context = _card_context(request, role, item_id, card_fields(card), based_on, history,
@@ -322,15 +330,8 @@ async def referral_post(request: web.Request) -> web.Response:
                 *desk.editorial.problems(Kind.REFERRAL, referral, desk.kb)]
     conflict = None
     if id_problem is None:
-        outcome = await desk.editorial.save(session_of(request).user_id, Kind.REFERRAL,
-                                            item_id, referral, based_on,
-                                            str(form.get("note", ""))[:200])
-        if isinstance(outcome, Refused):
-            raise web.HTTPForbidden(text=outcome.reason)
-        if isinstance(outcome, KnowledgeRevision):
-            raise web.HTTPSeeOther(f"{KNOWLEDGE}/revisions/{outcome.id}?saved=1")
-        if isinstance(outcome, Conflict):
-            conflict = outcome.latest
+        conflict = await _save_posted(request, form, Kind.REFERRAL, item_id, referral,
+                                      based_on)
     history = [] if is_new else await desk.editorial.store.history(Kind.REFERRAL, item_id)
     context = page_context(request, item_id=item_id, fields=referral_fields(referral),
                            based_on=based_on, history=history, is_new=is_new,
