@@ -16,9 +16,10 @@ from handlers.keyboards import ReusedKeyboard
 from handlers.render import ADVICE_LINE, snippet_html, urgent_html
 from handoff.users import Role
 from knowledge.asked import LastAnswer
+from knowledge.base import Snippet
 from knowledge.followup import is_follow_up, with_context
 from knowledge.gaps import NO_CARD, NOT_HELPED
-from knowledge.preference import put_first
+from knowledge.preference import ACUTE_NOW, put_first
 from knowledge.smalltalk import SmallTalk, classify
 from locales import translator
 
@@ -136,6 +137,7 @@ async def on_question(update: Update, context: DeskContext) -> None:
     # Acute danger always gets its card; otherwise, when no card fits, the desk says so
     # and offers the two nearest as buttons rather than presenting one as the answer.
     best = ordered[0] if result.urgent or covered else None
+    shown: list[Snippet] = []  # the cards sent in full, in order
     if best is None:
         more = [(s.id, s.text(result.lang).title) for s in ordered[:2]]
         await message.reply_text(no_card_html(context),
@@ -146,11 +148,19 @@ async def on_question(update: Update, context: DeskContext) -> None:
                           ordered[0].id if ordered else "", NO_CARD)
     else:
         limit = 1 if role == Role.VOLUNTEER else 2
-        more = [(s.id, s.text(result.lang).title) for s in ordered[1:1 + limit]]
+        shown.append(best)
+        if (result.urgent and result.urgent_sure and covered and best.id == ACUTE_NOW
+                and len(ordered) > 1):
+            # A certain alarm on a situation the knowledge covers: "what to do now" first,
+            # then the card on the situation itself, both in full (not one behind a button).
+            await message.reply_text(snippet_html(context, best, result.lang))
+            best = ordered[1]
+            shown.append(best)
+        more = [(s.id, s.text(result.lang).title) for s in ordered[len(shown):][:limit]]
         await message.reply_text(snippet_html(context, best, result.lang),
                                  reply_markup=answer_keyboard(context, best.id, more))
-    # What the user was offered (the answer and the buttons under it).
-    offered = (*((best.id,) if best is not None else ()), *(sid for sid, _ in more))
+    # What the user was offered (the answers and the buttons under the last).
+    offered = (*(s.id for s in shown), *(sid for sid, _ in more))
     # Remembered for a handoff, and an anonymous trend row for the dashboard: once the
     # answer is out, in one transaction with the update's handled mark (the chat's next
     # update, such as the expert button, waits for it).
@@ -158,8 +168,8 @@ async def on_question(update: Update, context: DeskContext) -> None:
         async with closing_transaction(context, update) as batch:
             desk.asked.queue_remember(batch, user.id, text, LastAnswer(
                 result.top.value, result.urgent, offered, result.lang), case, best is not None)
-            if best is not None:
-                desk.asked.queue_received(batch, user.id, best.id)
+            for card in shown:
+                desk.asked.queue_received(batch, user.id, card.id)
             desk.trends.queue_answered(batch, user.id, result.top.value, role, result.lang,
                                        result.urgent, best.id if best is not None else None)
     except RedisError as exc:

@@ -34,8 +34,15 @@ async def test_acute_message_is_followed_by_what_to_do_now(harness: DeskHarness)
     second = await sanne.expect(lambda m: True)
     assert "Acuut gevaar: wat doe je nu?" in second["text"]
     assert "Wat maakt een jongere weerbaar" not in second["text"]
+    assert not second["buttons"]  # the buttons go under the card on the situation
+    # Then the card on the situation itself (a threat with a weapon), in full.
+    third = await sanne.expect(lambda m: True)
+    assert "Acuut gevaar" not in third["text"] and "Volgende stap" in third["text"]
+    assert "Dit helpt" in _labels(third)
     last = await harness.desk.asked.last(5001)
     assert last is not None and last.urgent and last.snippets[0] == "signals-acute-now"
+    situation = harness.desk.kb.snippets[last.snippets[1]]
+    assert situation.text("nl").title in third["text"]
 
 
 async def test_acute_message_in_english_gets_what_to_do_now(harness: DeskHarness) -> None:
