@@ -35,8 +35,10 @@ def put_first(kb: KnowledgeBase, ranked: list[Snippet], top: Topic, role: str | 
         ranked_for_volunteers = [s for s in ranked[:2] if s.audience is Audience.VOLUNTEER
                                  and s.topic is best.topic][:1]
         if ranked_for_volunteers or best.audience is Audience.PROFESSIONAL:
-            front.extend(ranked_for_volunteers or (
-                s for s in kb.by_topic[top] if s.audience is Audience.VOLUNTEER))
+            # The topic's own volunteer card is its first (the general one; the cards
+            # for particular volunteer situations come after it in the knowledge).
+            front.extend(ranked_for_volunteers or [
+                s for s in kb.by_topic[top] if s.audience is Audience.VOLUNTEER][:1])
     ids = {s.id for s in front}
     return front + [s for s in ranked if s.id not in ids]
 
