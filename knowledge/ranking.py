@@ -100,11 +100,15 @@ class SnippetRanker:
     def scores(self, vector: SparseRow, topics: dict[Topic, float],
                audience: str | None = None,
                roles: frozenset[WorkRole] = frozenset(),
-               places: frozenset[WorkRole] = frozenset()) -> np.ndarray:
+               places: frozenset[WorkRole] = frozenset(),
+               lexical: np.ndarray | None = None) -> np.ndarray:
         """A log-scale score per snippet (in self.snippets order); higher is better.
         `roles`: the work roles the writer named for themselves (knowledge.work_roles);
-        `places`: the roles whose workplace they call theirs (knowledge.work_places)."""
+        `places`: the roles whose workplace they call theirs (knowledge.work_places);
+        `lexical`: a bonus per snippet for its own words in the question (knowledge.lexical)."""
         margins = self.weights.times(vector) + self.intercept
+        if lexical is not None:
+            margins = margins + TEMPERATURE * lexical
         probs = np.array([topics.get(t, 0.0) for t in self.topics])
         prior = np.log(probs @ self.share + PRIOR_FLOOR)
         score = margins / TEMPERATURE + PRIOR_WEIGHT * prior
@@ -140,9 +144,10 @@ class SnippetRanker:
     def rank_scored(self, vector: SparseRow, topics: dict[Topic, float],
                     audience: str | None = None, limit: int | None = None,
                     roles: frozenset[WorkRole] = frozenset(),
-                    places: frozenset[WorkRole] = frozenset()) -> list[tuple[Snippet, float]]:
+                    places: frozenset[WorkRole] = frozenset(),
+                    lexical: np.ndarray | None = None) -> list[tuple[Snippet, float]]:
         """As `rank`, with each snippet's score (how well it fits: the desk abstains when
         even the best one fits poorly)."""
-        score = self.scores(vector, topics, audience, roles, places)
+        score = self.scores(vector, topics, audience, roles, places, lexical)
         order = np.argsort(-score, kind="stable")
         return [(self.snippets[i], float(score[i])) for i in order[:limit]]

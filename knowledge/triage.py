@@ -16,6 +16,7 @@ from rapidfuzz.distance import Levenshtein
 
 from knowledge.base import KnowledgeBase, Snippet
 from knowledge.features import LogisticModel, SparseRow, StackedTfidf, Tokens
+from knowledge.lexical import CardIndex
 from knowledge.ranking import SnippetRanker
 from knowledge.subject import names_the_subject
 from knowledge.text import STOPWORDS, stems
@@ -219,6 +220,7 @@ class Triage:
         self.features = models.features
         self.model = models.topics
         self.ranker = models.ranker
+        self.cards = CardIndex(kb, self.ranker.snippets)
         self.scope = models.scope
 
     def rebound(self, kb: KnowledgeBase) -> Triage | None:
@@ -231,6 +233,7 @@ class Triage:
         twin.kb = kb
         twin.index = {lang: _Index(kb, lang) for lang in LANGS}
         twin.ranker = self.ranker.rebound(kb)
+        twin.cards = CardIndex(kb, twin.ranker.snippets)
         return twin
 
     def __getstate__(self) -> dict[str, Any]:
@@ -241,6 +244,8 @@ class Triage:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.detector = _language_detector()
+        if "cards" not in state:  # a snapshot written before the lexical index
+            self.cards = CardIndex(self.kb, self.ranker.snippets)
 
     def detect_language(self, text: str | Tokens, hint: str | None = None) -> str:
         """The message's language; the user's setting wins unless the text clearly disagrees."""
@@ -299,8 +304,10 @@ class Triage:
         # A message that names the desk's subject is for this desk, however short.
         in_scope = 1.0 if self.scope is None or names_the_subject(tokens) \
             else self.scope.probability(tokens)
+        lexical = self.cards.bonus(tokens.stems(lang), lang)
         return topics, self.ranker.rank_scored(vector, dict(topics), audience, limit,
-                                               work_roles(tokens), work_places(tokens)), in_scope
+                                               work_roles(tokens), work_places(tokens),
+                                               lexical), in_scope
 
     def triage(self, text: str, lang_hint: str | None = None,
                role: str | None = None) -> TriageResult:
