@@ -25,20 +25,20 @@ def put_first(kb: KnowledgeBase, ranked: list[Snippet], top: Topic, role: str | 
         return [*rest[:1], kb.snippets[ACUTE_NOW], *rest[1:]]
     if urgent and ACUTE_NOW in kb.snippets:
         front.append(kb.snippets[ACUTE_NOW])
-    if role == Audience.VOLUNTEER and ranked:
-        # A card written for volunteers first: one the ranking put in its first two places
-        # on the best card's own subject (its primary topic), else, when the best card is
-        # for professionals only, the question's topic's own (even when relevance ranked it
-        # low). A best card for everyone is not pushed aside by a volunteer card about
-        # something else.
+    if role == Audience.VOLUNTEER and ranked and ranked[0].audience is Audience.PROFESSIONAL:
+        # The best card is written for professionals: a card written for volunteers first,
+        # one the ranking put in its first two places on the best card's own subject (its
+        # primary topic), else the question's topic's own (its general volunteer card, even
+        # when relevance ranked it low). A best card for everyone answers the question
+        # itself (with many specific cards, often more closely than a general volunteer
+        # card): it stays first, and the ranking already moved volunteer cards up.
         best = ranked[0]
         ranked_for_volunteers = [s for s in ranked[:2] if s.audience is Audience.VOLUNTEER
                                  and s.topic is best.topic][:1]
-        if ranked_for_volunteers or best.audience is Audience.PROFESSIONAL:
-            # The topic's own volunteer card is its first (the general one; the cards
-            # for particular volunteer situations come after it in the knowledge).
-            front.extend(ranked_for_volunteers or [
-                s for s in kb.by_topic[top] if s.audience is Audience.VOLUNTEER][:1])
+        # The topic's own volunteer card is its first (the general one; the cards for
+        # particular volunteer situations come after it in the knowledge).
+        front.extend(ranked_for_volunteers or [
+            s for s in kb.by_topic[top] if s.audience is Audience.VOLUNTEER][:1])
     ids = {s.id for s in front}
     return front + [s for s in ranked if s.id not in ids]
 

@@ -72,6 +72,10 @@ def test_volunteer_card_of_the_topic_comes_first(kb: KnowledgeBase) -> None:
     assert put_first(kb, ranked, Topic.FAMILY, "professional", False) == ranked
     # A best card written for everyone answers the question: it stays first.
     assert put_first(kb, both[:2] + ranked[:1], Topic.FAMILY, "volunteer", False)[0] == both[0]
+    # Even with a volunteer card on the same subject right behind it.
+    volunteer = [s for s in kb.by_topic[Topic.FAMILY] if s.audience.value == "volunteer"]
+    assert [s.id for s in put_first(kb, [both[0], volunteer[0]], Topic.FAMILY, "volunteer",
+                                    False)] == [both[0].id, volunteer[0].id]
 
 
 def test_volunteer_places_are_few_distinct_and_meant_for_them(kb: KnowledgeBase) -> None:
