@@ -26,19 +26,22 @@ def put_first(kb: KnowledgeBase, ranked: list[Snippet], top: Topic, role: str | 
     if urgent and ACUTE_NOW in kb.snippets:
         front.append(kb.snippets[ACUTE_NOW])
     if role == Audience.VOLUNTEER and ranked and ranked[0].audience is Audience.PROFESSIONAL:
-        # The best card is written for professionals: a card written for volunteers first,
-        # one the ranking put in its first two places on the best card's own subject (its
-        # primary topic), else the question's topic's own (its general volunteer card, even
-        # when relevance ranked it low). A best card for everyone answers the question
-        # itself (with many specific cards, often more closely than a general volunteer
-        # card): it stays first, and the ranking already moved volunteer cards up.
+        # The best card is written for professionals. First comes, in this order: a card
+        # for volunteers the ranking put in its first two places on the best card's own
+        # subject (its primary topic); else the best of the first three that is not for
+        # professionals only (it answers the question, for everyone); else the question's
+        # topic's own volunteer card, even when relevance ranked it low. A best card for
+        # everyone stays first: it answers the question itself (with many specific cards,
+        # often more closely than a general volunteer card), and the ranking already moved
+        # volunteer cards up.
         best = ranked[0]
-        ranked_for_volunteers = [s for s in ranked[:2] if s.audience is Audience.VOLUNTEER
-                                 and s.topic is best.topic][:1]
+        for_volunteers = [s for s in ranked[:2] if s.audience is Audience.VOLUNTEER
+                          and s.topic is best.topic]
+        for_everyone = [s for s in ranked[:3] if s.audience is not Audience.PROFESSIONAL]
         # The topic's own volunteer card is its first (the general one; the cards for
         # particular volunteer situations come after it in the knowledge).
-        front.extend(ranked_for_volunteers or [
-            s for s in kb.by_topic[top] if s.audience is Audience.VOLUNTEER][:1])
+        general = [s for s in kb.by_topic[top] if s.audience is Audience.VOLUNTEER]
+        front.extend((for_volunteers or for_everyone or general)[:1])
     ids = {s.id for s in front}
     return front + [s for s in ranked if s.id not in ids]
 

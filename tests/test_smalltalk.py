@@ -66,9 +66,13 @@ def test_without_the_acute_card_the_ranking_stands(kb: KnowledgeBase) -> None:
 def test_volunteer_card_of_the_topic_comes_first(kb: KnowledgeBase) -> None:
     professional = [s for s in kb.snippets.values() if s.audience.value == "professional"]
     both = [s for s in kb.by_topic[Topic.FAMILY] if s.audience.value == "both"]
-    ranked = [s for s in professional if s.topic is Topic.FAMILY][:1] + both[:2]
-    first = put_first(kb, ranked, Topic.FAMILY, "volunteer", False)
-    assert first[0].audience.value == "volunteer" and first[1:] == ranked
+    only_professional = [s for s in professional if s.topic is Topic.FAMILY][:3]
+    first = put_first(kb, only_professional, Topic.FAMILY, "volunteer", False)
+    assert first[0].audience.value == "volunteer" and first[1:] == only_professional
+    # A card for everyone among the first three answers the question: it goes first.
+    ranked = only_professional[:1] + both[:2]
+    assert put_first(kb, ranked, Topic.FAMILY, "volunteer", False) == [
+        both[0], only_professional[0], both[1]]
     assert put_first(kb, ranked, Topic.FAMILY, "professional", False) == ranked
     # A best card written for everyone answers the question: it stays first.
     assert put_first(kb, both[:2] + ranked[:1], Topic.FAMILY, "volunteer", False)[0] == both[0]
