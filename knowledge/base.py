@@ -20,7 +20,8 @@ DATE_RE = re.compile(r"^20\d\d-[01]\d-[0-3]\d$")
 # Where a fact may come from: a seed document, the desk's own policy, or a public page (with
 # the date it was read). A legal provision or any other outside fact needs its page.
 SEEDS = frozenset({"000", "001", "002", "003", "004"})
-_PHONE = re.compile(r"^(?:112|0\d{2,3}-?\d{3} ?\d{2} ?\d{2}|0\d{2,3}-\d{6,7}|0800-?\d{4,7})$")
+# 112 and 113 (suicide prevention) are the short numbers a referral may carry.
+_PHONE = re.compile(r"^(?:11[23]|0\d{2,3}-?\d{3} ?\d{2} ?\d{2}|0\d{2,3}-\d{6,7}|0800-?\d{4,7})$")
 MAX_ANSWER = 900
 MAX_TITLE = 80
 

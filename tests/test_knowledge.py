@@ -154,3 +154,9 @@ def test_house_style(kb) -> None:
     for anecdote in ("mentor", "verrader", "9/11", "IS-vlag", "pasklare antwoorden",
                      "dure auto", "Brussel"):
         assert sum(anecdote in text for text in nl) <= 1, anecdote
+
+
+def test_the_suicide_prevention_line_carries_its_short_number(kb) -> None:
+    # 113 is, like 112, a short number a referral may carry (copied from 113.nl's own page).
+    line = kb.referrals["zelfmoordpreventie_113"]
+    assert line.phone == "113" and line.url == "https://www.113.nl"
