@@ -107,11 +107,11 @@ class SnippetRanker:
         `places`: the roles whose workplace they call theirs (knowledge.work_places);
         `lexical`: a bonus per snippet for its own words in the question (knowledge.lexical)."""
         margins = self.weights.times(vector) + self.intercept
-        if lexical is not None:
-            margins = margins + TEMPERATURE * lexical
         probs = np.array([topics.get(t, 0.0) for t in self.topics])
         prior = np.log(probs @ self.share + PRIOR_FLOOR)
         score = margins / TEMPERATURE + PRIOR_WEIGHT * prior
+        if lexical is not None:
+            score = score + lexical  # already on this log scale
         if audience in (Audience.VOLUNTEER, Audience.PROFESSIONAL):
             own = str(audience)
             other = "professional" if own == "volunteer" else "volunteer"
