@@ -26,6 +26,21 @@ TITLE_WEIGHT = 2  # a title word counts as much as two example questions that us
 LEXICAL_WEIGHT = 2.0
 
 
+def bm25_weights(docs: list[Counter[str]], k1: float, b: float
+                 ) -> tuple[dict[str, float], list[dict[str, float]]]:
+    """Okapi BM25 over documents given as term counts: each term's idf, and per document
+    each of its terms' weight (idf x saturated, length-normalised term frequency)."""
+    lengths = [sum(doc.values()) for doc in docs]
+    average = sum(lengths) / len(lengths) or 1.0
+    df: Counter[str] = Counter()
+    for doc in docs:
+        df.update(doc.keys())
+    idf = {term: math.log(1 + (len(docs) - n + 0.5) / (n + 0.5)) for term, n in df.items()}
+    weights = [{term: idf[term] * f * (k1 + 1) / (f + k1 * (1 - b + b * length / average))
+                for term, f in doc.items()} for doc, length in zip(docs, lengths, strict=True)]
+    return idf, weights
+
+
 class CardIndex:
     """Per language, each stem's BM25 weight in each card (cards in the ranker's order)."""
 
@@ -42,18 +57,12 @@ class CardIndex:
                 counts.update(dict.fromkeys(set(stems(text.title, lang)), TITLE_WEIGHT))
                 counts.update(set(stems(text.answer, lang)))
                 docs.append(counts)
-            lengths = np.array([sum(d.values()) for d in docs], dtype=np.float64)
-            norms = K1 * (1 - B + B * lengths / max(lengths.mean(), 1.0))
-            df: Counter[str] = Counter()
-            for doc in docs:
-                df.update(doc.keys())
             cards: dict[str, list[int]] = {}
             weights: dict[str, list[float]] = {}
-            for j, doc in enumerate(docs):
-                for stem, f in doc.items():
-                    idf = math.log(1 + (len(docs) - df[stem] + 0.5) / (df[stem] + 0.5))
+            for j, doc in enumerate(bm25_weights(docs, K1, B)[1]):
+                for stem, weight in doc.items():
                     cards.setdefault(stem, []).append(j)
-                    weights.setdefault(stem, []).append(idf * f * (K1 + 1) / (f + norms[j]))
+                    weights.setdefault(stem, []).append(weight)
             self.postings[lang] = {s: (np.array(cards[s], dtype=np.int32),
                                        np.array(weights[s], dtype=np.float64)) for s in cards}
 

@@ -16,7 +16,7 @@ from rapidfuzz.distance import Levenshtein
 
 from knowledge.base import KnowledgeBase, Snippet
 from knowledge.features import LogisticModel, SparseRow, StackedTfidf, Tokens
-from knowledge.lexical import CardIndex
+from knowledge.lexical import CardIndex, bm25_weights
 from knowledge.ranking import SnippetRanker
 from knowledge.subject import names_the_subject
 from knowledge.text import STOPWORDS, stems
@@ -102,23 +102,15 @@ class _Index:
                 share = 1.0 if i == 0 else SECONDARY
                 add(topic, text.title, W_TITLE * share)
                 add(topic, text.answer, W_ANSWER * share)
-        lengths = {t: sum(c.values()) for t, c in tf.items()}
-        avg_len = sum(lengths.values()) / len(lengths)
-        df: Counter[str] = Counter()
-        for counts in tf.values():
-            df.update(counts.keys())
-        n = len(tf)
-        self.idf = {s: math.log(1 + (n - d + 0.5) / (d + 0.5)) for s, d in df.items()}
+        self.topics = list(tf)
+        self.idf, weights = bm25_weights([tf[t] for t in self.topics], K1, B)
         self.by_length: dict[int, list[str]] = defaultdict(list)
         for w in sorted(w for w in self.idf if len(w) >= 4):
             self.by_length[len(w)].append(w)
         self.corrections: dict[str, str | None] = {}
         # Precomputed once: per stem, its BM25 term weight in each topic (vectorised scoring).
-        self.topics = list(tf)
-        norms = np.array([K1 * (1 - B + B * lengths[t] / avg_len) for t in self.topics])
         self.row_of = {s: i for i, s in enumerate(self.idf)}
-        f = np.array([[tf[t].get(s, 0.0) for t in self.topics] for s in self.idf])
-        self.weights = np.array(list(self.idf.values()))[:, None] * f * (K1 + 1) / (f + norms)
+        self.weights = np.array([[topic.get(s, 0.0) for topic in weights] for s in self.idf])
         # Each phrase under one of its stems: only phrases whose stem is present are checked.
         self.phrases: dict[str, list[tuple[int, frozenset[str], float]]] = defaultdict(list)
         for i, t in enumerate(self.topics):
