@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -121,48 +122,44 @@ def test_start_stops_a_stale_server_from_the_pidfile(server: EmbeddedRedis) -> N
             os.kill(stale_pid, signal.SIGTERM)
 
 
-def test_server_dies_with_a_killed_parent(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def process_holding_redis(data_dir: Path) -> Iterator[subprocess.Popen[str]]:
+    """Another Python process that has started the embedded Redis on `data_dir` and keeps
+    running (a minute at most); killed, if still alive, on leaving."""
     script = textwrap.dedent(f"""
-        import sys, time
+        import time
         from pathlib import Path
         from bot.redis_server import EmbeddedRedis
-        EmbeddedRedis(Path({str(tmp_path)!r})).start()
+        EmbeddedRedis(Path({str(data_dir)!r})).start()
         print("ready", flush=True)
         time.sleep(60)
     """)
-    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
-                              cwd=Path(__file__).parent.parent, text=True)
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                               cwd=Path(__file__).parent.parent, text=True)
     try:
-        assert parent.stdout is not None
-        assert parent.stdout.readline().strip() == "ready"
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def test_server_dies_with_a_killed_parent(tmp_path: Path) -> None:
+    with process_holding_redis(tmp_path) as parent:
         server_pid = pid_of(EmbeddedRedis(tmp_path))
         assert alive(server_pid)
         os.kill(parent.pid, signal.SIGKILL)
         parent.wait(timeout=5)
         assert wait_gone(server_pid, timeout=5), f"redis-server {server_pid} outlived its parent"
-    finally:
-        if parent.poll() is None:
-            parent.kill()
-            parent.wait()
-        if parent.stdout is not None:
-            parent.stdout.close()
 
 
 def test_a_second_desk_on_the_same_data_dir_leaves_the_first_ones_redis_alone(
         tmp_path: Path) -> None:
-    script = textwrap.dedent(f"""
-        import time
-        from pathlib import Path
-        from bot.redis_server import EmbeddedRedis
-        EmbeddedRedis(Path({str(tmp_path)!r})).start()
-        print("ready", flush=True)
-        time.sleep(60)
-    """)
-    first = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
-                             cwd=Path(__file__).parent.parent, text=True)
-    try:
-        assert first.stdout is not None
-        assert first.stdout.readline().strip() == "ready"
+    with process_holding_redis(tmp_path) as first:
         theirs = EmbeddedRedis(tmp_path)
         server_pid = pid_of(theirs)
         with client(theirs) as conn:
@@ -185,8 +182,3 @@ def test_a_second_desk_on_the_same_data_dir_leaves_the_first_ones_redis_alone(
         assert alive(server_pid)
         with client(theirs) as conn:
             assert conn.get("vb:test:first") == "mine"
-    finally:
-        first.kill()
-        first.wait()
-        if first.stdout is not None:
-            first.stdout.close()
