@@ -17,7 +17,7 @@ from bot.settings import Settings
 from handoff.notices import Kind, Notice
 from handoff.outbox import Outbox
 from handoff.service import HandoffService
-from handoff.tickets import TicketState
+from handoff.tickets import Due, TicketState
 from tests.sandbox_client import DeskHarness
 from tests.test_handoff_service import ANNA, ASKER, BRAM, Clock, expert, in_conversation, queued
 
@@ -28,6 +28,12 @@ def service_on(settings: Settings, redis: Redis, clock: Clock) -> HandoffService
     """One desk instance's service: two of them on one Redis are two instances."""
     always = settings.model_copy(update={"office_hours": "always"})
     return handoff_service(always, redis, knowledge()[0], clock)
+
+
+async def what_a_sweep_reads(service: HandoffService, now: float) -> Due:
+    """What a sweep reads at `now`, before it acts (where a stalled sweep stops)."""
+    t = service.timeouts
+    return await service.tickets.due(now, t.unclaimed_alert, t.remind, t.requeue, t.idle)
 
 
 async def test_two_sweeps_racing_requeue_and_tell_once(settings: Settings, redis: Redis) -> None:
@@ -60,9 +66,8 @@ async def test_a_stale_sweep_does_not_requeue_a_conversation_claimed_meanwhile(
     await expert(service, BRAM, "Bram")
     ticket_id = await in_conversation(service, ASKER, ANNA)
     clock.now += 21 * 60
-    t = service.timeouts
     # A sweep reads what is due, then stalls (a slow instance, a pause) before acting ...
-    stale = await service.tickets.due(clock.now, t.unclaimed_alert, t.remind, t.requeue, t.idle)
+    stale = await what_a_sweep_reads(service, clock.now)
     assert [ticket.id for ticket in stale.requeue] == [ticket_id]
     # ... while another sweep requeues the conversation and Bram claims it.
     assert Kind.REQUEUED_NO_ANSWER in [n.kind for n in (await service.sweep()).notices]
@@ -81,8 +86,7 @@ async def test_a_stale_sweep_leaves_a_conversation_transferred_meanwhile(
     await expert(service, ANNA, "Anna")
     ticket_id = await in_conversation(service, ASKER, ANNA)
     clock.now += 21 * 60
-    t = service.timeouts
-    stale = await service.tickets.due(clock.now, t.unclaimed_alert, t.remind, t.requeue, t.idle)
+    stale = await what_a_sweep_reads(service, clock.now)
     clock.now += 1
     # Anna hands it to herself again (a transfer restarts the claim time) before the sweep acts.
     assert await service.tickets.transfer(ticket_id, BRAM, 3) == "ok"
@@ -101,8 +105,7 @@ async def test_a_stale_sweep_does_not_close_a_conversation_written_in_meanwhile(
     ticket_id = await in_conversation(service, ASKER, ANNA)
     await service.tickets.add_message(ticket_id, "expert", "Vertel eens meer.")
     clock.now += 25 * 3600  # a day without a word: idle
-    t = service.timeouts
-    stale = await service.tickets.due(clock.now, t.unclaimed_alert, t.remind, t.requeue, t.idle)
+    stale = await what_a_sweep_reads(service, clock.now)
     assert [ticket.id for ticket in stale.idle] == [ticket_id]
     await service.tickets.add_message(ticket_id, "user", "Ik ben er nog!")  # just in time
     seen = stale.idle[0]
