@@ -122,3 +122,22 @@ async def test_acute_danger_always_gets_112_and_its_card(harness: DeskHarness) -
 ])
 def test_the_group_is_named_in_its_compounds_not_the_verb(text: str, named: bool) -> None:
     assert names_the_subject(text) is named
+
+
+@pytest.mark.parametrize(("text", "named"), [
+    ("Een jongen wordt gepest omdat hij stil is. Geen racisme of zo, gewoon pesten.", False),
+    ("Het heeft niks met discriminatie te maken, ze vinden haar gewoon raar", False),
+    ("It has nothing to do with racism, he is just small", False),
+    ("Onze school heeft geen protocol voor radicalisering. Waar begin ik?", True),
+    ("De club zegt dat het geen racisme is, maar ze riepen apengeluiden. Is dat racisme?", True),
+    ("not extremism, but he does talk about jihad a lot", True),
+])
+def test_the_subject_ruled_out_in_so_many_words_does_not_count(text: str, named: bool) -> None:
+    assert names_the_subject(text) is named
+
+
+def test_a_question_that_rules_the_subject_out_gets_no_card(triage: Triage) -> None:
+    # The words that rule the subject out do not count for the scope model either.
+    result = triage.triage("Een jongen in groep 5 wordt uitgelachen omdat hij slecht kan lezen. "
+                           "Geen racisme of zo, gewoon pesten. Heb je tips?", "nl")
+    assert not result.urgent and not result.covered
