@@ -30,6 +30,11 @@ def test_every_snippet_is_complete(kb) -> None:
         assert all(link in kb.referrals for link in snippet.links), snippet.id
 
 
+def test_every_card_says_where_to_go(kb) -> None:
+    # A first answer always names at least one place to turn to, if only the advice line.
+    assert [s.id for s in kb.snippets.values() if not s.links] == []
+
+
 def test_required_content_is_present(kb) -> None:
     nl = " ".join(s.text("nl").answer.lower() for s in kb.snippets.values())
     for phrase in ("gevoeligheid", "verkenning", "lidmaatschap", "actie", "polarisatie",
