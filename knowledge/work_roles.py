@@ -20,7 +20,8 @@ _WORDS: dict[WorkRole, tuple[str, str]] = {
                       r"(?:community police officer|police officer|cop|police|"
                       r"neighbourhood officer)"),
     WorkRole.SCHOOL: (r"(?:docent|leraar|lerares|leerkracht|mentor|juf|meester|"
-                      r"zorgcoordinator|schoolleider|directeur van een school|conrector)",
+                      r"zorgcoordinator|schoolleider|directeur van een school|conrector|"
+                      r"intern begeleider|rector)",
                       r"(?:teacher|school teacher|mentor|head teacher|school counsellor|"
                       r"care coordinator at a school)"),
     WorkRole.ATTENDANCE_OFFICER: (r"(?:leerplichtambtenaar|leerplicht)",
@@ -28,22 +29,29 @@ _WORDS: dict[WorkRole, tuple[str, str]] = {
     WorkRole.YOUTH_WORK: (r"(?:jongerenwerker|jongerenwerk|straatwerker|jeugdwerker)",
                           r"(?:youth worker|street worker|detached youth worker)"),
     WorkRole.YOUTH_CARE: (r"(?:jeugdhulpverlener|jeugdzorg|jeugdhulp|gezinsvoogd|"
-                          r"jeugdbeschermer|groepsleider)",
+                          r"jeugdbeschermer|groepsleider|groepswerker|pleegzorgbegeleider|"
+                          r"wijkcoach|medewerker (?:van het|in het|bij het) wijkteam)",
                           r"(?:youth care worker|youth care|social worker in youth care|"
-                          r"child protection worker)"),
+                          r"child protection worker|family guardian|group worker|"
+                          r"foster care worker)"),
     WorkRole.MENTAL_HEALTH: (r"(?:ggz|jeugd-ggz|jeugdggz|psycholoog|psychiater|therapeut|"
-                             r"orthopedagoog|ggz-medewerker)",
+                             r"orthopedagoog|ggz-medewerker|gz-psycholoog)",
                              r"(?:psychologist|psychiatrist|therapist|mental health worker|"
                              r"mental health|clinician)"),
     WorkRole.MUNICIPALITY: (r"(?:gemeente|beleidsmedewerker|beleidsadviseur|ambtenaar|"
-                            r"wethouder)",
+                            r"wethouder|procesregisseur|jeugdconsulent|"
+                            r"(?:medewerker|adviseur|ambtenaar) openbare orde(?: en veiligheid)?)",
                             r"(?:municipality|policy officer|policy adviser|council officer|"
-                            r"local government)"),
+                            r"local government|case director|municipal case manager|"
+                            r"public order (?:and safety )?(?:officer|adviser))"),
     # A youth club (jongerenclub, youth club) is youth work, not sport.
     WorkRole.SPORTS_CLUB: (r"(?:trainer|coach|bestuurslid van (?:de|een|onze) (?!jongeren)\w*club|"
-                           r"vrijwilliger bij (?:de|een|onze) (?!jongeren)\w*club|jeugdtrainer)",
+                           r"vrijwilliger bij (?:de|een|onze) (?!jongeren)\w*club|jeugdtrainer|"
+                           r"voorzitter van (?:de|een|onze) (?!jongeren)\w*(?:club|vereniging)|"
+                           r"scheidsrechter)",
                            r"(?:coach|trainer|volunteer coach|board member of (?:a|our) \w* ?"
-                           r"club)"),
+                           r"club|(?:chair|chairman|chairwoman) of (?:a|our|the) (?!youth)\w* ?"
+                           r"club|referee)"),
     WorkRole.FAITH_COMMUNITY: (r"(?:imam|moskeebestuur|bestuurslid van (?:de|een|onze) moskee|"
                                r"dominee|pastor|jeugdleider (?:in|van|bij) (?:de|een|onze) "
                                r"(?:kerk|gemeente|moskee))",

@@ -13,6 +13,11 @@ from knowledge.work_roles import work_places, work_roles
 
 @pytest.mark.parametrize(("text", "roles", "places"), [
     ("Ik ben wijkagent in Utrecht-Oost", {WorkRole.POLICE}, set()),
+    ("Ik ben nieuw als jeugdconsulent en moet aanschuiven", {WorkRole.MUNICIPALITY}, set()),
+    ("Als procesregisseur maak ik het plan", {WorkRole.MUNICIPALITY}, set()),
+    ("Als voorzitter van een hockeyclub kreeg ik screenshots", {WorkRole.SPORTS_CLUB}, set()),
+    ("I'm a group worker in a residential unit", {WorkRole.YOUTH_CARE}, set()),
+    ("Ik ben gz-psycholoog bij een instelling", {WorkRole.MENTAL_HEALTH}, set()),
     ("ik ben ervaren docent op een vmbo", {WorkRole.SCHOOL}, set()),
     ("Als jeugdtrainer zie ik het elke week", {WorkRole.SPORTS_CLUB}, set()),
     ("een leerling in mijn klas (3 havo) zegt", set(), {WorkRole.SCHOOL}),
