@@ -16,7 +16,7 @@ from handlers.keyboards import ReusedKeyboard
 from handlers.render import ADVICE_LINE, snippet_html, urgent_html
 from handoff.users import Role
 from knowledge.asked import LastAnswer
-from knowledge.base import Snippet
+from knowledge.base import Snippet, button_key
 from knowledge.followup import is_follow_up, with_context
 from knowledge.gaps import NO_CARD, NOT_HELPED
 from knowledge.preference import ACUTE_NOW, put_first
@@ -43,12 +43,13 @@ def _answer_keyboard(locale: str, shown: str, more: tuple[tuple[str, str], ...]
                      ) -> InlineKeyboardMarkup:
     # Telegram objects are immutable: one markup per answer shape serves every asker.
     tr = translator(locale)
-    rows = [[InlineKeyboardButton("➕ " + title, callback_data=SHOW + sid)]
+    rows = [[InlineKeyboardButton("➕ " + title, callback_data=SHOW + button_key(sid))]
             for sid, title in more]
     rows.append([
-        InlineKeyboardButton(tr._p("button", "This helps"), callback_data=f"{FEEDBACK}1:{shown}"),
+        InlineKeyboardButton(tr._p("button", "This helps"),
+                             callback_data=f"{FEEDBACK}1:{button_key(shown)}"),
         InlineKeyboardButton(tr._p("button", "This does not help"),
-                             callback_data=f"{FEEDBACK}0:{shown}"),
+                             callback_data=f"{FEEDBACK}0:{button_key(shown)}"),
     ])
     rows.append([InlineKeyboardButton(tr._p("button", "Another topic"), callback_data=TOPICS)])
     rows.append([InlineKeyboardButton(tr._p("button", "Talk to an expert"),
@@ -74,7 +75,7 @@ def no_card_keyboard(context: DeskContext, near: list[tuple[str, str]]
 def _no_card_keyboard(locale: str, near: tuple[tuple[str, str], ...]
                       ) -> InlineKeyboardMarkup:
     tr = translator(locale)
-    rows = [[InlineKeyboardButton("➕ " + title, callback_data=SHOW + sid)]
+    rows = [[InlineKeyboardButton("➕ " + title, callback_data=SHOW + button_key(sid))]
             for sid, title in near]
     rows.append([InlineKeyboardButton(tr._p("button", "Talk to an expert"),
                                       callback_data=EXPERT)])

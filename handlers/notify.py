@@ -23,7 +23,7 @@ from handoff.notices import Kind, Notice, Refusal, Result
 from handoff.service import Routing
 from handoff.tickets import Ticket, TicketState
 from handoff.vocab import Province
-from knowledge.base import Snippet
+from knowledge.base import Snippet, button_key
 from knowledge.topics import Topic
 from locales import N_, Translator, translator
 from locales.vocabulary import Vocabulary
@@ -589,7 +589,8 @@ class Renderer:
                         if s in self.desk.kb.snippets]
             return one(esc(tr._("Which guidance do you want to send to {asker}?").format(
                 asker=self.asker(t))), column(
-                (s.text(self.locale).title[:60], f"{SNIPPET}{t.id}:{s.id}") for s in snippets))
+                (s.text(self.locale).title[:60], f"{SNIPPET}{t.id}:{button_key(s.id)}")
+                for s in snippets))
         if k is Kind.SNIPPET_SENT and t is not None:
             title = self._card(p["snippet"]).text(self.locale).title
             return one(esc(tr._("Sent to {asker}: {title}").format(asker=self.asker(t),

@@ -10,6 +10,7 @@ from handlers.context import DeskContext, esc
 from handlers.render import referral_line
 from handlers.start import role_keyboard, welcome_text
 from handoff.users import Role
+from knowledge.base import button_key
 from knowledge.preference import places_for
 from knowledge.topics import Topic
 
@@ -50,7 +51,7 @@ def topic_page(context: DeskContext, topic: Topic) -> tuple[str, InlineKeyboardM
     role = context.profile.role.value if context.profile and context.profile.role else None
     info = kb.topics[topic]
     text = f"<b>{esc(info.label[lang])}</b>\n{esc(info.description[lang])}"
-    rows = [[InlineKeyboardButton(s.text(lang).title, callback_data=SHOW + s.id)]
+    rows = [[InlineKeyboardButton(s.text(lang).title, callback_data=SHOW + button_key(s.id))]
             for s in kb.for_topic(topic, role)]
     if topic is Topic.INFORMATION_SHARING:
         rows.insert(0, [InlineKeyboardButton(

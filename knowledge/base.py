@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -130,6 +131,13 @@ class SharingFlow:
     steps: tuple[FlowStep, ...]
 
 
+def button_key(snippet_id: str) -> str:
+    """A short, stable stand-in for a card id in Telegram's callback data, which holds at most
+    64 bytes with its prefix and a ticket id (card ids run to 60 characters): '#' and ten hex
+    digits of the id's BLAKE2b hash. `KnowledgeBase.resolve` reads it back."""
+    return "#" + hashlib.blake2b(snippet_id.encode(), digest_size=5).hexdigest()
+
+
 @dataclass
 class KnowledgeBase:
     """Everything the desk knows, validated."""
@@ -146,17 +154,25 @@ class KnowledgeBase:
     out_of_scope: tuple[str, ...] = ()
     by_topic: dict[Topic, list[Snippet]] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
+    # Per button key (`button_key`) the card id it stands for.
+    button_keys: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.by_topic = {t: [] for t in Topic}
         self.aliases = {}
+        self.button_keys = {}
         for snippet in self.snippets.values():
             self.by_topic[snippet.topic].append(snippet)
             for old in snippet.replaces:
                 self.aliases[old] = snippet.id
+            key = button_key(snippet.id)
+            if (other := self.button_keys.setdefault(key, snippet.id)) != snippet.id:
+                raise ValueError(f"cards {other!r} and {snippet.id!r} share the button key {key}")
 
     def resolve(self, snippet_id: str) -> Snippet | None:
-        """The live snippet for an id, also for an id that a merge retired (`replaces`)."""
+        """The live snippet for an id or its button key, also for an id that a merge retired
+        (`replaces`)."""
+        snippet_id = self.button_keys.get(snippet_id, snippet_id)
         return self.snippets.get(self.aliases.get(snippet_id, snippet_id))
 
     def for_topic(self, topic: Topic, role: str | None = None) -> list[Snippet]:

@@ -77,7 +77,9 @@ async def test_feedback_is_counted_without_user_and_only_once(harness: DeskHarne
     await sanne.send("wat zijn signalen van radicalisering bij jongeren")
     answer = await sanne.expect("Onderwerp:")
     up = next(b["data"] for row in answer["buttons"] for b in row if b["text"] == "Dit helpt")
-    snippet_id = up.split(":", 2)[2]
+    snippet = harness.desk.kb.resolve(up.split(":", 2)[2])  # the button carries a short key
+    assert snippet is not None
+    snippet_id = snippet.id
     await sanne.press(answer, up)
     for _ in range(200):  # the vote removes the feedback row from the message
         current = await sanne.current(answer)

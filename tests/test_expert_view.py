@@ -50,7 +50,8 @@ async def test_card_lists_the_guidance_received_in_order_with_votes(
                     "ga ik daarover in gesprek?")
     answer = await user.expect("Onderwerp:")
     first = next(b["data"] for b in _buttons(answer) if b["text"] == "Dit helpt")
-    first_id = first.removeprefix("fb:1:")
+    first_card = kb.resolve(first.removeprefix("fb:1:"))  # the button carries a key
+    assert first_card is not None
     plus = [b for b in _buttons(answer) if b["text"].startswith("➕")]
     assert len(plus) == 2
     # The answer 'helps'; the asker opens the first extra card only and marks it 'does not
@@ -64,9 +65,9 @@ async def test_card_lists_the_guidance_received_in_order_with_votes(
 
     await anna.send("/volgende")
     card = await anna.expect("📋")
-    title = kb.snippets[first_id].text("nl").title
-    extra_title = kb.snippets[plus[0]["data"].removeprefix("sn:")].text("nl").title
-    unpressed = kb.snippets[plus[1]["data"].removeprefix("sn:")].text("nl").title
+    title = first_card.text("nl").title
+    extra_title = kb.resolve(plus[0]["data"].removeprefix("sn:")).text("nl").title
+    unpressed = kb.resolve(plus[1]["data"].removeprefix("sn:")).text("nl").title
     assert ("Al getoonde handvatten, op volgorde:\n"
             f"1. {title} (door de vraagsteller gemarkeerd: helpt)\n"
             f"2. {extra_title} (door de vraagsteller gemarkeerd: helpt niet)\n") in card["text"]

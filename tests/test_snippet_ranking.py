@@ -134,8 +134,8 @@ async def test_answer_shows_the_best_snippet_and_the_next_as_buttons(
     kb = harness.desk.kb
     ranked = harness.desk.triage.triage(question, "nl", "professional").snippets
     assert kb.snippets[ranked[0]].text("nl").title in answer["text"]
-    more = [b["data"].removeprefix("sn:") for row in answer["buttons"] for b in row
-            if b["text"].startswith("➕")]
+    more = [kb.resolve(b["data"].removeprefix("sn:")).id for row in answer["buttons"]
+            for b in row if b["text"].startswith("➕")]
     assert more == ranked[1:3]
 
 
