@@ -138,9 +138,11 @@ async def test_professional_links_list_each_place_once(harness: DeskHarness) -> 
 
 
 async def test_volunteer_gets_the_volunteer_card_first(harness: DeskHarness) -> None:
-    # The volunteer card ranks second on the best card's own subject: it comes first.
+    # The same question, and the role the asker chose decides: the volunteer gets the card
+    # for volunteers, the professional does not. (A question that says "als vrijwilliger"
+    # names the asker's situation in its own words, so it would not test the role.)
     question = ("ik maak me zorgen over een jongen uit mijn team, hij praat steeds extremer, "
-                "wat kan ik als vrijwilliger doen?")
+                "wat kan ik doen?")
     youssef = await _with_role(harness, 5008, "nl", "volunteer")
     await youssef.send(question)
     answer = await youssef.expect("Onderwerp:")
