@@ -50,6 +50,5 @@ def without_ruled_out_subject(text: str | Tokens) -> Tokens:
     so that the scope model does not count those words for the desk; the message itself when
     it has none."""
     tokens = Tokens.of(text)
-    if _NEGATED.search(tokens.folded) is None:
-        return tokens
-    return Tokens(_NEGATED.sub(" ", tokens.folded))
+    kept = _NEGATED.sub(" ", tokens.folded)
+    return tokens if kept == tokens.folded else Tokens(kept)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from handlers.notify import SNIPPET
 from knowledge.base import DATA_DIR, KnowledgeError, button_key, load_knowledge
 from knowledge.style import answer_problems
 from knowledge.topics import Topic
@@ -31,11 +32,11 @@ def test_every_snippet_is_complete(kb) -> None:
 
 
 def test_every_card_fits_a_telegram_button(kb) -> None:
-    # Callback data holds 64 bytes: the longest prefix ("xs:"), a ticket id (12 characters),
+    # Callback data holds 64 bytes: the expert's guidance prefix, a ticket id (12 characters),
     # ":" and the card's button key, whatever the length of the card's id.
     for snippet in kb.snippets.values():
         key = button_key(snippet.id)
-        assert len(f"xs:{'t' * 12}:{key}".encode()) <= 64
+        assert len(f"{SNIPPET}{'t' * 12}:{key}".encode()) <= 64
         assert kb.resolve(key) is snippet and kb.resolve(snippet.id) is snippet
     assert len(kb.button_keys) == len(kb.snippets)
     assert kb.resolve("#0000000000") is None
