@@ -18,7 +18,12 @@ def put_first(kb: KnowledgeBase, ranked: list[Snippet], top: Topic, role: str | 
               urgent: bool, sure: bool = True) -> list[Snippet]:
     """`ranked` reordered for the user; snippets missing from the knowledge are skipped.
     Acute (`urgent`): "what to do now" first, or second after the best answer to the
-    question itself when the alarm is only possible (not `sure`)."""
+    question itself when the alarm is only possible (not `sure`). Without an alarm the
+    "what to do now" card never comes first: it tells people to call 112, which only an alarm
+    may do (the ranking can still pick it for a question that merely sounds like danger)."""
+    if not urgent and any(s.id == ACUTE_NOW for s in ranked):
+        rest = put_first(kb, [s for s in ranked if s.id != ACUTE_NOW], top, role, False)
+        return [*rest, kb.snippets[ACUTE_NOW]] if ACUTE_NOW in kb.snippets else rest
     front: list[Snippet] = []
     if urgent and not sure and ACUTE_NOW in kb.snippets:
         rest = [s for s in put_first(kb, ranked, top, role, False) if s.id != ACUTE_NOW]

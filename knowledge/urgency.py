@@ -106,6 +106,14 @@ VIOLENCE_NOW = _rx(
     r"(?: right)?(?: now)?\b",
     r"\bthere'?s a (?:fight|stabbing|shooting) (?:going on )?right now\b",
 )
+# Someone has gone out armed ("met een bijl de deur uit", "left the house with a knife"):
+# the weapon is on its way, whatever words name the intent.
+_OUT = (r"(?:de deur uit|op pad|weggegaan|weg gegaan|vertrokken|naar buiten (?:gegaan|gelopen)|"
+        r"left (?:the house|home)|went out|walked out|gone out|out the door|headed out)")
+_ARMED = (r"(?:met|with) (?:een|a|an|zijn|z'n|zn|haar|his|her|their) (?:\w+ )?"
+          r"(?:mes|messen|bijl|machete|pistool|geweer|vuurwapen|wapen|knuppel|honkbalknuppel|"
+          r"knife|axe|gun|pistol|rifle|weapon|bat|crowbar)\b")
+ARMED_OUT = _rx(rf"\b{_OUT}\b[^.!?]{{0,30}}\b{_ARMED}", rf"\b{_ARMED}[^.!?]{{0,30}}\b{_OUT}\b")
 # A sentence about the news, a lesson or the past does not describe a plan.
 NEWS = _rx(
     r"\b(?:in het nieuws|op het nieuws|het journaal|nieuwsbericht|besproken|bespreken|"
@@ -173,6 +181,8 @@ class UrgencyDetector:
             found.append("veiled_threat")
         plan = ASKER.sub(" ", plan)
         imminent = bool(IMMINENT.search(plan))
+        if ARMED_OUT.search(plan):
+            found.append("armed_out")
         if DESTINATION.search(plan) and TRAVEL.search(plan) and imminent:
             found.append("departure")
         weapon, act = bool(WEAPON.search(plan)), bool(VIOLENT_ACT.search(plan))

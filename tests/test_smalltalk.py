@@ -56,6 +56,16 @@ def test_acute_card_comes_first_when_urgent(kb: KnowledgeBase) -> None:
         s.id for s in ranked]
 
 
+def test_without_an_alarm_the_acute_card_never_comes_first(kb: KnowledgeBase) -> None:
+    # The ranking may put "what to do now" first for a question that only sounds like danger
+    # (a child bullied for his weight); without the 112 block it must not be the answer.
+    others = kb.by_topic[Topic.SIGNALS][2:4]
+    ranked = [kb.snippets[ACUTE_NOW], *others]
+    assert [s.id for s in put_first(kb, ranked, Topic.SIGNALS, "professional", False)] == [
+        *(s.id for s in others), ACUTE_NOW]
+    assert put_first(kb, ranked, Topic.SIGNALS, "volunteer", False)[0].id != ACUTE_NOW
+
+
 def test_without_the_acute_card_the_ranking_stands(kb: KnowledgeBase) -> None:
     snippets = {sid: s for sid, s in kb.snippets.items() if sid != ACUTE_NOW}
     bare = dataclasses.replace(kb, snippets=snippets)

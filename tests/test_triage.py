@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from knowledge.topics import Topic
 from knowledge.triage import Triage
@@ -132,6 +133,40 @@ def test_urgency_on_sets_written_apart(triage: Triage, name: str) -> None:
     # urgency_fresh's calm half is deliberately hard (news, lessons, past threats, games).
     assert alarms / len(calm) <= {"urgency_fresh": 0.12, "urgency_practice": 0.04}.get(
         name, 0.03), report
+
+
+# Every question marked acute in the practice sets (written by helpers apart from the urgency
+# examples and rules) gets the 112 block, whatever else the desk answers.
+PRACTICE_SETS = ["practice_eval", "practice_heldout", "practice_fresh", "practice_fresh3"]
+
+
+@pytest.mark.parametrize("name", PRACTICE_SETS)
+def test_every_acute_practice_question_gets_112(triage: Triage, name: str) -> None:
+    rows = yaml.safe_load((DEV.parent / f"{name}.yaml").read_text())
+    acute = [r for r in rows if r["acute"]]
+    missed = [r["id"] for r in acute
+              if not triage.triage(r["question"], r["lang"], r["role"]).urgent]
+    assert acute and missed == [], f"{name}: acute questions without 112: {missed}"
+
+
+@pytest.mark.parametrize("text", [
+    "de vader vertelt dat zijn zoon vanochtend met een bijl de deur uit is gegaan om 'de "
+    "verrader' te pakken",
+    "my nephew just left the house with a knife, saying he'd sort out the guy",
+    "ze is met een mes naar buiten gegaan en zei dat ze hem gaat vinden",
+])
+def test_someone_who_went_out_armed_is_acute(triage: Triage, text: str) -> None:
+    assert "armed_out" in triage.urgency.reasons(text)
+
+
+@pytest.mark.parametrize("text", [
+    "hij is met zijn fiets de deur uit gegaan en kwam pas laat terug",
+    "Vorig jaar is hij met een mes de deur uit gegaan; nu gaat het beter. Hoe praat ik erover?",
+    "in de geschiedenisles bespraken we hoe soldaten met een geweer op pad gingen",
+])
+def test_going_out_without_a_weapon_or_in_the_past_is_not_armed_out(triage: Triage,
+                                                                     text: str) -> None:
+    assert "armed_out" not in triage.urgency.reasons(text)
 
 
 def test_holdout_topic_accuracy(triage: Triage) -> None:
