@@ -40,10 +40,13 @@ _WORDS: dict[WorkRole, tuple[str, str]] = {
                              r"mental health|clinician)"),
     WorkRole.MUNICIPALITY: (r"(?:gemeente|beleidsmedewerker|beleidsadviseur|ambtenaar|"
                             r"wethouder|procesregisseur|jeugdconsulent|"
-                            r"(?:medewerker|adviseur|ambtenaar) openbare orde(?: en veiligheid)?)",
+                            r"(?:medewerker|adviseur|ambtenaar) openbare orde(?: en veiligheid)?|"
+                            r"(?:adviseur|ambtenaar|coordinator) radicalisering|"
+                            r"radicaliseringsadviseur|radicaliseringsambtenaar)",
                             r"(?:municipality|policy officer|policy adviser|council officer|"
                             r"local government|case director|municipal case manager|"
-                            r"public order (?:and safety )?(?:officer|adviser))"),
+                            r"public order (?:and safety )?(?:officer|adviser)|"
+                            r"radicali[sz]ation (?:adviser|advisor|officer|coordinator))"),
     # A youth club (jongerenclub, youth club) is youth work, not sport.
     WorkRole.SPORTS_CLUB: (r"(?:trainer|coach|bestuurslid van (?:de|een|onze) (?!jongeren)\w*club|"
                            r"vrijwilliger bij (?:de|een|onze) (?!jongeren)\w*club|jeugdtrainer|"
