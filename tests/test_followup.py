@@ -15,8 +15,10 @@ from tests.test_handoff_e2e import Clock
 NOW = 1_764_000_000.0
 CASE = ("Een leerling van 15 gelooft dat de maanlanding nep was en dat vaccins ons chippen. "
         "Hoe ga ik daarmee om?")
+# The general cards about a young person who believes a conspiracy story (any of them answers CASE).
 CONSPIRACY_TITLES = ("Een jongere gelooft in een complottheorie",
-                     "Complotverhalen: reageer zonder spot")
+                     "Complotverhalen: reageer zonder spot",
+                     "Jongere gelooft in chemtrails of 'ontvolking' en klapt dicht bij feiten")
 
 
 @pytest.mark.parametrize("text", [

@@ -76,7 +76,10 @@ def test_ranking_spans_topics_and_keeps_every_snippet(kb: KnowledgeBase,
     ranked = triage.rank_snippets("de moeder van een leerling schaamt zich en wil niet praten "
                                   "over wat haar zoon online deelt", "nl", limit=None)
     assert len(ranked) == len(kb.snippets) and len({s.id for s in ranked}) == len(kb.snippets)
-    assert len({s.topic for s in ranked[:6]}) >= 2
+    # One ranking over all cards, not only the triaged topic's: with dozens of family cards the
+    # first six may all be family cards, but cards of another topic follow closely.
+    assert ranked[0].id == "family-shame"
+    assert len({s.topic for s in ranked[:10]}) >= 2
     result = triage.triage("een jongere gelooft dat de aanslag nep was, hoe ga ik het gesprek "
                            "aan?", "nl")
     assert len(result.snippets) == 6
