@@ -42,8 +42,10 @@ SNIPPETS = 6  # snippets a triage result carries, best first across topics
 # 4.9 % / 93.3 % (no margin covered). Session 11 (467 cards): 0.70 gives 2.8 % / 88.3 % (below
 # the floor), 0.72 2.9 % / 91.7 %, 0.75 3.7 % / 91.7 %, 0.80 4.9 % / 93.3 %: 0.75 keeps a margin on
 # both sides. With 498 cards: 0.75 gives 3.1 % / 90.0 % (no margin outside), 0.78 3.7 % /
-# 91.7 %, 0.80 4.0 % / 91.7 %. The model moves with every batch of examples: re-check.
-SCOPE_THRESHOLD = 0.78
+# 91.7 %, 0.80 4.0 % / 91.7 %. With 524 cards and 12 more out-of-scope examples: 0.70 2.9 % /
+# 91.7 %, 0.75 3.4 % / 91.7 %, 0.78 4.0 % / 91.7 %. The model moves with every batch of
+# examples: re-check.
+SCOPE_THRESHOLD = 0.75
 # Function words that belong to one language only ("in", "is", "we" are in both lists).
 _OWN_STOPWORDS = {"nl": STOPWORDS["nl"] - STOPWORDS["en"], "en": STOPWORDS["en"] - STOPWORDS["nl"]}
 _LINGUA = {Language.DUTCH: "nl", Language.ENGLISH: "en"}
