@@ -15,10 +15,13 @@ from tests.test_handoff_e2e import Clock
 NOW = 1_764_000_000.0
 CASE = ("Een leerling van 15 gelooft dat de maanlanding nep was en dat vaccins ons chippen. "
         "Hoe ga ik daarmee om?")
-# The general cards about a young person who believes a conspiracy story (any of them answers CASE).
-CONSPIRACY_TITLES = ("Een jongere gelooft in een complottheorie",
-                     "Complotverhalen: reageer zonder spot",
-                     "Jongere gelooft in chemtrails of 'ontvolking' en klapt dicht bij feiten")
+# The cards about a young person who believes conspiracy stories (any of them answers CASE)
+# name them in their Dutch title.
+CONSPIRACY_WORDS = ("complot", "chemtrails")
+
+
+def on_conspiracy(title: str) -> bool:
+    return any(word in title.lower() for word in CONSPIRACY_WORDS)
 
 
 @pytest.mark.parametrize("text", [
@@ -68,21 +71,22 @@ async def test_a_follow_up_stays_on_the_case_and_a_late_one_does_not(
         await user.onboard("professional")
         await user.send(CASE)
         first = await user.expect("Onderwerp:")
-        assert first_title(first) in CONSPIRACY_TITLES
+        assert on_conspiracy(first_title(first)), first_title(first)
         # Within minutes: read with the case, so still about the conspiracy belief.
         clock.now += 90
         await user.send("en als zijn ouders dat ook geloven?")
         follow = await user.expect("Onderwerp:")
-        assert first_title(follow) in CONSPIRACY_TITLES, first_title(follow)
+        assert on_conspiracy(first_title(follow)), first_title(follow)
         # A chain of follow-ups keeps the case.
         clock.now += 60
         await user.send("en als zijn ouders dat ook geloven?")
-        assert first_title(await user.expect("Onderwerp:")) in CONSPIRACY_TITLES
+        chained = first_title(await user.expect("Onderwerp:"))
+        assert on_conspiracy(chained), chained
         # Long after, the same words are a new question about parents.
         clock.now += FOLLOW_UP_SECONDS + 60
         await user.send("en als zijn ouders dat ook geloven?")
         late = await user.expect("Onderwerp:")
-        assert first_title(late) not in CONSPIRACY_TITLES
+        assert not on_conspiracy(first_title(late)), first_title(late)
         # A new, self-contained question starts fresh even right after.
         clock.now += 30
         await user.send("A student wrote 1488 on his notebook and draws a black sun, what "

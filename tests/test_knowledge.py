@@ -92,6 +92,21 @@ def test_broken_link_syntax_is_rejected(tmp_path: Path) -> None:
         load_knowledge(data)
 
 
+def test_a_card_listed_twice_in_one_examples_file_is_rejected(tmp_path: Path) -> None:
+    """Plain YAML keeps only the last of two equal keys: a second list of example questions
+    for a card would silently drop the first. The loader says so instead."""
+    data = _copy(tmp_path)
+    path = data / "snippet_examples" / "signals.yaml"
+    text = path.read_text()
+    first = text.split("\n", 1)[0] if not text.startswith("#") else next(
+        line for line in text.splitlines() if line and not line.startswith("#"))
+    assert first.endswith(":") and not first.startswith(" ")
+    path.write_text(f"{text}\n{first}\n  nl: [\"nog een vraag\"]\n")
+    with pytest.raises(KnowledgeError, match=r"signals.yaml: not valid YAML") as info:
+        load_knowledge(data)
+    assert f"found duplicate key {first[:-1]!r}" in str(info.value)
+
+
 def test_no_snippet_id_ever_disappears(kb) -> None:
     """Deep links, feedback counts and stored summaries refer to ids that were once live."""
     known = [line.strip() for line in STABLE_IDS.read_text().splitlines()
