@@ -36,16 +36,16 @@ def test_no_known_word_gives_no_bonus(triage: Triage) -> None:
 
 def test_a_close_call_goes_to_the_card_the_question_names(
         triage: Triage, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Sharing a worry with the school, not with probation: the learned ranker alone puts the
-    # probation card first (it shares "jongerenwerker" and "toestemming").
-    question = ("mag ik als jongerenwerker zonder toestemming van de jongere mijn zorgen delen "
-                "met zijn school? we hebben geen beroepscode zoals artsen, dus dat mag toch "
-                "gewoon?")
+    # Homophobic remarks in a team: the learned ranker alone puts a card about online
+    # disinhibition first; the card whose own words the question uses ("homofobe") wins with
+    # the lexical second opinion. (The earlier example, sharing a worry with a school, is
+    # now right without it: the cards' examples grew.)
+    question = "in ons team vallen homofobe opmerkingen en niemand zegt er wat van"
     assert triage.triage(question, "nl", "professional").snippets[0] == (
-        "information_sharing-dilemma")
+        "polarisation-lgbti-hostility")
     monkeypatch.setattr(triage.cards, "bonus", lambda stems, lang: np.zeros(triage.cards.size))
-    assert triage.triage(question, "nl", "professional").snippets[0] == (
-        "information_sharing-probation-asks-youth-worker")
+    assert triage.triage(question, "nl", "professional").snippets[0] != (
+        "polarisation-lgbti-hostility")
 
 
 def test_an_older_snapshot_without_the_index_gets_one_on_loading(triage: Triage,

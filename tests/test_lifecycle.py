@@ -227,8 +227,10 @@ async def _first_answer_after_restart(tmp_path: Path, sandbox: str,
             started = time.monotonic()
             bot = subprocess.Popen([sys.executable, "-m", "bot.cli", *args], env=env)
             try:
+                # The first start trains the triage models (about a minute on a quiet 2-core
+                # machine, more under load); the restart loads them from the cache.
                 answer = await user.expect(
-                    "Wie ben je" if question == "/start" else "Onderwerp:")
+                    "Wie ben je" if question == "/start" else "Onderwerp:", timeout=240)
                 times.append(time.monotonic() - started)
                 if question == "/start":
                     await user.press(answer, "professional")
@@ -239,7 +241,7 @@ async def _first_answer_after_restart(tmp_path: Path, sandbox: str,
     return times[0], times[1]
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(420)
 async def test_restart_to_first_answer_within_three_seconds(tmp_path: Path,
                                                             sandbox_url: str) -> None:
     first, restart = await _first_answer_after_restart(tmp_path, sandbox_url, True)
