@@ -98,8 +98,7 @@ def test_a_card_listed_twice_in_one_examples_file_is_rejected(tmp_path: Path) ->
     data = _copy(tmp_path)
     path = data / "snippet_examples" / "signals.yaml"
     text = path.read_text()
-    first = text.split("\n", 1)[0] if not text.startswith("#") else next(
-        line for line in text.splitlines() if line and not line.startswith("#"))
+    first = next(line for line in text.splitlines() if line and not line.startswith("#"))
     assert first.endswith(":") and not first.startswith(" ")
     path.write_text(f"{text}\n{first}\n  nl: [\"nog een vraag\"]\n")
     with pytest.raises(KnowledgeError, match=r"signals.yaml: not valid YAML") as info:
