@@ -451,7 +451,7 @@ async def first_lines(session: aiohttp.ClientSession, sandbox_url: str, user: in
         return [m["text"].split("\n", 1)[0] for m in (await resp.json())["messages"]]
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(480)
 async def test_kill_minus_nine_of_a_webhook_desk_mid_burst_loses_nothing_and_keeps_order(
         tmp_path: Path, sandbox_url: str, session: aiohttp.ClientSession) -> None:
     data_dir, port = tmp_path / "d", free_port()
@@ -461,7 +461,9 @@ async def test_kill_minus_nine_of_a_webhook_desk_mid_burst_loses_nothing_and_kee
     bot = start_webhook_bot(data_dir, sandbox_url, port)
     try:
         await Chat(session, sandbox_url, users[0]).send("/privacy")
-        await Chat(session, sandbox_url, users[0]).expect(PRIVACY, timeout=60)
+        # A desk on an empty data directory answers once its triage is trained (38 s on a
+        # quiet two-core machine; CI once took over 60 s under the suite's load).
+        await Chat(session, sandbox_url, users[0]).expect(PRIVACY, timeout=240)
         for command in commands[1:]:
             await Chat(session, sandbox_url, users[0]).send(command)
         for user in users[1:]:

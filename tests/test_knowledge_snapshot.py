@@ -121,3 +121,29 @@ def test_training_that_overruns_its_time_is_a_clear_error(
     with pytest.raises(RuntimeError, match=r"training the triage took over 0\.05 s"):
         runtime.load_knowledge_now(tmp_path)
     assert not list(tmp_path.glob("triage-*"))
+
+
+def test_the_ranker_trained_in_groups_on_threads_equals_one_vs_rest_over_all() -> None:
+    """The snippet ranker trains its classes in groups on parallel threads, each group
+    against one REST class standing for all the others: the same models as liblinear's
+    one-vs-rest over every class (within the solver's tolerance)."""
+    import numpy as np
+    import scipy.sparse as sp
+    from sklearn.svm import LinearSVC
+
+    from knowledge import training
+
+    rng = np.random.default_rng(7)
+    classes = [f"card-{i:02d}" for i in range(9)]
+    labels = np.array([classes[i % 9] for i in range(270)], dtype=object)
+    centres = sp.random(9, 400, density=0.05, random_state=3, format="csr")
+    noise = sp.random(270, 400, density=0.02, random_state=5, format="csr")
+    rows = sp.csr_matrix(centres[[i % 9 for i in range(270)]] + noise)
+    rows.data += rng.random(rows.data.size) * 0.01
+    whole = LinearSVC(C=training.C_SNIPPETS, tol=1e-6, max_iter=20000).fit(rows, labels)
+    for group in (classes[0::2], classes[1::2], classes[:2]):
+        found, coef, intercept = training._fit_ranker_group(rows, labels, group)
+        assert found == group
+        picked = [list(whole.classes_).index(c) for c in group]
+        assert np.abs(coef - whole.coef_[picked]).max() < 1e-3
+        assert np.abs(intercept - whole.intercept_[picked]).max() < 1e-3
