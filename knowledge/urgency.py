@@ -34,10 +34,10 @@ IMMINENT = _rx(
 WEAPON = _rx(
     r"\b(?:pistool|pistolen|geweer|geweren|jachtgeweer|vuurwapens?|wapens?|messen|mes|"
     r"bommen|bom|explosieven|kruit|granaat|machete|bijl|honkbalknuppel|knuppel|boksbeugel|"
-    r"brandbom|molotov\w*|benzine|munitie|kogels?)\b",
+    r"brandbom|molotov\w*|benzine|munitie|kogels?|stokken|ijzeren staven|slagwapens?)\b",
     r"\b(?:guns?|rifles?|pistols?|firearms?|weapons?|knife|knives|bombs?|explosives?|"
     r"grenades?|machete|axe|bat|crowbar|molotovs?|firebombs?|petrol|gasoline|ammo|"
-    r"ammunition|bullets?)\b",
+    r"ammunition|bullets?|iron bars|metal bars)\b", r"\bwith (?:sticks|clubs|bats)\b",
 )
 VIOLENT_ACT = _rx(
     r"\b(?:steken|neersteken|steekt|schieten|neerschieten|doodschieten|schiet|vermoorden|"
@@ -54,7 +54,7 @@ INTENT = _rx(
     r"dreigde|afgesproken|afspreken|voorbereid\w*|klaar ?ligt|ligt klaar|geregeld|"
     r"komt|kom)\b",
     r"\b(?:will|'ll|ll|going to|gonna|plans?|planning|planned|wants? to|threaten\w*|"
-    r"about to|intends?|ready|prepared|says he'?ll|says she'?ll)\b",
+    r"about to|intends?|ready|prepared|says he'?ll|says she'?ll|agreed to|arranged to)\b",
 )
 DESTINATION = _rx(
     r"\b(?:syrie|irak|turkije|istanbul|kalifaat|de strijd|strijders|het front|jihad|"

@@ -170,6 +170,26 @@ def test_going_out_without_a_weapon_or_in_the_past_is_not_armed_out(triage: Tria
     assert "armed_out" not in triage.urgency.reasons(text)
 
 
+@pytest.mark.parametrize("text", [
+    "de jongens uit de wijk spreken in de app af om vanavond met stokken naar de buurt van hun "
+    "rivalen te gaan",
+    "they agreed to go to the rally tonight with iron bars",
+    "a group of lads is going to the festival later today with sticks to teach them a lesson",
+])
+def test_a_plan_with_sticks_or_bars_for_tonight_is_acute(triage: Triage, text: str) -> None:
+    """Sticks and bars are weapons when a group plans to take them somewhere now (a sixth
+    practice set's acute question got no 112 block: the rules knew clubs, not sticks)."""
+    assert "violence_plan" in triage.urgency.reasons(text)
+
+
+@pytest.mark.parametrize("text", [
+    "ik wil een stok achter de deur als hij morgen weer niet komt",
+    "de kinderen knutselden vandaag met stokken en bladeren voor de herfsttafel",
+])
+def test_sticks_without_a_plan_of_violence_are_not_acute(triage: Triage, text: str) -> None:
+    assert "violence_plan" not in triage.urgency.reasons(text)
+
+
 def test_holdout_topic_accuracy(triage: Triage) -> None:
     rows = [json.loads(line) for line in (DEV.parent / "triage_holdout.jsonl").read_text()
             .splitlines() if line.strip()]
