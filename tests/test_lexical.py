@@ -36,16 +36,16 @@ def test_no_known_word_gives_no_bonus(triage: Triage) -> None:
 
 def test_a_close_call_goes_to_the_card_the_question_names(
         triage: Triage, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Homophobic remarks in a team: the learned ranker alone puts a card about online
-    # disinhibition first; the card whose own words the question uses ("homofobe") wins with
-    # the lexical second opinion. (The earlier example, sharing a worry with a school, is
-    # now right without it: the cards' examples grew.)
-    question = "in ons team vallen homofobe opmerkingen en niemand zegt er wat van"
-    assert triage.triage(question, "nl", "professional").snippets[0] == (
-        "polarisation-lgbti-hostility")
+    # An older man approaching boys over Snapchat with promises: the learned ranker alone puts
+    # a card about a girl chatting with a man about hijra first; the card whose own words the
+    # question uses (recruiters approaching young people online) wins with the lexical second
+    # opinion. (Earlier examples are now right without it: the cards' examples grew, most
+    # recently with the practice questions graders marked good.)
+    question = ("er is een oudere man die jongens uit de buurt via snapchat benadert en ze "
+                "dingen belooft, ik vertrouw het niet")
+    assert triage.triage(question, "nl", "professional").snippets[0] == "online-recruiters"
     monkeypatch.setattr(triage.cards, "bonus", lambda stems, lang: np.zeros(triage.cards.size))
-    assert triage.triage(question, "nl", "professional").snippets[0] != (
-        "polarisation-lgbti-hostility")
+    assert triage.triage(question, "nl", "professional").snippets[0] != "online-recruiters"
 
 
 def test_an_older_snapshot_without_the_index_gets_one_on_loading(triage: Triage,
