@@ -98,17 +98,29 @@ class RedisCluster:
         self._wait(lambda: _answers(self.ports[name]), f"{name} did not start")
 
     def _start_sentinel(self, index: int) -> None:
-        port = self.sentinel_ports[index]
-        conf = self.dir / f"sentinel{index + 1}.conf"
-        quorum = 1 if len(self.sentinel_ports) == 1 else 2
-        conf.write_text(
-            f"port {port}\nbind {HOST}\ndir {self.dir}\n"
-            f"sentinel monitor {SERVICE} {HOST} {self._primary_port} {quorum}\n"
-            f"sentinel down-after-milliseconds {SERVICE} {self.down_after_ms}\n"
-            f"sentinel failover-timeout {SERVICE} 5000\n"
-            f"sentinel parallel-syncs {SERVICE} 1\n", encoding="utf-8")
-        self._spawn(f"sentinel{index + 1}", [str(conf), "--sentinel", "--loglevel", "warning"])
-        self._wait(lambda: _answers(port), f"sentinel{index + 1} did not start")
+        name = f"sentinel{index + 1}"
+        for _attempt in range(3):
+            port = self.sentinel_ports[index]
+            conf = self.dir / f"{name}.conf"
+            quorum = 1 if len(self.sentinel_ports) == 1 else 2
+            conf.write_text(
+                f"port {port}\nbind {HOST}\ndir {self.dir}\n"
+                f"sentinel monitor {SERVICE} {HOST} {self._primary_port} {quorum}\n"
+                f"sentinel down-after-milliseconds {SERVICE} {self.down_after_ms}\n"
+                f"sentinel failover-timeout {SERVICE} 5000\n"
+                f"sentinel parallel-syncs {SERVICE} 1\n", encoding="utf-8")
+            self._spawn(name, [str(conf), "--sentinel", "--loglevel", "warning"])
+            proc = self.procs[name]
+            self._wait(lambda p=port, pr=proc: _answers(p) or pr.poll() is not None,
+                       f"{name} did not start")
+            time.sleep(0.2)  # a bind failure ends the process within milliseconds
+            if proc.poll() is None:
+                return
+            # Exited: its port, free when chosen, was taken meanwhile by another test's
+            # process ("Address already in use" in its log). Try a fresh one.
+            self.procs.pop(name)
+            self.sentinel_ports[index] = free_port()
+        raise TimeoutError(f"{name} could not get a free port")
 
     def start(self) -> RedisCluster:
         for name in self.ports:
@@ -134,7 +146,11 @@ class RedisCluster:
         self.procs.clear()
 
     def __enter__(self) -> RedisCluster:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()  # no process outlives a start that failed half-way
+            raise
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
