@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -10,13 +12,31 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.redis_server import EmbeddedRedis, make_client
+from bot.runtime import knowledge, start_loading_knowledge
 from bot.settings import Settings
-from knowledge.base import KnowledgeBase, load_knowledge
+from knowledge.base import KnowledgeBase
 from knowledge.triage import Triage
 from tests.postgres import postgres  # noqa: F401  (session fixture)
 from tests.sandbox_client import DeskHarness
 from tests.sandbox_process import sandbox_process
+from tests.trained import TRIAGE_CACHE
 from tests.web_harness import web  # noqa: F401  (fixture)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Load the knowledge and the trained triage before any test runs, so that no test's
+    timeout pays for training. The first test process of a run trains, in the training child
+    as the desk does, into the shared snapshot (TRIAGE_CACHE), under a file lock; the others
+    wait for it and read it. A later run reuses it while the knowledge, its code and the
+    libraries are unchanged (the desk's own cache key). The xdist controller runs no tests
+    and loads nothing."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None and \
+            getattr(session.config.option, "numprocesses", None):
+        return
+    TRIAGE_CACHE.mkdir(parents=True, exist_ok=True)
+    with (TRIAGE_CACHE / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        start_loading_knowledge(TRIAGE_CACHE).result()
 
 
 @pytest.fixture(scope="session")
@@ -38,14 +58,16 @@ def anonymiser():
 
 @pytest.fixture(scope="session")
 def kb() -> KnowledgeBase:
-    """The shipped knowledge, loaded once per test process."""
-    return load_knowledge()
+    """The shipped knowledge, loaded once per test process: the same object the desks that
+    tests start in this process answer from."""
+    return knowledge()[0]
 
 
 @pytest.fixture(scope="session")
-def triage(kb: KnowledgeBase) -> Triage:
-    """The triage trained on the shipped knowledge, once per test process (seconds of CPU)."""
-    return Triage(kb)
+def triage() -> Triage:
+    """The triage trained on the shipped knowledge, once per test process (tens of seconds of
+    CPU): the desks' own, so a process trains once and not once more for this fixture."""
+    return knowledge()[1]
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 from bot.redis_server import make_client
 from handoff.experts import ExpertStore
 from tests.sandbox_process import TOKEN
+from tests.trained import seed
 
 
 def start_bot(data_dir: Path, url: str) -> subprocess.Popen[bytes]:
@@ -113,6 +114,7 @@ def gone(pid: int, timeout: float = 10) -> bool:
 async def test_kill_minus_nine_mid_conversation(tmp_path: Path, sandbox_url: str,
                                                 session: aiohttp.ClientSession) -> None:
     data_dir = tmp_path / "d"
+    seed(data_dir)  # the run's training: the desk answers at once
     bot = start_bot(data_dir, sandbox_url)
     try:
         user, expert, waiting = (Chat(session, sandbox_url, uid) for uid in (71, 72, 73))

@@ -45,6 +45,7 @@ from handoff.tickets import HandoffStore
 from tests.sandbox_client import DeskHarness
 from tests.test_handoff_e2e import make_expert, queued_user
 from tests.test_summaries import snippet_topics
+from tests.trained import seed
 
 pytestmark = pytest.mark.timeout(120)
 ROOT = Path(__file__).parent.parent
@@ -159,6 +160,7 @@ def test_uncaught_errors_are_printed_redacted(monkeypatch: pytest.MonkeyPatch,
 
 
 async def test_a_rejected_token_never_reaches_stderr(settings: Settings, tmp_path: Path) -> None:
+    seed(tmp_path / "data")  # the run's training: no minute of it before the token is tried
     async with running_sandbox("127.0.0.1", 0) as (_sandbox, url):
         env = {**os.environ, "VRAAGBAAK_TELEGRAM_TOKEN": TOKEN, "VRAAGBAAK_TELEGRAM_API_URL": url,
                "VRAAGBAAK_REDIS_URL": str(settings.redis_url), "VRAAGBAAK_LOG_LEVEL": "DEBUG",
