@@ -21,6 +21,8 @@ TOPICS = Counter("vraagbaak_triage_topics_total", "Questions answered, by triage
                  ["topic"])
 NO_CARD = Counter("vraagbaak_questions_without_card_total",
                   "Questions the knowledge does not cover (the desk said so)")
+WEAK_FIT = Counter("vraagbaak_questions_weak_fit_total",
+                   "Questions answered with a card that may not fit (the desk said so)")
 VOTES = Counter("vraagbaak_snippet_votes_total", "Helps / does not help votes", ["vote"])
 WORKER_LAG = Gauge("vraagbaak_worker_pending",
                    "Entries waiting in a work stream (summaries, trends, webhook)", ["stream"])

@@ -65,6 +65,14 @@ def no_card_html(context: DeskContext) -> str:
         "comes close:").format(phone=ADVICE_LINE))
 
 
+def weak_fit_html(context: DeskContext) -> str:
+    """Before a card that fits the question poorly: say so, and where to go instead."""
+    return "<i>" + esc(context.tr._(
+        "This guidance may not fit your situation exactly. The advice line of Platform JEP "
+        "({phone}, office hours) or one of our experts can think along with you."
+    ).format(phone=ADVICE_LINE)) + "</i>"
+
+
 def no_card_keyboard(context: DeskContext, near: list[tuple[str, str]]
                      ) -> InlineKeyboardMarkup:
     """The nearest cards, an expert, another topic."""
@@ -158,8 +166,12 @@ async def on_question(update: Update, context: DeskContext) -> None:
             best = ordered[1]
             shown.append(best)
         more = [(s.id, s.text(result.lang).title) for s in ordered[len(shown):][:limit]]
-        await message.reply_text(snippet_html(context, best, result.lang),
-                                 reply_markup=answer_keyboard(context, best.id, more))
+        html = snippet_html(context, best, result.lang)
+        if result.weak_fit and not result.urgent:
+            # The nearest card, not presented as the answer: the asker hears it may not fit.
+            html = weak_fit_html(context) + "\n\n" + html
+            metrics.WEAK_FIT.inc()
+        await message.reply_text(html, reply_markup=answer_keyboard(context, best.id, more))
     # What the user was offered (the answers and the buttons under the last).
     offered = (*(s.id for s in shown), *(sid for sid, _ in more))
     # Remembered for a handoff, and an anonymous trend row for the dashboard: once the
