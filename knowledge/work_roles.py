@@ -19,7 +19,9 @@ _WORDS: dict[WorkRole, tuple[str, str]] = {
                       r"jeugdagent)",
                       r"(?:community police officer|police officer|cop|police|"
                       r"neighbourhood officer)"),
-    WorkRole.SCHOOL: (r"(?:docent|leraar|lerares|leerkracht|mentor|juf|meester|"
+    # Compounds too: "gymdocent", "groepsleerkracht", "docente", "pabo-stagiaire".
+    WorkRole.SCHOOL: (r"(?:\w*docente?|\w*leraar|\w*lerares|\w*leerkracht|pabo-stagiaire|"
+                      r"mentor|juf|meester|"
                       r"zorgcoordinator|schoolleider|directeur van een school|conrector|"
                       r"intern begeleider|rector)",
                       r"(?:teacher|school teacher|mentor|head teacher|school counsellor|"

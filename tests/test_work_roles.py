@@ -32,9 +32,15 @@ from knowledge.work_roles import work_places, work_roles
     # A youth club is youth work, not sport.
     ("Ik ben vrijwilliger bij een jongerenclub", set(), {WorkRole.YOUTH_WORK}),
     ("I volunteer at our youth club", set(), {WorkRole.YOUTH_WORK}),
+    # Compounds name the role too.
+    ("Ik ben gymdocent op een vmbo en", {WorkRole.SCHOOL}, set()),
+    ("ik werk als groepsleerkracht in Zwolle", {WorkRole.SCHOOL}, set()),
+    ("Ik ben pabo-stagiaire in groep 7", {WorkRole.SCHOOL}, set()),
     # Mentioning someone else's role or place is not the writer's own.
     ("de wijkagent vroeg of ik namen wil geven", set(), set()),
     ("mijn zoon wordt op zijn school gepest", set(), set()),
+    ("Mijn mentor zei: laat het los.", set(), set()),
+    ("Wijkagent belde me, hij wil een gesprek", set(), set()),
 ])
 def test_roles_and_places_the_writer_names(text: str, roles: set[WorkRole],
                                            places: set[WorkRole]) -> None:
