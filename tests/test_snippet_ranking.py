@@ -32,7 +32,7 @@ GRADED_FLOOR = 0.97  # 307 of 307 when these examples were added
 def _asked_as() -> dict[str, tuple[str, str]]:
     """Question text -> (language, role) as the practice sets wrote them."""
     found = {}
-    for path in (Path(__file__).parent / "data").glob("practice_*.yaml"):
+    for path in sorted((Path(__file__).parent / "data").glob("practice_*.yaml")):
         items = yaml.safe_load(path.read_text(encoding="utf-8"))
         if isinstance(items, list):
             found |= {item["question"].strip(): (item["lang"], item["role"]) for item in items
@@ -203,22 +203,13 @@ def test_weak_fit_needs_a_covered_question_and_a_low_score() -> None:
     assert not result(WEAK_FIT - 0.5, 0.2).weak_fit  # not covered: the desk abstains instead
 
 
-def _practice_questions(lang: str) -> list[str]:
-    items = []
-    for path in sorted((Path(__file__).parent / "data").glob("practice_fresh*.yaml")):
-        found = yaml.safe_load(path.read_text(encoding="utf-8"))
-        if isinstance(found, list):
-            items += [i["question"] for i in found if isinstance(i, dict) and "question" in i
-                      and i.get("lang") == lang and i.get("role") == "professional"]
-    return items
-
-
 @pytest.mark.timeout(180)
 async def test_a_card_that_fits_poorly_is_shown_with_a_word_that_it_may_not_fit(
     harness: DeskHarness,
 ) -> None:
     triage = harness.desk.triage
-    results = [(q, triage.triage(q, "nl", "professional")) for q in _practice_questions("nl")]
+    questions = [q for q, asked in _asked_as().items() if asked == ("nl", "professional")]
+    results = [(q, triage.triage(q, "nl", "professional")) for q in questions]
     weak = next(q for q, r in results if r.weak_fit and not r.urgent and r.lang == "nl")
     strong = next(q for q, r in results if r.covered and not r.weak_fit and not r.urgent
                   and r.lang == "nl")
