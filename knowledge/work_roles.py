@@ -9,6 +9,11 @@ import re
 from knowledge.base import WorkRole
 from knowledge.features import Tokens
 
+# Roles set in a place where many kinds of people work (a school, a club, a mosque, a youth
+# centre, a care home), as against professions of few (police, GGZ, leerplicht, municipality).
+PLACE_ROLES = frozenset({WorkRole.SCHOOL, WorkRole.SPORTS_CLUB, WorkRole.FAITH_COMMUNITY,
+                         WorkRole.YOUTH_WORK, WorkRole.YOUTH_CARE})
+
 # Self-descriptions only: "ik ben", "als", "ik werk bij/in/als", "i'm a", "as a", "i work in",
 # so that a teacher who mentions the community police officer is not taken for one.
 _SELF_NL = r"(?:ik ben (?:een |de )?|als |ik werk (?:als |bij |in |voor )(?:de |het |een )?)"
@@ -63,13 +68,56 @@ _WORDS: dict[WorkRole, tuple[str, str]] = {
                                r"(?:imam|pastor|priest|mosque board member|youth leader at "
                                r"(?:a|our|the) (?:church|mosque))"),
 }
-# One word may stand between: "ik ben ervaren docent", "I'm a history teacher".
-_PATTERNS = {role: re.compile(rf"\b(?:{_SELF_NL}(?:\w+ )?{nl}|{_SELF_EN}(?:[\w-]+ )?{en})\b")
+# One word may stand between: "ik ben ervaren docent", "I'm a history teacher". Either
+# language's word after either language's opening: "I'm a leerplichtambtenaar".
+_PATTERNS = {role: re.compile(rf"\b(?:{_SELF_NL}|{_SELF_EN})(?:[\w-]+ )?(?:{nl}|{en})\b")
              for role, (nl, en) in _WORDS.items()}
 # Said with a verb instead: "ik train de JO15", "I coach our under-14s".
 _PATTERNS[WorkRole.SPORTS_CLUB] = re.compile(
     rf"{_PATTERNS[WorkRole.SPORTS_CLUB].pattern}|\bik (?:train|coach) (?:de|het|een|onze|mijn)\b"
     r"|\bi (?:coach|train) (?:a|the|our|my)\b")
+
+# Or signed at the start, as people open a chat: "Wijkagent hier.", "Docent geschiedenis,
+# Amsterdam-West.", "jongerenwerker in zuid.", "Municipal policy officer in Zaanstad.". Only
+# words for a person, not for an organisation ("Politie belde me, ..." is not a police
+# officer; "Gemeente Utrecht heeft ..." is not a civil servant), and at most two words
+# between the role and the sign-off ("Leerkracht groep 8 hier.").
+_PERSONS: dict[WorkRole, str] = {
+    WorkRole.POLICE: r"(?:wijkagent|politieagent|jeugdagent|community police officer|"
+                     r"police officer|neighbourhood officer)",
+    WorkRole.SCHOOL: r"(?:\w*docente?|\w*leraar|\w*lerares|\w*leerkracht|mentor|"
+                     r"zorgcoordinator|schoolleider|conrector|intern begeleider|rector|"
+                     r"teacher|head teacher|school counsellor)",
+    WorkRole.ATTENDANCE_OFFICER: r"(?:leerplichtambtenaar|attendance officer)",
+    WorkRole.YOUTH_WORK: r"(?:jongerenwerker|straatwerker|jeugdwerker|youth worker|"
+                         r"street worker)",
+    WorkRole.YOUTH_CARE: r"(?:jeugdhulpverlener|gezinsvoogd|jeugdbeschermer|groepsleider|"
+                         r"groepswerker|pleegzorgbegeleider|wijkcoach|youth care worker|"
+                         r"family guardian|group worker)",
+    WorkRole.MENTAL_HEALTH: r"(?:psycholoog|psychiater|therapeut|orthopedagoog|"
+                            r"ggz-medewerker|gz-psycholoog|psychologist|psychiatrist|"
+                            r"therapist|mental health worker)",
+    WorkRole.MUNICIPALITY: r"(?:beleidsmedewerker|beleidsadviseur|ambtenaar|wethouder|"
+                           r"procesregisseur|jeugdconsulent|radicaliseringsadviseur|"
+                           r"policy officer|policy adviser|council officer)",
+    WorkRole.SPORTS_CLUB: r"(?:trainer|jeugdtrainer|scheidsrechter|coach|referee)",
+    WorkRole.FAITH_COMMUNITY: r"(?:imam|dominee|pastor|priest)",
+}
+# English roles may have a word or two in front ("municipal policy officer"); not an article
+# or a possessive ("The police officer said, ...", "My mentor at school ..."). Between the
+# role and the sign-off a qualifier ("geschiedenis", "groep 8"), never a verb or a pronoun
+# ("Wijkagent belde me, ...", "Coach said: ..."). A place ("jongerenwerker in zuid") signs off
+# a role set in a place only: "Wijkagent bij ons op school ..." is someone else's officer.
+_NOT_QUALIFIERS = (r"(?:zei|zegt|zeggen|belde|belt|vroeg|vraagt|kwam|komt|heeft|had|hebben|is|"
+                   r"was|wil|wilde|gaf|geeft|kreeg|stuurde|meldde|sprak|praat|denkt|vindt|ziet|"
+                   r"zag|me|mij|ons|hem|haar|hen|jou|je|u|said|says|called|calls|asked|asks|"
+                   r"told|tells|came|has|wants|wanted|sent|thinks|saw|us|him|her|them|you)")
+_SIGNATURES = {role: re.compile(
+    rf"^(?!(?:the|a|an|my|our|his|her|their|de|het|een|mijn|onze|ons|zijn|haar)\b)"
+    rf"(?:[\w-]+ ){{0,2}}?{person}(?: (?!{_NOT_QUALIFIERS}\b)[\w-]+){{0,2}}?"
+    rf"(?: hier\b| here\b|[,.:;(]"
+    rf"{'| (?:in|bij|op|uit|aan|at|from|with) ' if role in PLACE_ROLES else ''})")
+    for role, person in _PERSONS.items()}
 
 # Or said by where they work: "een leerling in mijn klas", "mijn spelers", "onze moskee".
 _PLACES: dict[WorkRole, str] = {
@@ -96,7 +144,9 @@ _PLACE_PATTERNS = {role: re.compile(place) for role, place in _PLACES.items()}
 def work_roles(text: str | Tokens) -> frozenset[WorkRole]:
     """The work roles the writer names for themselves (usually none or one)."""
     folded = Tokens.of(text).folded  # the message's folded text, made once for every model
-    return frozenset(role for role, pattern in _PATTERNS.items() if pattern.search(folded))
+    return frozenset(role for role in WorkRole
+                     if (role in _PATTERNS and _PATTERNS[role].search(folded))
+                     or (role in _SIGNATURES and _SIGNATURES[role].search(folded)))
 
 
 def work_places(text: str | Tokens) -> frozenset[WorkRole]:

@@ -36,17 +36,16 @@ def test_no_known_word_gives_no_bonus(triage: Triage) -> None:
 
 def test_a_close_call_goes_to_the_card_the_question_names(
         triage: Triage, monkeypatch: pytest.MonkeyPatch) -> None:
-    # A class split after the news about Gaza: the learned ranker alone puts the general card
-    # on the news in class first; the card whose own words the question uses (a conflict
-    # abroad splitting a class) wins with the lexical second opinion. (Earlier examples are
-    # now right without it, as the cards and their examples grew: most recently the older man
-    # on Snapchat, after session 13's new cards.)
-    question = ("na het nieuws over gaza is mijn klas helemaal verdeeld, de halve klas scheldt "
-                "de andere helft uit, hoe houd ik de les")
-    card = "polarisation-conflict-abroad-class"
-    assert triage.triage(question, "nl", "professional").snippets[0] == card
+    # Homophobic remarks in a team: the learned ranker alone puts another card first (on
+    # online disinhibition); the card on hostility to LGBTI people, whose own words the
+    # question uses, wins with the lexical second opinion. (Earlier examples are now right
+    # without it, as the cards and their examples grew: most recently a class split by the
+    # news about Gaza, after session 14's examples.)
+    question = "in ons team vallen homofobe opmerkingen en niemand zegt er wat van"
+    card = "polarisation-lgbti-hostility"
+    assert triage.triage(question, "nl").snippets[0] == card
     monkeypatch.setattr(triage.cards, "bonus", lambda stems, lang: np.zeros(triage.cards.size))
-    assert triage.triage(question, "nl", "professional").snippets[0] != card
+    assert triage.triage(question, "nl").snippets[0] != card
 
 
 def test_an_older_snapshot_without_the_index_gets_one_on_loading(triage: Triage,

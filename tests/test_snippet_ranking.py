@@ -207,6 +207,19 @@ def test_weak_fit_needs_a_covered_question_and_a_low_score() -> None:
     assert not result(WEAK_FIT - 0.5, 0.2).weak_fit  # not covered: the desk abstains instead
 
 
+def test_a_card_that_fits_strongly_is_shown_even_when_the_scope_model_hesitates() -> None:
+    from knowledge.topics import Topic
+    from knowledge.triage import SCOPE_THRESHOLD, STRONG_FIT, TriageResult
+
+    def result(fit: float, in_scope: float) -> TriageResult:
+        return TriageResult([(Topic.SIGNALS, 1.0)], False, ["x"], "nl", fit, in_scope)
+
+    hesitant = SCOPE_THRESHOLD - 0.01
+    assert result(STRONG_FIT, hesitant).covered
+    assert not result(STRONG_FIT - 0.5, hesitant).covered  # an ordinary fit: the scope decides
+    assert result(STRONG_FIT - 0.5, SCOPE_THRESHOLD).covered
+
+
 @pytest.mark.timeout(180)
 async def test_a_card_that_fits_poorly_is_shown_with_a_word_that_it_may_not_fit(
     harness: DeskHarness,

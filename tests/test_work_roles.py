@@ -41,6 +41,22 @@ from knowledge.work_roles import work_places, work_roles
     ("mijn zoon wordt op zijn school gepest", set(), set()),
     ("Mijn mentor zei: laat het los.", set(), set()),
     ("Wijkagent belde me, hij wil een gesprek", set(), set()),
+    # Either language's word after either language's opening.
+    ("I'm a leerplichtambtenaar. Parents of a 9-year-old", {WorkRole.ATTENDANCE_OFFICER}, set()),
+    # Signed at the start, as people open a chat.
+    ("wijkagent hier (Zaandam). Er gaat een lijst rond", {WorkRole.POLICE}, set()),
+    ("Docent geschiedenis, Amsterdam-West. Na elke nieuwsgebeurtenis", {WorkRole.SCHOOL}, set()),
+    ("Leerkracht groep 8 hier. Een jongen van 11", {WorkRole.SCHOOL}, set()),
+    ("jongerenwerker in zuid. veel van mijn jongens", {WorkRole.YOUTH_WORK}, set()),
+    ("Municipal policy officer here. A mosque was vandalised", {WorkRole.MUNICIPALITY}, set()),
+    # ... but not an organisation, someone else's officer, or a verb after the role.
+    ("Politie belde me, wat moet ik doen", set(), set()),
+    ("De wijkagent belde me, wat nu", set(), set()),
+    ("Wijkagent zei: kom maar langs", set(), set()),
+    ("Wijkagent bij ons op school zei dat het meevalt", set(), set()),
+    ("The police officer said, we will look into it", set(), set()),
+    ("Gemeente Utrecht heeft, zo lees ik, een meldpunt", set(), set()),
+    ("Coach said: stop it", set(), set()),
 ])
 def test_roles_and_places_the_writer_names(text: str, roles: set[WorkRole],
                                            places: set[WorkRole]) -> None:
