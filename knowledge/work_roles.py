@@ -132,7 +132,11 @@ _PLACES: dict[WorkRole, str] = {
     WorkRole.YOUTH_WORK: (r"\b(?:ons|het) (?:jongerencentrum|buurthuis|jongerenhonk)\b|"
                           r"\b(?:bij|in|van) (?:de|een|onze) jongerenclub\b|"
                           r"\b(?:at|in) (?:a|the|our) (?:youth centre|youth center|youth club)\b|"
-                          r"\bour (?:youth centre|youth center|youth club)\b"),
+                          r"\bour (?:youth centre|youth center|youth club)\b|"
+                          r"\bi run (?:a|the) (?:\w+ )?(?:youth centre|youth center|youth club|"
+                          r"community centre|community center)\b|"
+                          r"\bik (?:run|leid|beheer) (?:een|het|ons) (?:\w+ )?(?:jongerencentrum|"
+                          r"buurthuis|jongerenhonk)\b"),
     WorkRole.FAITH_COMMUNITY: (r"\b(?:bestuur van|in|bij) (?:de|een|onze) (?:moskee|kerk)\b|"
                                r"\bonze (?:moskee|kerk|gemeenschap)\b|"
                                r"\b(?:our|the) (?:mosque|church)(?:'s)? board\b|"

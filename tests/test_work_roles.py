@@ -32,6 +32,8 @@ from knowledge.work_roles import work_places, work_roles
     # A youth club is youth work, not sport.
     ("Ik ben vrijwilliger bij een jongerenclub", set(), {WorkRole.YOUTH_WORK}),
     ("I volunteer at our youth club", set(), {WorkRole.YOUTH_WORK}),
+    ("I run a volunteer youth centre in Deventer", set(), {WorkRole.YOUTH_WORK}),
+    ("ik leid een buurthuis in Zwolle", set(), {WorkRole.YOUTH_WORK}),
     # Compounds name the role too.
     ("Ik ben gymdocent op een vmbo en", {WorkRole.SCHOOL}, set()),
     ("ik werk als groepsleerkracht in Zwolle", {WorkRole.SCHOOL}, set()),
