@@ -138,7 +138,8 @@ def test_urgency_on_sets_written_apart(triage: Triage, name: str) -> None:
 # Every question marked acute in the practice sets (written by helpers apart from the urgency
 # examples and rules) gets the 112 block, whatever else the desk answers.
 PRACTICE_SETS = ["practice_eval", "practice_heldout", "practice_fresh", "practice_fresh3",
-                 "practice_fresh4", "practice_fresh5", "practice_fresh6", "practice_fresh7"]
+                 "practice_fresh4", "practice_fresh5", "practice_fresh6", "practice_fresh7",
+                 "practice_fresh8"]
 
 
 @pytest.mark.parametrize("name", PRACTICE_SETS)
