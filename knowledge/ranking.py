@@ -26,8 +26,8 @@ ROLE_PENALTY = 8.0  # a card for another work role, or police advice to the poli
 # role it moves down a little, for one who names none less still (the role breaks ties more
 # than it overrules the question). A card only for a profession of few (police, GGZ,
 # leerplicht, municipal policy) keeps the full penalty unless the writer says they have it.
-# Blind-graded on the 78 first answers this moved (with roles read from an opening
-# signature): 110 -> 125 points, zeros 9 -> 4 (tests/data/practice_regrade_s14.yaml).
+# Blind-graded on the 77 first answers this moved (with roles read from an opening
+# signature): 107 -> 122 points (tests/data/practice_regrade_s14.yaml, round r).
 PLACE_ROLE_PENALTY = 4.0
 UNNAMED_ROLE_PENALTY = 2.0
 POLICE_ROUTE = "politie"  # the referral of the police's non-urgent route

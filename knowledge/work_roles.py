@@ -112,12 +112,15 @@ _NOT_QUALIFIERS = (r"(?:zei|zegt|zeggen|belde|belt|vroeg|vraagt|kwam|komt|heeft|
                    r"was|wil|wilde|gaf|geeft|kreeg|stuurde|meldde|sprak|praat|denkt|vindt|ziet|"
                    r"zag|me|mij|ons|hem|haar|hen|jou|je|u|said|says|called|calls|asked|asks|"
                    r"told|tells|came|has|wants|wanted|sent|thinks|saw|us|him|her|them|you)")
-_SIGNATURES = {role: re.compile(
+_SIGNATURES = {role: (
     rf"^(?!(?:the|a|an|my|our|his|her|their|de|het|een|mijn|onze|ons|zijn|haar)\b)"
     rf"(?:[\w-]+ ){{0,2}}?{person}(?: (?!{_NOT_QUALIFIERS}\b)[\w-]+){{0,2}}?"
     rf"(?: hier\b| here\b|[,.:;(]"
     rf"{'| (?:in|bij|op|uit|aan|at|from|with) ' if role in PLACE_ROLES else ''})")
     for role, person in _PERSONS.items()}
+# One search per role: said outright, or signed at the start.
+_PATTERNS = {role: re.compile(f"{pattern.pattern}|{_SIGNATURES[role]}")
+             for role, pattern in _PATTERNS.items()}
 
 # Or said by where they work: "een leerling in mijn klas", "mijn spelers", "onze moskee".
 _PLACES: dict[WorkRole, str] = {
@@ -148,9 +151,7 @@ _PLACE_PATTERNS = {role: re.compile(place) for role, place in _PLACES.items()}
 def work_roles(text: str | Tokens) -> frozenset[WorkRole]:
     """The work roles the writer names for themselves (usually none or one)."""
     folded = Tokens.of(text).folded  # the message's folded text, made once for every model
-    return frozenset(role for role in WorkRole
-                     if (role in _PATTERNS and _PATTERNS[role].search(folded))
-                     or (role in _SIGNATURES and _SIGNATURES[role].search(folded)))
+    return frozenset(role for role, pattern in _PATTERNS.items() if pattern.search(folded))
 
 
 def work_places(text: str | Tokens) -> frozenset[WorkRole]:

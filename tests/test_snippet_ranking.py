@@ -14,8 +14,9 @@ import yaml
 
 from knowledge.base import DATA_DIR, KnowledgeBase, KnowledgeError, load_knowledge
 from knowledge.features import Tokens
+from knowledge.topics import Topic
 from knowledge.training import train_ranker
-from knowledge.triage import Triage
+from knowledge.triage import SCOPE_THRESHOLD, STRONG_FIT, WEAK_FIT, Triage, TriageResult
 from tests.sandbox_client import DeskHarness
 
 EVAL = Path(__file__).parent / "data" / "snippet_eval.yaml"
@@ -195,29 +196,22 @@ def test_cli_lists_snippets_ranked_across_topics(kb: KnowledgeBase, triage: Tria
     assert lines[0]["snippets"][0] in {"online-conspiracy", "conversation-conspiracy"}
 
 
+def _result(fit: float, in_scope: float) -> TriageResult:
+    """A triage result with only its fit and P(covered) set."""
+    return TriageResult([(Topic.SIGNALS, 1.0)], False, ["x"], "nl", fit, in_scope)
+
+
 def test_weak_fit_needs_a_covered_question_and_a_low_score() -> None:
-    from knowledge.topics import Topic
-    from knowledge.triage import WEAK_FIT, TriageResult
-
-    def result(fit: float, in_scope: float) -> TriageResult:
-        return TriageResult([(Topic.SIGNALS, 1.0)], False, ["x"], "nl", fit, in_scope)
-
-    assert result(WEAK_FIT - 0.5, 0.95).weak_fit
-    assert not result(WEAK_FIT + 0.5, 0.95).weak_fit  # fits well enough
-    assert not result(WEAK_FIT - 0.5, 0.2).weak_fit  # not covered: the desk abstains instead
+    assert _result(WEAK_FIT - 0.5, 0.95).weak_fit
+    assert not _result(WEAK_FIT + 0.5, 0.95).weak_fit  # fits well enough
+    assert not _result(WEAK_FIT - 0.5, 0.2).weak_fit  # not covered: the desk abstains instead
 
 
 def test_a_card_that_fits_strongly_is_shown_even_when_the_scope_model_hesitates() -> None:
-    from knowledge.topics import Topic
-    from knowledge.triage import SCOPE_THRESHOLD, STRONG_FIT, TriageResult
-
-    def result(fit: float, in_scope: float) -> TriageResult:
-        return TriageResult([(Topic.SIGNALS, 1.0)], False, ["x"], "nl", fit, in_scope)
-
     hesitant = SCOPE_THRESHOLD - 0.01
-    assert result(STRONG_FIT, hesitant).covered
-    assert not result(STRONG_FIT - 0.5, hesitant).covered  # an ordinary fit: the scope decides
-    assert result(STRONG_FIT - 0.5, SCOPE_THRESHOLD).covered
+    assert _result(STRONG_FIT, hesitant).covered
+    assert not _result(STRONG_FIT - 0.5, hesitant).covered  # an ordinary fit: the scope decides
+    assert _result(STRONG_FIT - 0.5, SCOPE_THRESHOLD).covered
 
 
 @pytest.mark.timeout(180)
