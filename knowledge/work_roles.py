@@ -19,90 +19,70 @@ PLACE_ROLES = frozenset({WorkRole.SCHOOL, WorkRole.SPORTS_CLUB, WorkRole.FAITH_C
 _SELF_NL = r"(?:ik ben (?:een |de )?|als |ik werk (?:als |bij |in |voor )(?:de |het |een )?)"
 _SELF_EN = r"(?:i'?m (?:a |an |the )?|i am (?:a |an |the )?|as (?:a |an |the )?|" \
            r"i work (?:as (?:a |an )?|in |for |at )(?:the |a )?)"
+# Per role: the words for a person who has it ("wijkagent", "teacher"), which also sign a
+# message at its start; and the words that count only after a self-description: where or how
+# they work ("politie", "jeugdzorg", "bestuurslid van de club") and person words too ambiguous
+# to sign with ("agent", "juf", "meester"). Either language's
+# word after either language's opening: "I'm a leerplichtambtenaar".
 _WORDS: dict[WorkRole, tuple[str, str]] = {
-    WorkRole.POLICE: (r"(?:wijkagent|politieagent|agent|politieman|politievrouw|politie|"
-                      r"jeugdagent)",
-                      r"(?:community police officer|police officer|cop|police|"
-                      r"neighbourhood officer)"),
+    WorkRole.POLICE: (r"wijkagent|politieagent|jeugdagent|community police officer|"
+                      r"police officer|neighbourhood officer",
+                      r"agent|politieman|politievrouw|politie|cop|police"),
     # Compounds too: "gymdocent", "groepsleerkracht", "docente", "pabo-stagiaire".
-    WorkRole.SCHOOL: (r"(?:\w*docente?|\w*leraar|\w*lerares|\w*leerkracht|pabo-stagiaire|"
-                      r"mentor|juf|meester|"
-                      r"zorgcoordinator|schoolleider|directeur van een school|conrector|"
-                      r"intern begeleider|rector)",
-                      r"(?:teacher|school teacher|mentor|head teacher|school counsellor|"
-                      r"care coordinator at a school)"),
-    WorkRole.ATTENDANCE_OFFICER: (r"(?:leerplichtambtenaar|leerplicht)",
-                                  r"(?:attendance officer|school attendance officer)"),
-    WorkRole.YOUTH_WORK: (r"(?:jongerenwerker|jongerenwerk|straatwerker|jeugdwerker)",
-                          r"(?:youth worker|street worker|detached youth worker)"),
-    WorkRole.YOUTH_CARE: (r"(?:jeugdhulpverlener|jeugdzorg|jeugdhulp|gezinsvoogd|"
-                          r"jeugdbeschermer|groepsleider|groepswerker|pleegzorgbegeleider|"
-                          r"wijkcoach|medewerker (?:van het|in het|bij het) wijkteam)",
-                          r"(?:youth care worker|youth care|social worker in youth care|"
-                          r"child protection worker|family guardian|group worker|"
-                          r"foster care worker)"),
-    WorkRole.MENTAL_HEALTH: (r"(?:ggz|jeugd-ggz|jeugdggz|psycholoog|psychiater|therapeut|"
-                             r"orthopedagoog|ggz-medewerker|gz-psycholoog)",
-                             r"(?:psychologist|psychiatrist|therapist|mental health worker|"
-                             r"mental health|clinician)"),
-    WorkRole.MUNICIPALITY: (r"(?:gemeente|beleidsmedewerker|beleidsadviseur|ambtenaar|"
-                            r"wethouder|procesregisseur|jeugdconsulent|"
+    WorkRole.SCHOOL: (r"\w*docente?|\w*leraar|\w*lerares|\w*leerkracht|mentor|"
+                      r"zorgcoordinator|schoolleider|conrector|intern begeleider|rector|"
+                      r"teacher|head teacher|school counsellor",
+                      r"pabo-stagiaire|juf|meester|directeur van een school|school teacher|"
+                      r"care coordinator at a school"),
+    WorkRole.ATTENDANCE_OFFICER: (r"leerplichtambtenaar|attendance officer",
+                                  r"leerplicht|school attendance officer"),
+    WorkRole.YOUTH_WORK: (r"jongerenwerker|straatwerker|jeugdwerker|youth worker|street worker",
+                          r"jongerenwerk|detached youth worker"),
+    WorkRole.YOUTH_CARE: (r"jeugdhulpverlener|gezinsvoogd|jeugdbeschermer|groepsleider|"
+                          r"groepswerker|pleegzorgbegeleider|wijkcoach|youth care worker|"
+                          r"family guardian|group worker",
+                          r"jeugdzorg|jeugdhulp|medewerker (?:van het|in het|bij het) wijkteam|"
+                          r"youth care|social worker in youth care|child protection worker|"
+                          r"foster care worker"),
+    WorkRole.MENTAL_HEALTH: (r"psycholoog|psychiater|therapeut|orthopedagoog|ggz-medewerker|"
+                             r"gz-psycholoog|psychologist|psychiatrist|therapist|"
+                             r"mental health worker",
+                             r"ggz|jeugd-ggz|jeugdggz|mental health|clinician"),
+    WorkRole.MUNICIPALITY: (r"beleidsmedewerker|beleidsadviseur|ambtenaar|wethouder|"
+                            r"procesregisseur|jeugdconsulent|radicaliseringsadviseur|"
+                            r"policy officer|policy adviser|council officer",
+                            r"gemeente|"
                             r"(?:medewerker|adviseur|ambtenaar) openbare orde(?: en veiligheid)?|"
                             r"(?:adviseur|ambtenaar|coordinator) radicalisering|"
-                            r"radicaliseringsadviseur|radicaliseringsambtenaar)",
-                            r"(?:municipality|policy officer|policy adviser|council officer|"
-                            r"local government|case director|municipal case manager|"
+                            r"radicaliseringsambtenaar|municipality|local government|"
+                            r"case director|municipal case manager|"
                             r"public order (?:and safety )?(?:officer|adviser)|"
-                            r"radicali[sz]ation (?:adviser|advisor|officer|coordinator))"),
+                            r"radicali[sz]ation (?:adviser|advisor|officer|coordinator)"),
     # A youth club (jongerenclub, youth club) is youth work, not sport.
-    WorkRole.SPORTS_CLUB: (r"(?:trainer|coach|bestuurslid van (?:de|een|onze) (?!jongeren)\w*club|"
-                           r"vrijwilliger bij (?:de|een|onze) (?!jongeren)\w*club|jeugdtrainer|"
+    WorkRole.SPORTS_CLUB: (r"trainer|jeugdtrainer|scheidsrechter|coach|referee",
+                           r"bestuurslid van (?:de|een|onze) (?!jongeren)\w*club|"
+                           r"vrijwilliger bij (?:de|een|onze) (?!jongeren)\w*club|"
                            r"voorzitter van (?:de|een|onze) (?!jongeren)\w*(?:club|vereniging)|"
-                           r"scheidsrechter)",
-                           r"(?:coach|trainer|volunteer coach|board member of (?:a|our) \w* ?"
-                           r"club|(?:chair|chairman|chairwoman) of (?:a|our|the) (?!youth)\w* ?"
-                           r"club|referee)"),
-    WorkRole.FAITH_COMMUNITY: (r"(?:imam|moskeebestuur|bestuurslid van (?:de|een|onze) moskee|"
-                               r"dominee|pastor|jeugdleider (?:in|van|bij) (?:de|een|onze) "
-                               r"(?:kerk|gemeente|moskee))",
-                               r"(?:imam|pastor|priest|mosque board member|youth leader at "
-                               r"(?:a|our|the) (?:church|mosque))"),
+                           r"volunteer coach|board member of (?:a|our) \w* ?club|"
+                           r"(?:chair|chairman|chairwoman) of (?:a|our|the) (?!youth)\w* ?club"),
+    WorkRole.FAITH_COMMUNITY: (r"imam|dominee|pastor|priest",
+                               r"moskeebestuur|bestuurslid van (?:de|een|onze) moskee|"
+                               r"jeugdleider (?:in|van|bij) (?:de|een|onze) "
+                               r"(?:kerk|gemeente|moskee)|mosque board member|"
+                               r"youth leader at (?:a|our|the) (?:church|mosque)"),
 }
-# One word may stand between: "ik ben ervaren docent", "I'm a history teacher". Either
-# language's word after either language's opening: "I'm a leerplichtambtenaar".
-_PATTERNS = {role: re.compile(rf"\b(?:{_SELF_NL}|{_SELF_EN})(?:[\w-]+ )?(?:{nl}|{en})\b")
-             for role, (nl, en) in _WORDS.items()}
+# One word may stand between: "ik ben ervaren docent", "I'm a history teacher".
+_SAID = {role: rf"\b(?:{_SELF_NL}|{_SELF_EN})(?:[\w-]+ )?(?:{persons}|{others})\b"
+         for role, (persons, others) in _WORDS.items()}
 # Said with a verb instead: "ik train de JO15", "I coach our under-14s".
-_PATTERNS[WorkRole.SPORTS_CLUB] = re.compile(
-    rf"{_PATTERNS[WorkRole.SPORTS_CLUB].pattern}|\bik (?:train|coach) (?:de|het|een|onze|mijn)\b"
-    r"|\bi (?:coach|train) (?:a|the|our|my)\b")
+_SAID[WorkRole.SPORTS_CLUB] += (r"|\bik (?:train|coach) (?:de|het|een|onze|mijn)\b"
+                                r"|\bi (?:coach|train) (?:a|the|our|my)\b")
 
 # Or signed at the start, as people open a chat: "Wijkagent hier.", "Docent geschiedenis,
 # Amsterdam-West.", "jongerenwerker in zuid.", "Municipal policy officer in Zaanstad.". Only
 # words for a person, not for an organisation ("Politie belde me, ..." is not a police
 # officer; "Gemeente Utrecht heeft ..." is not a civil servant), and at most two words
 # between the role and the sign-off ("Leerkracht groep 8 hier.").
-_PERSONS: dict[WorkRole, str] = {
-    WorkRole.POLICE: r"(?:wijkagent|politieagent|jeugdagent|community police officer|"
-                     r"police officer|neighbourhood officer)",
-    WorkRole.SCHOOL: r"(?:\w*docente?|\w*leraar|\w*lerares|\w*leerkracht|mentor|"
-                     r"zorgcoordinator|schoolleider|conrector|intern begeleider|rector|"
-                     r"teacher|head teacher|school counsellor)",
-    WorkRole.ATTENDANCE_OFFICER: r"(?:leerplichtambtenaar|attendance officer)",
-    WorkRole.YOUTH_WORK: r"(?:jongerenwerker|straatwerker|jeugdwerker|youth worker|"
-                         r"street worker)",
-    WorkRole.YOUTH_CARE: r"(?:jeugdhulpverlener|gezinsvoogd|jeugdbeschermer|groepsleider|"
-                         r"groepswerker|pleegzorgbegeleider|wijkcoach|youth care worker|"
-                         r"family guardian|group worker)",
-    WorkRole.MENTAL_HEALTH: r"(?:psycholoog|psychiater|therapeut|orthopedagoog|"
-                            r"ggz-medewerker|gz-psycholoog|psychologist|psychiatrist|"
-                            r"therapist|mental health worker)",
-    WorkRole.MUNICIPALITY: r"(?:beleidsmedewerker|beleidsadviseur|ambtenaar|wethouder|"
-                           r"procesregisseur|jeugdconsulent|radicaliseringsadviseur|"
-                           r"policy officer|policy adviser|council officer)",
-    WorkRole.SPORTS_CLUB: r"(?:trainer|jeugdtrainer|scheidsrechter|coach|referee)",
-    WorkRole.FAITH_COMMUNITY: r"(?:imam|dominee|pastor|priest)",
-}
 # English roles may have a word or two in front ("municipal policy officer"); not an article
 # or a possessive ("The police officer said, ...", "My mentor at school ..."). Between the
 # role and the sign-off a qualifier ("geschiedenis", "groep 8"), never a verb or a pronoun
@@ -112,15 +92,14 @@ _NOT_QUALIFIERS = (r"(?:zei|zegt|zeggen|belde|belt|vroeg|vraagt|kwam|komt|heeft|
                    r"was|wil|wilde|gaf|geeft|kreeg|stuurde|meldde|sprak|praat|denkt|vindt|ziet|"
                    r"zag|me|mij|ons|hem|haar|hen|jou|je|u|said|says|called|calls|asked|asks|"
                    r"told|tells|came|has|wants|wanted|sent|thinks|saw|us|him|her|them|you)")
-_SIGNATURES = {role: (
+_SIGNED = {role: (
     rf"^(?!(?:the|a|an|my|our|his|her|their|de|het|een|mijn|onze|ons|zijn|haar)\b)"
-    rf"(?:[\w-]+ ){{0,2}}?{person}(?: (?!{_NOT_QUALIFIERS}\b)[\w-]+){{0,2}}?"
+    rf"(?:[\w-]+ ){{0,2}}?(?:{persons})(?: (?!{_NOT_QUALIFIERS}\b)[\w-]+){{0,2}}?"
     rf"(?: hier\b| here\b|[,.:;(]"
     rf"{'| (?:in|bij|op|uit|aan|at|from|with) ' if role in PLACE_ROLES else ''})")
-    for role, person in _PERSONS.items()}
+    for role, (persons, _) in _WORDS.items()}
 # One search per role: said outright, or signed at the start.
-_PATTERNS = {role: re.compile(f"{pattern.pattern}|{_SIGNATURES[role]}")
-             for role, pattern in _PATTERNS.items()}
+_PATTERNS = {role: re.compile(f"{_SAID[role]}|{_SIGNED[role]}") for role in _WORDS}
 
 # Or said by where they work: "een leerling in mijn klas", "mijn spelers", "onze moskee".
 _PLACES: dict[WorkRole, str] = {
