@@ -78,6 +78,9 @@ class Snippet:
     sources: tuple[str, ...]
     replaces: tuple[str, ...] = ()
     roles: tuple[WorkRole, ...] = ()  # written for these roles (empty: for anyone)
+    # It reassures ("using Telegram is not a red flag"): never shown on a message that raises
+    # an alarm, where it would follow the 112 block (knowledge.preference.put_first).
+    reassures: bool = False
 
     @property
     def topic(self) -> Topic:
@@ -416,8 +419,11 @@ def _snippet(check: _Checker, raw: Any, where: str, referrals: dict[str, Referra
     if not isinstance(roles, list) or not all(r in WorkRole.__members__.values()
                                               for r in roles):
         raise check.fail(sid, "roles must be a list of: " + ", ".join(r.value for r in WorkRole))
+    reassures = raw.get("reassures", False)
+    if not isinstance(reassures, bool):
+        raise check.fail(sid, "reassures must be true or false")
     return Snippet(sid, parsed, audience, texts, links, notes, tuple(replaces),
-                   tuple(WorkRole(r) for r in roles))
+                   tuple(WorkRole(r) for r in roles), reassures)
 
 
 def _replace_path(snippets: dict[str, Snippet], start: str, goal: str) -> list[str] | None:

@@ -20,7 +20,11 @@ def put_first(kb: KnowledgeBase, ranked: list[Snippet], top: Topic, role: str | 
     Acute (`urgent`): "what to do now" first, or second after the best answer to the
     question itself when the alarm is only possible (not `sure`). Without an alarm the
     "what to do now" card never comes first: it tells people to call 112, which only an alarm
-    may do (the ranking can still pick it for a question that merely sounds like danger)."""
+    may do (the ranking can still pick it for a question that merely sounds like danger).
+    A card that reassures ("this is not a red flag") is left out on an alarm of either kind:
+    after the 112 block it would contradict it."""
+    if urgent:
+        ranked = [s for s in ranked if not s.reassures]
     if not urgent and any(s.id == ACUTE_NOW for s in ranked):
         rest = put_first(kb, [s for s in ranked if s.id != ACUTE_NOW], top, role, False)
         return [*rest, kb.snippets[ACUTE_NOW]] if ACUTE_NOW in kb.snippets else rest

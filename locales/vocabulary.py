@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 
 from handoff.users import Role
 from handoff.vocab import Outcome, Province, Sector
+from knowledge.base import WorkRole
 from locales import N_, translator
 
 SECTOR_LABELS: dict[str, str] = {
@@ -28,6 +29,19 @@ OUTCOME_LABELS: dict[str, str] = {
 }
 ROLE_LABELS: dict[str, str] = {
     Role.PROFESSIONAL: N_("Professional"), Role.VOLUNTEER: N_("Volunteer"),
+}
+# The work roles a card can be written for (knowledge.work_roles reads them from a question:
+# "ik ben wijkagent"), as the editor names them.
+WORK_ROLE_LABELS: dict[str, str] = {
+    WorkRole.POLICE: N_("Police (community police officer)"),
+    WorkRole.SCHOOL: N_("School (teacher, mentor, school leader)"),
+    WorkRole.ATTENDANCE_OFFICER: N_("Attendance officer"),
+    WorkRole.YOUTH_WORK: N_("Youth work"),
+    WorkRole.YOUTH_CARE: N_("Youth care"),
+    WorkRole.MENTAL_HEALTH: N_("Mental health care (GGZ)"),
+    WorkRole.MUNICIPALITY: N_("Municipality"),
+    WorkRole.SPORTS_CLUB: N_("Sports club (trainer, coach, board)"),
+    WorkRole.FAITH_COMMUNITY: N_("Faith community (imam, pastor, board)"),
 }
 # Each language in its own name, as language pickers do.
 LANGUAGE_NAMES: dict[str, str] = {"nl": "Nederlands", "en": "English"}
@@ -58,6 +72,10 @@ class Vocabulary:
     def role(self, code: str) -> str:
         """An asker's role."""
         return self._label(ROLE_LABELS, code)
+
+    def work_role(self, code: str) -> str:
+        """A work role a card is written for."""
+        return self._label(WORK_ROLE_LABELS, code)
 
     def language(self, code: str) -> str:
         """A language, in its own name."""

@@ -70,6 +70,9 @@ def _copy(tmp_path: Path) -> Path:
      "missing translation 'en'"),
     ("links: [advieslijn_jep, politie, emergency_112]", "links: [nope]",
      "unknown referral 'nope'"),
+    ("links: [advieslijn_jep, politie, emergency_112]",
+     "links: [advieslijn_jep, politie, emergency_112]\n    reassures: \"yes\"",
+     "reassures must be true or false"),
 ])
 def test_loader_names_the_file_and_problem(tmp_path: Path, old: str, new: str,
                                            message: str) -> None:

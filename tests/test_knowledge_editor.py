@@ -13,11 +13,12 @@ import aiohttp
 import pytest
 
 from bot.runtime import demo_desk
+from bot.web.card_form import card_fields
 from handoff.database import migrate
 from handoff.models import KnowledgeRevision
 from knowledge.base import load_knowledge
 from knowledge.editorial import Invalid, Refused
-from knowledge.revisions import Conflict, Kind
+from knowledge.revisions import Conflict, Kind, body_of
 from knowledge.seed import export, read_seed
 from tests.sandbox_client import DeskHarness
 from tests.test_dashboard_browser import CHROMIUM
@@ -190,6 +191,41 @@ async def test_the_editor_pages_preview_save_and_refuse_in_the_coordinators_lang
     forged = await web.client.post(f"/dashboard/knowledge/revisions/{rid}/restore",
                                    data={}, allow_redirects=False)
     assert forged.status == 403
+
+
+async def test_the_editor_keeps_a_cards_work_roles_and_sets_the_reassuring_flag(
+        web: Web) -> None:
+    # Saving a card written for a work role must not drop its roles (the form once had no
+    # field for them); a coordinator can mark a card as reassuring; and a forged role that
+    # is not a work role is not stored.
+    await web.login(ADMIN)
+    csrf = await web.csrf()
+    sid, card = next((sid, c) for sid, c in read_seed().cards.items() if c.get("roles"))
+    url = f"/dashboard/knowledge/cards/{sid}"
+    page = await (await web.client.get(url)).text()
+    for role in card["roles"]:
+        assert f'name="roles" value="{role}" checked' in page
+    assert "Alleen voor wie zegt te werken in" in page and 'name="reassures"' in page
+    fields = card_fields(card)
+    form = [(name, value) for name, value in fields.items()
+            if isinstance(value, str) and name != "reassures"]
+    form += [("topics", t) for t in fields["topics"]] + [("links", x) for x in fields["links"]]
+    form += [("csrf", csrf), ("based_on", "0"), ("action", "save")]
+    roles = [("roles", r) for r in card["roles"]]
+
+    async def saved(extra: list[tuple[str, str]]) -> dict:
+        history = await web.desk.editorial.store.history(Kind.SNIPPET, sid)
+        resp = await web.client.post(url, data=[*form, *extra], allow_redirects=False)
+        assert resp.status == 303, await resp.text()
+        form[-2] = ("based_on", str(history[0].number if history else 0))
+        return body_of((await web.desk.editorial.store.history(Kind.SNIPPET, sid))[0])
+
+    body = await saved([*roles, ("roles", "admin"), ("reassures", "1")])
+    assert body["roles"] == card["roles"] and body["reassures"] is True
+    form[-2] = ("based_on", str((await web.desk.editorial.store.history(
+        Kind.SNIPPET, sid))[0].number))
+    body = await saved([])  # both unchecked
+    assert "roles" not in body and "reassures" not in body
 
 
 async def test_experts_do_not_see_the_editor_unless_allowed(web: Web) -> None:

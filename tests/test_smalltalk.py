@@ -66,6 +66,19 @@ def test_without_an_alarm_the_acute_card_never_comes_first(kb: KnowledgeBase) ->
     assert put_first(kb, ranked, Topic.SIGNALS, "volunteer", False)[0].id != ACUTE_NOW
 
 
+def test_a_reassuring_card_is_never_shown_on_an_alarm(kb: KnowledgeBase) -> None:
+    # "Using Telegram is not a red flag" after the 112 block would contradict it.
+    first, *others = kb.by_topic[Topic.SIGNALS][2:5]
+    calming = dataclasses.replace(first, reassures=True)
+    ranked = [calming, *others]
+    for sure in (True, False):
+        shown = put_first(kb, ranked, Topic.SIGNALS, "professional", True, sure=sure)
+        assert calming not in shown and shown[0].id == (ACUTE_NOW if sure else others[0].id)
+    assert put_first(kb, ranked, Topic.SIGNALS, "volunteer", True)[0].id == ACUTE_NOW
+    # Without an alarm it answers as ranked.
+    assert put_first(kb, ranked, Topic.SIGNALS, "professional", False) == ranked
+
+
 def test_without_the_acute_card_the_ranking_stands(kb: KnowledgeBase) -> None:
     snippets = {sid: s for sid, s in kb.snippets.items() if sid != ACUTE_NOW}
     bare = dataclasses.replace(kb, snippets=snippets)

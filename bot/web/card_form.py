@@ -57,6 +57,8 @@ def card_from_form(form: Mapping[str, Any], item_id: str) -> dict[str, Any]:
              if r in {x.value for x in WorkRole}]
     if roles:
         card["roles"] = roles
+    if form.get("reassures"):
+        card["reassures"] = True
     for lang in LANGS:
         card[lang] = {"title": " ".join(_text(form, f"{lang}_title", 200).split()),
                       "answer": " ".join(_text(form, f"{lang}_answer").split())}
@@ -74,6 +76,7 @@ def card_fields(card: Mapping[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "topic": (card.get("topics") or [""])[0], "topics": list(card.get("topics") or [])[1:],
         "audience": card.get("audience", "both"), "roles": list(card.get("roles") or []),
+        "reassures": card.get("reassures") is True,
         "links": list(card.get("links") or []),
         "sources": "\n".join(source_line(s) for s in card.get("sources") or []),
         "replaces": ", ".join(card.get("replaces") or []),

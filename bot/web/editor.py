@@ -24,7 +24,7 @@ from bot.web.pages import page_context, session_of
 from handlers.render import snippet_text
 from handoff.models import KnowledgeRevision
 from knowledge import keys
-from knowledge.base import KnowledgeBase, KnowledgeError, build_card
+from knowledge.base import KnowledgeBase, KnowledgeError, WorkRole, build_card
 from knowledge.editorial import Invalid, Refused, Role
 from knowledge.feedback import FeedbackStore
 from knowledge.revisions import Conflict, Kind, State, body_of
@@ -146,6 +146,7 @@ def _card_context(request: web.Request, role: Role, item_id: str, fields: dict[s
     lang = context["lang"]
     context["topic_options"] = [(t.value, kb.topics[t].label[lang]) for t in Topic]
     context["referral_options"] = [(r.id, r.name[lang]) for r in kb.referrals.values()]
+    context["work_roles"] = [role.value for role in WorkRole]
     context["successor_options"] = [(s.id, s.text(lang).title) for s in kb.snippets.values()
                                     if s.id != item_id]
     context.setdefault("checks", invalid_view(translator(lang), None))
