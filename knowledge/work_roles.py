@@ -26,7 +26,8 @@ _SELF_EN = r"(?:i'?m (?:a |an |the )?|i am (?:a |an |the )?|as (?:a |an |the )?|
 # word after either language's opening: "I'm a leerplichtambtenaar".
 _WORDS: dict[WorkRole, tuple[str, str]] = {
     WorkRole.POLICE: (r"wijkagent|politieagent|jeugdagent|community police officer|"
-                      r"police officer|neighbourhood officer",
+                      r"police officer|police youth officer|youth police officer|"
+                      r"neighbourhood officer",
                       r"agent|politieman|politievrouw|politie|cop|police"),
     # Compounds too: "gymdocent", "groepsleerkracht", "docente", "pabo-stagiaire".
     WorkRole.SCHOOL: (r"\w*docente?|\w*leraar|\w*lerares|\w*leerkracht|mentor|"

@@ -51,6 +51,7 @@ from knowledge.work_roles import work_places, work_roles
     ("Leerkracht groep 8 hier. Een jongen van 11", {WorkRole.SCHOOL}, set()),
     ("jongerenwerker in zuid. veel van mijn jongens", {WorkRole.YOUTH_WORK}, set()),
     ("Municipal policy officer here. A mosque was vandalised", {WorkRole.MUNICIPALITY}, set()),
+    ("police youth officer here. a secondary school in our area", {WorkRole.POLICE}, set()),
     # ... but not an organisation, someone else's officer, or a verb after the role.
     ("Politie belde me, wat moet ik doen", set(), set()),
     ("De wijkagent belde me, wat nu", set(), set()),
