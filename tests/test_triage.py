@@ -139,7 +139,7 @@ def test_urgency_on_sets_written_apart(triage: Triage, name: str) -> None:
 # examples and rules) gets the 112 block, whatever else the desk answers.
 PRACTICE_SETS = ["practice_eval", "practice_heldout", "practice_fresh", "practice_fresh3",
                  "practice_fresh4", "practice_fresh5", "practice_fresh6", "practice_fresh7",
-                 "practice_fresh8", "practice_fresh9"]
+                 "practice_fresh8", "practice_fresh9", "practice_fresh10"]
 
 
 @pytest.mark.parametrize("name", PRACTICE_SETS)
