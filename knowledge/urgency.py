@@ -114,6 +114,19 @@ _ARMED = (r"(?:met|with) (?:een|a|an|zijn|z'n|zn|haar|his|her|their) (?:\w+ )?"
           r"(?:mes|messen|bijl|machete|pistool|geweer|vuurwapen|wapen|knuppel|honkbalknuppel|"
           r"knife|axe|gun|pistol|rifle|weapon|bat|crowbar)\b")
 ARMED_OUT = _rx(rf"\b{_OUT}\b[^.!?]{{0,30}}\b{_ARMED}", rf"\b{_ARMED}[^.!?]{{0,30}}\b{_OUT}\b")
+# Something held back for the moment a place is full ("het ding in de auto ... bij het
+# hoofdpodium als het vol is", "the stuff in the van, when it's packed"): a plan against a
+# crowd that names neither weapon nor attack.
+CROWD_MOMENT = _rx(
+    r"\bals het (?:daar |er )?(?:\w+ )?(?:vol|volst|drukst|op zijn drukst) (?:is|zit|staat)\b",
+    r"\bwhen it'?s (?:\w+ )?(?:packed|full|crowded|busiest|rammed)\b",
+    r"\b(?:in|into) (?:de|the) (?:menigte|mensenmassa|crowd)\b",
+    r"\bde (?:menigte|mensenmassa) in\b",
+)
+HELD_BACK = _rx(
+    r"\b(?:het|dat|die) (?:ding|dingen|pakket|spul|spullen)\b", r"\bde (?:tas|koffer)\b",
+    r"\bthe (?:thing|things|package|stuff|bag|device)\b",
+)
 # A sentence about the news, a lesson or the past does not describe a plan.
 NEWS = _rx(
     r"\b(?:in het nieuws|op het nieuws|het journaal|nieuwsbericht|besproken|bespreken|"
@@ -190,6 +203,8 @@ class UrgencyDetector:
         if (weapon or act) and ((intent and (imminent or (weapon and act)))
                                 or (weapon and act and imminent)):
             found.append("violence_plan")
+        if CROWD_MOMENT.search(plan) and (weapon or act or HELD_BACK.search(plan)):
+            found.append("crowd_plan")
         if self.model is not None and self.model.probability(tokens) >= self.model.threshold:
             found.append("model")
         return found

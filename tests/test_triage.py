@@ -139,7 +139,8 @@ def test_urgency_on_sets_written_apart(triage: Triage, name: str) -> None:
 # examples and rules) gets the 112 block, whatever else the desk answers.
 PRACTICE_SETS = ["practice_eval", "practice_heldout", "practice_fresh", "practice_fresh3",
                  "practice_fresh4", "practice_fresh5", "practice_fresh6", "practice_fresh7",
-                 "practice_fresh8", "practice_fresh9", "practice_fresh10"]
+                 "practice_fresh8", "practice_fresh9", "practice_fresh10",
+                 "practice_fresh11"]
 
 
 @pytest.mark.parametrize("name", PRACTICE_SETS)
@@ -189,6 +190,28 @@ def test_a_plan_with_sticks_or_bars_for_tonight_is_acute(triage: Triage, text: s
 ])
 def test_sticks_without_a_plan_of_violence_are_not_acute(triage: Triage, text: str) -> None:
     assert "violence_plan" not in triage.urgency.reasons(text)
+
+
+@pytest.mark.parametrize("text", [
+    "op het festival hoorde ik twee jongens over 'het ding in de auto' en 'bij het podium als "
+    "het vol is'",
+    "overheard two lads: the stuff is in the van, they'll go in when it's packed",
+    "hij zei dat hij met dat pakket de menigte in loopt",
+])
+def test_something_held_back_for_when_a_place_is_full_is_acute(triage: Triage,
+                                                                text: str) -> None:
+    """A plan against a crowd that names neither a weapon nor an attack (an eleventh practice
+    set's acute question got no 112 block)."""
+    assert "crowd_plan" in triage.urgency.reasons(text)
+
+
+@pytest.mark.parametrize("text", [
+    "als het vol is in het buurthuis lopen de spanningen op tussen twee groepen",
+    "when it's packed at the youth centre the boys start arguing about politics",
+    "ik verloor mijn tas in de drukte van de kermis",
+])
+def test_a_full_place_without_a_plan_is_not_a_crowd_plan(triage: Triage, text: str) -> None:
+    assert "crowd_plan" not in triage.urgency.reasons(text)
 
 
 def test_holdout_topic_accuracy(triage: Triage) -> None:
