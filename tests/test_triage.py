@@ -140,7 +140,7 @@ def test_urgency_on_sets_written_apart(triage: Triage, name: str) -> None:
 PRACTICE_SETS = ["practice_eval", "practice_heldout", "practice_fresh", "practice_fresh3",
                  "practice_fresh4", "practice_fresh5", "practice_fresh6", "practice_fresh7",
                  "practice_fresh8", "practice_fresh9", "practice_fresh10",
-                 "practice_fresh11"]
+                 "practice_fresh11", "practice_fresh12"]
 
 
 @pytest.mark.parametrize("name", PRACTICE_SETS)
