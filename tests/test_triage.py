@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import yaml
 
 from knowledge.topics import Topic
 from knowledge.triage import Triage
+from tests.trained import seed
 
 DEV = Path(__file__).parent / "data" / "triage_dev.jsonl"
 
@@ -99,11 +101,13 @@ def test_function_words_of_the_set_language_keep_it(triage: Triage, text: str,
     assert triage.detect_language(text, hint) == hint
 
 
-def test_cli_answers_each_line() -> None:
+def test_cli_answers_each_line(tmp_path: Path) -> None:
     lines = [{"text": "Mag ik informatie delen met de wijkagent?", "lang": "nl"},
              {"text": "what is accelerationism"}]
     stdin = "\n".join(json.dumps(x) for x in lines) + "\nnot json\n"
-    proc = subprocess.run([sys.executable, "-m", "bot.cli", "triage"], input=stdin,
+    seed(tmp_path / "data")  # the run's training, as a desk that ran there would have left it
+    env = {**os.environ, "VRAAGBAAK_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.run([sys.executable, "-m", "bot.cli", "triage"], input=stdin, env=env,
                           capture_output=True, text=True, timeout=120, check=True)
     out = [json.loads(line) for line in proc.stdout.splitlines()]
     assert len(out) == 3 and "error" in out[2]
