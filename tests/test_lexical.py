@@ -36,13 +36,14 @@ def test_no_known_word_gives_no_bonus(triage: Triage) -> None:
 
 def test_a_close_call_goes_to_the_card_the_question_names(
         triage: Triage, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Homophobic remarks in a team: the learned ranker alone puts another card first (on
-    # online disinhibition); the card on hostility to LGBTI people, whose own words the
+    # Turkish pupils always addressed about Erdogan: the learned ranker alone puts a card on
+    # antisemitism first; the card on seeing the individual, not the group, whose own words the
     # question uses, wins with the lexical second opinion. (Earlier examples are now right
-    # without it, as the cards and their examples grew: most recently a class split by the
-    # news about Gaza, after session 14's examples.)
-    question = "in ons team vallen homofobe opmerkingen en niemand zegt er wat van"
-    card = "polarisation-lgbti-hostility"
+    # without it, as the cards and their examples grew: most recently homophobic remarks in a
+    # team, after session 15's cards.)
+    question = ("mijn turkse leerlingen worden steeds aangesproken op erdogan alsof ze allemaal "
+                "hetzelfde denken")
+    card = "conversation-individual"
     assert triage.triage(question, "nl").snippets[0] == card
     monkeypatch.setattr(triage.cards, "bonus", lambda stems, lang: np.zeros(triage.cards.size))
     assert triage.triage(question, "nl").snippets[0] != card
