@@ -12,7 +12,7 @@ from tests.sandbox_client import DeskHarness
 from tests.test_knowledge_editor import until_live
 from tests.web_harness import ADMIN
 
-pytestmark = pytest.mark.timeout(600)  # a publication retrains the triage (see test_knowledge_editor)
+pytestmark = pytest.mark.timeout(600)  # a publication retrains the triage (test_knowledge_editor)
 OUTSIDE = ("Ik ben Jan de Vries, penningmeester van VV Oranje Boys, bereikbaar op "
            "06-12345678. Hoe vraag ik bij de gemeente subsidie aan voor een nieuwe kantine?")
 QUESTION = ("Mag ik mijn zorgen over een leerling delen met de wijkagent, of geldt mijn "
