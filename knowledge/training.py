@@ -195,13 +195,14 @@ def train_urgency(examples: dict[bool, tuple[str, ...]]) -> UrgencyModel | None:
     labels = [1] * len(examples[True]) + [0] * len(examples[False])
     words, chars = word_vectorizer(), char_vectorizer()
     matrix = sp.hstack([words.fit_transform(texts), chars.fit_transform(texts)], format="csr")
+    def model_() -> LogisticRegression:
+        return LogisticRegression(C=C_URGENCY, max_iter=3000, class_weight="balanced",
+                                  tol=URGENCY_TOL)
+
     with threadpool_limits(1):
-        scores = cross_val_predict(
-            LogisticRegression(C=C_URGENCY, max_iter=3000, class_weight="balanced",
-                               tol=URGENCY_TOL), matrix,
-            labels, cv=5, method="predict_proba")[:, 1]
-        model = LogisticRegression(C=C_URGENCY, max_iter=3000, class_weight="balanced",
-                                   tol=URGENCY_TOL)
+        scores = cross_val_predict(model_(), matrix, labels, cv=5,
+                                   method="predict_proba")[:, 1]
+        model = model_()
         model.fit(matrix, labels)
     acute_scores = sorted(s for s, y in zip(scores, labels, strict=True) if y)
     threshold = float(acute_scores[int(len(acute_scores) * (1 - MODEL_RECALL))])
