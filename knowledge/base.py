@@ -6,6 +6,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import date
 from enum import StrEnum
 from pathlib import Path, PurePath
 from typing import Any
@@ -253,6 +254,13 @@ class _Checker:
             if not DATE_RE.match(checked):
                 raise self.fail(where, "a source page needs 'checked: YYYY-MM-DD' (when it was "
                                        "read)")
+            try:
+                read_on = date.fromisoformat(checked)
+            except ValueError:
+                raise self.fail(where, f"'checked: {checked}' is not a date") from None
+            if read_on > date.today():
+                raise self.fail(where, f"'checked: {checked}' lies in the future: it is the "
+                                       "day the page was read")
             return f"{url} ({checked}): {place}"
         seed = str(raw.get("seed") or "")
         if seed in SEEDS or seed == "desk":

@@ -21,12 +21,18 @@ def _rx(*patterns: str) -> re.Pattern[str]:
 _DAYS = (r"(?:maandag|dinsdag|woensdag|donderdag|vrijdag|zaterdag|zondag|monday|tuesday|"
          r"wednesday|thursday|friday|saturday|sunday)")
 
+# A short countdown ("over tien minuten", "in ten minutes", "binnen een uur").
+_COUNT = r"(?:een|twee|drie|vier|vijf|tien|twintig|een paar|enkele|\d+)"
+_COUNT_EN = r"(?:an|a|a few|one|two|three|five|ten|twenty|fifteen|thirty|\d+)"
+
 IMMINENT = _rx(
     r"\b(?:morgen\w*|vanavond|vannacht|vandaag|vanmiddag|vanochtend|straks|zometeen|"
-    r"zo meteen|nu meteen|direct|dit weekend|volgende week|over (?:een|twee|\d+) (?:uur|dagen)|"
+    r"zo meteen|nu meteen|direct|dit weekend|volgende week|"
+    rf"(?:over|binnen) {_COUNT} (?:minuten|minuutjes|uur|dagen)|"
     r"binnenkort|nu)\b",
     r"\b(?:tomorrow|tmrw|tmr|tonight|today|this (?:evening|afternoon|morning|weekend)|"
-    r"next week|in (?:an|a few|\d+) (?:hours?|days?)|right now|now|any minute|soon)\b",
+    r"next week|right now|now|any minute|soon)\b",
+    rf"\b(?:in|within) {_COUNT_EN} (?:minutes?|mins?|hours?|days?)\b",
     rf"\b{_DAYS}\b",
     r"\bom \d{1,2}(?:[.:]\d{2})? ?uur\b", r"\b\d{1,2}[.:]\d{2}\b",
     r"\bat \d{1,2}(?:[.:]\d{2})? ?(?:am|pm|o'?clock)\b",
@@ -152,6 +158,13 @@ VEILED = _rx(
     r"\bkijk (?:\w+ )?(?:maar )?(?:naar )?het (?:nieuws|journaal)\b",
     r"\bkomt in het nieuws\b", r"\blivestream volgt\b", r"\balles ligt klaar\b",
     r"\beverything is ready\b",
+    # An end announced to a group ("in ten minutes it's over for all of you").
+    r"\b(?:it'?s|it is|it will be|it'?ll be) (?:all )?over for (?:all of )?(?:you|y'?all|"
+    r"everyone|everybody|them|all of them)\b",
+    # (not "afgelopen met jullie gezeur": the end of the sentence must follow)
+    r"\b(?:is het|het is|wordt het) (?:\w+ )?(?:afgelopen|gedaan|voorbij|klaar) met "
+    r"(?:jullie|jou|iedereen)(?: allemaal)?(?=\s*(?:[.!?,;:'\"\u2019]|$))",
+    r"\b(?:jullie|jij|ze) (?:zijn|bent|is) (?:er )?(?:allemaal )?geweest\b",
 )
 _SENTENCE = re.compile(r"(?<=[.!?\n])\s+")
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import shutil
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -93,6 +95,25 @@ def test_broken_link_syntax_is_rejected(tmp_path: Path) -> None:
                                              1))
     with pytest.raises(KnowledgeError, match=r"referrals.yaml: advieslijn_jep: broken link"):
         load_knowledge(data)
+
+
+@pytest.mark.parametrize(("checked", "message"), [
+    ((date.today() + timedelta(days=1)).isoformat(), "lies in the future"),
+    ("2026-02-30", "is not a date"),
+])
+def test_a_source_page_needs_the_real_day_it_was_read(tmp_path: Path, checked: str,
+                                                     message: str) -> None:
+    """A source's `checked` date says when the page was read: a day that does not exist or
+    has not come yet is a typo, and the loader names it."""
+    data = _copy(tmp_path)
+    path = data / "snippets" / "signals.yaml"
+    text = path.read_text()
+    assert re.search(r'checked: "\d{4}-\d\d-\d\d"', text)
+    path.write_text(re.sub(r'checked: "\d{4}-\d\d-\d\d"', f'checked: "{checked}"', text,
+                           count=1))
+    with pytest.raises(KnowledgeError, match=r"signals.yaml") as info:
+        load_knowledge(data)
+    assert message in str(info.value)
 
 
 def test_a_card_listed_twice_in_one_examples_file_is_rejected(tmp_path: Path) -> None:

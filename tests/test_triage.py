@@ -144,7 +144,8 @@ def test_urgency_on_sets_written_apart(triage: Triage, name: str) -> None:
 PRACTICE_SETS = ["practice_eval", "practice_heldout", "practice_fresh", "practice_fresh3",
                  "practice_fresh4", "practice_fresh5", "practice_fresh6", "practice_fresh7",
                  "practice_fresh8", "practice_fresh9", "practice_fresh10",
-                 "practice_fresh11", "practice_fresh12"]
+                 "practice_fresh11", "practice_fresh12", "practice_fresh13",
+                 "practice_fresh14"]
 
 
 @pytest.mark.parametrize("name", PRACTICE_SETS)
@@ -216,6 +217,29 @@ def test_something_held_back_for_when_a_place_is_full_is_acute(triage: Triage,
 ])
 def test_a_full_place_without_a_plan_is_not_a_crowd_plan(triage: Triage, text: str) -> None:
     assert "crowd_plan" not in triage.urgency.reasons(text)
+
+
+@pytest.mark.parametrize("text", [
+    "volunteer at a festival. guy near the main stage keeps touching his backpack and told a "
+    "girl 'in ten minutes it's over for all of you'. security is far away",
+    "hij zei tegen de groep: over tien minuten is het afgelopen met jullie!",
+    "he posted 'livestreaming in 30 min' with a photo of a rifle and our school",
+])
+def test_a_countdown_to_an_end_or_a_weapon_is_acute(triage: Triage, text: str) -> None:
+    """An end announced to a group within minutes, without a weapon or an attack named (a
+    thirteenth practice set's acute question got no 112 block)."""
+    assert triage.urgency.reasons(text)
+    assert triage.urgency.sure(triage.urgency.reasons(text), text)
+
+
+@pytest.mark.parametrize("text", [
+    "ik zei: het is nu afgelopen met jullie gezeur, ga zitten",
+    "the season is over for you, sorry, your knee needs rest",
+    "over vijf minuten begint de les; hoe ga ik om met hun vragen over de oorlog?",
+    "hoe laat gaat de laatste trein naar Groningen vanavond",
+])
+def test_an_end_or_a_time_without_a_threat_is_not_acute(triage: Triage, text: str) -> None:
+    assert not triage.urgency.reasons(text)
 
 
 def test_holdout_topic_accuracy(triage: Triage) -> None:
