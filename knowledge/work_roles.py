@@ -46,8 +46,11 @@ _WORDS: dict[WorkRole, tuple[str, str]] = {
                           r"youth care|social worker in youth care|child protection worker|"
                           r"foster care worker"),
     WorkRole.MENTAL_HEALTH: (r"psycholoog|psychiater|therapeut|orthopedagoog|ggz-medewerker|"
-                             r"gz-psycholoog|psychologist|psychiatrist|therapist|"
-                             r"mental health worker",
+                             r"gz-psycholoog|ggz-verpleegkundige|ggz verpleegkundige|"
+                             r"ggz-behandelaar|ggz-hulpverlener|sociaal psychiatrisch "
+                             r"verpleegkundige|psychologist|psychiatrist|therapist|"
+                             r"mental health worker|mental health nurse|psychiatric nurse|"
+                             r"ggz nurse|ggz worker",
                              r"ggz|jeugd-ggz|jeugdggz|mental health|clinician"),
     WorkRole.MUNICIPALITY: (r"beleidsmedewerker|beleidsadviseur|ambtenaar|wethouder|"
                             r"procesregisseur|jeugdconsulent|radicaliseringsadviseur|"

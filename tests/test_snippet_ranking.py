@@ -127,7 +127,10 @@ def test_ranking_spans_topics_and_keeps_every_snippet(kb: KnowledgeBase,
     result = triage.triage("een jongere gelooft dat de aanslag nep was, hoe ga ik het gesprek "
                            "aan?", "nl")
     assert len(result.snippets) == 6
-    assert result.snippets[0] in {"online-conspiracy", "conversation-conspiracy"}
+    # The conversation cards on conspiracy belief (the general one, and the one for when
+    # facts make a young person clam up, which session 16's examples made more reachable).
+    assert result.snippets[0] in {"online-conspiracy", "conversation-conspiracy",
+                                  "conversation-conspiracy-distrust-not-facts"}
 
 
 @pytest.mark.timeout(120)

@@ -23,6 +23,12 @@ from knowledge.work_roles import work_places, work_roles
     ("Als voorzitter van een hockeyclub kreeg ik screenshots", {WorkRole.SPORTS_CLUB}, set()),
     ("I'm a group worker in a residential unit", {WorkRole.YOUTH_CARE}, set()),
     ("Ik ben gz-psycholoog bij een instelling", {WorkRole.MENTAL_HEALTH}, set()),
+    # GGZ nurses sign with their ward's name in front (a fifteenth practice set's GGZ nurse
+    # was told about a card for somebody else).
+    ("GGZ nurse. A client told me in a session", {WorkRole.MENTAL_HEALTH}, set()),
+    ("ik ben sociaal psychiatrisch verpleegkundige, geldt", {WorkRole.MENTAL_HEALTH}, set()),
+    ("GGZ-behandelaar. Een cliënt vertelde", {WorkRole.MENTAL_HEALTH}, set()),
+    ("Community mental health nurse. A client called", {WorkRole.MENTAL_HEALTH}, set()),
     ("ik ben ervaren docent op een vmbo", {WorkRole.SCHOOL}, set()),
     ("Als jeugdtrainer zie ik het elke week", {WorkRole.SPORTS_CLUB}, set()),
     ("een leerling in mijn klas (3 havo) zegt", set(), {WorkRole.SCHOOL}),
