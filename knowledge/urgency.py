@@ -133,6 +133,21 @@ HELD_BACK = _rx(
     r"\b(?:het|dat|die) (?:ding|dingen|pakket|spul|spullen)\b", r"\bde (?:tas|koffer)\b",
     r"\bthe (?:thing|things|package|stuff|bag|device)\b",
 )
+# "He'll take everyone with him" (a death announced for many), said where people gather or
+# against a group: not "iedereen meenemen naar de film".
+TAKE_ALL = _rx(
+    r"\b(?:iedereen|jullie allemaal|ze allemaal) (?:mee ?nemen|meeneemt|meeneem)\b(?! naar)",
+    r"\b(?:neemt|neem|nemen) (?:hij |ik |ze |zij )?(?:iedereen|jullie allemaal|ze allemaal) "
+    r"mee\b(?! naar)",
+    r"\btak(?:e|es|ing) (?:everyone|everybody|you all|all of you|them all) "
+    r"(?:with (?:him|me|her|them)|down with (?:him|me|her|them))\b",
+)
+GATHERING = _rx(
+    r"\b(?:festival|podium|ingang|menigte|mensenmassa|stadion|concert|markt|rugzak|rugtas|"
+    r"ongelovigen|kuffar|kafirs?|afvalligen)\b",
+    r"\b(?:festival|stage|entrance|crowd|stadium|concert|market|backpack|rucksack|"
+    r"unbelievers|infidels|kuffar|kafirs?|apostates)\b",
+)
 # A sentence about the news, a lesson or the past does not describe a plan.
 NEWS = _rx(
     r"\b(?:in het nieuws|op het nieuws|het journaal|nieuwsbericht|besproken|bespreken|"
@@ -218,6 +233,8 @@ class UrgencyDetector:
             found.append("violence_plan")
         if CROWD_MOMENT.search(plan) and (weapon or act or HELD_BACK.search(plan)):
             found.append("crowd_plan")
+        if TAKE_ALL.search(plan) and GATHERING.search(plan):
+            found.append("take_all")
         if self.model is not None and self.model.probability(tokens) >= self.model.threshold:
             found.append("model")
         return found

@@ -145,7 +145,7 @@ PRACTICE_SETS = ["practice_eval", "practice_heldout", "practice_fresh", "practic
                  "practice_fresh4", "practice_fresh5", "practice_fresh6", "practice_fresh7",
                  "practice_fresh8", "practice_fresh9", "practice_fresh10",
                  "practice_fresh11", "practice_fresh12", "practice_fresh13",
-                 "practice_fresh14"]
+                 "practice_fresh14", "practice_fresh15", "practice_fresh16"]
 
 
 @pytest.mark.parametrize("name", PRACTICE_SETS)
@@ -240,6 +240,27 @@ def test_a_countdown_to_an_end_or_a_weapon_is_acute(triage: Triage, text: str) -
 ])
 def test_an_end_or_a_time_without_a_threat_is_not_acute(triage: Triage, text: str) -> None:
     assert not triage.urgency.reasons(text)
+
+
+@pytest.mark.parametrize("text", [
+    "ik sta als vrijwilliger bij de ingang van een festival, een jongen met een rugzak "
+    "schreeuwt over 'ongelovigen' en zegt dat hij 'iedereen meeneemt'",
+    "he said he will take everyone with him at the concert tonight",
+])
+def test_taking_everyone_along_where_people_gather_is_acute(triage: Triage,
+                                                            text: str) -> None:
+    """A death announced for many ("iedereen meenemen") at a festival or against a group (a
+    sixteenth practice set's acute question got no 112 block)."""
+    assert "take_all" in triage.urgency.reasons(text)
+
+
+@pytest.mark.parametrize("text", [
+    "de trainer neemt iedereen mee naar het stadion",
+    "hij zegt dat hij iedereen meeneemt naar het festival als de ouders betalen",
+    "mijn buurman zegt dat hij iedereen meeneemt, hij is somber",
+])
+def test_taking_everyone_somewhere_is_not_acute(triage: Triage, text: str) -> None:
+    assert "take_all" not in triage.urgency.reasons(text)
 
 
 def test_holdout_topic_accuracy(triage: Triage) -> None:
