@@ -120,6 +120,15 @@ _ARMED = (r"(?:met|with) (?:een|a|an|zijn|z'n|zn|haar|his|her|their) (?:\w+ )?"
           r"(?:mes|messen|bijl|machete|pistool|geweer|vuurwapen|wapen|knuppel|honkbalknuppel|"
           r"knife|axe|gun|pistol|rifle|weapon|bat|crowbar)\b")
 ARMED_OUT = _rx(rf"\b{_OUT}\b[^.!?]{{0,30}}\b{_ARMED}", rf"\b{_ARMED}[^.!?]{{0,30}}\b{_OUT}\b")
+# Someone is there with a weapon now ("er staat nu een jongen op het terrein met een mes",
+# "a boy is standing outside with a knife right now"), whatever he shouts.
+# ("er loopt nu iemand met een mes", but not "nu lopen meer jongens met een mes": carrying one
+# these days is a worry, not an emergency)
+_HERE = (r"(?:staat|staan|er loopt|zit|rent|zwaait|stands?|is standing|is running|is waving|"
+         r"is outside|is here)")
+_NOW = r"(?:nu|op dit moment|right now|now|at the moment)"
+ARMED_HERE = _rx(rf"\b{_NOW}\b[^.!?]{{0,40}}\b{_HERE}\b[^.!?]{{0,40}}\b{_ARMED}",
+                 rf"\b{_HERE}\b[^.!?]{{0,20}}\b{_NOW}\b[^.!?]{{0,40}}\b{_ARMED}")
 # Something held back for the moment a place is full ("het ding in de auto ... bij het
 # hoofdpodium als het vol is", "the stuff in the van, when it's packed"): a plan against a
 # crowd that names neither weapon nor attack.
@@ -224,6 +233,8 @@ class UrgencyDetector:
         imminent = bool(IMMINENT.search(plan))
         if ARMED_OUT.search(plan):
             found.append("armed_out")
+        if ARMED_HERE.search(plan):
+            found.append("armed_here")
         if DESTINATION.search(plan) and TRAVEL.search(plan) and imminent:
             found.append("departure")
         weapon, act = bool(WEAPON.search(plan)), bool(VIOLENT_ACT.search(plan))

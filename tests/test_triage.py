@@ -145,7 +145,8 @@ PRACTICE_SETS = ["practice_eval", "practice_heldout", "practice_fresh", "practic
                  "practice_fresh4", "practice_fresh5", "practice_fresh6", "practice_fresh7",
                  "practice_fresh8", "practice_fresh9", "practice_fresh10",
                  "practice_fresh11", "practice_fresh12", "practice_fresh13",
-                 "practice_fresh14", "practice_fresh15", "practice_fresh16"]
+                 "practice_fresh14", "practice_fresh15", "practice_fresh16",
+                 "practice_fresh17"]
 
 
 @pytest.mark.parametrize("name", PRACTICE_SETS)
@@ -261,6 +262,27 @@ def test_taking_everyone_along_where_people_gather_is_acute(triage: Triage,
 ])
 def test_taking_everyone_somewhere_is_not_acute(triage: Triage, text: str) -> None:
     assert "take_all" not in triage.urgency.reasons(text)
+
+
+@pytest.mark.parametrize("text", [
+    "Ik ben vrijwilliger bij een voetbalclub. Er staat nu een jongen op het terrein met een mes "
+    "en hij schreeuwt dingen over ongelovigen. Kinderen zijn aan het trainen.",
+    "a boy is standing outside the gym right now with a knife",
+    "er loopt nu een man met een bijl over het schoolplein",
+])
+def test_someone_here_with_a_weapon_now_is_acute(triage: Triage, text: str) -> None:
+    """A weapon on the spot now, whatever is shouted (a seventeenth practice set's acute
+    question got no 112 block)."""
+    assert "armed_here" in triage.urgency.reasons(text)
+
+
+@pytest.mark.parametrize("text", [
+    "hij loopt tegenwoordig met een mes op zak, wat nu?",
+    "Nu lopen meer jongens met een mes voor de bescherming. Hoe doorbreken we dat?",
+    "nu ik erover nadenk: hij stond vorig jaar met een mes in de klas",
+])
+def test_carrying_a_weapon_these_days_is_not_here_now(triage: Triage, text: str) -> None:
+    assert "armed_here" not in triage.urgency.reasons(text)
 
 
 def test_holdout_topic_accuracy(triage: Triage) -> None:
