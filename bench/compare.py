@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -189,13 +190,44 @@ def desk_env(url: str, token: str, data_dir: Path) -> dict[str, str]:
     return env
 
 
+# Every desk the benchmark starts reads one trained triage snapshot instead of training its
+# own: the benchmark measures answering, not training (about a minute per desk with 641 cards).
+# The first desk trains and leaves its snapshot in the workdir; a snapshot in TRIAGE_SEED_ENV
+# (the test run's, tests/trained.py) serves from the start. A desk still checks that a snapshot
+# matches its knowledge, and trains anew if not.
+TRIAGE_SEED_ENV = "VRAAGBAAK_TRIAGE_SEED"
+SHARED_TRIAGE = "triage-cache"
+
+
+def _copy_snapshots(source: Path, target: Path) -> None:
+    target.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for snapshot in source.glob("triage-*.pickle"):
+        if not (target / snapshot.name).exists():
+            shutil.copyfile(snapshot, target / snapshot.name)
+            (target / snapshot.name).chmod(0o600)
+
+
+def seed_triage(workdir: Path, data_dir: Path) -> None:
+    """Give a new desk's data directory the snapshots trained before it."""
+    seed = os.environ.get(TRIAGE_SEED_ENV)
+    for source in ([Path(seed)] if seed else []) + [workdir / SHARED_TRIAGE]:
+        _copy_snapshots(source, data_dir / "cache")
+
+
+def keep_triage(workdir: Path, data_dir: Path) -> None:
+    """Keep the snapshot a desk trained for the desks started after it."""
+    _copy_snapshots(data_dir / "cache", workdir / SHARED_TRIAGE)
+
+
 @contextlib.asynccontextmanager
 async def bot_process(kind: str, workdir: Path, with_worker: bool = False,
                       extra_env: dict[str, str] | None = None) -> AsyncIterator[BotProcess]:
     """Start a sandbox and the bot against it; wait until the bot polls; stop both after."""
     sandbox = RecordingSandbox(f"{BOT_ID}:bench-{kind}-{os.getpid()}", kind)
     data_dir = workdir / f"{kind}-{time.monotonic_ns()}"
-    data_dir.mkdir(parents=True)
+    data_dir.mkdir(mode=0o700, parents=True)
+    if kind == "desk":
+        seed_triage(workdir, data_dir)
     async with serving(sandbox) as url:
         env = desk_env(url, sandbox.token, data_dir)
         env.update(extra_env or {})
@@ -223,6 +255,8 @@ async def bot_process(kind: str, workdir: Path, with_worker: bool = False,
             yield bot
         finally:
             await stop(proc)
+            if kind == "desk":
+                keep_triage(workdir, data_dir)
 
 
 async def stop(proc: asyncio.subprocess.Process) -> None:
