@@ -198,26 +198,47 @@ def test_sticks_without_a_plan_of_violence_are_not_acute(triage: Triage, text: s
     assert "violence_plan" not in triage.urgency.reasons(text)
 
 
-@pytest.mark.parametrize("text", [
-    "op het festival hoorde ik twee jongens over 'het ding in de auto' en 'bij het podium als "
-    "het vol is'",
-    "overheard two lads: the stuff is in the van, they'll go in when it's packed",
-    "hij zei dat hij met dat pakket de menigte in loopt",
-])
-def test_something_held_back_for_when_a_place_is_full_is_acute(triage: Triage,
-                                                                text: str) -> None:
-    """A plan against a crowd that names neither a weapon nor an attack (an eleventh practice
-    set's acute question got no 112 block)."""
-    assert "crowd_plan" in triage.urgency.reasons(text)
+# Rules for acute moments that name no plan in so many words, each added after a practice set's
+# acute question got no 112 block: (rule, text, whether the rule fires).
+RULE_CASES = [
+    # crowd_plan (eleventh set): something held back for when a place is full.
+    ("crowd_plan", "op het festival hoorde ik twee jongens over 'het ding in de auto' en 'bij "
+     "het podium als het vol is'", True),
+    ("crowd_plan", "overheard two lads: the stuff is in the van, they'll go in when it's packed",
+     True),
+    ("crowd_plan", "hij zei dat hij met dat pakket de menigte in loopt", True),
+    ("crowd_plan", "als het vol is in het buurthuis lopen de spanningen op tussen twee groepen",
+     False),
+    ("crowd_plan", "when it's packed at the youth centre the boys start arguing about politics",
+     False),
+    ("crowd_plan", "ik verloor mijn tas in de drukte van de kermis", False),
+    # take_all (sixteenth set): a death announced for many where people gather or against a
+    # group; not taking everyone somewhere.
+    ("take_all", "ik sta als vrijwilliger bij de ingang van een festival, een jongen met een "
+     "rugzak schreeuwt over 'ongelovigen' en zegt dat hij 'iedereen meeneemt'", True),
+    ("take_all", "he said he will take everyone with him at the concert tonight", True),
+    ("take_all", "de trainer neemt iedereen mee naar het stadion", False),
+    ("take_all", "hij zegt dat hij iedereen meeneemt naar het festival als de ouders betalen",
+     False),
+    ("take_all", "mijn buurman zegt dat hij iedereen meeneemt, hij is somber", False),
+    # armed_here (seventeenth set): a weapon on the spot now, whatever is shouted; not carrying
+    # one these days.
+    ("armed_here", "Ik ben vrijwilliger bij een voetbalclub. Er staat nu een jongen op het "
+     "terrein met een mes en hij schreeuwt dingen over ongelovigen. Kinderen zijn aan het "
+     "trainen.", True),
+    ("armed_here", "a boy is standing outside the gym right now with a knife", True),
+    ("armed_here", "er loopt nu een man met een bijl over het schoolplein", True),
+    ("armed_here", "hij loopt tegenwoordig met een mes op zak, wat nu?", False),
+    ("armed_here", "Nu lopen meer jongens met een mes voor de bescherming. Hoe doorbreken we "
+     "dat?", False),
+    ("armed_here", "nu ik erover nadenk: hij stond vorig jaar met een mes in de klas", False),
+]
 
 
-@pytest.mark.parametrize("text", [
-    "als het vol is in het buurthuis lopen de spanningen op tussen twee groepen",
-    "when it's packed at the youth centre the boys start arguing about politics",
-    "ik verloor mijn tas in de drukte van de kermis",
-])
-def test_a_full_place_without_a_plan_is_not_a_crowd_plan(triage: Triage, text: str) -> None:
-    assert "crowd_plan" not in triage.urgency.reasons(text)
+@pytest.mark.parametrize(("rule", "text", "fires"), RULE_CASES)
+def test_acute_rules_fire_on_their_moments_only(triage: Triage, rule: str, text: str,
+                                                fires: bool) -> None:
+    assert (rule in triage.urgency.reasons(text)) is fires
 
 
 @pytest.mark.parametrize("text", [
@@ -241,48 +262,6 @@ def test_a_countdown_to_an_end_or_a_weapon_is_acute(triage: Triage, text: str) -
 ])
 def test_an_end_or_a_time_without_a_threat_is_not_acute(triage: Triage, text: str) -> None:
     assert not triage.urgency.reasons(text)
-
-
-@pytest.mark.parametrize("text", [
-    "ik sta als vrijwilliger bij de ingang van een festival, een jongen met een rugzak "
-    "schreeuwt over 'ongelovigen' en zegt dat hij 'iedereen meeneemt'",
-    "he said he will take everyone with him at the concert tonight",
-])
-def test_taking_everyone_along_where_people_gather_is_acute(triage: Triage,
-                                                            text: str) -> None:
-    """A death announced for many ("iedereen meenemen") at a festival or against a group (a
-    sixteenth practice set's acute question got no 112 block)."""
-    assert "take_all" in triage.urgency.reasons(text)
-
-
-@pytest.mark.parametrize("text", [
-    "de trainer neemt iedereen mee naar het stadion",
-    "hij zegt dat hij iedereen meeneemt naar het festival als de ouders betalen",
-    "mijn buurman zegt dat hij iedereen meeneemt, hij is somber",
-])
-def test_taking_everyone_somewhere_is_not_acute(triage: Triage, text: str) -> None:
-    assert "take_all" not in triage.urgency.reasons(text)
-
-
-@pytest.mark.parametrize("text", [
-    "Ik ben vrijwilliger bij een voetbalclub. Er staat nu een jongen op het terrein met een mes "
-    "en hij schreeuwt dingen over ongelovigen. Kinderen zijn aan het trainen.",
-    "a boy is standing outside the gym right now with a knife",
-    "er loopt nu een man met een bijl over het schoolplein",
-])
-def test_someone_here_with_a_weapon_now_is_acute(triage: Triage, text: str) -> None:
-    """A weapon on the spot now, whatever is shouted (a seventeenth practice set's acute
-    question got no 112 block)."""
-    assert "armed_here" in triage.urgency.reasons(text)
-
-
-@pytest.mark.parametrize("text", [
-    "hij loopt tegenwoordig met een mes op zak, wat nu?",
-    "Nu lopen meer jongens met een mes voor de bescherming. Hoe doorbreken we dat?",
-    "nu ik erover nadenk: hij stond vorig jaar met een mes in de klas",
-])
-def test_carrying_a_weapon_these_days_is_not_here_now(triage: Triage, text: str) -> None:
-    assert "armed_here" not in triage.urgency.reasons(text)
 
 
 def test_holdout_topic_accuracy(triage: Triage) -> None:
