@@ -160,6 +160,9 @@ class KnowledgeBase:
     aliases: dict[str, str] = field(default_factory=dict)
     # Per button key (`button_key`) the card id it stands for.
     button_keys: dict[str, str] = field(default_factory=dict)
+    # The cards of the topics' own files (snippets/<topic>.yaml): each topic's general guidance,
+    # as against the batches' cards for one situation (knowledge.ranking's GENERAL_BONUS).
+    general: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         self.by_topic = {t: [] for t in Topic}
@@ -551,6 +554,7 @@ def load_knowledge(data_dir: Path = DATA_DIR, overlay: Overlay | None = None) ->
     for path in sorted((data_dir / "snippets").glob("*.yaml")):
         info = _load_topic_file(path, referrals, snippets, files)
         topics[info.id] = info
+    general = frozenset(snippets)
     # Batches (snippets/<batch>/<topic>.yaml) come after the topic files, in name order, so
     # the topic's own file keeps the first places in browsing.
     for path in sorted((data_dir / "snippets").glob("*/*.yaml")):
@@ -567,7 +571,8 @@ def load_knowledge(data_dir: Path = DATA_DIR, overlay: Overlay | None = None) ->
                        _load_examples(data_dir / "examples"),
                        _load_urgency_examples(data_dir / "urgency_examples.yaml"),
                        examples,
-                       out_of_scope=_load_out_of_scope(data_dir / "out_of_scope_examples.yaml"))
+                       out_of_scope=_load_out_of_scope(data_dir / "out_of_scope_examples.yaml"),
+                       general=general)
     for topic, items in kb.by_topic.items():
         if not items:
             raise KnowledgeError(f"snippets/{topic.value}.yaml: no snippets")

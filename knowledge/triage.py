@@ -320,7 +320,7 @@ class Triage:
         lexical = self.cards.bonus(tokens.stems(lang), lang)
         return topics, self.ranker.rank_scored(vector, dict(topics), audience, limit,
                                                work_roles(tokens), work_places(tokens),
-                                               lexical), in_scope
+                                               lexical, len(tokens.words)), in_scope
 
     def triage(self, text: str, lang_hint: str | None = None,
                role: str | None = None) -> TriageResult:
