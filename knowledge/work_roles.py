@@ -109,8 +109,11 @@ _PATTERNS = {role: re.compile(f"{_SAID[role]}|{_SIGNED[role]}") for role in _WOR
 _PLACES: dict[WorkRole, str] = {
     WorkRole.SCHOOL: (r"\bmijn (?:klas|mentorklas|brugklas|leerlingen|leerling|mentorleerling|"
                       r"mentorleerlingen|lessen|les)\b|\bop onze school\b|"
+                      r"\bop (?:ons|onze) (?:mbo|roc|vmbo|lyceum|college|basisschool|"
+                      r"middelbare school|hogeschool)\b|\bbij ons op (?:het|de) (?:mbo|roc|school)\b|"
                       r"\bmy (?:class|classroom|pupils?|students?|form group|lessons?)\b|"
-                      r"\bat our school\b"),
+                      r"\bat our (?:school|mbo|college|vocational college|primary school|"
+                      r"secondary school|high school)\b"),
     WorkRole.SPORTS_CLUB: (r"\bmijn (?:spelers|elftal|selectie|jo\d+|mo\d+)\b|"
                            r"\b(?:bij|in|van) onze (?!jongeren)\w*club\b|"
                            r"\bmy (?:players|squad)\b|"

@@ -66,8 +66,11 @@ async def test_withdrawal_and_news_questions_get_no_112_block(harness: DeskHarne
     await sanne.send(text)
     first = await sanne.expect(lambda m: True)
     assert "Bel direct 112" not in first["text"]
-    # A card, or (a vague message) the honest "no ready-made guidance" answer: never 112.
-    assert first["text"].startswith(("Onderwerp:", "Hier heb ik geen kant-en-klaar handvat"))
+    # A card, or (a vague message) the honest "no ready-made guidance" answer or a card with a
+    # word that it may not fit (its fit score lies on the threshold: "ze trekt zich terug ..."
+    # went from -5.91 to -6.03 with session 17's cards, against -6.0): never 112.
+    assert first["text"].startswith(("Onderwerp:", "Hier heb ik geen kant-en-klaar handvat",
+                                     "Dit handvat past misschien niet precies"))
     # The question is remembered once every reply has gone out (with no card, the consent
     # question comes after the answer): wait for it rather than race it.
     for _ in range(100):

@@ -7,6 +7,7 @@ import pickle
 import numpy as np
 import pytest
 
+from knowledge import ranking
 from knowledge.base import KnowledgeBase
 from knowledge.features import Tokens
 from knowledge.lexical import LEXICAL_WEIGHT, CardIndex
@@ -40,7 +41,10 @@ def test_a_close_call_goes_to_the_card_the_question_names(
     # antisemitism first; the card on seeing the individual, not the group, whose own words the
     # question uses, wins with the lexical second opinion. (Earlier examples are now right
     # without it, as the cards and their examples grew: most recently homophobic remarks in a
-    # team, after session 15's cards.)
+    # team, after session 15's cards.) The short question's bonus for general cards
+    # (knowledge.ranking.GENERAL_BONUS) would decide this one too: it is off here, so the
+    # lexical opinion is what is tested.
+    monkeypatch.setattr(ranking, "GENERAL_BONUS", 0.0)
     question = ("mijn turkse leerlingen worden steeds aangesproken op erdogan alsof ze allemaal "
                 "hetzelfde denken")
     card = "conversation-individual"

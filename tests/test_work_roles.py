@@ -66,6 +66,14 @@ from knowledge.work_roles import work_places, work_roles
     ("The police officer said, we will look into it", set(), set()),
     ("Gemeente Utrecht heeft, zo lees ik, een meldpunt", set(), set()),
     ("Coach said: stop it", set(), set()),
+    # Their own school by its kind: mbo, roc, college, primary school (session 17).
+    ("Op ons mbo in Ede roepen jongens 'homo' in de gang", set(), {WorkRole.SCHOOL}),
+    ("Bij ons op het roc heeft zich een jongen aangemeld", set(), {WorkRole.SCHOOL}),
+    ("Op onze mbo-campus gaan studenten op de vuist", set(), {WorkRole.SCHOOL}),
+    ("Two groups of students fought at our vocational college", set(), {WorkRole.SCHOOL}),
+    ("A 17-year-old will start at our mbo after detention", set(), {WorkRole.SCHOOL}),
+    ("Racism at our primary school, how to tackle it", set(), {WorkRole.SCHOOL}),
+    ("He met our college friends at a party", set(), set()),
 ])
 def test_roles_and_places_the_writer_names(text: str, roles: set[WorkRole],
                                            places: set[WorkRole]) -> None:
