@@ -146,7 +146,8 @@ PRACTICE_SETS = ["practice_eval", "practice_heldout", "practice_fresh", "practic
                  "practice_fresh8", "practice_fresh9", "practice_fresh10",
                  "practice_fresh11", "practice_fresh12", "practice_fresh13",
                  "practice_fresh14", "practice_fresh15", "practice_fresh16",
-                 "practice_fresh17", "practice_fresh18", "practice_fresh19"]
+                 "practice_fresh17", "practice_fresh18", "practice_fresh19",
+                 "practice_fresh20"]
 
 
 @pytest.mark.parametrize("name", PRACTICE_SETS)
