@@ -110,7 +110,8 @@ _PLACES: dict[WorkRole, str] = {
     WorkRole.SCHOOL: (r"\bmijn (?:klas|mentorklas|brugklas|leerlingen|leerling|mentorleerling|"
                       r"mentorleerlingen|lessen|les)\b|\bop onze school\b|"
                       r"\bop (?:ons|onze) (?:mbo|roc|vmbo|lyceum|college|basisschool|"
-                      r"middelbare school|hogeschool)\b|\bbij ons op (?:het|de) (?:mbo|roc|school)\b|"
+                      r"middelbare school|hogeschool)\b|"
+                      r"\bbij ons op (?:het|de) (?:mbo|roc|school)\b|"
                       r"\bmy (?:class|classroom|pupils?|students?|form group|lessons?)\b|"
                       r"\bat our (?:school|mbo|college|vocational college|primary school|"
                       r"secondary school|high school)\b"),
