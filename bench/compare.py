@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
 import signal
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from aiohttp import web
 from bench.stats import percentile
 from bot.sandbox import SandboxTelegram, make_sandbox_app
 from bot.sandbox.server import BOT_ID
+from knowledge import snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
 FEEDBACK_HELPS = "fb:1:"  # the desk's 'This helps' button marks an ordinary answer
@@ -199,24 +199,16 @@ TRIAGE_SEED_ENV = "VRAAGBAAK_TRIAGE_SEED"
 SHARED_TRIAGE = "triage-cache"
 
 
-def _copy_snapshots(source: Path, target: Path) -> None:
-    target.mkdir(mode=0o700, parents=True, exist_ok=True)
-    for snapshot in source.glob("triage-*.pickle"):
-        if not (target / snapshot.name).exists():
-            shutil.copyfile(snapshot, target / snapshot.name)
-            (target / snapshot.name).chmod(0o600)
-
-
 def seed_triage(workdir: Path, data_dir: Path) -> None:
     """Give a new desk's data directory the snapshots trained before it."""
     seed = os.environ.get(TRIAGE_SEED_ENV)
     for source in ([Path(seed)] if seed else []) + [workdir / SHARED_TRIAGE]:
-        _copy_snapshots(source, data_dir / "cache")
+        snapshot.copy_all(source, data_dir / "cache")
 
 
 def keep_triage(workdir: Path, data_dir: Path) -> None:
     """Keep the snapshot a desk trained for the desks started after it."""
-    _copy_snapshots(data_dir / "cache", workdir / SHARED_TRIAGE)
+    snapshot.copy_all(data_dir / "cache", workdir / SHARED_TRIAGE)
 
 
 @contextlib.asynccontextmanager

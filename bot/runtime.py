@@ -135,7 +135,7 @@ def _train_in_child(path: Path, overlay: Overlay | None = None,
                     ) -> tuple[KnowledgeBase, Triage]:
     """Train in `python -m knowledge.training`, which writes the cache, then load it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    for old in path.parent.glob("triage-*.pickle"):
+    for old in path.parent.glob(snapshot.PATTERN):
         old.unlink(missing_ok=True)
     # The child imports the same code as this process, whatever its working directory.
     env = dict(os.environ)

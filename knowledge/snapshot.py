@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import os
 import pickle
+import shutil
 from pathlib import Path
 
 from knowledge.base import KnowledgeBase
 from knowledge.triage import Triage
+
+PATTERN = "triage-*.pickle"  # a desk's snapshots in its cache directory (named by bot.runtime)
 
 
 def write(path: Path, kb: KnowledgeBase, triage: Triage) -> None:
@@ -33,3 +36,15 @@ def read(path: Path) -> tuple[KnowledgeBase, Triage]:
     if not isinstance(kb, KnowledgeBase) or not isinstance(triage, Triage):
         raise TypeError(f"{path.name} does not hold a knowledge base and its triage")
     return kb, triage
+
+
+def copy_all(source: Path, target: Path) -> None:
+    """Copy the snapshots in `source` into the cache directory `target` (made private),
+    keeping any already there: a desk started on it answers without training first (it still
+    checks that a snapshot matches its knowledge, and trains anew if not)."""
+    target.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for found in source.glob(PATTERN):
+        copy = target / found.name
+        if not copy.exists():
+            shutil.copyfile(found, copy)
+            copy.chmod(0o600)
