@@ -129,6 +129,20 @@ _HERE = (r"(?:staat|staan|er loopt|zit|rent|zwaait|stands?|is standing|is runnin
 _NOW = r"(?:nu|op dit moment|right now|now|at the moment)"
 ARMED_HERE = _rx(rf"\b{_NOW}\b[^.!?]{{0,40}}\b{_HERE}\b[^.!?]{{0,40}}\b{_ARMED}",
                  rf"\b{_HERE}\b[^.!?]{{0,20}}\b{_NOW}\b[^.!?]{{0,40}}\b{_ARMED}")
+# Someone armed on their way to people now ("een groep met bivakmutsen loopt richting de tent,
+# een heeft een honkbalknuppel", "ik zie een jongen met een jerrycan benzine naar de stand
+# lopen", "a boy with a bat is walking towards the stage"): the weapon and the walk in one
+# sentence, in the present; not a habit ("loopt elke dag met een mes naar school").
+_TOWARD = (r"(?:(?:loopt|lopen|rent|rennen|fietst|fietsen|rijdt|rijden|marcheert|marcheren|"
+           r"sluipt|stormt|stormen)\b[^.!?]{0,60}\b(?:richting|naar (?:de|het|onze|ons|die|dat|"
+           r"een)\b|op (?:de|het|ons|onze|die|dat) \w+ af\b)|"
+           r"(?:richting|naar) (?:de|het|onze|ons|die|dat|een)\b[^.!?]{0,60}\b(?:lopen|rennen|"
+           r"fietsen|rijden|gaan)\b|"
+           r"(?:walking|running|heading|marching|charging|moving|coming|storming) (?:\w+ ){0,2}?"
+           r"(?:towards?|to|into|for|at)\b)")
+ARMED_APPROACH = _rx(_TOWARD)
+HABIT = _rx(r"\b(?:elke dag|iedere dag|vaak|altijd|soms|regelmatig|tegenwoordig|steeds vaker)\b",
+            r"\b(?:every day|often|always|sometimes|regularly|usually|these days)\b")
 # Something held back for the moment a place is full ("het ding in de auto ... bij het
 # hoofdpodium als het vol is", "the stuff in the van, when it's packed"): a plan against a
 # crowd that names neither weapon nor attack.
@@ -235,6 +249,9 @@ class UrgencyDetector:
             found.append("armed_out")
         if ARMED_HERE.search(plan):
             found.append("armed_here")
+        if any(ARMED_APPROACH.search(sentence) and WEAPON.search(sentence)
+               and not HABIT.search(sentence) for sentence in _SENTENCE.split(plan)):
+            found.append("armed_approach")
         if DESTINATION.search(plan) and TRAVEL.search(plan) and imminent:
             found.append("departure")
         weapon, act = bool(WEAPON.search(plan)), bool(VIOLENT_ACT.search(plan))

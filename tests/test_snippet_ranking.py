@@ -14,12 +14,20 @@ import numpy as np
 import pytest
 import yaml
 
-from knowledge.base import DATA_DIR, KnowledgeBase, KnowledgeError, load_knowledge
+from knowledge.base import DATA_DIR, KnowledgeBase, KnowledgeError, WorkRole, load_knowledge
 from knowledge.features import Tokens
-from knowledge.ranking import GENERAL_BONUS, SHORT_QUESTION
+from knowledge.ranking import (
+    GENERAL_BONUS,
+    LONG_QUESTION,
+    ROLE_PENALTY,
+    SHORT_QUESTION,
+    UNNAMED_LONG_PENALTY,
+    UNNAMED_ROLE_PENALTY,
+)
 from knowledge.topics import Topic
 from knowledge.training import train_ranker
 from knowledge.triage import SCOPE_THRESHOLD, STRONG_FIT, WEAK_FIT, Triage, TriageResult
+from knowledge.work_roles import PLACE_ROLES
 from tests.sandbox_client import DeskHarness
 from tests.trained import seed
 
@@ -177,6 +185,34 @@ def test_a_short_question_leans_to_the_general_cards(kb: KnowledgeBase, triage: 
     triage.triage(text, "nl")
     triage.triage(text + " " + " ".join(["echt"] * SHORT_QUESTION), "nl")
     assert seen == [len(Tokens(text).words), len(Tokens(text).words) + SHORT_QUESTION]
+
+
+@pytest.mark.timeout(60)
+def test_a_long_question_without_a_role_lets_place_cards_through(kb: KnowledgeBase,
+                                                                 triage: Triage) -> None:
+    """A writer who names no role: a card set in a place (school, club, ...) loses
+    UNNAMED_ROLE_PENALTY on a short question, UNNAMED_LONG_PENALTY on a long one; a card for a
+    profession of few keeps the full penalty, and a writer who names a role is not affected."""
+    text = "een leerling zegt dingen over de overheid die me zorgen baren"
+    row = triage.features.row(Tokens(text))
+    topics = dict(triage.rank(text, "nl"))
+    ranker = triage.ranker
+    short = ranker.scores(row, topics, words=LONG_QUESTION)
+    long = ranker.scores(row, topics, words=LONG_QUESTION + 1)
+    roles = [frozenset(s.roles) for s in ranker.snippets]
+    placed = np.array([bool(r) and bool(r & PLACE_ROLES) for r in roles])
+    few = np.array([bool(r) and not r & PLACE_ROLES for r in roles])
+    assert placed.any() and few.any()
+    assert UNNAMED_LONG_PENALTY < UNNAMED_ROLE_PENALTY < ROLE_PENALTY
+    assert np.allclose((long - short)[placed], UNNAMED_ROLE_PENALTY - UNNAMED_LONG_PENALTY)
+    assert np.allclose((long - short)[~placed], 0.0)
+    # A writer who names a role: the length changes nothing here (both are long).
+    teacher = frozenset({WorkRole.SCHOOL})
+    assert np.array_equal(ranker.scores(row, topics, roles=teacher, words=LONG_QUESTION),
+                          ranker.scores(row, topics, roles=teacher, words=LONG_QUESTION + 1))
+    # No length given (a caller that does not know it): the short question's penalty.
+    assert np.array_equal(ranker.scores(row, topics),
+                          ranker.scores(row, topics, words=SHORT_QUESTION + 1))
 
 
 @pytest.mark.timeout(120)

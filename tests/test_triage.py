@@ -233,6 +233,17 @@ RULE_CASES = [
     ("armed_here", "Nu lopen meer jongens met een mes voor de bescherming. Hoe doorbreken we "
      "dat?", False),
     ("armed_here", "nu ik erover nadenk: hij stond vorig jaar met een mes in de klas", False),
+    # armed_approach (twenty-first and twenty-third sets): armed and on the way to people, in
+    # the present, though "nu" is never said; not a habit, not the past, not without a weapon.
+    ("armed_approach", "Vrijwilliger op een festival: een groep jongens met bivakmutsen loopt "
+     "richting de tent met de regenboogvlag, een heeft een honkbalknuppel. Wat moet ik doen?",
+     True),
+    ("armed_approach", "Ik zie een jongen met een jerrycan benzine naar de stand van de "
+     "LHBTI-organisatie lopen, hij filmt zichzelf.", True),
+    ("armed_approach", "a lad with a machete is walking towards the mosque entrance", True),
+    ("armed_approach", "hij loopt elke dag met een mes naar school", False),
+    ("armed_approach", "hij liep vorige week met een knuppel naar het veld", False),
+    ("armed_approach", "de jongeren lopen met spandoeken richting het stadhuis", False),
 ]
 
 
