@@ -147,7 +147,8 @@ PRACTICE_SETS = ["practice_eval", "practice_heldout", "practice_fresh", "practic
                  "practice_fresh11", "practice_fresh12", "practice_fresh13",
                  "practice_fresh14", "practice_fresh15", "practice_fresh16",
                  "practice_fresh17", "practice_fresh18", "practice_fresh19",
-                 "practice_fresh20"]
+                 "practice_fresh20", "practice_fresh21", "practice_fresh22",
+                 "practice_fresh23"]
 
 
 @pytest.mark.parametrize("name", PRACTICE_SETS)
