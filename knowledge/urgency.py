@@ -84,6 +84,8 @@ SELF_HARM = _rx(
     # een eind aan").
     r"\b(?:maak|maakt|maken) (?:ik|hij|ze|zij|we|jij) er (?:\w+ ){0,2}een (?:eind|einde) aan\b",
     r"\b(?:wil|wilt) (?:niet meer leven|dood)\b", r"\bniet meer (?:willen )?leven\b",
+    # The verb between ("dat ze niet meer wil leven", "dat hij er niet meer wil zijn").
+    r"\bniet meer (?:wil|wilt|wilde|wou) leven\b", r"\ber niet meer (?:wil|wilt|wilde|wou) zijn\b",
     r"\bzichzelf (?:iets )?(?:aan ?doen|aandoet|snijdt|gesneden|van kant|ophangen)\b",
     r"\b(?:pillen|medicijnen|tabletten) (?:\w+ ){0,3}(?:innemen|in ?nemen|slikken|sparen|"
     r"gespaard)\b",
