@@ -52,9 +52,11 @@ def _env(data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def _wait_for_children(proc: psutil.Process, names: set[str], timeout: float = 90) -> list:
-    """The process's descendants once every kind in `names` is among them (the start trains
-    the triage first: on a busy 2-core machine that alone can take half a minute)."""
+def _wait_for_children(proc: psutil.Process, names: set[str], timeout: float = 150) -> list:
+    """The process's descendants once every kind in `names` is among them. The start trains
+    the triage first: about 50 s for 712 cards on an idle 2-core machine, and under a full
+    test run's load it took over 90 s once (session 18), so the wait allows 150 s (the tests'
+    own timeouts are 180 s)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         children = proc.children(recursive=True)
