@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from knowledge.base import DATA_DIR, KnowledgeBase, KnowledgeError, WorkRole, load_knowledge
-from knowledge.features import Tokens
+from knowledge.features import SparseRow, Tokens
 from knowledge.ranking import (
     GENERAL_BONUS,
     LONG_QUESTION,
@@ -23,6 +23,7 @@ from knowledge.ranking import (
     SHORT_QUESTION,
     UNNAMED_LONG_PENALTY,
     UNNAMED_ROLE_PENALTY,
+    SnippetRanker,
 )
 from knowledge.topics import Topic
 from knowledge.training import train_ranker
@@ -165,13 +166,16 @@ def test_general_cards_are_the_topic_files_own(kb: KnowledgeBase) -> None:
     assert "family-sibling-worried-brother-preacher-clips" not in kb.general  # a batch's card
 
 
+def _scored(triage: Triage, text: str) -> tuple[SnippetRanker, SparseRow, dict[Topic, float]]:
+    """The ranker, the text's feature row and its topic probabilities: what `scores` takes."""
+    return triage.ranker, triage.features.row(Tokens(text)), dict(triage.rank(text, "nl"))
+
+
 @pytest.mark.timeout(60)
 def test_a_short_question_leans_to_the_general_cards(kb: KnowledgeBase, triage: Triage,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     text = "mijn leerlingen zeggen dat ze er nooit bij gaan horen"
-    row = triage.features.row(Tokens(text))
-    topics = dict(triage.rank(text, "nl"))
-    ranker = triage.ranker
+    ranker, row, topics = _scored(triage, text)
     short = ranker.scores(row, topics, words=SHORT_QUESTION)
     longer = ranker.scores(row, topics, words=SHORT_QUESTION + 1)
     general = np.array([s.id in kb.general for s in ranker.snippets])
@@ -193,10 +197,8 @@ def test_a_long_question_without_a_role_lets_place_cards_through(kb: KnowledgeBa
     """A writer who names no role: a card set in a place (school, club, ...) loses
     UNNAMED_ROLE_PENALTY on a short question, UNNAMED_LONG_PENALTY on a long one; a card for a
     profession of few keeps the full penalty, and a writer who names a role is not affected."""
-    text = "een leerling zegt dingen over de overheid die me zorgen baren"
-    row = triage.features.row(Tokens(text))
-    topics = dict(triage.rank(text, "nl"))
-    ranker = triage.ranker
+    ranker, row, topics = _scored(triage, "een leerling zegt dingen over de overheid die me "
+                                  "zorgen baren")
     short = ranker.scores(row, topics, words=LONG_QUESTION)
     long = ranker.scores(row, topics, words=LONG_QUESTION + 1)
     roles = [frozenset(s.roles) for s in ranker.snippets]
