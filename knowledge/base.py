@@ -154,6 +154,10 @@ class KnowledgeBase:
     urgency_examples: dict[bool, tuple[str, ...]] = field(default_factory=dict)
     # Per snippet id: questions for which that snippet is a good first answer, per language.
     snippet_examples: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    # Of those, the practice cases (snippet_examples/cases/): long questions as practitioners
+    # write them, each graded good for its card. The ranker weighs them CASE_WEIGHT
+    # (knowledge.training), less than the questions written for a card.
+    case_examples: frozenset[str] = frozenset()
     # Questions outside what the desk knows (training for "no fitting card"), both languages.
     out_of_scope: tuple[str, ...] = ()
     by_topic: dict[Topic, list[Snippet]] = field(default_factory=dict)
@@ -502,9 +506,14 @@ def _load_examples(directory: Path) -> dict[Topic, dict[str, tuple[str, ...]]]:
     return examples
 
 
+CASES = "cases"  # the snippet_examples sub-folder of practice cases (KnowledgeBase.case_examples)
+
+
 def _load_snippet_examples(directory: Path, snippets: dict[str, Snippet]
-                           ) -> dict[str, dict[str, tuple[str, ...]]]:
+                           ) -> tuple[dict[str, dict[str, tuple[str, ...]]], frozenset[str]]:
+    """Per snippet its example questions per language; and which of them are practice cases."""
     examples: dict[str, dict[str, tuple[str, ...]]] = {}
+    cases: set[str] = set()
     # Batches may live in sub-folders (snippet_examples/more/…); a snippet's lists are merged.
     for path in sorted(directory.rglob("*.yaml")) if directory.is_dir() else ():
         check = _Checker(path)
@@ -521,8 +530,11 @@ def _load_snippet_examples(directory: Path, snippets: dict[str, Snippet]
                 items = lists.get(lang) or []
                 if not isinstance(items, list):
                     raise check.fail(f"{sid}.{lang}", "expected a list")
-                known[lang] += tuple(check.text(i, f"{sid}.{lang}") for i in items)
-    return examples
+                texts = tuple(check.text(i, f"{sid}.{lang}") for i in items)
+                known[lang] += texts
+                if path.parent.name == CASES:
+                    cases.update(texts)
+    return examples, frozenset(cases)
 
 
 def _load_out_of_scope(path: Path) -> tuple[str, ...]:
@@ -559,7 +571,7 @@ def load_knowledge(data_dir: Path = DATA_DIR, overlay: Overlay | None = None) ->
     # the topic's own file keeps the first places in browsing.
     for path in sorted((data_dir / "snippets").glob("*/*.yaml")):
         _load_batch_file(path, referrals, snippets, files)
-    examples = _load_snippet_examples(data_dir / "snippet_examples", snippets)
+    examples, cases = _load_snippet_examples(data_dir / "snippet_examples", snippets)
     if overlay:
         snippets = _apply_overlay(overlay, referrals, snippets, files, examples)
     _check_replaces(snippets, files)
@@ -571,6 +583,7 @@ def load_knowledge(data_dir: Path = DATA_DIR, overlay: Overlay | None = None) ->
                        _load_examples(data_dir / "examples"),
                        _load_urgency_examples(data_dir / "urgency_examples.yaml"),
                        examples,
+                       case_examples=cases,
                        out_of_scope=_load_out_of_scope(data_dir / "out_of_scope_examples.yaml"),
                        general=general)
     for topic, items in kb.by_topic.items():

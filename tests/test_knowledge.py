@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from datetime import date, timedelta
@@ -197,6 +198,39 @@ def test_snippet_examples_name_live_snippets_of_their_topic(kb) -> None:
             snippet = kb.resolve(sid)
             assert snippet is not None and snippet.topic.value == path.stem, (path.name, sid)
             assert questions.get("nl") and questions.get("en"), (path.name, sid)
+
+
+def test_practice_cases_are_weighted_examples_that_leak_no_evaluation_question(kb) -> None:
+    """The practice cases (snippet_examples/cases/) are examples of live cards that the ranker
+    weighs CASE_WEIGHT, and none of them is a question of a set the tests measure the desk on
+    (ranking, scope, topic triage, acute danger, the practice evaluation set)."""
+    from knowledge.training import CASE_WEIGHT, snippet_texts, snippet_weights
+
+    cases = kb.case_examples
+    assert len(cases) >= 1000
+    examples = {q for lists in kb.snippet_examples.values() for qs in lists.values() for q in qs}
+    assert cases <= examples
+    texts, _ = snippet_texts(kb)
+    weights = dict(zip(texts, snippet_weights(kb, texts), strict=True))
+    assert {weights[q] for q in cases} == {CASE_WEIGHT} and 0 < CASE_WEIGHT < 1
+    assert {w for q, w in weights.items() if q not in cases} == {1.0}
+
+    def fold(text: str) -> str:
+        return " ".join(text.lower().split())
+
+    data = Path(__file__).parent / "data"
+    measured = {fold(r["q"]) for r in yaml.safe_load(
+        (data / "snippet_eval.yaml").read_text(encoding="utf-8"))["questions"]}
+    for name in ("practice_eval.yaml", "out_of_scope.yaml"):
+        measured |= {fold(r["question"]) for r in yaml.safe_load(
+            (data / name).read_text(encoding="utf-8"))}
+    # (urgency_practice.jsonl holds the practice sets' questions for the acute-danger model,
+    # which learns from urgency_examples.yaml only, not from card examples.)
+    for name in ("triage_dev.jsonl", "triage_holdout.jsonl", "urgency_fresh.jsonl"):
+        measured |= {fold(json.loads(line)["text"]) for line in
+                     (data / name).read_text(encoding="utf-8").splitlines() if line}
+    leaked = sorted(q for q in cases if fold(q) in measured)
+    assert not leaked, leaked[:5]
 
 
 def test_house_style(kb) -> None:

@@ -140,10 +140,19 @@ def test_the_ranker_trained_in_groups_on_threads_equals_one_vs_rest_over_all() -
     noise = sp.random(270, 400, density=0.02, random_state=5, format="csr")
     rows = sp.csr_matrix(centres[[i % 9 for i in range(270)]] + noise)
     rows.data += rng.random(rows.data.size) * 0.01
-    whole = LinearSVC(C=training.C_SNIPPETS, tol=1e-6, max_iter=20000).fit(rows, labels)
-    for group in (classes[0::2], classes[1::2], classes[:2]):
-        found, coef, intercept = training._fit_ranker_group(rows, labels, group)
-        assert found == group
-        picked = [list(whole.classes_).index(c) for c in group]
-        assert np.abs(coef - whole.coef_[picked]).max() < 1e-3
-        assert np.abs(intercept - whole.intercept_[picked]).max() < 1e-3
+    # Practice cases train with a lower weight (training.CASE_WEIGHT): every third row here.
+    weights = np.where(np.arange(270) % 3 == 0, training.CASE_WEIGHT, 1.0)
+    for sample_weight in (None, weights):
+        whole = LinearSVC(C=training.C_SNIPPETS, tol=1e-6, max_iter=20000).fit(
+            rows, labels, sample_weight=sample_weight)
+        for group in (classes[0::2], classes[1::2], classes[:2]):
+            found, coef, intercept = training._fit_ranker_group(rows, labels, group,
+                                                                sample_weight)
+            assert found == group
+            picked = [list(whole.classes_).index(c) for c in group]
+            assert np.abs(coef - whole.coef_[picked]).max() < 1e-3
+            assert np.abs(intercept - whole.intercept_[picked]).max() < 1e-3
+    # The weights reach the solver: the weighted models differ from the unweighted ones.
+    plain = training._fit_ranker_group(rows, labels, classes[:2])[1]
+    assert np.abs(plain - training._fit_ranker_group(rows, labels, classes[:2], weights)[1]
+                  ).max() > 1e-2
