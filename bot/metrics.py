@@ -23,6 +23,8 @@ NO_CARD = Counter("vraagbaak_questions_without_card_total",
                   "Questions the knowledge does not cover (the desk said so)")
 WEAK_FIT = Counter("vraagbaak_questions_weak_fit_total",
                    "Questions answered with a card that may not fit (the desk said so)")
+SECOND_CARD = Counter("vraagbaak_questions_second_card_total",
+                      "Questions answered with two cards in full (the ranking was close)")
 VOTES = Counter("vraagbaak_snippet_votes_total", "Helps / does not help votes", ["vote"])
 WORKER_LAG = Gauge("vraagbaak_worker_pending",
                    "Entries waiting in a work stream (summaries, trends, webhook)", ["stream"])

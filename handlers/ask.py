@@ -19,7 +19,7 @@ from knowledge.asked import LastAnswer
 from knowledge.base import Snippet, button_key
 from knowledge.followup import is_follow_up, with_context
 from knowledge.gaps import NO_CARD, NOT_HELPED
-from knowledge.preference import ACUTE_NOW, put_first
+from knowledge.preference import ACUTE_NOW, close_second, put_first
 from knowledge.smalltalk import SmallTalk, classify
 from locales import translator
 
@@ -89,6 +89,11 @@ def _no_card_keyboard(locale: str, near: tuple[tuple[str, str], ...]
                                       callback_data=EXPERT)])
     rows.append([InlineKeyboardButton(tr._p("button", "Another topic"), callback_data=TOPICS)])
     return ReusedKeyboard(rows)
+
+
+def close_second_html(context: DeskContext) -> str:
+    """Before a second card sent in full, when the desk could hardly choose between two."""
+    return "<i>" + esc(context.tr._("This may also fit your situation:")) + "</i>"
 
 
 def small_talk_reply(context: DeskContext, kind: SmallTalk) -> str:
@@ -165,12 +170,23 @@ async def on_question(update: Update, context: DeskContext) -> None:
             await message.reply_text(snippet_html(context, best, result.lang))
             best = ordered[1]
             shown.append(best)
+        # Two cards the ranking could hardly choose between: both in full, the second as
+        # "this may also fit" (never on an alarm, and not for volunteers).
+        second = close_second(result, ordered, role, covered)
+        if second is not None:
+            shown.append(second)
         more = [(s.id, s.text(result.lang).title) for s in ordered[len(shown):][:limit]]
         html = snippet_html(context, best, result.lang)
         if result.weak_fit and not result.urgent:
             # The nearest card, not presented as the answer: the asker hears it may not fit.
             html = weak_fit_html(context) + "\n\n" + html
             metrics.WEAK_FIT.inc()
+        if second is not None:
+            await message.reply_text(html)
+            html = (close_second_html(context) + "\n\n"
+                    + snippet_html(context, second, result.lang))
+            metrics.SECOND_CARD.inc()
+        # The feedback buttons under the last message are for the desk's best card.
         await message.reply_text(html, reply_markup=answer_keyboard(context, best.id, more))
     # What the user was offered (the answers and the buttons under the last).
     offered = (*(s.id for s in shown), *(sid for sid, _ in more))

@@ -573,7 +573,7 @@ def load_knowledge(data_dir: Path = DATA_DIR, overlay: Overlay | None = None) ->
         _load_batch_file(path, referrals, snippets, files)
     examples, cases = _load_snippet_examples(data_dir / "snippet_examples", snippets)
     if overlay:
-        snippets = _apply_overlay(overlay, referrals, snippets, files, examples)
+        snippets = _apply_overlay(overlay, referrals, snippets, files, examples, cases)
     _check_replaces(snippets, files)
     missing = [t.value for t in Topic if t not in topics]
     if missing:
@@ -612,9 +612,12 @@ def build_card(raw: Mapping[str, Any], referrals: Mapping[str, Referral]) -> Sni
 
 def _apply_overlay(overlay: Overlay, referrals: dict[str, Referral],
                    snippets: dict[str, Snippet], files: dict[str, PurePath],
-                   examples: dict[str, dict[str, tuple[str, ...]]]) -> dict[str, Snippet]:
+                   examples: dict[str, dict[str, tuple[str, ...]]],
+                   cases: frozenset[str] = frozenset()) -> dict[str, Snippet]:
     """The seed with the published edits: an edited card keeps its place, a new one comes
-    after its topic's cards, a retired one is dropped and its id resolves to its successor."""
+    after its topic's cards, a retired one is dropped and its id resolves to its successor.
+    An edited card's example questions replace its own; its practice cases (`cases`, not
+    part of the card in the editor) stay."""
     check = _Checker(EDITED)
     for rid, raw in overlay.referrals.items():
         referral = _referral(check, raw, rid)
@@ -634,7 +637,10 @@ def _apply_overlay(overlay: Overlay, referrals: dict[str, Referral],
         if snippet.id != sid:
             raise check.fail(sid, "a card's id cannot change")
         edited[sid] = snippet
-        examples[sid] = card_examples(check, raw, sid)
+        own = card_examples(check, raw, sid)
+        kept = examples.get(sid, {})
+        examples[sid] = {lang: own[lang] + tuple(q for q in kept.get(lang, ()) if q in cases)
+                         for lang in LANGS}
         files[sid] = check.path
     out = {sid: edited.pop(sid, snippet) for sid, snippet in snippets.items()}
     out.update(edited)

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from knowledge.base import DATA_DIR, Overlay, _load_yaml
+from knowledge.base import CASES, DATA_DIR, Overlay, _load_yaml
 from knowledge.topics import LANGS
 
 EDITED_BATCH = "kennisbank"  # where export puts cards and referrals made in the dashboard
@@ -41,7 +41,8 @@ def _referral_files(data_dir: Path) -> list[Path]:
 
 def read_seed(data_dir: Path = DATA_DIR) -> SeedItems:
     """Every card and referral of a knowledge folder as its YAML mapping (cards carry an
-    `examples` list per language, gathered from snippet_examples/)."""
+    `examples` list per language, gathered from snippet_examples/; the practice cases in
+    snippet_examples/cases/ are training data, not part of a card, and stay out)."""
     cards: dict[str, dict[str, Any]] = {}
     card_files: dict[str, Path] = {}
     for path in _snippet_files(data_dir):
@@ -50,6 +51,8 @@ def read_seed(data_dir: Path = DATA_DIR) -> SeedItems:
             card_files[raw["id"]] = path
     examples_dir = data_dir / "snippet_examples"
     for path in sorted(examples_dir.rglob("*.yaml")) if examples_dir.is_dir() else ():
+        if path.parent.name == CASES:
+            continue
         for sid, lists in (_load_yaml(path) or {}).items():
             if sid in cards:
                 for lang in LANGS:
@@ -153,11 +156,19 @@ def _snippet_target_files(target: Path, docs: dict[Path, Any]) -> list[Path]:
 def _export_examples(target: Path, overlay: Overlay, seed: SeedItems, data_dir: Path,
                      doc: Any, written: set[Path]) -> None:
     """An edited card's example questions replace its seed lists: taken out of the seed's
-    files, written under snippet_examples/kennisbank/<topic>.yaml."""
+    files, written under snippet_examples/kennisbank/<topic>.yaml (its practice cases stay)."""
     touched = set(overlay.snippets)
+    retired = {sid for sid, raw in overlay.snippets.items() if raw.get("retired")}
     examples_dir = target / "snippet_examples"
     for path in sorted(examples_dir.rglob("*.yaml")):
+        # A retired card's practice cases go with it (as when the edits are loaded live).
         data = doc(path)
+        if path.parent.name == CASES:
+            if isinstance(data, dict) and retired & set(data):
+                for sid in retired & set(data):
+                    del data[sid]
+                written.add(path)
+            continue
         if isinstance(data, dict) and touched & set(data):
             for sid in touched & set(data):
                 del data[sid]

@@ -73,6 +73,7 @@ class TriageResult:
     # comes first. A possible one (the model just above it) keeps 112 first and answers the
     # question itself, with "what to do now" next.
     urgent_sure: bool = True
+    scores: tuple[float, ...] = ()  # the ranker's score of each of `snippets`, in order
 
     @property
     def covered(self) -> bool:
@@ -331,4 +332,5 @@ class Triage:
         reasons = self.urgency.reasons(tokens)
         return TriageResult(topics, bool(reasons), [s.id for s, _ in scored],
                             lang, scored[0][1] if scored else float("-inf"), in_scope,
-                            self.urgency.sure(reasons, tokens))
+                            self.urgency.sure(reasons, tokens),
+                            tuple(float(score) for _, score in scored))

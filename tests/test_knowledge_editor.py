@@ -263,8 +263,32 @@ def test_export_writes_the_published_knowledge_and_loads_back(tmp_path: Path, kb
     assert again.resolve(second).id == third
     assert again.snippet_examples["signals-new-card"]["nl"] == ("een vraag",)
     assert set(again.snippets) == set(expected.snippets)
+    # The practice cases are not part of a card: an edited card keeps its own, a retired
+    # card's go with it, live and exported alike.
+    assert again.case_examples == expected.case_examples
+    assert again.snippet_examples == expected.snippet_examples
     with pytest.raises(FileExistsError):
         export(tmp_path / "out", overlay)
+
+
+def test_an_edited_card_keeps_its_practice_cases_out_of_the_editor(kb) -> None:
+    """The editor shows and replaces a card's own example questions; the practice cases
+    (snippet_examples/cases/) stay with the card for the ranker, and never count toward the
+    editor's limit."""
+    from knowledge.base import Overlay
+
+    seed = read_seed()
+    sid = max(seed.cards, key=lambda c: len({*kb.snippet_examples[c]["nl"]} & kb.case_examples))
+    cases = [q for q in kb.snippet_examples[sid]["nl"] if q in kb.case_examples]
+    own = seed.cards[sid]["examples"]["nl"]
+    assert len(cases) >= 3 and not set(own) & kb.case_examples
+    assert [q for q in kb.snippet_examples[sid]["nl"] if q not in kb.case_examples] == own
+    card = {**seed.cards[sid], "examples": {"nl": ["een nieuwe vraag"], "en": []}}
+    after = load_knowledge(overlay=Overlay({sid: card}))
+    assert after.snippet_examples[sid]["nl"] == ("een nieuwe vraag", *cases)
+    assert after.snippet_examples[sid]["en"] == tuple(
+        q for q in kb.snippet_examples[sid]["en"] if q in kb.case_examples)
+    assert after.case_examples == kb.case_examples
 
 
 def test_import_refuses_an_invalid_file_set_by_name(tmp_path: Path, settings) -> None:

@@ -16,6 +16,7 @@ import yaml
 
 from knowledge.base import DATA_DIR, KnowledgeBase, KnowledgeError, WorkRole, load_knowledge
 from knowledge.features import SparseRow, Tokens
+from knowledge.preference import CLOSE_SECOND, close_second, put_first
 from knowledge.ranking import (
     GENERAL_BONUS,
     LONG_QUESTION,
@@ -316,3 +317,74 @@ async def test_a_card_that_fits_poorly_is_shown_with_a_word_that_it_may_not_fit(
                                         .snippets[0]]
         assert best.text("nl").title in answer["text"]  # the card is still shown
         assert ("past misschien niet precies" in answer["text"]) is warned
+
+
+def _scored_result(kb: KnowledgeBase, gap: float, urgent: bool = False) -> TriageResult:
+    """A calm covered result whose two best cards score `gap` apart."""
+    first, second, third = list(kb.general)[:3]
+    return TriageResult([(Topic.SIGNALS, 1.0)], urgent, [first, second, third], "nl", 0.0, 0.95,
+                        scores=(1.0, 1.0 - gap, -20.0))
+
+
+def test_a_close_second_card_is_sent_only_for_a_calm_covered_question(kb: KnowledgeBase) -> None:
+    """The rule lives in the domain: a second card in full when the ranking could hardly
+    choose, never on an alarm, for a question the desk does not cover, or for a volunteer;
+    it follows the order the desk shows (`put_first`), with that order's scores."""
+    for gap, expected in ((0.0, True), (CLOSE_SECOND - 0.01, True), (CLOSE_SECOND, False),
+                          (12.0, False)):
+        result = _scored_result(kb, gap)
+        ordered = [kb.snippets[s] for s in result.snippets]
+        second = close_second(result, ordered, "professional", covered=True)
+        assert (second is ordered[1]) is expected and (second is None) is not expected
+        assert close_second(result, ordered, None, covered=True) is second  # no role said
+        assert close_second(result, ordered, "volunteer", covered=True) is None
+        assert close_second(result, ordered, "professional", covered=False) is None
+        assert close_second(_scored_result(kb, gap, urgent=True), ordered, "professional",
+                            covered=True) is None
+    # The desk's order, not the ranking's: the third card shown second is far behind.
+    result = _scored_result(kb, 0.0)
+    reordered = [kb.snippets[s] for s in (result.snippets[0], result.snippets[2])]
+    assert close_second(result, reordered, "professional", covered=True) is None
+    # A card missing from the scored list (put in front by a preference) is never a close call.
+    stranger = next(s for s in kb.snippets.values() if s.id not in result.snippets)
+    assert close_second(result, [stranger, *reordered], "professional", covered=True) is None
+    assert close_second(result, ordered[:1], "professional", covered=True) is None
+
+
+@pytest.mark.timeout(180)
+async def test_two_cards_the_ranking_could_hardly_choose_between_are_both_sent(
+    harness: DeskHarness,
+) -> None:
+    """A professional whose question scores two cards within CLOSE_SECOND gets both in full:
+    the best, then 'this may also fit' with the second and the buttons under it (the second
+    no longer offered as a button). A clear winner comes alone."""
+    triage, kb = harness.desk.triage, harness.desk.kb
+    questions = [q for q, asked in _asked_as().items() if asked == ("nl", "professional")]
+
+    def shown(question: str) -> list[str]:
+        result = triage.triage(question, "nl", "professional")
+        ordered = put_first(kb, [kb.snippets[s] for s in result.snippets], result.top,
+                            "professional", result.urgent, result.urgent_sure)
+        if result.urgent or not result.covered or result.lang != "nl" or result.weak_fit:
+            return []
+        second = close_second(result, ordered, "professional", covered=True)
+        return [s.id for s in ordered[:1]] + ([second.id] if second else [])
+
+    close = next(q for q in questions if len(shown(q)) == 2)
+    clear = next(q for q in questions if len(shown(q)) == 1)
+    for user_id, question in ((2321, close), (2322, clear)):
+        person = harness.person(user_id, "Sanne", "nl")
+        await person.onboard("professional")
+        await person.send(question)
+        cards = [kb.snippets[s].text("nl").title for s in shown(question)]
+        first = await person.expect(cards[0])
+        if len(cards) == 2:
+            assert not first["buttons"] and "Misschien past dit ook" not in first["text"]
+            last = await person.expect("Misschien past dit ook bij jouw situatie")
+            assert cards[1] in last["text"] and last["buttons"]
+            labels = [b["text"] for row in last["buttons"] for b in row]
+            assert not any(cards[1] in label for label in labels)
+            assert any("helpt" in label for label in labels)
+        else:
+            assert first["buttons"]
+            assert not any("Misschien past dit ook" in m["text"] for m in await person.quiet())
