@@ -171,8 +171,8 @@ async def on_question(update: Update, context: DeskContext) -> None:
             best = ordered[1]
             shown.append(best)
         # Two cards the ranking could hardly choose between: both in full, the second as
-        # "this may also fit" (never on an alarm, and not for volunteers).
-        second = close_second(result, ordered, role, covered)
+        # "this may also fit" (never on an alarm).
+        second = close_second(result, ordered, covered)
         if second is not None:
             shown.append(second)
         more = [(s.id, s.text(result.lang).title) for s in ordered[len(shown):][:limit]]
@@ -182,11 +182,11 @@ async def on_question(update: Update, context: DeskContext) -> None:
             html = weak_fit_html(context) + "\n\n" + html
             metrics.WEAK_FIT.inc()
         if second is not None:
-            await message.reply_text(html)
-            html = (close_second_html(context) + "\n\n"
-                    + snippet_html(context, second, result.lang))
+            # One message (well under Telegram's 4,096 characters): the buttons stay under
+            # the answer, and their feedback is for the desk's best card.
+            html += ("\n\n" + close_second_html(context) + "\n\n"
+                     + snippet_html(context, second, result.lang))
             metrics.SECOND_CARD.inc()
-        # The feedback buttons under the last message are for the desk's best card.
         await message.reply_text(html, reply_markup=answer_keyboard(context, best.id, more))
     # What the user was offered (the answers and the buttons under the last).
     offered = (*(s.id for s in shown), *(sid for sid, _ in more))

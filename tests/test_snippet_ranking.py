@@ -254,11 +254,16 @@ async def test_answer_shows_the_best_snippet_and_the_next_as_buttons(
     await person.send(question)
     answer = await person.expect("Onderwerp:")
     kb = harness.desk.kb
-    ranked = harness.desk.triage.triage(question, "nl", "professional").snippets
+    result = harness.desk.triage.triage(question, "nl", "professional")
+    ranked = result.snippets
     assert kb.snippets[ranked[0]].text("nl").title in answer["text"]
+    # The next card in full too when the ranking could hardly choose; then the buttons.
+    second = close_second(result, [kb.snippets[s] for s in ranked], covered=True)
+    shown = 1 if second is None else 2
+    assert (kb.snippets[ranked[1]].text("nl").title in answer["text"]) is (shown == 2)
     more = [kb.resolve(b["data"].removeprefix("sn:")).id for row in answer["buttons"]
             for b in row if b["text"].startswith("➕")]
-    assert more == ranked[1:3]
+    assert more == ranked[shown:shown + 2]
 
 
 @pytest.mark.timeout(120)
@@ -328,36 +333,33 @@ def _scored_result(kb: KnowledgeBase, gap: float, urgent: bool = False) -> Triag
 
 def test_a_close_second_card_is_sent_only_for_a_calm_covered_question(kb: KnowledgeBase) -> None:
     """The rule lives in the domain: a second card in full when the ranking could hardly
-    choose, never on an alarm, for a question the desk does not cover, or for a volunteer;
-    it follows the order the desk shows (`put_first`), with that order's scores."""
+    choose, never on an alarm or for a question the desk does not cover; it follows the
+    order the desk shows (`put_first`), with that order's scores."""
     for gap, expected in ((0.0, True), (CLOSE_SECOND - 0.01, True), (CLOSE_SECOND, False),
                           (12.0, False)):
         result = _scored_result(kb, gap)
         ordered = [kb.snippets[s] for s in result.snippets]
-        second = close_second(result, ordered, "professional", covered=True)
+        second = close_second(result, ordered, covered=True)
         assert (second is ordered[1]) is expected and (second is None) is not expected
-        assert close_second(result, ordered, None, covered=True) is second  # no role said
-        assert close_second(result, ordered, "volunteer", covered=True) is None
-        assert close_second(result, ordered, "professional", covered=False) is None
-        assert close_second(_scored_result(kb, gap, urgent=True), ordered, "professional",
-                            covered=True) is None
+        assert close_second(result, ordered, covered=False) is None
+        assert close_second(_scored_result(kb, gap, urgent=True), ordered, covered=True) is None
     # The desk's order, not the ranking's: the third card shown second is far behind.
     result = _scored_result(kb, 0.0)
     reordered = [kb.snippets[s] for s in (result.snippets[0], result.snippets[2])]
-    assert close_second(result, reordered, "professional", covered=True) is None
-    # A card missing from the scored list (put in front by a preference) is never a close call.
+    assert close_second(result, reordered, covered=True) is None
+    # A card missing from the scored list (put in front for a volunteer) is never a close call.
     stranger = next(s for s in kb.snippets.values() if s.id not in result.snippets)
-    assert close_second(result, [stranger, *reordered], "professional", covered=True) is None
-    assert close_second(result, ordered[:1], "professional", covered=True) is None
+    assert close_second(result, [stranger, *reordered], covered=True) is None
+    assert close_second(result, reordered[:1], covered=True) is None
 
 
 @pytest.mark.timeout(180)
 async def test_two_cards_the_ranking_could_hardly_choose_between_are_both_sent(
     harness: DeskHarness,
 ) -> None:
-    """A professional whose question scores two cards within CLOSE_SECOND gets both in full:
-    the best, then 'this may also fit' with the second and the buttons under it (the second
-    no longer offered as a button). A clear winner comes alone."""
+    """A professional whose question scores two cards within CLOSE_SECOND gets both in full,
+    in one message: the best, then 'this may also fit' with the second, the buttons under
+    them (the second no longer offered as a button). A clear winner comes alone."""
     triage, kb = harness.desk.triage, harness.desk.kb
     questions = [q for q, asked in _asked_as().items() if asked == ("nl", "professional")]
 
@@ -367,7 +369,7 @@ async def test_two_cards_the_ranking_could_hardly_choose_between_are_both_sent(
                             "professional", result.urgent, result.urgent_sure)
         if result.urgent or not result.covered or result.lang != "nl" or result.weak_fit:
             return []
-        second = close_second(result, ordered, "professional", covered=True)
+        second = close_second(result, ordered, covered=True)
         return [s.id for s in ordered[:1]] + ([second.id] if second else [])
 
     close = next(q for q in questions if len(shown(q)) == 2)
@@ -377,14 +379,14 @@ async def test_two_cards_the_ranking_could_hardly_choose_between_are_both_sent(
         await person.onboard("professional")
         await person.send(question)
         cards = [kb.snippets[s].text("nl").title for s in shown(question)]
-        first = await person.expect(cards[0])
+        answer = await person.expect(cards[0])
+        labels = [b["text"] for row in answer["buttons"] for b in row]
+        assert any("helpt" in label for label in labels)
         if len(cards) == 2:
-            assert not first["buttons"] and "Misschien past dit ook" not in first["text"]
-            last = await person.expect("Misschien past dit ook bij jouw situatie")
-            assert cards[1] in last["text"] and last["buttons"]
-            labels = [b["text"] for row in last["buttons"] for b in row]
+            lead = "Misschien past dit ook bij jouw situatie"
+            text = answer["text"]
+            assert text.index(cards[0]) < text.index(lead) < text.index(cards[1])
             assert not any(cards[1] in label for label in labels)
-            assert any("helpt" in label for label in labels)
         else:
-            assert first["buttons"]
-            assert not any("Misschien past dit ook" in m["text"] for m in await person.quiet())
+            assert "Misschien past dit ook" not in answer["text"]
+        assert not await person.quiet()
