@@ -218,7 +218,7 @@ def test_a_long_question_without_a_role_lets_place_cards_through(kb: KnowledgeBa
                           ranker.scores(row, topics, words=SHORT_QUESTION + 1))
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(300)  # trains the whole ranker in the test process (~60 s alone)
 def test_a_snippet_without_examples_is_still_ranked(kb: KnowledgeBase, triage: Triage) -> None:
     bare = KnowledgeBase(kb.topics, kb.snippets, kb.referrals, kb.flow, kb.examples,
                          kb.urgency_examples,

@@ -149,7 +149,7 @@ PRACTICE_SETS = ["practice_eval", "practice_heldout", "practice_fresh", "practic
                  "practice_fresh17", "practice_fresh18", "practice_fresh19",
                  "practice_fresh20", "practice_fresh21", "practice_fresh22",
                  "practice_fresh23", "practice_fresh24", "practice_fresh25",
-                 "practice_fresh26"]
+                 "practice_fresh26", "practice_fresh27"]
 
 
 @pytest.mark.parametrize("name", PRACTICE_SETS)
