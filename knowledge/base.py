@@ -613,7 +613,7 @@ def build_card(raw: Mapping[str, Any], referrals: Mapping[str, Referral]) -> Sni
 def _apply_overlay(overlay: Overlay, referrals: dict[str, Referral],
                    snippets: dict[str, Snippet], files: dict[str, PurePath],
                    examples: dict[str, dict[str, tuple[str, ...]]],
-                   cases: frozenset[str] = frozenset()) -> dict[str, Snippet]:
+                   cases: frozenset[str]) -> dict[str, Snippet]:
     """The seed with the published edits: an edited card keeps its place, a new one comes
     after its topic's cards, a retired one is dropped and its id resolves to its successor.
     An edited card's example questions replace its own; its practice cases (`cases`, not

@@ -162,15 +162,10 @@ def _export_examples(target: Path, overlay: Overlay, seed: SeedItems, data_dir: 
     examples_dir = target / "snippet_examples"
     for path in sorted(examples_dir.rglob("*.yaml")):
         # A retired card's practice cases go with it (as when the edits are loaded live).
+        dropped = retired if path.parent.name == CASES else touched
         data = doc(path)
-        if path.parent.name == CASES:
-            if isinstance(data, dict) and retired & set(data):
-                for sid in retired & set(data):
-                    del data[sid]
-                written.add(path)
-            continue
-        if isinstance(data, dict) and touched & set(data):
-            for sid in touched & set(data):
+        if isinstance(data, dict) and dropped & set(data):
+            for sid in dropped & set(data):
                 del data[sid]
             written.add(path)
     for sid, raw in overlay.snippets.items():
